@@ -1,0 +1,62 @@
+"""The contract between the generated dialplan and the controller's FastAGI service.
+
+The dialplan asks ``AGI(agi://HOST:PORT/route,DIALED,VISITED,POSTAL,CALLID)`` and
+the controller answers with ``SET VARIABLE`` replies for the names below. Both
+the dialplan generator and the FastAGI service import these names, so the two
+sides cannot drift apart; the Asterisk stand-in in ``sim/`` runs the same flow.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+AGI_SCRIPT = "route"
+
+# AGI arguments, in order (agi_arg_1 … agi_arg_4).
+ARG_DIALED = 1
+ARG_VISITED = 2
+ARG_POSTAL = 3
+ARG_CALLID = 4
+
+# Center ids are [a-z0-9-]; '+' cannot occur in them, and unlike ',' or '|' it
+# needs no escaping inside an AGI() argument list.
+VISITED_SEPARATOR = "+"
+
+# Variables the controller sets on the channel.
+VAR_ACTION = "LOTSE_ACTION"
+VAR_QUEUE = "LOTSE_QUEUE"
+VAR_TIMEOUT = "LOTSE_TIMEOUT"
+VAR_GREETING = "LOTSE_GREETING"
+VAR_ANNOUNCEMENT = "LOTSE_ANNOUNCEMENT"
+VAR_TARGET = "LOTSE_TARGET"
+VAR_REASON = "LOTSE_REASON"
+# Inherited ("__" prefix) so the queue member's channel sees the caller's
+# municipality: a partner center answers on the municipality's behalf.
+VAR_HOME = "__LOTSE_HOME"
+VAR_HOME_NAME = "__LOTSE_HOME_NAME"
+VAR_VISITED = "__LOTSE_VISITED"
+VAR_CALLID = "__LOTSE_CALLID"
+
+# Channel variables the dialplan keeps across spills.
+DIALPLAN_VISITED = "LOTSE_VISITED"
+DIALPLAN_POSTAL = "LOTSE_PLZ"
+DIALPLAN_CALLID = "LOTSE_CALLID"
+DIALPLAN_HOME = "LOTSE_HOME"
+
+
+class AgiAction(StrEnum):
+    """What the dialplan does next with the call."""
+
+    QUEUE = "queue"
+    ANNOUNCE = "announce"
+    POSTAL = "postal"
+
+
+def join_visited(centers: tuple[str, ...]) -> str:
+    """Render the visited centers as one AGI argument."""
+    return VISITED_SEPARATOR.join(centers)
+
+
+def split_visited(arg: str) -> tuple[str, ...]:
+    """Parse the visited-centers AGI argument; empty parts are dropped."""
+    return tuple(p for p in arg.strip().split(VISITED_SEPARATOR) if p)

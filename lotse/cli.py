@@ -1,0 +1,62 @@
+"""The ``lotse`` command line: one entry point, a subcommand per job.
+
+Exit codes follow one rule everywhere: 0 ok, 1 runtime failure, 2 bad input.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Callable, Sequence
+
+from lotse import commands
+
+EXIT_OK = 0
+EXIT_FAILURE = 1
+EXIT_BAD_INPUT = 2
+
+# Each adds its subcommand; the parser stores the handler as ``func``.
+REGISTRARS: tuple[Callable[[argparse._SubParsersAction[argparse.ArgumentParser]], None], ...] = (
+    commands.add_check,
+    commands.add_route,
+)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The full argument parser, with ``--help`` on every level."""
+    parser = argparse.ArgumentParser(
+        prog="lotse",
+        description="Call-routing control plane for the German public-administration hotline 115.",
+    )
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    for register in REGISTRARS:
+        register(sub)
+    for register in _optional_registrars():
+        register(sub)
+    return parser
+
+
+def _optional_registrars() -> list[Callable[[argparse._SubParsersAction[argparse.ArgumentParser]], None]]:
+    from dialplans.cli import add_parser as add_dialplan
+    from greetings.cli import add_parser as add_greetings
+
+    return [add_dialplan, add_greetings]
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the ``lotse`` command; returns the process exit code."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        code: int = args.func(args)
+    except KeyboardInterrupt:
+        return EXIT_FAILURE
+    except BrokenPipeError:
+        # A reader like `head` went away; nothing is wrong with lotse.
+        sys.stderr.close()
+        return EXIT_OK
+    return code
+
+
+if __name__ == "__main__":
+    sys.exit(main())

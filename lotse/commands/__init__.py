@@ -1,0 +1,6 @@
+"""Subcommands of the ``lotse`` CLI that live in the lotse package itself."""
+
+from lotse.commands.check import add_check
+from lotse.commands.route import add_route
+
+__all__ = ["add_check", "add_route"]
