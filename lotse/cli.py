@@ -18,6 +18,7 @@ EXIT_BAD_INPUT = 2
 # Each adds its subcommand; the parser stores the handler as ``func``.
 REGISTRARS: tuple[Callable[[argparse._SubParsersAction[argparse.ArgumentParser]], None], ...] = (
     commands.add_check,
+    commands.add_demo,
     commands.add_route,
 )
 

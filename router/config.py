@@ -8,6 +8,7 @@ controller, the simulator — reads them without re-checking.
 
 from __future__ import annotations
 
+import bisect
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date, time
@@ -170,6 +171,15 @@ class ControllerSettings:
 
 
 @dataclass(frozen=True)
+class _PostalIndex:
+    exact: Mapping[str, str]
+    prefixes: Mapping[str, str]
+    prefix_lengths: tuple[int, ...]
+    ranges: tuple[tuple[str, str, str], ...]
+    range_starts: tuple[str, ...]
+
+
+@dataclass(frozen=True)
 class Config:
     """A whole lotse deployment: the centers and how calls find them."""
 
@@ -201,18 +211,38 @@ class Config:
         Exact codes win over ranges, ranges over prefixes (longest prefix first),
         so a city carved out of its district's prefix is found.
         """
+        index = self._postal_index
+        found = index.exact.get(plz)
+        if found is not None:
+            return found
+        # The loader refuses overlapping ranges, so only the last range
+        # starting at or before plz can hold it.
+        pos = bisect.bisect_right(index.range_starts, plz) - 1
+        if pos >= 0 and plz <= index.ranges[pos][1]:
+            return index.ranges[pos][2]
+        for length in index.prefix_lengths:
+            found = index.prefixes.get(plz[:length])
+            if found is not None:
+                return found
+        return None
+
+    @cached_property
+    def _postal_index(self) -> _PostalIndex:
+        exact: dict[str, str] = {}
+        prefixes: dict[str, str] = {}
+        ranges: list[tuple[str, str, str]] = []
         for c in self.centers.values():
-            if plz in c.postal_codes.exact:
-                return c.id
-        for c in self.centers.values():
-            if any(lo <= plz <= hi for lo, hi in c.postal_codes.ranges):
-                return c.id
-        best: tuple[int, str] | None = None
-        for c in self.centers.values():
-            for p in c.postal_codes.prefixes:
-                if plz.startswith(p) and (best is None or len(p) > best[0]):
-                    best = (len(p), c.id)
-        return best[1] if best else None
+            exact.update(dict.fromkeys(c.postal_codes.exact, c.id))
+            prefixes.update(dict.fromkeys(c.postal_codes.prefixes, c.id))
+            ranges.extend((lo, hi, c.id) for lo, hi in c.postal_codes.ranges)
+        ranges.sort()
+        return _PostalIndex(
+            exact=exact,
+            prefixes=prefixes,
+            prefix_lengths=tuple(sorted({len(p) for p in prefixes}, reverse=True)),
+            ranges=tuple(ranges),
+            range_starts=tuple(r[0] for r in ranges),
+        )
 
     @cached_property
     def overflow_chain(self) -> Mapping[str, tuple[str, ...]]:

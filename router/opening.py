@@ -48,28 +48,75 @@ class HolidayCalendar:
         return {d: str(name) for d, name in found.items()}
 
 
+@dataclass(frozen=True)
+class Moment:
+    """A local wall-clock moment, split once into what opening checks need."""
+
+    day: date
+    weekday: int
+    minute: int
+
+    @classmethod
+    def of(cls, local: datetime) -> Moment:
+        """Split an aware local datetime."""
+        return cls(local.date(), local.weekday(), local.hour * 60 + local.minute)
+
+
+@dataclass(frozen=True)
+class OpeningHours:
+    """A center's weekly hours compiled to minutes of the day, with their labels.
+
+    Checking minutes against integer ranges keeps the per-call cost of the
+    opening check to a few comparisons; the label is only used for reasons.
+    """
+
+    minutes: tuple[tuple[tuple[int, int], ...], ...]
+    labels: tuple[str, ...]
+
+    @classmethod
+    def compile(cls, center: Center) -> OpeningHours:
+        """Compile ``center.hours``; an end of 00:00 means midnight."""
+        minutes = []
+        labels = []
+        for weekday in range(7):
+            ranges = center.hours.ranges(weekday)
+            minutes.append(
+                tuple(
+                    (r.start.hour * 60 + r.start.minute, r.end.hour * 60 + r.end.minute or 1440)
+                    for r in ranges
+                )
+            )
+            hours = ", ".join(str(r) for r in ranges) if ranges else "closed all day"
+            labels.append(f"outside opening hours ({WEEKDAYS[weekday].capitalize()} {hours})")
+        return cls(tuple(minutes), tuple(labels))
+
+    def open_at(self, weekday: int, minute: int) -> bool:
+        """Whether the hours admit ``minute`` of the day on ``weekday``."""
+        return any(lo <= minute < hi for lo, hi in self.minutes[weekday])
+
+
 def closed_reason(
-    center: Center, local: datetime, state: CenterState, calendar: HolidayCalendar
+    center: Center,
+    hours: OpeningHours,
+    moment: Moment,
+    state: CenterState,
+    calendar: HolidayCalendar,
 ) -> str | None:
-    """Why ``center`` is closed at the local wall-clock moment, or ``None`` if open.
+    """Why ``center`` is closed at the local ``moment``, or ``None`` if open.
 
     A supervisor's override wins over everything; then closure days, state
     holidays and the weekly hours, in that order, so the reason names the most
     specific cause.
     """
-    if state.override is Override.OPEN:
-        return None
-    if state.override is Override.CLOSED:
-        return "closed by supervisor override"
-    day = local.date()
+    override = state.override
+    if override is not None:
+        return None if override is Override.OPEN else "closed by supervisor override"
+    day = moment.day
     if day in center.closures:
         return f"closure day {day.isoformat()}"
     name = calendar.holiday(center.state, day)
     if name is not None:
         return f"public holiday {name} ({center.state})"
-    weekday = day.weekday()
-    if not center.hours.is_open(weekday, local.time()):
-        ranges = center.hours.ranges(weekday)
-        hours = ", ".join(str(r) for r in ranges) if ranges else "closed all day"
-        return f"outside opening hours ({WEEKDAYS[weekday].capitalize()} {hours})"
+    if not hours.open_at(moment.weekday, moment.minute):
+        return hours.labels[moment.weekday]
     return None

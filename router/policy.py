@@ -23,7 +23,7 @@ The steps, in order:
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
@@ -31,7 +31,7 @@ from zoneinfo import ZoneInfo
 
 from router.config import Center, Config, UnconnectedMode, UnknownOriginMode
 from router.numbering import NumberKind, Origin, OrtsnetzTable, classify_caller, dialed_ortsnetz
-from router.opening import HolidayCalendar, closed_reason
+from router.opening import HolidayCalendar, Moment, OpeningHours, closed_reason
 from router.state import CenterState, Snapshot
 
 
@@ -87,10 +87,23 @@ class Router:
     table: OrtsnetzTable
     calendar: HolidayCalendar = field(default_factory=HolidayCalendar, compare=False)
     tz: ZoneInfo = field(init=False, compare=False)
+    hours: Mapping[str, OpeningHours] = field(init=False, compare=False)
 
     def __post_init__(self) -> None:
-        # Resolved once: the time zone opening hours are written in.
+        # Resolved once, not per call: the time zone and compiled opening hours.
         object.__setattr__(self, "tz", ZoneInfo(self.config.timezone))
+        hours = {cid: OpeningHours.compile(c) for cid, c in self.config.centers.items()}
+        object.__setattr__(self, "hours", hours)
+
+    def closed_reason(self, center_id: str, moment: Moment, snapshot: Snapshot) -> str | None:
+        """Why a center is closed at the local moment, or ``None`` if open."""
+        return closed_reason(
+            self.config.centers[center_id],
+            self.hours[center_id],
+            moment,
+            snapshot.of(center_id),
+            self.calendar,
+        )
 
 
 @dataclass(frozen=True)
@@ -111,8 +124,8 @@ def decide(call: Call, now: datetime, snapshot: Snapshot, router: Router) -> Dec
     if home.early is not None:
         return home.early
     assert home.center is not None
-    local = now.astimezone(router.tz)
-    return _choose_target(call, home, local, snapshot, router)
+    moment = Moment.of(now.astimezone(router.tz))
+    return _choose_target(call, home, moment, snapshot, router)
 
 
 def _resolve_home(call: Call, router: Router) -> _Home:
@@ -180,7 +193,7 @@ def _fallback_home(origin: Origin, why: str, router: Router) -> _Home:
 
 
 def _choose_target(
-    call: Call, home: _Home, local: datetime, snapshot: Snapshot, router: Router
+    call: Call, home: _Home, moment: Moment, snapshot: Snapshot, router: Router
 ) -> Decision:
     config = router.config
     center = home.center
@@ -193,14 +206,23 @@ def _choose_target(
         reasons.append(f"hop limit {config.max_hops} reached")
         return _announce(home, config.all_busy_announcement, reasons)
 
+    # One decision may ask about the same center twice (choosing the target,
+    # then whether anywhere is left to spill to): answer from a memo.
+    closed: dict[str, str | None] = {}
+
+    def closed_why(cid: str) -> str | None:
+        if cid not in closed:
+            closed[cid] = router.closed_reason(cid, moment, snapshot)
+        return closed[cid]
+
     def is_open(c: Center) -> bool:
-        why = closed_reason(c, local, snapshot.of(c.id), router.calendar)
+        why = closed_why(c.id)
         if why is not None:
             reasons.append(f"{c.id} closed: {why}")
         return why is None
 
     home_state = snapshot.of(center.id)
-    home_closed = closed_reason(center, local, home_state, router.calendar)
+    home_closed = closed_why(center.id)
     if home_closed is not None:
         reasons.append(f"{center.id} closed: {home_closed}")
         chain = [c for c in config.offhours_chain[center.id] if c not in visited]
@@ -208,27 +230,27 @@ def _choose_target(
         if target is None:
             reasons.append("no off-hours partner open")
             return _announce(home, center.offhours_announcement, reasons)
-        return _queue(home, target, chain, visited, local, snapshot, router, reasons)
+        return _queue(home, target, chain, visited, closed_why, router, reasons)
 
     chain = [c for c in config.overflow_chain[center.id] if c not in visited]
     if center.id not in visited:
         overload = _overload_reason(center, home_state)
         if overload is None:
             reasons.append(f"{center.id} open")
-            return _queue(home, center, chain, visited, local, snapshot, router, reasons)
+            return _queue(home, center, chain, visited, closed_why, router, reasons)
         reasons.append(f"{center.id} overloaded: {overload}")
-        target = _first_open(chain, is_open, snapshot, router, reasons, "overflow partner", home)
+        target = _first_open(chain, is_open, snapshot, router, reasons, "overflow partner", center)
         if target is None:
             target = center
             reasons.append(f"no partner does better: stay at {center.id}")
-        return _queue(home, target, chain, visited, local, snapshot, router, reasons)
+        return _queue(home, target, chain, visited, closed_why, router, reasons)
 
     reasons.append(f"spill from {call.visited[-1] if call.visited else center.id}")
     target = _first_open(chain, is_open, snapshot, router, reasons, "overflow partner")
     if target is None:
         reasons.append("no unvisited partner open")
         return _announce(home, config.all_busy_announcement, reasons)
-    return _queue(home, target, chain, visited, local, snapshot, router, reasons)
+    return _queue(home, target, chain, visited, closed_why, router, reasons)
 
 
 def _first_open(
@@ -291,8 +313,7 @@ def _queue(
     target: Center,
     chain: Sequence[str],
     visited: frozenset[str],
-    local: datetime,
-    snapshot: Snapshot,
+    closed_why: Callable[[str], str | None],
     router: Router,
     reasons: list[str],
 ) -> Decision:
@@ -300,22 +321,27 @@ def _queue(
     assert home.center is not None
     config = router.config
     hops_after = len(visited | {target.id})
-    onward = [
-        cid
-        for cid in chain
-        if cid != target.id
-        and cid not in visited
-        and closed_reason(config.centers[cid], local, snapshot.of(cid), router.calendar) is None
-    ]
+    onward = None
+    if hops_after < config.max_hops:
+        onward = next(
+            (
+                cid
+                for cid in chain
+                if cid != target.id
+                and cid not in visited
+                and closed_why(cid) is None
+            ),
+            None,
+        )
     if hops_after >= config.max_hops:
         timeout = 0
         reasons.append(f"final queue {target.queue}: hop limit {config.max_hops}")
-    elif not onward:
+    elif onward is None:
         timeout = 0
         reasons.append(f"final queue {target.queue}: no further partner open")
     else:
         timeout = target.queue_timeout_s
-        reasons.append(f"queue {target.queue}, spill to {onward[0]} after {timeout} s")
+        reasons.append(f"queue {target.queue}, spill to {onward} after {timeout} s")
     return Decision(
         action=Action.QUEUE,
         origin=home.origin,

@@ -1,6 +1,7 @@
 """Subcommands of the ``lotse`` CLI that live in the lotse package itself."""
 
 from lotse.commands.check import add_check
+from lotse.commands.demo import add_demo
 from lotse.commands.route import add_route
 
-__all__ = ["add_check", "add_route"]
+__all__ = ["add_check", "add_demo", "add_route"]
