@@ -41,7 +41,7 @@ class HolidayCalendar:
         if not 1 <= year <= 9999:
             return {}
         try:
-            found = holidays.Germany(subdiv=state, years=year, language="de")
+            found = holidays.country_holidays("DE", subdiv=state, years=year, language="de")
         except (NotImplementedError, ValueError, OverflowError):
             # The package covers a bounded range of years; beyond it we know no holidays.
             return {}
