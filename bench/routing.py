@@ -17,17 +17,35 @@ import random
 import statistics
 import sys
 import time
-from datetime import UTC, datetime, timedelta, time as dtime
+from datetime import UTC, datetime, timedelta
+from datetime import time as dtime
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from router.config import Center, Config, Thresholds, TimeRange, WeeklyHours  # noqa: E402
-from router.numbering import OrtsnetzTable  # noqa: E402
-from router.policy import Call, Router, decide  # noqa: E402
-from router.state import CenterState, Snapshot  # noqa: E402
+from router.config import Center, Config, Thresholds, TimeRange, WeeklyHours
+from router.numbering import OrtsnetzTable
+from router.policy import Call, Router, decide
+from router.state import CenterState, Snapshot
 
-STATES = ("BW", "BY", "BE", "BB", "HB", "HH", "HE", "MV", "NI", "NW", "RP", "SL", "SN", "ST", "SH", "TH")
+STATES = (
+    "BW",
+    "BY",
+    "BE",
+    "BB",
+    "HB",
+    "HH",
+    "HE",
+    "MV",
+    "NI",
+    "NW",
+    "RP",
+    "SL",
+    "SN",
+    "ST",
+    "SH",
+    "TH",
+)
 
 
 def national_config(table: OrtsnetzTable) -> Config:
@@ -46,23 +64,38 @@ def national_config(table: OrtsnetzTable) -> Config:
         cid = f"region-{key}"
         state = STATES[i % len(STATES)]
         centers[cid] = Center(
-            id=cid, name=cid, state=state, queue=f"115-{cid}",
-            greeting=f"lotse/greeting-{cid}", offhours_announcement=f"lotse/offhours-{cid}",
-            hours=hours, ortsnetze=tuple(groups[key]),
+            id=cid,
+            name=cid,
+            state=state,
+            queue=f"115-{cid}",
+            greeting=f"lotse/greeting-{cid}",
+            offhours_announcement=f"lotse/offhours-{cid}",
+            hours=hours,
+            ortsnetze=tuple(groups[key]),
             thresholds=Thresholds(max_waiting=10, max_expected_wait_s=90),
-            overflow_partners=(f"state-{state}",), offhours_partners=(f"state-{state}",),
+            overflow_partners=(f"state-{state}",),
+            offhours_partners=(f"state-{state}",),
         )
     for state in STATES:
         cid = f"state-{state}"
         centers[cid] = Center(
-            id=cid, name=cid, state=state, queue=f"115-{cid}",
-            greeting=f"lotse/greeting-{cid}", offhours_announcement=f"lotse/offhours-{cid}",
+            id=cid,
+            name=cid,
+            state=state,
+            queue=f"115-{cid}",
+            greeting=f"lotse/greeting-{cid}",
+            offhours_announcement=f"lotse/offhours-{cid}",
             hours=WeeklyHours(((TimeRange(dtime(7), dtime(20)),),) * 5 + ((), ())),
             thresholds=Thresholds(max_waiting=20, max_expected_wait_s=120),
-            overflow_partners=("bund",), offhours_partners=("bund",),
+            overflow_partners=("bund",),
+            offhours_partners=("bund",),
         )
     centers["bund"] = Center(
-        id="bund", name="bund", state="BE", queue="115-bund", greeting="lotse/greeting-bund",
+        id="bund",
+        name="bund",
+        state="BE",
+        queue="115-bund",
+        greeting="lotse/greeting-bund",
         offhours_announcement="lotse/offhours-bund",
         hours=WeeklyHours((long_day,) * 5 + ((), ())),
     )
@@ -100,8 +133,10 @@ def main() -> int:
     router = Router(config, table)
     states = {
         cid: CenterState(
-            waiting=rng.randrange(0, 15), agents_logged_in=rng.randrange(0, 12),
-            agents_available=rng.randrange(0, 3), agents_busy=rng.randrange(0, 10),
+            waiting=rng.randrange(0, 15),
+            agents_logged_in=rng.randrange(0, 12),
+            agents_available=rng.randrange(0, 3),
+            agents_busy=rng.randrange(0, 10),
             avg_handle_s=180.0,
         )
         for cid in config.centers
@@ -134,8 +169,10 @@ def main() -> int:
     if args.json:
         print(json.dumps(result))
     else:
-        print(f"routing decisions: {result['calls']} calls over {result['ortsnetze']} Ortsnetze, "
-              f"{result['centers']} centers")
+        print(
+            f"routing decisions: {result['calls']} calls over {result['ortsnetze']} Ortsnetze, "
+            f"{result['centers']} centers"
+        )
         print(f"  median {median_us:.2f} us   p99 {p99_us:.2f} us   (target p99 <= 20 us)")
     return 0
 

@@ -18,6 +18,10 @@ ARG_VISITED = 2
 ARG_POSTAL = 3
 ARG_CALLID = 4
 
+# The postal-code argument: empty until the caller was asked; this value when
+# the prompt ran but the caller entered no usable five digits.
+POSTAL_NONE = "none"
+
 # Center ids are [a-z0-9-]; '+' cannot occur in them, and unlike ',' or '|' it
 # needs no escaping inside an AGI() argument list.
 VISITED_SEPARATOR = "+"

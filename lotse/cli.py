@@ -37,8 +37,11 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _optional_registrars() -> list[Callable[[argparse._SubParsersAction[argparse.ArgumentParser]], None]]:
+def _optional_registrars() -> list[
+    Callable[[argparse._SubParsersAction[argparse.ArgumentParser]], None]
+]:
     from dialplans.cli import add_parser as add_dialplan
+
     from greetings.cli import add_parser as add_greetings
 
     return [add_dialplan, add_greetings]

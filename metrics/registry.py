@@ -29,9 +29,7 @@ WAIT_BUCKETS = (5.0, 10.0, 15.0, 20.0, 25.0, 30.0, 45.0, 60.0, 90.0, 120.0, 180.
 TALK_BUCKETS = (30.0, 60.0, 120.0, 180.0, 240.0, 300.0, 420.0, 600.0, 900.0, 1800.0)
 LATENCY_BUCKETS = (0.0001, 0.00025, 0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.3)
 
-AGI_RESULTS = (
-    "ok", "deadline", "malformed", "peer_closed", "hangup", "handler_error", "rejected"
-)
+AGI_RESULTS = ("ok", "deadline", "malformed", "peer_closed", "hangup", "handler_error", "rejected")
 OVERFLOW_REASONS = ("overload", "offhours", "timeout")
 
 
@@ -45,55 +43,78 @@ class LotseMetrics:
         self.offered = Counter(
             "lotse_calls_offered_total",
             "Calls queued at a center: its own municipality's (home) or a partner's (overflow_in)",
-            ["center", "type"], registry=r,
+            ["center", "type"],
+            registry=r,
         )
         self.answered = Counter(
-            "lotse_calls_answered_total", "Calls answered by an agent of the center",
-            ["center"], registry=r,
+            "lotse_calls_answered_total",
+            "Calls answered by an agent of the center",
+            ["center"],
+            registry=r,
         )
         self.answered_in_sl = Counter(
             "lotse_calls_answered_within_threshold_total",
-            "Calls answered within the service-level threshold (30 s)", ["center"], registry=r,
+            "Calls answered within the service-level threshold (30 s)",
+            ["center"],
+            registry=r,
         )
         self.abandoned = Counter(
-            "lotse_calls_abandoned_total", "Callers who hung up while waiting in the queue",
-            ["center"], registry=r,
+            "lotse_calls_abandoned_total",
+            "Callers who hung up while waiting in the queue",
+            ["center"],
+            registry=r,
         )
         self.abandoned_in_sl = Counter(
             "lotse_calls_abandoned_within_threshold_total",
-            "Callers who hung up within the service-level threshold", ["center"], registry=r,
+            "Callers who hung up within the service-level threshold",
+            ["center"],
+            registry=r,
         )
         self.short_abandoned = Counter(
             "lotse_calls_short_abandoned_total",
             "Callers who hung up within the short-abandon limit (5 s); not counted as offered "
-            "by the 115 promise", ["center"], registry=r,
+            "by the 115 promise",
+            ["center"],
+            registry=r,
         )
         self.overflowed = Counter(
             "lotse_calls_overflowed_total",
             "Calls passed from one center to another, by reason (overload, offhours, timeout)",
-            ["from_center", "to_center", "reason"], registry=r,
+            ["from_center", "to_center", "reason"],
+            registry=r,
         )
         self.offhours = Counter(
             "lotse_calls_offhours_total",
-            "Calls arriving while their home center was closed", ["center"], registry=r,
+            "Calls arriving while their home center was closed",
+            ["center"],
+            registry=r,
         )
         self.announced = Counter(
             "lotse_calls_announced_total",
-            "Calls ended with an announcement instead of a queue", ["announcement"], registry=r,
+            "Calls ended with an announcement instead of a queue",
+            ["announcement"],
+            registry=r,
         )
         self.wait = Histogram(
-            "lotse_wait_seconds", "Time callers waited in the queue until answer or abandon",
-            ["center", "outcome"], buckets=WAIT_BUCKETS, registry=r,
+            "lotse_wait_seconds",
+            "Time callers waited in the queue until answer or abandon",
+            ["center", "outcome"],
+            buckets=WAIT_BUCKETS,
+            registry=r,
         )
         self.talk = Histogram(
-            "lotse_talk_seconds", "Talk time of answered calls", ["center"],
-            buckets=TALK_BUCKETS, registry=r,
+            "lotse_talk_seconds",
+            "Talk time of answered calls",
+            ["center"],
+            buckets=TALK_BUCKETS,
+            registry=r,
         )
         self.ami_connected = Gauge(
             "lotse_ami_connected", "1 while the AMI session is logged in", registry=r
         )
         self.state_stale = Gauge(
-            "lotse_state_stale", "1 while decisions use the last known (stale) center state",
+            "lotse_state_stale",
+            "1 while decisions use the last known (stale) center state",
             registry=r,
         )
         self.resyncs = Counter(
@@ -105,23 +126,29 @@ class LotseMetrics:
         self.decision_latency = Histogram(
             "lotse_decision_latency_seconds",
             "Time from a complete FastAGI request to the routing decision",
-            buckets=LATENCY_BUCKETS, registry=r,
+            buckets=LATENCY_BUCKETS,
+            registry=r,
         )
         self.fallback_routes = Counter(
             "lotse_fallback_routes_total",
             "Calls the dialplan routed by its static fallback (controller unreachable)",
-            ["center"], registry=r,
+            ["center"],
+            registry=r,
         )
         self.malformed = Counter(
-            "lotse_malformed_input_total", "Malformed input rejected, by source", ["source"],
+            "lotse_malformed_input_total",
+            "Malformed input rejected, by source",
+            ["source"],
             registry=r,
         )
         self.journal_lag = Gauge(
-            "lotse_journal_write_lag_seconds", "Age of the oldest journal record not yet written",
+            "lotse_journal_write_lag_seconds",
+            "Age of the oldest journal record not yet written",
             registry=r,
         )
         self.journal_dropped = Counter(
-            "lotse_journal_dropped_total", "Journal records dropped because the queue was full",
+            "lotse_journal_dropped_total",
+            "Journal records dropped because the queue was full",
             registry=r,
         )
         self._init_labels()
@@ -131,9 +158,15 @@ class LotseMetrics:
         for c in self.centers:
             for kind in ("home", "overflow_in"):
                 self.offered.labels(c, kind)
-            for metric in (self.answered, self.answered_in_sl, self.abandoned,
-                           self.abandoned_in_sl, self.short_abandoned, self.offhours,
-                           self.fallback_routes):
+            for metric in (
+                self.answered,
+                self.answered_in_sl,
+                self.abandoned,
+                self.abandoned_in_sl,
+                self.short_abandoned,
+                self.offhours,
+                self.fallback_routes,
+            ):
                 metric.labels(c)
             self.talk.labels(c)
             for outcome in ("answered", "abandoned"):
@@ -155,18 +188,24 @@ class QueueStateCollector(Collector):
         snap = self._snapshot()
         families = {
             "waiting": GaugeMetricFamily(
-                "lotse_queue_callers_waiting", "Callers waiting in the center's queue now",
-                labels=["center"]),
+                "lotse_queue_callers_waiting",
+                "Callers waiting in the center's queue now",
+                labels=["center"],
+            ),
             "longest": GaugeMetricFamily(
-                "lotse_queue_longest_wait_seconds", "Wait of the longest-waiting caller now",
-                labels=["center"]),
+                "lotse_queue_longest_wait_seconds",
+                "Wait of the longest-waiting caller now",
+                labels=["center"],
+            ),
             "logged_in": GaugeMetricFamily(
-                "lotse_agents_logged_in", "Agents logged in to the center's queue",
-                labels=["center"]),
+                "lotse_agents_logged_in",
+                "Agents logged in to the center's queue",
+                labels=["center"],
+            ),
             "available": GaugeMetricFamily(
-                "lotse_agents_available", "Agents free to take a call", labels=["center"]),
-            "busy": GaugeMetricFamily(
-                "lotse_agents_busy", "Agents on a call", labels=["center"]),
+                "lotse_agents_available", "Agents free to take a call", labels=["center"]
+            ),
+            "busy": GaugeMetricFamily("lotse_agents_busy", "Agents on a call", labels=["center"]),
         }
         for cid in self._centers:
             s = snap.of(cid)

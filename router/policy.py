@@ -165,9 +165,7 @@ def _resolve_home(call: Call, router: Router) -> _Home:
     return _fallback_home(origin, f"{origin.kind} caller without Ortsnetz", router)
 
 
-def _home_for_region(
-    origin: Origin, center_id: str | None, reason: str, router: Router
-) -> _Home:
+def _home_for_region(origin: Origin, center_id: str | None, reason: str, router: Router) -> _Home:
     config = router.config
     if center_id is not None:
         return _Home(origin, config.centers[center_id], (f"home={center_id} {reason}",))
@@ -327,9 +325,7 @@ def _queue(
             (
                 cid
                 for cid in chain
-                if cid != target.id
-                and cid not in visited
-                and closed_why(cid) is None
+                if cid != target.id and cid not in visited and closed_why(cid) is None
             ),
             None,
         )

@@ -60,14 +60,23 @@ def _run(args: argparse.Namespace) -> int:
     overloaded = Snapshot(
         centers={
             **normal.centers,
-            "wittenberg": CenterState(waiting=14, agents_logged_in=3, agents_busy=3,
-                                      avg_handle_s=240),
+            "wittenberg": CenterState(
+                waiting=14, agents_logged_in=3, agents_busy=3, avg_handle_s=240
+            ),
         }
     )
-    scenes = [(label, datetime.fromisoformat(at).replace(tzinfo=router.tz), normal)
-              for label, at in MOMENTS]
-    scenes.insert(1, ("Tue 10:00, Wittenberg overloaded",
-                      datetime.fromisoformat(MOMENTS[0][1]).replace(tzinfo=router.tz), overloaded))
+    scenes = [
+        (label, datetime.fromisoformat(at).replace(tzinfo=router.tz), normal)
+        for label, at in MOMENTS
+    ]
+    scenes.insert(
+        1,
+        (
+            "Tue 10:00, Wittenberg overloaded",
+            datetime.fromisoformat(MOMENTS[0][1]).replace(tzinfo=router.tz),
+            overloaded,
+        ),
+    )
     for label, now, snapshot in scenes:
         table_out = Table(title=label, title_justify="left")
         for col in ("caller", "origin", "home", "destination", "why"):

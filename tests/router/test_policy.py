@@ -18,8 +18,10 @@ STAFFED = CenterState(agents_logged_in=5, agents_available=2, agents_busy=3, avg
 
 
 def staffed(*ids: str, **overrides: CenterState) -> Snapshot:
-    states = {cid: STAFFED for cid in ("bremen", "wittenberg", "halberstadt", "paderborn",
-                                         "sachsen-anhalt", "bund")}
+    states = {
+        cid: STAFFED
+        for cid in ("bremen", "wittenberg", "halberstadt", "paderborn", "sachsen-anhalt", "bund")
+    }
     states.update(overrides)
     return Snapshot(centers=states)
 
@@ -88,8 +90,10 @@ def test_evening_goes_to_offhours_partner_with_longer_hours(router: Router) -> N
     d = decide(Call("03941 12345"), evening, staffed(), router)
     assert (d.home, d.target) == ("halberstadt", "sachsen-anhalt")
     assert d.greeting == "lotse/greeting-halberstadt"
-    assert any(r.startswith("halberstadt closed: outside opening hours (Tue 08:00-18:00)")
-               for r in d.reasons)
+    assert any(
+        r.startswith("halberstadt closed: outside opening hours (Tue 08:00-18:00)")
+        for r in d.reasons
+    )
 
 
 def test_opening_hours_follow_daylight_saving_time(router: Router) -> None:
@@ -106,8 +110,9 @@ def test_manual_override(router: Router) -> None:
     d = decide(Call("0421 1234"), TUESDAY, closed, router)
     assert d.target == "bund" and "bremen closed: closed by supervisor override" in d.reasons
     sunday = datetime(2026, 11, 29, 10, 0, tzinfo=BERLIN)
-    opened = staffed(bremen=CenterState(agents_logged_in=2, agents_available=2,
-                                        override=Override.OPEN))
+    opened = staffed(
+        bremen=CenterState(agents_logged_in=2, agents_available=2, override=Override.OPEN)
+    )
     assert decide(Call("0421 1234"), sunday, opened, router).target == "bremen"
 
 
@@ -147,12 +152,17 @@ def test_spill_never_revisits_and_ends_final(router: Router) -> None:
     second = decide(Call("03491 1234", visited=("wittenberg",)), TUESDAY, staffed(), router)
     assert second.target == "sachsen-anhalt" and second.queue_timeout_s > 0
     assert second.greeting == "lotse/greeting-wittenberg"
-    third = decide(Call("03491 1234", visited=("wittenberg", "sachsen-anhalt")), TUESDAY,
-                   staffed(), router)
+    third = decide(
+        Call("03491 1234", visited=("wittenberg", "sachsen-anhalt")), TUESDAY, staffed(), router
+    )
     # max_hops is 3: the third queue is the last one.
     assert third.target == "halberstadt" and third.queue_timeout_s == 0 and third.final
-    beyond = decide(Call("03491 1234", visited=("wittenberg", "sachsen-anhalt", "halberstadt")),
-                    TUESDAY, staffed(), router)
+    beyond = decide(
+        Call("03491 1234", visited=("wittenberg", "sachsen-anhalt", "halberstadt")),
+        TUESDAY,
+        staffed(),
+        router,
+    )
     assert beyond.action is Action.ANNOUNCE and beyond.announcement == "lotse/all-busy"
 
 

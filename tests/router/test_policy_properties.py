@@ -4,13 +4,12 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
+import holidays
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from router.numbering import OrtsnetzTable
-import holidays
-
 from router.config import Center
+from router.numbering import OrtsnetzTable
 from router.policy import Action, Call, Decision, Router, decide
 from router.state import CenterState, Override, Snapshot
 from tests.router.network import demo_config
