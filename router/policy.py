@@ -24,7 +24,7 @@ The steps, in order:
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from enum import StrEnum
 from zoneinfo import ZoneInfo
@@ -72,6 +72,12 @@ class Decision:
     queue_timeout_s: int
     reasons: tuple[str, ...]
     prompt: str | None = None
+    # How the home was found: "dialed", "postal_code", "ortsnetz" or "fallback".
+    home_via: str = ""
+    # The Ortsnetz dialed in front of 115 (without the leading 0), if any.
+    dialed_ortsnetz: str | None = None
+    # The home center was closed (off-hours, holiday, closure, override).
+    offhours: bool = False
 
     @property
     def final(self) -> bool:
@@ -112,6 +118,8 @@ class _Home:
     center: Center | None
     reasons: tuple[str, ...]
     early: Decision | None = None
+    via: str = ""
+    dialed: str | None = None
 
 
 def decide(call: Call, now: datetime, snapshot: Snapshot, router: Router) -> Decision:
@@ -134,17 +142,24 @@ def _resolve_home(call: Call, router: Router) -> _Home:
     dialed = dialed_ortsnetz(call.dialed, table)
     if dialed is not None:
         reason = f"via dialed Ortsnetz 0{dialed.code} ({dialed.name})"
-        return _home_for_region(origin, config.center_by_ortsnetz.get(dialed.code), reason, router)
+        home = _home_for_region(
+            origin, config.center_by_ortsnetz.get(dialed.code), reason, router, "dialed"
+        )
+        return replace(home, dialed=dialed.code)
     if call.postal_code:
         plz = call.postal_code.strip()
         if len(plz) == 5 and plz.isdigit():
             reason = f"via postal code {plz}"
-            return _home_for_region(origin, config.center_for_postal_code(plz), reason, router)
+            return _home_for_region(
+                origin, config.center_for_postal_code(plz), reason, router, "postal_code"
+            )
         return _fallback_home(origin, "postal code input unusable", router)
     if origin.kind is NumberKind.LANDLINE and origin.ortsnetz is not None:
         net = origin.ortsnetz
         reason = f"via Ortsnetz 0{net.code} ({net.name})"
-        return _home_for_region(origin, config.center_by_ortsnetz.get(net.code), reason, router)
+        return _home_for_region(
+            origin, config.center_by_ortsnetz.get(net.code), reason, router, "ortsnetz"
+        )
     if call.postal_code is None and config.unknown_origin.mode is UnknownOriginMode.POSTAL_CODE:
         prompt = config.unknown_origin.prompt
         decision = Decision(
@@ -165,10 +180,12 @@ def _resolve_home(call: Call, router: Router) -> _Home:
     return _fallback_home(origin, f"{origin.kind} caller without Ortsnetz", router)
 
 
-def _home_for_region(origin: Origin, center_id: str | None, reason: str, router: Router) -> _Home:
+def _home_for_region(
+    origin: Origin, center_id: str | None, reason: str, router: Router, via: str
+) -> _Home:
     config = router.config
     if center_id is not None:
-        return _Home(origin, config.centers[center_id], (f"home={center_id} {reason}",))
+        return _Home(origin, config.centers[center_id], (f"home={center_id} {reason}",), via=via)
     if config.unconnected is UnconnectedMode.ANNOUNCEMENT:
         decision = Decision(
             action=Action.ANNOUNCE,
@@ -187,7 +204,12 @@ def _home_for_region(origin: Origin, center_id: str | None, reason: str, router:
 
 def _fallback_home(origin: Origin, why: str, router: Router) -> _Home:
     fallback = router.config.fallback_center
-    return _Home(origin, router.config.centers[fallback], (f"home={fallback}: fallback, {why}",))
+    return _Home(
+        origin,
+        router.config.centers[fallback],
+        (f"home={fallback}: fallback, {why}",),
+        via="fallback",
+    )
 
 
 def _choose_target(
@@ -227,8 +249,8 @@ def _choose_target(
         target = _first_open(chain, is_open, snapshot, router, reasons, "off-hours partner")
         if target is None:
             reasons.append("no off-hours partner open")
-            return _announce(home, center.offhours_announcement, reasons)
-        return _queue(home, target, chain, visited, closed_why, router, reasons)
+            return _announce(home, center.offhours_announcement, reasons, offhours=True)
+        return _queue(home, target, chain, visited, closed_why, router, reasons, offhours=True)
 
     chain = [c for c in config.overflow_chain[center.id] if c not in visited]
     if center.id not in visited:
@@ -314,6 +336,8 @@ def _queue(
     closed_why: Callable[[str], str | None],
     router: Router,
     reasons: list[str],
+    *,
+    offhours: bool = False,
 ) -> Decision:
     """Queue the call at ``target``; it may spill again only if somewhere is left to go."""
     assert home.center is not None
@@ -348,10 +372,15 @@ def _queue(
         announcement=None,
         queue_timeout_s=timeout,
         reasons=tuple(reasons),
+        home_via=home.via,
+        dialed_ortsnetz=home.dialed,
+        offhours=offhours,
     )
 
 
-def _announce(home: _Home, announcement: str, reasons: list[str]) -> Decision:
+def _announce(
+    home: _Home, announcement: str, reasons: list[str], *, offhours: bool = False
+) -> Decision:
     assert home.center is not None
     return Decision(
         action=Action.ANNOUNCE,
@@ -363,4 +392,7 @@ def _announce(home: _Home, announcement: str, reasons: list[str]) -> Decision:
         announcement=announcement,
         queue_timeout_s=0,
         reasons=tuple(reasons),
+        home_via=home.via,
+        dialed_ortsnetz=home.dialed,
+        offhours=offhours,
     )

@@ -1,0 +1,407 @@
+"""A logged-in AMI session that survives Asterisk restarts and network trouble.
+
+Built on panoramisk's ``Manager`` (connection set-up) and ``AMIProtocol``
+(transport handling), with the edges of panoramisk 1.4 covered here:
+
+* panoramisk decodes every TCP chunk on its own with errors ignored, which
+  loses a multi-byte character (ü in a caller name) split across chunks and,
+  with its default ASCII, every non-ASCII character. lotse's protocol hands
+  raw bytes to :class:`ami.codec.AmiParser`, which decodes whole lines.
+* After a reconnect panoramisk re-sends every action that was in flight, so a
+  Redirect or Originate could run twice. Here an action in flight when the
+  connection drops fails with :class:`AmiDisconnected`; nothing is re-sent.
+* panoramisk infers an action's completion from the reply text, which hangs
+  for some actions (QueueAdd, async Originate). Here every action has an
+  explicit timeout and its own error, and list actions end at the event whose
+  ``EventList`` is ``Complete``.
+* panoramisk's keepalive sends Ping but never notices a missing reply; here a
+  Ping that times out closes the connection so a reconnect follows.
+* A missing header reads as an empty string in panoramisk; nothing raw leaves
+  ``ami/``: events are typed by :func:`ami.events.to_event` and go, in wire
+  order, to one sink (the controller's ordered consumer).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import itertools
+import random
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
+
+import structlog
+from panoramisk.ami_protocol import AMIProtocol
+from panoramisk.manager import Manager
+
+from ami.codec import AmiParser, Message, ParseError, encode
+from ami.events import Malformed, to_event
+
+log = structlog.get_logger("lotse.ami")
+
+
+class AmiError(Exception):
+    """An AMI action did not succeed."""
+
+
+class AmiActionFailed(AmiError):
+    """Asterisk answered the action with an error response."""
+
+
+class AmiActionTimeout(AmiError):
+    """No complete answer to the action within its timeout."""
+
+
+class AmiDisconnected(AmiError):
+    """The connection dropped, or was never up, before the action completed."""
+
+
+@dataclass(frozen=True)
+class Connected:
+    """Marker in the event stream: logged in; a resync should follow."""
+
+    banner: str
+
+
+@dataclass(frozen=True)
+class Disconnected:
+    """Marker in the event stream: the session is down; state is now stale."""
+
+    reason: str
+
+
+@dataclass(frozen=True)
+class ActionResult:
+    """An action's answer: the response headers and, for list actions, the item count."""
+
+    response: Message
+    items: int = 0
+
+
+@dataclass
+class _Pending:
+    future: asyncio.Future[ActionResult]
+    is_list: bool = False
+    response: Message | None = None
+    items: int = 0
+
+
+class _Protocol(AMIProtocol):  # type: ignore[misc]
+    """panoramisk's protocol, with lotse's codec in place of its per-chunk decoding."""
+
+    closed: bool
+    parser: AmiParser
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        super().connection_made(transport)
+        self.parser = AmiParser()
+
+    def data_received(self, data: bytes) -> None:
+        session: AmiSession | None = getattr(self.factory, "session", None)
+        if session is None:
+            return
+        for item in self.parser.feed(data):
+            session._received(item, self.parser.banner)
+
+    def close(self) -> None:
+        # panoramisk would queue in-flight actions here to re-send them after
+        # the reconnect; lotse fails them instead (see AmiSession._lost).
+        self.responses.clear()
+        if not self.closed:
+            try:
+                self.transport.close()
+            finally:
+                self.closed = True
+
+
+class _Manager(Manager):  # type: ignore[misc]
+    """panoramisk's Manager for connection set-up only: lotse logs in, pings and reconnects."""
+
+    def __init__(self, session: AmiSession, **config: object) -> None:
+        super().__init__(protocol_factory=_Protocol, **config)
+        self.session = session
+
+    def connection_lost(self, exc: object) -> None:
+        self._connected = False
+        self.session._lost("connection lost")
+
+    def ping(self) -> None:
+        """Disabled: panoramisk's ping never checks the reply; the session pings itself."""
+
+
+class AmiSession:
+    """One AMI login, kept up: connect, log in, ping, reconnect with backoff and jitter.
+
+    Typed events and the :class:`Connected` / :class:`Disconnected` markers go
+    to ``sink`` in wire order. ``rng`` (jitter) and the action-id source are
+    injected so tests are repeatable. The secret is only ever sent, never
+    logged.
+    """
+
+    def __init__(
+        self,
+        host: str,
+        port: int,
+        username: str,
+        secret: str,
+        *,
+        sink: Callable[[object], None],
+        rng: random.Random,
+        on_malformed: Callable[[str], None] | None = None,
+        ping_interval_s: float = 10.0,
+        action_timeout_s: float = 5.0,
+        connect_timeout_s: float = 5.0,
+        backoff_min_s: float = 0.2,
+        backoff_max_s: float = 30.0,
+        action_ids: Iterable[str] | None = None,
+    ) -> None:
+        self.host, self.port = host, port
+        self._username = username
+        self._secret = secret
+        self._sink = sink
+        self._rng = rng
+        self._on_malformed = on_malformed
+        self.ping_interval_s = ping_interval_s
+        self.action_timeout_s = action_timeout_s
+        self.connect_timeout_s = connect_timeout_s
+        self.backoff_min_s = backoff_min_s
+        self.backoff_max_s = backoff_max_s
+        self._ids = (
+            iter(action_ids)
+            if action_ids is not None
+            else (f"lotse-{n}" for n in itertools.count(1))
+        )
+        self._pending: dict[str, _Pending] = {}
+        self._protocol: _Protocol | None = None
+        self._lost_event = asyncio.Event()
+        self._stopping = False
+        self.logged_in = False
+        self.connects = 0
+        self._task: asyncio.Task[None] | None = None
+
+    # --- lifecycle -------------------------------------------------------------
+
+    def start(self) -> asyncio.Task[None]:
+        """Run the session in the background until :meth:`stop`."""
+        self._task = asyncio.get_running_loop().create_task(self.run(), name="ami-session")
+        return self._task
+
+    async def stop(self) -> None:
+        """Log off and close; pending actions fail with :class:`AmiDisconnected`."""
+        self._stopping = True
+        if self.logged_in:
+            try:
+                await self.action("Logoff", timeout=1.0)
+            except AmiError:
+                pass
+        self._close_transport()
+        if self._task is not None:
+            self._task.cancel()
+            try:
+                await self._task
+            except asyncio.CancelledError:
+                pass
+
+    async def run(self) -> None:
+        """Connect, log in and stay logged in; reconnect with backoff after every loss."""
+        attempt = 0
+        while not self._stopping:
+            reason = await self._one_connection()
+            if self._stopping:
+                break
+            if self.logged_in:
+                attempt = 0
+            self.logged_in = False
+            delay = self._backoff(attempt)
+            attempt += 1
+            log.warning(
+                "ami.reconnect",
+                reason=reason,
+                retry_in_s=round(delay, 2),
+                host=self.host,
+                port=self.port,
+            )
+            await asyncio.sleep(delay)
+
+    def _backoff(self, attempt: int) -> float:
+        # Full jitter: controllers restarted together do not reconnect in step.
+        ceiling = min(self.backoff_max_s, self.backoff_min_s * (2**attempt))
+        return self.backoff_min_s + self._rng.uniform(0, ceiling)
+
+    async def _one_connection(self) -> str:
+        loop = asyncio.get_running_loop()
+        manager = _Manager(self, host=self.host, port=self.port, loop=loop, ping_delay=1 << 30)
+        self._lost_event = asyncio.Event()
+        try:
+            async with asyncio.timeout(self.connect_timeout_s):
+                transport_protocol = await loop.create_connection(
+                    manager.config["protocol_factory"], self.host, self.port
+                )
+        except (OSError, TimeoutError) as err:
+            return f"connect failed: {type(err).__name__}"
+        _, protocol = transport_protocol
+        protocol.factory = manager
+        manager.protocol = protocol
+        self._protocol = protocol
+        self.connects += 1
+        try:
+            await self._login()
+        except AmiError as err:
+            self._close_transport()
+            return f"login failed: {err}"
+        self.logged_in = True
+        log.info("ami.logged_in", host=self.host, port=self.port, user=self._username)
+        self._sink(Connected(protocol.parser.banner or ""))
+        pinger = loop.create_task(self._keepalive(), name="ami-keepalive")
+        try:
+            await self._lost_event.wait()
+        finally:
+            pinger.cancel()
+        return self._lost_reason
+
+    async def _login(self) -> None:
+        challenge = await self.action("Challenge", {"AuthType": "MD5"})
+        nonce = challenge.response.get("Challenge")
+        if nonce:
+            # The secret never crosses the wire: only md5(challenge + secret).
+            key = hashlib.md5((nonce + self._secret).encode(), usedforsecurity=False).hexdigest()
+            fields = {"AuthType": "MD5", "Username": self._username, "Key": key}
+        else:
+            fields = {"Username": self._username, "Secret": self._secret}
+        fields["Events"] = "on"
+        await self.action("Login", fields)
+
+    async def _keepalive(self) -> None:
+        while True:
+            await asyncio.sleep(self.ping_interval_s)
+            try:
+                await self.action("Ping")
+            except AmiError as err:
+                log.warning("ami.ping_failed", error=str(err))
+                self._close_transport()
+                return
+
+    def _close_transport(self) -> None:
+        if self._protocol is not None:
+            self._protocol.close()
+            self._lost("closed by lotse")
+
+    _lost_reason = "not connected"
+
+    def _lost(self, reason: str) -> None:
+        """The connection is gone: fail every pending action, tell the consumer once."""
+        if self._protocol is None:
+            return
+        self._protocol = None
+        self._lost_reason = reason
+        pending, self._pending = self._pending, {}
+        for p in pending.values():
+            if not p.future.done():
+                p.future.set_exception(AmiDisconnected(reason))
+        was_logged_in, self.logged_in = self.logged_in, False
+        if was_logged_in:
+            self._sink(Disconnected(reason))
+        self._lost_event.set()
+
+    # --- actions ---------------------------------------------------------------
+
+    @property
+    def connected(self) -> bool:
+        """True while logged in: the connection-health signal."""
+        return self.logged_in and self._protocol is not None
+
+    def next_action_id(self) -> str:
+        """A fresh ActionID, e.g. to mark a resync before its answer arrives."""
+        return next(self._ids)
+
+    async def action(
+        self,
+        name: str,
+        fields: Mapping[str, str] | Iterable[tuple[str, str]] = (),
+        *,
+        timeout: float | None = None,
+        action_id: str | None = None,
+    ) -> ActionResult:
+        """Send an action and wait for its complete answer.
+
+        List actions (``EventList: start``) complete at their ``…Complete``
+        event; their items travel to the sink like any event, in order.
+        Raises :class:`AmiActionFailed`, :class:`AmiActionTimeout` or
+        :class:`AmiDisconnected`; an action is never sent twice.
+        """
+        protocol = self._protocol
+        if protocol is None:
+            raise AmiDisconnected("not connected")
+        aid = action_id or self.next_action_id()
+        pairs = list(fields.items()) if isinstance(fields, Mapping) else list(fields)
+        future: asyncio.Future[ActionResult] = asyncio.get_running_loop().create_future()
+        self._pending[aid] = _Pending(future)
+        protocol.transport.write(encode([("Action", name), ("ActionID", aid), *pairs]))
+        try:
+            async with asyncio.timeout(timeout or self.action_timeout_s):
+                return await future
+        except TimeoutError:
+            raise AmiActionTimeout(
+                f"{name}: no complete answer within {timeout or self.action_timeout_s:g} s"
+            ) from None
+        finally:
+            self._pending.pop(aid, None)
+
+    # --- input -----------------------------------------------------------------
+
+    def _received(self, item: Message | ParseError, banner: str | None) -> None:
+        if isinstance(item, ParseError):
+            self._malformed(f"parse: {item.reason}")
+            return
+        kind = item.kind
+        if kind == "response":
+            self._response(item)
+            return
+        if kind != "event":
+            return
+        aid = item.action_id
+        if aid is not None:
+            pending = self._pending.get(aid)
+            if pending is not None and pending.is_list:
+                if (item.get("EventList") or "").lower() == "complete":
+                    self._deliver(item)
+                    if not pending.future.done():
+                        assert pending.response is not None
+                        count = item.get("ListItems")
+                        items = int(count) if count and count.isdigit() else pending.items
+                        pending.future.set_result(ActionResult(pending.response, items))
+                    return
+                pending.items += 1
+        self._deliver(item)
+        if item.name == "Shutdown":
+            # Asterisk is going away; the socket closes next. Fail fast.
+            self._close_transport()
+
+    def _deliver(self, item: Message) -> None:
+        event = to_event(item)
+        if event is None:
+            return
+        if isinstance(event, Malformed):
+            self._malformed(f"{event.name}: {event.reason}")
+            return
+        self._sink(event)
+
+    def _response(self, msg: Message) -> None:
+        aid = msg.action_id
+        pending = self._pending.get(aid) if aid is not None else None
+        if pending is None or pending.future.done():
+            return
+        status = (msg.get("Response") or "").lower()
+        if status in ("success", "goodbye", "follows"):
+            if (msg.get("EventList") or "").lower() == "start":
+                pending.is_list = True
+                pending.response = msg
+                return
+            pending.future.set_result(ActionResult(msg))
+        else:
+            pending.future.set_exception(AmiActionFailed(msg.get("Message") or status))
+
+    def _malformed(self, what: str) -> None:
+        log.warning("ami.malformed", what=what)
+        if self._on_malformed is not None:
+            self._on_malformed(what)

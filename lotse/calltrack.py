@@ -1,0 +1,257 @@
+"""Follows each 115 call from its routing decisions through the queues to its end.
+
+Turns decisions and typed AMI events into journal records and service-level
+metrics. The call id is the Uniqueid of the caller's channel (the dialplan
+passes it as ``LOTSE_CALLID``), so queue events, which carry that channel's
+Uniqueid, find their call without any lookup table of numbers.
+
+How Asterisk 22 tells the outcomes apart (see the captures in shared/):
+
+* answered: ``QueueCallerLeave`` then ``AgentConnect`` (its ``HoldTime`` is the
+  wait); ``AgentComplete`` (``TalkTime``) may come before or after the
+  caller's ``Hangup``;
+* abandoned: ``QueueCallerAbandon`` then the caller's ``Hangup``;
+* queue timeout (a spill, not an abandon): ``QueueCallerAbandon`` too, then
+  ``QueueCallerLeave`` and ``VarSet QUEUESTATUS=TIMEOUT``, and the call asks
+  the controller again.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+
+from ami.events import (
+    AgentComplete,
+    AgentConnect,
+    Hangup,
+    QueueCallerAbandon,
+    QueueCallerJoin,
+    VarSet,
+)
+from lotse.journal.records import (
+    Abandoned,
+    Answered,
+    CallArrived,
+    Decided,
+    Ended,
+    QueueJoined,
+    Record,
+    SpillReason,
+    Spilled,
+)
+from lotse.routing_service import RoutingRequest
+from metrics.registry import LotseMetrics
+from router.config import Config
+from router.numbering import NumberKind
+from router.policy import Action, Decision
+from router.state import Snapshot
+
+# How long an ended, answered call waits for its AgentComplete (talk time).
+TALK_GRACE_S = 60.0
+
+
+@dataclass
+class _Track:
+    home: str | None
+    center: str | None = None  # the center whose queue the call is in or was last in
+    answered: bool = False
+    talk_s: float | None = None
+    pending_leave: QueueCallerAbandon | None = None
+    ended_at: datetime | None = None
+    ended_cause: str = ""
+
+
+class CallTracker:
+    """Per-call bookkeeping; every input is one method call from the ordered consumer."""
+
+    def __init__(
+        self,
+        config: Config,
+        record: Callable[[Record], None],
+        metrics: LotseMetrics,
+        wall_clock: Callable[[], datetime],
+        caller_hash: Callable[[str], str | None],
+    ) -> None:
+        self._config = config
+        self._record = record
+        self._metrics = metrics
+        self._now = wall_clock
+        self._hash = caller_hash
+        self._calls: dict[str, _Track] = {}
+        # Ended, answered calls waiting for their AgentComplete, oldest first.
+        self._ending: dict[str, datetime] = {}
+        self._threshold = config.service_level.threshold_s
+        self._short = config.service_level.short_abandon_s
+        self._handlers: dict[type, Callable[[object], None]] = {
+            QueueCallerJoin: self._join,  # type: ignore[dict-item]
+            AgentConnect: self._connect,  # type: ignore[dict-item]
+            AgentComplete: self._complete,  # type: ignore[dict-item]
+            QueueCallerAbandon: self._abandon,  # type: ignore[dict-item]
+            VarSet: self._varset,  # type: ignore[dict-item]
+            Hangup: self._hangup,  # type: ignore[dict-item]
+        }
+
+    @property
+    def active_calls(self) -> int:
+        """Calls being followed now."""
+        return len(self._calls)
+
+    # --- decisions (from the FastAGI service) ---------------------------------
+
+    def on_decision(
+        self, req: RoutingRequest, decision: Decision, now: datetime, snapshot: Snapshot
+    ) -> None:
+        """Journal and count one routing decision."""
+        track = self._calls.get(req.call_id)
+        hop = len(req.call.visited)
+        if track is None:
+            track = self._calls[req.call_id] = _Track(home=decision.home)
+            origin = decision.origin
+            caller_hash = (
+                self._hash(req.call.caller) if origin.kind is not NumberKind.ANONYMOUS else None
+            )
+            self._record(
+                CallArrived.of(req.call_id, now, origin, caller_hash, decision.dialed_ortsnetz)
+            )
+        elif track.home is None:
+            track.home = decision.home
+        if track.pending_leave is not None:
+            # Asked again after leaving a queue alive: that was a spill.
+            self._spill(req.call_id, track, SpillReason.TIMEOUT, now)
+        record = Decided.of(
+            req.call_id, now, decision, hop=hop, stale=snapshot.stale, offhours=decision.offhours
+        )
+        self._record(record)
+        if record.offhours and hop == 0 and decision.home:
+            self._metrics.offhours.labels(decision.home).inc()
+        if decision.action is Action.QUEUE and decision.target and decision.home:
+            if decision.target != decision.home or hop:
+                source = req.call.visited[-1] if req.call.visited else decision.home
+                reason = "timeout" if hop else ("offhours" if record.offhours else "overload")
+                self._metrics.overflowed.labels(source, decision.target, reason).inc()
+        elif decision.action is Action.ANNOUNCE and decision.announcement:
+            self._metrics.announced.labels(decision.announcement).inc()
+
+    # --- AMI events (from the ordered consumer) --------------------------------
+
+    def apply(self, event: object) -> None:
+        """Fold one typed AMI event into the calls it concerns."""
+        handler = self._handlers.get(type(event))
+        if handler is not None:
+            handler(event)
+
+    def _center(self, queue: str) -> str | None:
+        return self._config.center_by_queue.get(queue)
+
+    def _join(self, e: QueueCallerJoin) -> None:
+        center = self._center(e.queue)
+        if center is None:
+            return
+        track = self._calls.setdefault(e.uniqueid, _Track(home=None))
+        track.center = center
+        kind = "home" if track.home in (None, center) else "overflow_in"
+        self._metrics.offered.labels(center, kind).inc()
+        self._record(QueueJoined(e.uniqueid, self._now(), center, e.queue, e.position))
+
+    def _connect(self, e: AgentConnect) -> None:
+        center = self._center(e.queue)
+        track = self._calls.get(e.uniqueid)
+        if center is None or track is None:
+            return
+        track.answered = True
+        track.pending_leave = None
+        m = self._metrics
+        m.answered.labels(center).inc()
+        if e.holdtime <= self._threshold:
+            m.answered_in_sl.labels(center).inc()
+        m.wait.labels(center, "answered").observe(e.holdtime)
+        self._record(Answered(e.uniqueid, self._now(), center, e.member_name, e.holdtime))
+
+    def _complete(self, e: AgentComplete) -> None:
+        center = self._center(e.queue)
+        if center is None:
+            return
+        self._metrics.talk.labels(center).observe(e.talktime)
+        track = self._calls.get(e.uniqueid)
+        if track is None:
+            return
+        track.talk_s = e.talktime
+        if track.ended_at is not None:
+            self._end(e.uniqueid, track)
+
+    def _abandon(self, e: QueueCallerAbandon) -> None:
+        # Sent for a hang-up *and* for a queue timeout: decided by what follows.
+        track = self._calls.get(e.uniqueid)
+        if track is not None and self._center(e.queue) is not None:
+            track.pending_leave = e
+
+    def _varset(self, e: VarSet) -> None:
+        if e.variable != "QUEUESTATUS":
+            return
+        track = self._calls.get(e.uniqueid)
+        if track is None or track.pending_leave is None:
+            return
+        try:
+            reason = SpillReason(e.value.lower())
+        except ValueError:
+            return
+        self._spill(e.uniqueid, track, reason, self._now())
+
+    def _spill(self, call_id: str, track: _Track, reason: SpillReason, now: datetime) -> None:
+        leave = track.pending_leave
+        track.pending_leave = None
+        if leave is None:
+            return
+        center = self._center(leave.queue)
+        if center is not None:
+            self._record(Spilled(call_id, now, center, None, reason, leave.holdtime))
+
+    def _hangup(self, e: Hangup) -> None:
+        track = self._calls.get(e.uniqueid)
+        if track is None:
+            return
+        now = self._now()
+        leave = track.pending_leave
+        if leave is not None and not track.answered:
+            center = self._center(leave.queue)
+            if center is not None:
+                self._count_abandon(center, leave.holdtime)
+                self._record(Abandoned(e.uniqueid, now, center, leave.holdtime, leave.position))
+            track.pending_leave = None
+        track.ended_at = now
+        track.ended_cause = e.cause_txt or str(e.cause)
+        self._sweep(now)
+        if track.answered and track.talk_s is None:
+            self._ending[e.uniqueid] = now  # AgentComplete, with the talk time, is to come
+            return
+        self._end(e.uniqueid, track)
+
+    def _count_abandon(self, center: str, wait_s: float) -> None:
+        m = self._metrics
+        m.abandoned.labels(center).inc()
+        if wait_s <= self._threshold:
+            m.abandoned_in_sl.labels(center).inc()
+        if wait_s < self._short:
+            m.short_abandoned.labels(center).inc()
+        m.wait.labels(center, "abandoned").observe(wait_s)
+
+    def _end(self, call_id: str, track: _Track) -> None:
+        assert track.ended_at is not None
+        self._record(Ended(call_id, track.ended_at, track.talk_s, track.ended_cause))
+        self._calls.pop(call_id, None)
+        self._ending.pop(call_id, None)
+
+    def _sweep(self, now: datetime) -> None:
+        # Answered calls whose AgentComplete never came (e.g. missed while
+        # disconnected) end without a talk time after a grace period.
+        while self._ending:
+            call_id, ended = next(iter(self._ending.items()))
+            if (now - ended).total_seconds() <= TALK_GRACE_S:
+                return
+            track = self._calls.get(call_id)
+            if track is None:
+                self._ending.pop(call_id)
+            else:
+                self._end(call_id, track)

@@ -1,0 +1,106 @@
+"""The FastAGI handler: one routing request in, channel variables out.
+
+Translates the dialplan's AGI arguments (``dialplans.contract``) into a
+:class:`router.policy.Call`, asks the policy with the live snapshot and the
+injected wall clock, and renders the decision as the variables the dialplan
+reads. Everything else a decision causes (journal, metrics) is handed to
+``on_decision``, so this stays a thin translation on the hot path.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+
+from ami.agi_protocol import AgiReply, AgiRequest
+from dialplans import contract
+from router.policy import Action, Call, Decision, Router, decide
+from router.state import Snapshot
+
+# Asterisk variables are not meant for prose; the journal keeps every reason.
+MAX_REASON_CHARS = 200
+
+_ACTIONS = {
+    Action.QUEUE: contract.AgiAction.QUEUE,
+    Action.ANNOUNCE: contract.AgiAction.ANNOUNCE,
+    Action.ASK_POSTAL_CODE: contract.AgiAction.POSTAL,
+}
+
+
+@dataclass(frozen=True)
+class RoutingRequest:
+    """A routing request as the controller sees it: the call and its identity."""
+
+    call_id: str
+    call: Call
+    channel: str
+
+
+def call_from_request(request: AgiRequest) -> RoutingRequest:
+    """Read the contract's AGI arguments; missing ones fall back to the channel's facts."""
+    dialed = request.arg(contract.ARG_DIALED) or request.extension or request.dnid or "115"
+    visited = contract.split_visited(request.arg(contract.ARG_VISITED))
+    postal_arg = request.arg(contract.ARG_POSTAL).strip()
+    # "" = not asked yet; "none" = asked, nothing usable entered.
+    postal: str | None
+    if not postal_arg:
+        postal = None
+    elif postal_arg == contract.POSTAL_NONE:
+        postal = ""
+    else:
+        postal = postal_arg
+    call_id = request.arg(contract.ARG_CALLID) or request.uniqueid
+    return RoutingRequest(
+        call_id=call_id,
+        call=Call(caller=request.callerid, dialed=dialed, postal_code=postal, visited=visited),
+        channel=request.channel,
+    )
+
+
+def reply_for(decision: Decision, router: Router, call_id: str) -> AgiReply:
+    """The channel variables that carry ``decision`` to the dialplan."""
+    home = router.config.centers.get(decision.home) if decision.home else None
+    reason = decision.reasons[-1] if decision.reasons else ""
+    variables = [
+        (contract.VAR_ACTION, str(_ACTIONS[decision.action])),
+        (contract.VAR_QUEUE, decision.queue or ""),
+        (contract.VAR_TIMEOUT, str(decision.queue_timeout_s)),
+        (contract.VAR_GREETING, decision.greeting or ""),
+        (contract.VAR_ANNOUNCEMENT, decision.announcement or decision.prompt or ""),
+        (contract.VAR_TARGET, decision.target or ""),
+        (contract.VAR_REASON, reason[:MAX_REASON_CHARS]),
+        (contract.VAR_HOME, decision.home or ""),
+        (contract.VAR_HOME_NAME, home.name if home else ""),
+        (contract.VAR_CALLID, call_id),
+    ]
+    return AgiReply(tuple(variables))
+
+
+DecisionHook = Callable[[RoutingRequest, Decision, datetime, Snapshot], None]
+
+
+class RoutingService:
+    """Callable FastAGI handler running the routing policy on the live snapshot."""
+
+    def __init__(
+        self,
+        router: Router,
+        snapshot: Callable[[], Snapshot],
+        wall_clock: Callable[[], datetime],
+        on_decision: DecisionHook | None = None,
+    ) -> None:
+        self._router = router
+        self._snapshot = snapshot
+        self._wall_clock = wall_clock
+        self._on_decision = on_decision
+
+    def __call__(self, request: AgiRequest) -> AgiReply:
+        """Decide for one request; never raises for any request content."""
+        routing = call_from_request(request)
+        now = self._wall_clock()
+        snapshot = self._snapshot()
+        decision = decide(routing.call, now, snapshot, self._router)
+        if self._on_decision is not None:
+            self._on_decision(routing, decision, now, snapshot)
+        return reply_for(decision, self._router, routing.call_id)
