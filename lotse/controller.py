@@ -1,0 +1,238 @@
+"""The composition root: builds every I/O object of ``lotse run`` and wires them.
+
+Flow, in one direction: the AMI session puts typed events on one queue; one
+ordered consumer applies each to the live state and the call tracker; the
+FastAGI service asks the pure policy with a snapshot of that state; the
+decision goes back to Asterisk as channel variables and to the journal and
+metrics. Clocks and randomness are injected here and nowhere else.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import random
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+import structlog
+from prometheus_client import CollectorRegistry, start_http_server
+
+from ami.fastagi import AgiResult, FastAgiServer
+from ami.session import AmiError, AmiSession, Connected, Disconnected
+from lotse import watchdog
+from lotse.calltrack import CallTracker
+from lotse.journal.privacy import salt_from_env
+from lotse.journal.store import Journal
+from lotse.livestate import LiveState
+from lotse.routing_service import RoutingService
+from metrics.registry import LotseMetrics, QueueStateCollector
+from router.config import Config, Endpoint
+from router.numbering import OrtsnetzTable
+from router.policy import Router
+
+log = structlog.get_logger("lotse.controller")
+
+PURGE_INTERVAL_S = 6 * 3600.0
+DRAIN_TIMEOUT_S = 2.0
+
+
+class SecretError(ValueError):
+    """The AMI secret could not be found; the message names where it was looked for."""
+
+
+@dataclass(frozen=True)
+class RunOptions:
+    """Where ``lotse run`` connects and listens; defaults come from the config."""
+
+    ami: Endpoint
+    agi_listen: Endpoint
+    metrics_listen: Endpoint | None
+    journal_path: str
+
+    @classmethod
+    def from_config(cls, config: Config) -> RunOptions:
+        """The config's own controller settings."""
+        c = config.controller
+        return cls(c.ami, c.agi_listen, c.metrics_listen, c.journal_path)
+
+
+def read_secret(config: Config, environ: dict[str, str] | None = None) -> str:
+    """The AMI secret from the configured environment variable, else the secret file.
+
+    Never from the command line, where every user of the machine could read it.
+    """
+    env = os.environ if environ is None else environ
+    c = config.controller
+    if c.ami_secret_env and env.get(c.ami_secret_env):
+        return env[c.ami_secret_env]
+    if c.ami_secret_file:
+        try:
+            return Path(c.ami_secret_file).read_text(encoding="utf-8").strip()
+        except OSError as err:
+            raise SecretError(f"AMI secret file {c.ami_secret_file}: {err.strerror}") from err
+    where = f"${c.ami_secret_env}" if c.ami_secret_env else "no variable"
+    raise SecretError(f"no AMI secret: set {where} or controller.ami_secret_file in the config")
+
+
+class Controller:
+    """A running controller: session, consumer, FastAGI server, journal, metrics."""
+
+    def __init__(
+        self,
+        config: Config,
+        options: RunOptions,
+        *,
+        secret: str,
+        journal: Journal,
+        registry: CollectorRegistry | None = None,
+        wall_clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        mono_clock: Callable[[], float] = time.monotonic,
+        rng: random.Random | None = None,
+        table: OrtsnetzTable | None = None,
+    ) -> None:
+        self.config = config
+        self.options = options
+        self.router = Router(config, table or OrtsnetzTable.load())
+        self.registry = registry or CollectorRegistry()
+        centers = list(config.centers)
+        self.metrics = LotseMetrics(self.registry, centers)
+        self.live = LiveState(config.center_by_queue, mono_clock)
+        self.registry.register(QueueStateCollector(self.live.snapshot, centers))
+        self.journal = journal
+        self.tracker = CallTracker(
+            config, journal.record, self.metrics, wall_clock, journal.caller_hash
+        )
+        self._wall_clock = wall_clock
+        self._mono = mono_clock
+        self.events: asyncio.Queue[object] = asyncio.Queue()
+        self.session = AmiSession(
+            options.ami.host,
+            options.ami.port,
+            config.controller.ami_username,
+            secret,
+            sink=self.events.put_nowait,
+            rng=rng or random.Random(),
+            on_malformed=lambda _what: self.metrics.malformed.labels("ami").inc(),
+        )
+        self.service = RoutingService(
+            self.router, self.live.snapshot, wall_clock, self._decided
+        )
+        self.agi = FastAgiServer(
+            self._timed_service,
+            deadline_s=config.controller.agi_deadline_ms / 1000,
+            clock=mono_clock,
+            on_result=self._agi_result,
+        )
+        self._tasks: list[asyncio.Task[None]] = []
+        self._http: object | None = None
+        self.metrics.state_stale.set(1)
+
+    # --- the FastAGI side --------------------------------------------------------
+
+    def _timed_service(self, request: object) -> object:
+        start = self._mono()
+        reply = self.service(request)  # type: ignore[arg-type]
+        self.metrics.decision_latency.observe(self._mono() - start)
+        return reply
+
+    def _decided(self, req: object, decision: object, now: datetime, snapshot: object) -> None:
+        self.tracker.on_decision(req, decision, now, snapshot)  # type: ignore[arg-type]
+
+    def _agi_result(self, result: AgiResult, elapsed_s: float) -> None:
+        self.metrics.agi_requests.labels(str(result)).inc()
+        if result is AgiResult.MALFORMED:
+            self.metrics.malformed.labels("agi").inc()
+
+    # --- the ordered consumer ----------------------------------------------------
+
+    async def _consume(self) -> None:
+        """Apply every AMI event, in wire order, to the state and the call tracker."""
+        while True:
+            event = await self.events.get()
+            if isinstance(event, Connected):
+                self.metrics.ami_connected.set(1)
+                self._tasks.append(asyncio.create_task(self._resync(), name="ami-resync"))
+            elif isinstance(event, Disconnected):
+                self.metrics.ami_connected.set(0)
+                self.live.mark_stale()
+                self.metrics.state_stale.set(1)
+                log.warning("state.stale", reason=event.reason)
+            else:
+                self.live.apply(event)
+                self.tracker.apply(event)
+                if not self.live.stale:
+                    self.metrics.state_stale.set(0)
+
+    async def _resync(self) -> None:
+        """Rebuild the queue state from QueueStatus after every (re)connect."""
+        action_id = self.session.next_action_id()
+        # The consumer handles this call before any list item can arrive,
+        # because the items travel through the same queue after it.
+        self.live.begin_resync(action_id)
+        try:
+            result = await self.session.action("QueueStatus", action_id=action_id, timeout=10)
+        except AmiError as err:
+            log.warning("state.resync_failed", error=str(err))
+            return
+        self.metrics.resyncs.inc()
+        log.info("state.resynced", items=result.items)
+
+    # --- lifecycle ---------------------------------------------------------------
+
+    async def start(self) -> None:
+        """Start serving: FastAGI first (it answers even while AMI is down), then AMI."""
+        await self.agi.start(self.options.agi_listen.host, self.options.agi_listen.port)
+        if self.options.metrics_listen is not None:
+            m = self.options.metrics_listen
+            self._http = start_http_server(m.port, addr=m.host, registry=self.registry)
+        self._tasks.append(asyncio.create_task(self._consume(), name="ami-consumer"))
+        self._tasks.append(self.session.start())
+        self._tasks.append(asyncio.create_task(self._housekeeping(), name="housekeeping"))
+        interval = watchdog.watchdog_interval_s()
+        if interval is not None:
+            self._tasks.append(asyncio.create_task(watchdog.feed_watchdog(interval)))
+        watchdog.notify_ready()
+        host, port = self.agi.address
+        log.info("controller.started", agi=f"{host}:{port}", ami=str(self.options.ami),
+                 metrics=str(self.options.metrics_listen))
+
+    async def _housekeeping(self) -> None:
+        last_purge = self._mono()
+        while True:
+            await asyncio.sleep(1.0)
+            self.metrics.journal_lag.set(self.journal.lag_s())
+            if self._mono() - last_purge >= PURGE_INTERVAL_S:
+                last_purge = self._mono()
+                purged = await self.journal.purge(self._wall_clock())
+                log.info("journal.purged", calls=purged)
+
+    async def stop(self) -> None:
+        """Drain in-flight FastAGI requests, log off, flush the journal (SIGTERM)."""
+        watchdog.notify_stopping()
+        await self.agi.close()
+        await self.agi.drain(DRAIN_TIMEOUT_S)
+        await self.session.stop()
+        # Let the consumer apply what already arrived before the journal closes.
+        while not self.events.empty():
+            await asyncio.sleep(0)
+        for task in self._tasks:
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        await self.journal.close()
+        if self._http is not None:
+            server = self._http[0]  # type: ignore[index]
+            server.shutdown()
+        log.info("controller.stopped")
+
+
+async def open_journal(config: Config, path: str, wall_clock: Callable[[], datetime]) -> Journal:
+    """Open the journal with the salt from the configured environment variable, if set."""
+    c = config.controller
+    salt = salt_from_env(c.journal_salt_env) if c.journal_salt_env else None
+    return await Journal.open(
+        path, clock=wall_clock, salt=salt, retention_days=c.journal_retention_days
+    )

@@ -1,0 +1,280 @@
+"""The daily 115 service report, per center and national, read from the call journal.
+
+Definitions (per center C, over the calls that *arrived* on the local day,
+each call counted once however often it spilled):
+
+calls
+    Calls whose home municipality is C — the center responsible for the
+    caller's Ortsnetz, dialled Ortsnetz or postal code, whoever took the call.
+offered
+    Those of C's calls that were offered to an agent: they entered at least
+    one queue, at C or at a partner. Calls that only heard an announcement
+    (off-hours, all busy) or hung up before queueing are not offered: a closed
+    center's announcement is not a missed call.
+answered / answered within T
+    Offered calls an agent took, anywhere; within T when the caller's wait —
+    summed over every queue of the journey — was at most T (30 s).
+abandoned / short abandons
+    Offered calls whose caller hung up while waiting; short when they hung up
+    within ``short_abandon_s`` (they never gave the center a chance). A call
+    that left a queue after its timeout and spilled to a partner is not an
+    abandon: it is counted where it finally ended.
+service level
+    The 115 promise figure::
+
+        SL = answered within T / (offered − short abandons)
+
+    ``None`` when nobody was offered.
+ASA
+    Average speed of answer: mean wait of the answered calls.
+overflow out
+    C's calls that were handed to another center (overflow or off-hours
+    partner, or a spill).
+overflow in / in answered
+    Other municipalities' calls that queued at C / that C answered.
+off-hours
+    C's calls that arrived while C was closed.
+announced
+    C's calls that were given an announcement (off-hours, all busy).
+
+The national row applies the same definitions to every call of the day —
+including calls that never got a home (a caller who hung up at the
+postal-code prompt) — and sums the centers' overflow figures.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from collections import defaultdict
+from dataclasses import asdict, dataclass, field, fields
+from datetime import date, datetime, time, timedelta
+from os import PathLike
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import aiosqlite
+
+from lotse.journal.rows import timestamp
+from lotse.journal.schema import JournalError, migrate
+from router.config import ServiceLevel
+
+NATIONAL = "national"
+
+_CALLS = """
+SELECT call_id, home, queued, answered_center, wait_s, abandoned, offhours, overflowed, announced
+FROM calls WHERE arrived_at >= ? AND arrived_at < ?
+"""
+_HANDLED = """
+SELECT DISTINCT e.call_id, e.center
+FROM calls AS c JOIN call_events AS e ON e.call_id = c.call_id
+WHERE c.arrived_at >= ? AND c.arrived_at < ?
+  AND e.kind IN ('queued', 'answered', 'abandoned') AND e.center IS NOT NULL
+"""
+
+
+@dataclass(frozen=True, slots=True)
+class CenterReport:
+    """One row of the daily report; see the module docstring for the definitions."""
+
+    center: str
+    calls: int
+    offered: int
+    answered: int
+    answered_within: int
+    abandoned: int
+    short_abandoned: int
+    service_level: float | None
+    asa_s: float | None
+    overflow_out: int
+    overflow_in: int
+    overflow_in_answered: int
+    offhours: int
+    announced: int
+    national: bool = False
+
+
+@dataclass
+class _Tally:
+    calls: int = 0
+    offered: int = 0
+    answered: int = 0
+    answered_within: int = 0
+    abandoned: int = 0
+    short_abandoned: int = 0
+    overflow_out: int = 0
+    overflow_in: int = 0
+    overflow_in_answered: int = 0
+    offhours: int = 0
+    announced: int = 0
+    waits: list[float] = field(default_factory=list)
+
+    def add(self, row: aiosqlite.Row, level: ServiceLevel) -> None:
+        self.calls += 1
+        self.offered += row["queued"]
+        self.offhours += row["offhours"]
+        self.announced += row["announced"]
+        self.overflow_out += row["overflowed"]
+        wait: float | None = row["wait_s"]
+        if row["answered_center"] is not None:
+            self.answered += 1
+            if wait is not None:
+                self.waits.append(wait)
+                self.answered_within += wait <= level.threshold_s
+        elif row["abandoned"]:
+            self.abandoned += 1
+            self.short_abandoned += wait is not None and wait < level.short_abandon_s
+
+    def result(self, center: str, *, national: bool = False) -> CenterReport:
+        denominator = self.offered - self.short_abandoned
+        return CenterReport(
+            center=center,
+            calls=self.calls,
+            offered=self.offered,
+            answered=self.answered,
+            answered_within=self.answered_within,
+            abandoned=self.abandoned,
+            short_abandoned=self.short_abandoned,
+            service_level=self.answered_within / denominator if denominator > 0 else None,
+            asa_s=sum(self.waits) / len(self.waits) if self.waits else None,
+            overflow_out=self.overflow_out,
+            overflow_in=self.overflow_in,
+            overflow_in_answered=self.overflow_in_answered,
+            offhours=self.offhours,
+            announced=self.announced,
+            national=national,
+        )
+
+
+def day_bounds(day: date, tz: ZoneInfo) -> tuple[datetime, datetime]:
+    """The aware start and end of the local ``day`` (23 or 25 hours on DST changes)."""
+    start = datetime.combine(day, time(0), tzinfo=tz)
+    end = datetime.combine(day + timedelta(days=1), time(0), tzinfo=tz)
+    return start, end
+
+
+async def report(
+    db_path: str | PathLike[str], day: date, tz: ZoneInfo, service_level: ServiceLevel
+) -> list[CenterReport]:
+    """The report of the local ``day``: one row per center seen, by id, then the national row.
+
+    Raises :class:`JournalError` when ``db_path`` is missing or no usable journal.
+    """
+    path = Path(db_path)
+    if not path.is_file():
+        raise JournalError(f"{path}: no journal file")
+    start, end = day_bounds(day, tz)
+    bounds = (timestamp(start), timestamp(end))
+    # mode=rw: a report must never create an empty journal where a path was mistyped.
+    uri = f"{path.resolve().as_uri()}?mode=rw"
+    async with aiosqlite.connect(uri, uri=True, isolation_level=None) as conn:
+        await conn.execute("PRAGMA busy_timeout=5000")
+        await migrate(conn, str(path))
+        conn.row_factory = aiosqlite.Row
+        calls = await conn.execute_fetchall(_CALLS, bounds)
+        handled = await conn.execute_fetchall(_HANDLED, bounds)
+    return _aggregate(list(calls), list(handled), service_level)
+
+
+def _aggregate(
+    calls: list[aiosqlite.Row], handled: list[aiosqlite.Row], level: ServiceLevel
+) -> list[CenterReport]:
+    per_center: defaultdict[str, _Tally] = defaultdict(_Tally)
+    total = _Tally()
+    by_id = {}
+    for row in calls:
+        by_id[row["call_id"]] = row
+        total.add(row, level)
+        if row["home"] is not None:
+            per_center[row["home"]].add(row, level)
+    for row in handled:
+        call = by_id[row["call_id"]]
+        center, home = row["center"], call["home"]
+        tally = per_center[center]
+        if home is None or home == center:
+            continue
+        tally.overflow_in += 1
+        total.overflow_in += 1
+        if call["answered_center"] == center:
+            tally.overflow_in_answered += 1
+            total.overflow_in_answered += 1
+    rows = [per_center[c].result(c) for c in sorted(per_center)]
+    rows.append(total.result(NATIONAL, national=True))
+    return rows
+
+
+_COLUMNS: tuple[tuple[str, str], ...] = (
+    ("center", "center"),
+    ("calls", "calls"),
+    ("offered", "offered"),
+    ("answered", "answered"),
+    ("answered_within", "≤{t}s"),
+    ("service_level", "SL"),
+    ("asa_s", "ASA"),
+    ("abandoned", "abandoned"),
+    ("short_abandoned", "<{s}s"),
+    ("overflow_out", "ovfl out"),
+    ("overflow_in", "ovfl in"),
+    ("overflow_in_answered", "in answ."),
+    ("offhours", "off-hours"),
+    ("announced", "announced"),
+)
+
+
+def render_text(rows: list[CenterReport], day: date, tz: ZoneInfo, level: ServiceLevel) -> str:
+    """An aligned table with a heading that states the day and the service-level formula."""
+    heads = [h.format(t=level.threshold_s, s=level.short_abandon_s) for _, h in _COLUMNS]
+    body = [[_cell(name, getattr(r, name)) for name, _ in _COLUMNS] for r in rows]
+    widths = [max(len(x) for x in col) for col in zip(heads, *body, strict=True)]
+
+    def line(cells: list[str]) -> str:
+        first = cells[0].ljust(widths[0])
+        rest = (c.rjust(w) for c, w in zip(cells[1:], widths[1:], strict=True))
+        return "  ".join([first, *rest]).rstrip()
+
+    title = (
+        f"115 service report {day.isoformat()} ({tz.key}); "
+        f"SL = answered ≤{level.threshold_s}s / (offered − abandoned <{level.short_abandon_s}s), "
+        f"target {level.target:.0%}"
+    )
+    out = [title, "", line(heads), line(["-" * w for w in widths])]
+    out += [line(cells) for cells in body[:-1]]
+    if len(body) > 1:
+        out.append(line(["-" * w for w in widths]))
+    out.append(line(body[-1]))
+    return "\n".join(out) + "\n"
+
+
+def _cell(name: str, value: Any) -> str:
+    if value is None:
+        return "-"
+    if name == "service_level":
+        return f"{value:.1%}"
+    if name == "asa_s":
+        return f"{value:.1f}s"
+    return str(value)
+
+
+def render_csv(rows: list[CenterReport]) -> str:
+    """CSV with one header line; fractions as decimals, missing figures empty."""
+    buf = io.StringIO()
+    names = [f.name for f in fields(CenterReport)]
+    writer = csv.writer(buf, lineterminator="\n")
+    writer.writerow(names)
+    for r in rows:
+        writer.writerow(["" if v is None else v for v in (getattr(r, n) for n in names)])
+    return buf.getvalue()
+
+
+def render_json(rows: list[CenterReport], day: date, tz: ZoneInfo, level: ServiceLevel) -> str:
+    """One JSON document: the day, the service-level parameters, the center rows and the total."""
+    doc = {
+        "day": day.isoformat(),
+        "timezone": tz.key,
+        "service_level": asdict(level),
+        "centers": [asdict(r) for r in rows if not r.national],
+        "national": next((asdict(r) for r in rows if r.national), None),
+    }
+    return json.dumps(doc, ensure_ascii=False, indent=2) + "\n"

@@ -1,0 +1,138 @@
+"""The journal's SQLite schema and how an older journal file is brought up to date.
+
+The schema version lives in SQLite's ``PRAGMA user_version`` (0 for a new,
+empty file). ``MIGRATIONS[i]`` takes a journal from version ``i`` to
+``i + 1``; each step runs in one transaction together with the version bump,
+so a crash mid-migration leaves the file at the old version. A file written by
+a newer lotse is refused rather than guessed at.
+
+Tables:
+
+``calls``
+    One row per call, kept current by upserts as records arrive: where the
+    caller came from (Ortsnetz prefix, salted hash), the home center, where
+    the call ended up, waits, talk time and flags. What the daily report reads.
+``call_events``
+    Every record of every call in order (``seq`` per call), with the record's
+    fields as JSON in ``detail``: the audit trail, decision reasons included.
+``meta``
+    Key/value facts about the journal itself (the generated salt, if any).
+
+Times are UTC text, ``YYYY-MM-DDTHH:MM:SS.ffffffZ``: fixed width, so text
+order is time order and the indexes serve range queries by day.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+
+import aiosqlite
+
+_V1 = """
+CREATE TABLE meta (
+    key TEXT PRIMARY KEY,
+    value TEXT NOT NULL
+) WITHOUT ROWID;
+
+CREATE TABLE calls (
+    call_id TEXT PRIMARY KEY,
+    arrived_at TEXT NOT NULL,
+    ortsnetz_prefix TEXT,
+    caller_hash TEXT,
+    number_kind TEXT,
+    home TEXT,
+    final_center TEXT,
+    queued INTEGER NOT NULL DEFAULT 0,
+    answered_center TEXT,
+    answered_at TEXT,
+    wait_s REAL,
+    spilled_wait_s REAL NOT NULL DEFAULT 0,
+    talk_s REAL,
+    abandoned INTEGER NOT NULL DEFAULT 0,
+    offhours INTEGER NOT NULL DEFAULT 0,
+    overflowed INTEGER NOT NULL DEFAULT 0,
+    hops INTEGER NOT NULL DEFAULT 0,
+    ended_at TEXT,
+    ended_cause TEXT
+);
+
+CREATE INDEX calls_by_arrival ON calls (arrived_at);
+
+CREATE TABLE call_events (
+    call_id TEXT NOT NULL,
+    seq INTEGER NOT NULL,
+    at TEXT NOT NULL,
+    kind TEXT NOT NULL,
+    center TEXT,
+    detail TEXT NOT NULL,
+    PRIMARY KEY (call_id, seq)
+) WITHOUT ROWID;
+"""
+
+# Version 2: the dialled Ortsnetz (``0221 115``), and flags for calls that got
+# an announcement, went through the static fallback, or were routed on a stale
+# snapshot; per-center look-ups of the audit trail by time.
+_V2 = """
+ALTER TABLE calls ADD COLUMN dialed_ortsnetz TEXT;
+ALTER TABLE calls ADD COLUMN announced INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE calls ADD COLUMN fallback INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE calls ADD COLUMN stale INTEGER NOT NULL DEFAULT 0;
+CREATE INDEX call_events_by_center ON call_events (center, at);
+"""
+
+MIGRATIONS: tuple[str, ...] = (_V1, _V2)
+SCHEMA_VERSION = len(MIGRATIONS)
+
+
+class JournalError(Exception):
+    """The journal file cannot be used; the message says why and what to do."""
+
+
+class SchemaTooNew(JournalError):
+    """The journal was written by a newer lotse with a schema this one does not know."""
+
+
+async def user_version(conn: aiosqlite.Connection) -> int:
+    """The schema version recorded in the file (0 for a new file)."""
+    async with conn.execute("PRAGMA user_version") as cur:
+        row = await cur.fetchone()
+    return int(row[0]) if row is not None else 0
+
+
+async def migrate(conn: aiosqlite.Connection, label: str) -> int:
+    """Bring the journal on ``conn`` to :data:`SCHEMA_VERSION`; returns the version found.
+
+    ``conn`` must be in autocommit mode (``isolation_level=None``). ``label``
+    names the file in error messages.
+    """
+    try:
+        found = await user_version(conn)
+    except sqlite3.DatabaseError as err:
+        raise JournalError(f"{label}: not a lotse journal ({err})") from err
+    if found > SCHEMA_VERSION:
+        raise SchemaTooNew(
+            f"{label}: journal schema version {found} is newer than this lotse "
+            f"understands ({SCHEMA_VERSION}); upgrade lotse or use another journal file"
+        )
+    if found == 0:
+        await _refuse_foreign_tables(conn, label)
+    for version in range(found, SCHEMA_VERSION):
+        script = f"BEGIN;\n{MIGRATIONS[version]}\nPRAGMA user_version = {version + 1};\nCOMMIT;"
+        try:
+            await conn.executescript(script)
+        except sqlite3.Error as err:
+            if conn.in_transaction:
+                await conn.rollback()
+            raise JournalError(
+                f"{label}: migrating the journal from schema version {version} "
+                f"to {version + 1} failed: {err}"
+            ) from err
+    return found
+
+
+async def _refuse_foreign_tables(conn: aiosqlite.Connection, label: str) -> None:
+    # Version 0 with tables means some other program's database: do not mix in.
+    async with conn.execute("SELECT count(*) FROM sqlite_master WHERE type = 'table'") as cur:
+        row = await cur.fetchone()
+    if row is not None and row[0]:
+        raise JournalError(f"{label}: an SQLite database that is not a lotse journal")

@@ -1,0 +1,359 @@
+"""The call journal: records in, SQLite rows out, without ever stalling call routing.
+
+The controller calls :meth:`Journal.record` on the routing path; it only puts
+the record in a bounded in-memory queue. A writer task drains the queue in
+batches, each batch one transaction, whenever ``batch_size`` records are
+waiting or ``flush_interval_s`` after the first one arrived. If the disk falls
+so far behind that the queue is full, further records are dropped and counted
+(a warning at most once a minute) rather than making callers wait: a gap in
+the journal is cheaper than a caller held in silence.
+
+The file runs in WAL mode with ``synchronous=NORMAL``: a power cut may lose
+the last committed batches but never corrupts the file, and ``lotse report``
+can read while the controller writes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import secrets
+import sqlite3
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from os import PathLike
+from pathlib import Path
+from types import TracebackType
+from typing import Self
+
+import aiosqlite
+
+from lotse.journal import privacy, rows
+from lotse.journal.records import Record
+from lotse.journal.schema import SCHEMA_VERSION, JournalError, migrate
+
+log = logging.getLogger(__name__)
+
+Clock = Callable[[], datetime]
+
+# Warnings about dropped or unwritable records repeat at most this often.
+_WARN_INTERVAL = timedelta(seconds=60)
+# A report or a purge may hold the write lock briefly; wait rather than fail.
+_BUSY_TIMEOUT_MS = 5000
+_SALT_KEY = "caller_hash_salt"
+
+
+@dataclass(frozen=True, slots=True)
+class JournalStats:
+    """Counters for the metrics: records waiting, written, dropped, unwritable; commits."""
+
+    pending: int
+    written: int
+    dropped: int
+    failed: int
+    transactions: int
+
+
+class Journal:
+    """An open call journal. Create with :meth:`open`; end with :meth:`close`.
+
+    Not thread-safe: call :meth:`record` from the event loop that opened it.
+    """
+
+    def __init__(
+        self,
+        conn: aiosqlite.Connection,
+        label: str,
+        *,
+        clock: Clock,
+        salt: bytes,
+        retention_days: int,
+        batch_size: int,
+        flush_interval_s: float,
+        max_pending: int,
+    ) -> None:
+        self._conn = conn
+        self._label = label
+        self._clock = clock
+        self._salt = salt
+        self._retention = timedelta(days=retention_days)
+        self._batch_size = batch_size
+        self._flush_interval_s = flush_interval_s
+        self._max_pending = max_pending
+        self._pending: deque[tuple[Record, datetime]] = deque()
+        self._inflight_since: datetime | None = None
+        # One transaction at a time on the connection: writer, flush and purge.
+        self._lock = asyncio.Lock()
+        self._nonempty = asyncio.Event()
+        self._full = asyncio.Event()
+        self._closing = False
+        self._closed = False
+        self._written = 0
+        self._dropped = 0
+        self._failed = 0
+        self._transactions = 0
+        self._last_warning: dict[str, datetime] = {}
+        self._writer: asyncio.Task[None] | None = None
+
+    @classmethod
+    async def open(
+        cls,
+        path: str | PathLike[str],
+        *,
+        clock: Clock,
+        salt: bytes | None = None,
+        retention_days: int = 90,
+        batch_size: int = 200,
+        flush_interval_s: float = 0.2,
+        max_pending: int = 10_000,
+        random_bytes: Callable[[int], bytes] = secrets.token_bytes,
+    ) -> Journal:
+        """Open (creating or migrating) the journal at ``path`` and start its writer.
+
+        ``salt`` keys the caller hashes (see :mod:`lotse.journal.privacy`); when
+        ``None`` the journal's own stored salt is used, drawn with
+        ``random_bytes`` the first time. Calls older than ``retention_days`` are
+        purged before the journal accepts records.
+
+        Raises :class:`JournalError` when the file cannot be used, including
+        :class:`~lotse.journal.schema.SchemaTooNew`.
+        """
+        if retention_days < 1:
+            raise ValueError("retention_days must be at least 1")
+        if batch_size < 1 or max_pending < batch_size:
+            raise ValueError("need 1 <= batch_size <= max_pending")
+        if flush_interval_s <= 0:
+            raise ValueError("flush_interval_s must be positive")
+        label = str(path)
+        try:
+            conn = await aiosqlite.connect(Path(path), isolation_level=None)
+        except sqlite3.Error as err:
+            raise JournalError(f"{label}: cannot open the journal: {err}") from err
+        try:
+            await _configure(conn, label)
+            found = await migrate(conn, label)
+            source = "configuration"
+            if salt is None:
+                salt, source = await _stored_salt(conn, random_bytes), "journal file"
+        except BaseException:
+            await conn.close()
+            raise
+        journal = cls(
+            conn,
+            label,
+            clock=clock,
+            salt=salt,
+            retention_days=retention_days,
+            batch_size=batch_size,
+            flush_interval_s=flush_interval_s,
+            max_pending=max_pending,
+        )
+        try:
+            purged = await journal.purge(clock())
+        except BaseException:
+            await conn.close()
+            raise
+        journal._writer = asyncio.create_task(journal._run(), name="journal-writer")
+        log.info(
+            "journal %s open: schema version %d (found %d), caller-hash salt from %s, "
+            "%d old calls purged",
+            label,
+            SCHEMA_VERSION,
+            found,
+            source,
+            purged,
+        )
+        return journal
+
+    async def __aenter__(self) -> Self:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.close()
+
+    def caller_hash(self, caller: str) -> str | None:
+        """The salted hash of a caller number as the switch delivered it (``None`` if anonymous)."""
+        return privacy.hash_caller(caller, self._salt)
+
+    def record(self, rec: Record) -> None:
+        """Queue ``rec`` for writing; never blocks, never raises (a full queue drops it)."""
+        if self._closing or len(self._pending) >= self._max_pending:
+            self._dropped += 1
+            self._warn(
+                "dropped",
+                "journal: %d records dropped so far (queue full or closed)",
+                self._dropped,
+            )
+            return
+        self._pending.append((rec, self._clock()))
+        self._nonempty.set()
+        if len(self._pending) >= self._batch_size:
+            self._full.set()
+
+    def lag_s(self) -> float:
+        """Seconds the oldest record not yet committed has been waiting (0 when none)."""
+        oldest = self._inflight_since
+        if oldest is None and self._pending:
+            oldest = self._pending[0][1]
+        if oldest is None:
+            return 0.0
+        return max(0.0, (self._clock() - oldest).total_seconds())
+
+    def stats(self) -> JournalStats:
+        """Current counters (records pending, written, dropped, failed; transactions)."""
+        return JournalStats(
+            pending=len(self._pending),
+            written=self._written,
+            dropped=self._dropped,
+            failed=self._failed,
+            transactions=self._transactions,
+        )
+
+    async def flush(self) -> None:
+        """Return once every record queued before the call is committed (or failed)."""
+        await self._write_pending(len(self._pending))
+
+    async def close(self) -> None:
+        """Write everything still queued, stop the writer and close the file (idempotent)."""
+        if self._closed:
+            return
+        self._closing = True
+        self._nonempty.set()
+        self._full.set()
+        if self._writer is not None:
+            await self._writer
+        await self._write_pending(len(self._pending))
+        self._closed = True
+        await self._conn.close()
+        log.info(
+            "journal %s closed: %d records written, %d dropped, %d failed",
+            self._label,
+            self._written,
+            self._dropped,
+            self._failed,
+        )
+
+    async def purge(self, now: datetime) -> int:
+        """Delete calls that arrived more than the retention period before ``now``.
+
+        Returns the number of calls deleted; their events go with them.
+        """
+        cutoff = rows.timestamp(now - self._retention)
+        async with self._lock:
+            try:
+                await self._conn.execute("BEGIN")
+                await self._conn.execute(
+                    "DELETE FROM call_events WHERE call_id IN "
+                    "(SELECT call_id FROM calls WHERE arrived_at < ?)",
+                    (cutoff,),
+                )
+                cur = await self._conn.execute("DELETE FROM calls WHERE arrived_at < ?", (cutoff,))
+                deleted = cur.rowcount
+                await self._conn.execute("COMMIT")
+            except sqlite3.Error as err:
+                await self._rollback()
+                raise JournalError(f"{self._label}: purging old calls failed: {err}") from err
+        return deleted
+
+    async def _run(self) -> None:
+        while not self._closing:
+            try:
+                if not self._pending:
+                    self._nonempty.clear()
+                    await self._nonempty.wait()
+                    continue
+                if len(self._pending) < self._batch_size:
+                    # Give the batch a moment to fill: fewer, larger transactions.
+                    self._full.clear()
+                    with contextlib.suppress(TimeoutError):
+                        await asyncio.wait_for(self._full.wait(), self._flush_interval_s)
+                await self._write_pending(len(self._pending))
+            except Exception:
+                log.exception("journal writer: unexpected error, continuing")
+                await asyncio.sleep(self._flush_interval_s)
+
+    async def _write_pending(self, limit: int) -> None:
+        async with self._lock:
+            while limit > 0 and self._pending:
+                n = min(self._batch_size, limit, len(self._pending))
+                batch = [self._pending.popleft() for _ in range(n)]
+                self._inflight_since = batch[0][1]
+                try:
+                    await self._write_batch([rec for rec, _ in batch])
+                finally:
+                    self._inflight_since = None
+                limit -= n
+
+    async def _write_batch(self, batch: list[Record]) -> None:
+        """Commit ``batch`` in one transaction; on failure, isolate the bad records."""
+        try:
+            calls = [rows.call_params(rec) for rec in batch]
+            events = [rows.event_params(rec) for rec in batch]
+            await self._conn.execute("BEGIN")
+            await self._conn.executemany(rows.UPSERT_CALL, calls)
+            await self._conn.executemany(rows.INSERT_EVENT, events)
+            await self._conn.execute("COMMIT")
+        except (sqlite3.Error, ValueError, TypeError) as err:
+            await self._rollback()
+            if len(batch) > 1:
+                for rec in batch:
+                    await self._write_batch([rec])
+                return
+            self._failed += 1
+            rec = batch[0]
+            # The error text names tables and constraints, never values.
+            self._warn(
+                "failed",
+                "journal: cannot write %s record of call %s: %s (%d failed)",
+                rec.kind,
+                rec.call_id,
+                err,
+                self._failed,
+            )
+            return
+        self._transactions += 1
+        self._written += len(batch)
+
+    async def _rollback(self) -> None:
+        if self._conn.in_transaction:
+            with contextlib.suppress(sqlite3.Error):
+                await self._conn.execute("ROLLBACK")
+
+    def _warn(self, key: str, msg: str, *args: object) -> None:
+        now = self._clock()
+        last = self._last_warning.get(key)
+        if last is None or now - last >= _WARN_INTERVAL:
+            self._last_warning[key] = now
+            log.warning(msg, *args)
+
+
+async def _configure(conn: aiosqlite.Connection, label: str) -> None:
+    try:
+        async with conn.execute("PRAGMA journal_mode=WAL") as cur:
+            row = await cur.fetchone()
+        if row is None or str(row[0]).lower() != "wal":
+            log.warning("journal %s: WAL mode unavailable, using %s", label, row and row[0])
+        await conn.execute("PRAGMA synchronous=NORMAL")
+        await conn.execute(f"PRAGMA busy_timeout={_BUSY_TIMEOUT_MS}")
+    except sqlite3.DatabaseError as err:
+        raise JournalError(f"{label}: not a lotse journal ({err})") from err
+
+
+async def _stored_salt(conn: aiosqlite.Connection, random_bytes: Callable[[int], bytes]) -> bytes:
+    """The journal's own salt, created on first use (kept in ``meta``, never logged)."""
+    candidate = random_bytes(privacy.SALT_BYTES).hex()
+    await conn.execute(
+        "INSERT OR IGNORE INTO meta (key, value) VALUES (?, ?)", (_SALT_KEY, candidate)
+    )
+    async with conn.execute("SELECT value FROM meta WHERE key = ?", (_SALT_KEY,)) as cur:
+        row = await cur.fetchone()
+    assert row is not None
+    return bytes.fromhex(str(row[0]))

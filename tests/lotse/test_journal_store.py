@@ -1,0 +1,324 @@
+"""The journal store: records in, rows out, batching, back-pressure, purge, restart."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import sqlite3
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from lotse.journal import (
+    Abandoned,
+    Answered,
+    CallArrived,
+    Decided,
+    Ended,
+    Journal,
+    QueueJoined,
+    Record,
+    Spilled,
+    SpillReason,
+)
+from lotse.journal.privacy import caller_hash
+from router.numbering import NumberKind, Origin, Ortsnetz
+from router.policy import Action, Decision
+
+T0 = datetime(2026, 2, 3, 9, 0, tzinfo=UTC)
+KOELN = Origin(NumberKind.LANDLINE, Ortsnetz("221", "Köln"), "0221…")
+
+
+class Clock:
+    """A clock the test moves by hand."""
+
+    def __init__(self, now: datetime = T0) -> None:
+        self.now = now
+
+    def __call__(self) -> datetime:
+        return self.now
+
+    def advance(self, seconds: float) -> None:
+        self.now += timedelta(seconds=seconds)
+
+
+def rows(path: Path, sql: str, *params: Any) -> list[sqlite3.Row]:
+    """Read the journal file with a separate, plain connection."""
+    conn = sqlite3.connect(path)
+    conn.row_factory = sqlite3.Row
+    try:
+        return conn.execute(sql, params).fetchall()
+    finally:
+        conn.close()
+
+
+def decision(
+    home: str, target: str | None, *reasons: str, action: Action = Action.QUEUE
+) -> Decision:
+    return Decision(
+        action=action,
+        origin=KOELN,
+        home=home,
+        target=target,
+        queue=f"115-{target}" if target else None,
+        greeting=f"lotse/greeting-{home}",
+        announcement=None if target else f"lotse/offhours-{home}",
+        queue_timeout_s=30 if target else 0,
+        reasons=reasons,
+    )
+
+
+def answered_call(call_id: str, at: datetime, center: str = "koeln") -> list[Record]:
+    """A call queued at its home ``center`` and answered after 12 s, talking 90 s."""
+    return [
+        CallArrived.of(call_id, at, KOELN, "00112233aabbccdd"),
+        Decided.of(call_id, at, decision(center, center, f"home={center}", f"{center} open")),
+        QueueJoined(call_id, at + timedelta(seconds=8), center, f"115-{center}", 1),
+        Answered(call_id, at + timedelta(seconds=20), center, "Anna", 12.0),
+        Ended(call_id, at + timedelta(seconds=110), 90.0, "Normal Clearing"),
+    ]
+
+
+async def open_journal(path: Path, clock: Clock, **kw: Any) -> Journal:
+    return await Journal.open(path, clock=clock, salt=b"s" * 32, **kw)
+
+
+async def test_records_survive_close_and_reopen(tmp_path: Path) -> None:
+    db = tmp_path / "journal.sqlite"
+    clock = Clock()
+    journal = await open_journal(db, clock)
+    for rec in answered_call("c1", T0):
+        journal.record(rec)
+    await journal.close()
+
+    journal = await open_journal(db, clock)
+    for rec in answered_call("c2", T0 + timedelta(minutes=5)):
+        journal.record(rec)
+    await journal.close()
+
+    calls = rows(db, "SELECT * FROM calls ORDER BY call_id")
+    assert [c["call_id"] for c in calls] == ["c1", "c2"]
+    c1 = calls[0]
+    assert c1["arrived_at"] == "2026-02-03T09:00:00.000000Z"
+    assert c1["ortsnetz_prefix"] == "0221"
+    assert c1["number_kind"] == "landline"
+    assert (c1["home"], c1["final_center"], c1["answered_center"]) == ("koeln", "koeln", "koeln")
+    assert c1["answered_at"] == "2026-02-03T09:00:20.000000Z"
+    assert (c1["wait_s"], c1["talk_s"], c1["queued"], c1["abandoned"]) == (12.0, 90.0, 1, 0)
+    assert (c1["ended_cause"], c1["overflowed"], c1["offhours"]) == ("Normal Clearing", 0, 0)
+
+    events = rows(db, "SELECT * FROM call_events WHERE call_id = 'c1' ORDER BY seq")
+    assert [(e["seq"], e["kind"]) for e in events] == [
+        (1, "arrived"),
+        (2, "decided"),
+        (3, "queued"),
+        (4, "answered"),
+        (5, "ended"),
+    ]
+    detail = json.loads(events[1]["detail"])
+    assert detail["reasons"] == ["home=koeln", "koeln open"]
+    assert detail["action"] == "queue"
+    assert json.loads(events[3]["detail"])["agent"] == "Anna"
+
+
+async def test_many_records_are_written_in_few_transactions(tmp_path: Path) -> None:
+    db = tmp_path / "journal.sqlite"
+    journal = await open_journal(db, Clock(), batch_size=200)
+    for i in range(1000):
+        journal.record(QueueJoined(f"c{i}", T0, "koeln", "115-koeln", 1))
+    await journal.flush()
+    stats = journal.stats()
+    await journal.close()
+
+    assert (stats.written, stats.transactions, stats.pending) == (1000, 5, 0)
+    assert rows(db, "SELECT count(*) FROM call_events")[0][0] == 1000
+    assert rows(db, "SELECT count(*) FROM calls WHERE queued = 1")[0][0] == 1000
+
+
+async def test_writer_commits_without_an_explicit_flush(tmp_path: Path) -> None:
+    db = tmp_path / "journal.sqlite"
+    journal = await open_journal(db, Clock(), flush_interval_s=0.01)
+    try:
+        journal.record(QueueJoined("c1", T0, "koeln", "115-koeln", 1))
+        for _ in range(500):  # wait for the writer task, however slow the machine
+            if journal.stats().written:
+                break
+            await asyncio.sleep(0.01)
+        assert journal.stats().written == 1
+        assert rows(db, "SELECT call_id FROM calls")[0][0] == "c1"
+    finally:
+        await journal.close()
+
+
+async def test_full_queue_drops_records_and_warns_once(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    clock = Clock()
+    journal = await open_journal(tmp_path / "j.sqlite", clock, batch_size=3, max_pending=3)
+    with caplog.at_level(logging.WARNING, logger="lotse.journal.store"):
+        for i in range(10):  # no await in between: the writer cannot drain
+            journal.record(QueueJoined(f"c{i}", T0, "koeln", "115-koeln", 1))
+    assert (journal.stats().pending, journal.stats().dropped) == (3, 7)
+    assert len([r for r in caplog.records if "dropped" in r.getMessage()]) == 1
+
+    await journal.flush()
+    assert journal.stats().written == 3
+    await journal.close()
+
+
+async def test_record_after_close_is_counted_as_dropped(tmp_path: Path) -> None:
+    journal = await open_journal(tmp_path / "j.sqlite", Clock())
+    await journal.close()
+    journal.record(QueueJoined("late", T0, "koeln", "115-koeln", 1))
+    assert journal.stats().dropped == 1
+    await journal.close()  # idempotent
+
+
+async def test_lag_is_the_age_of_the_oldest_unwritten_record(tmp_path: Path) -> None:
+    clock = Clock()
+    journal = await open_journal(tmp_path / "j.sqlite", clock)
+    assert journal.lag_s() == 0.0
+    journal.record(QueueJoined("c1", T0, "koeln", "115-koeln", 1))
+    clock.advance(1.0)
+    journal.record(QueueJoined("c2", T0, "koeln", "115-koeln", 1))
+    clock.advance(1.5)
+    assert journal.lag_s() == 2.5
+    await journal.flush()
+    assert journal.lag_s() == 0.0
+    await journal.close()
+
+
+async def test_spilled_call_adds_up_waits_and_keeps_its_home(tmp_path: Path) -> None:
+    db = tmp_path / "j.sqlite"
+    journal = await open_journal(db, Clock())
+    t = T0
+    journal.record(CallArrived.of("c1", t, KOELN, None))
+    journal.record(Decided.of("c1", t, decision("koeln", "koeln", "koeln open")))
+    journal.record(QueueJoined("c1", t, "koeln", "115-koeln", 4))
+    journal.record(
+        Spilled("c1", t + timedelta(seconds=30), "koeln", "bonn", SpillReason.TIMEOUT, 30.0)
+    )
+    spill = decision("koeln", "bonn", "visited koeln", "spill from koeln")
+    journal.record(Decided.of("c1", t + timedelta(seconds=30), spill, hop=1))
+    journal.record(QueueJoined("c1", t + timedelta(seconds=31), "bonn", "115-bonn", 1))
+    journal.record(Answered("c1", t + timedelta(seconds=41), "bonn", "Ben", 10.0))
+    await journal.close()
+
+    (call,) = rows(db, "SELECT * FROM calls")
+    assert (call["home"], call["final_center"], call["answered_center"]) == (
+        "koeln",
+        "bonn",
+        "bonn",
+    )
+    assert (call["wait_s"], call["hops"], call["overflowed"], call["abandoned"]) == (40.0, 1, 1, 0)
+
+
+async def test_queueing_away_from_home_counts_as_overflow(tmp_path: Path) -> None:
+    # Even without a Decided saying so (a record lost, or the static fallback).
+    db = tmp_path / "j.sqlite"
+    journal = await open_journal(db, Clock())
+    journal.record(Decided.of("c1", T0, decision("koeln", "koeln", "koeln open")))
+    journal.record(QueueJoined("c1", T0, "bonn", "115-bonn", 1))
+    journal.record(Decided.of("c2", T0, decision("koeln", "koeln", "koeln open")))
+    journal.record(Abandoned("c2", T0, "koeln", 7.0, 2))
+    await journal.close()
+
+    flags = rows(db, "SELECT call_id, overflowed, abandoned, wait_s FROM calls ORDER BY call_id")
+    assert [tuple(r) for r in flags] == [("c1", 1, 0, None), ("c2", 0, 1, 7.0)]
+
+
+def test_decided_reads_offhours_and_overflow_from_the_decision() -> None:
+    closed = decision(
+        "koeln", "bund", "home=koeln", "koeln closed: after hours", "off-hours partner bund open"
+    )
+    rec = Decided.of("c1", T0, closed)
+    assert (rec.offhours, rec.overflow, rec.action) == (True, True, Action.QUEUE)
+    # Another center's closure is not the home's.
+    busy = decision("koeln", "bonn", "bonn closed: after hours", "koeln overloaded: no agent")
+    assert (Decided.of("c1", T0, busy).offhours, Decided.of("c1", T0, busy).overflow) == (
+        False,
+        True,
+    )
+
+
+def test_records_refuse_naive_times() -> None:
+    with pytest.raises(ValueError, match="time zone"):
+        QueueJoined("c1", datetime(2026, 2, 3, 9, 0), "koeln", "115-koeln", 1)
+
+
+async def test_a_bad_record_does_not_take_its_batch_down(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    db = tmp_path / "j.sqlite"
+    journal = await open_journal(db, Clock())
+    bad = Decided("bad", T0, Action.QUEUE, "koeln", "koeln", None, None, None, 30, (object(),))  # type: ignore[arg-type]
+    journal.record(QueueJoined("good1", T0, "koeln", "115-koeln", 1))
+    journal.record(bad)
+    journal.record(QueueJoined("good2", T0, "koeln", "115-koeln", 1))
+    with caplog.at_level(logging.WARNING, logger="lotse.journal.store"):
+        await journal.flush()
+    stats = journal.stats()
+    await journal.close()
+
+    assert (stats.written, stats.failed) == (2, 1)
+    assert [r[0] for r in rows(db, "SELECT call_id FROM calls ORDER BY call_id")] == [
+        "good1",
+        "good2",
+    ]
+    assert any("decided record of call bad" in r.getMessage() for r in caplog.records)
+
+
+async def test_purge_removes_only_calls_past_retention(tmp_path: Path) -> None:
+    db = tmp_path / "j.sqlite"
+    clock = Clock()
+    journal = await open_journal(db, clock, retention_days=90)
+    for call_id, days_ago in (("old", 91), ("edge", 89), ("new", 1)):
+        for rec in answered_call(call_id, T0 - timedelta(days=days_ago)):
+            journal.record(rec)
+    await journal.flush()
+    assert await journal.purge(T0) == 1
+    await journal.close()
+    assert [r[0] for r in rows(db, "SELECT call_id FROM calls ORDER BY call_id")] == ["edge", "new"]
+    assert {r[0] for r in rows(db, "SELECT call_id FROM call_events")} == {"edge", "new"}
+
+    # Opening purges too: two days later "edge" is past the retention.
+    clock.advance(2 * 86400)
+    journal = await open_journal(db, clock, retention_days=90)
+    await journal.close()
+    assert [r[0] for r in rows(db, "SELECT call_id FROM calls")] == ["new"]
+    assert len(rows(db, "SELECT * FROM call_events")) == 5
+
+
+async def test_generated_salt_is_kept_in_the_journal(tmp_path: Path) -> None:
+    clock = Clock()
+    number = "0221 4711835"
+
+    async def hash_in(path: Path, fill: bytes) -> str | None:
+        journal = await Journal.open(path, clock=clock, random_bytes=lambda n: fill * n)
+        try:
+            return journal.caller_hash(number)
+        finally:
+            await journal.close()
+
+    first = await hash_in(tmp_path / "a.sqlite", b"\x01")
+    # Reopened, the stored salt wins over a fresh random one.
+    assert await hash_in(tmp_path / "a.sqlite", b"\x02") == first
+    assert await hash_in(tmp_path / "b.sqlite", b"\x02") != first
+    assert first == caller_hash("02214711835", b"\x01" * 32)
+
+
+async def test_explicit_salt_overrides_the_stored_one(tmp_path: Path) -> None:
+    journal = await Journal.open(tmp_path / "j.sqlite", clock=Clock(), salt=b"k" * 20)
+    assert journal.caller_hash("+49 221 4711835") == caller_hash("02214711835", b"k" * 20)
+    assert journal.caller_hash("anonymous") is None
+    await journal.close()
+
+
+async def test_open_refuses_bad_settings(tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match="retention"):
+        await Journal.open(tmp_path / "j.sqlite", clock=Clock(), retention_days=0)
+    with pytest.raises(ValueError, match="batch_size"):
+        await Journal.open(tmp_path / "j.sqlite", clock=Clock(), batch_size=10, max_pending=5)
