@@ -38,8 +38,8 @@ from lotse.journal.records import (
     Ended,
     QueueJoined,
     Record,
-    SpillReason,
     Spilled,
+    SpillReason,
 )
 from lotse.routing_service import RoutingRequest
 from metrics.registry import LotseMetrics

@@ -20,6 +20,7 @@ REGISTRARS: tuple[Callable[[argparse._SubParsersAction[argparse.ArgumentParser]]
     commands.add_check,
     commands.add_demo,
     commands.add_route,
+    commands.add_run,
 )
 
 

@@ -21,6 +21,7 @@ from pathlib import Path
 import structlog
 from prometheus_client import CollectorRegistry, start_http_server
 
+from ami.agi_protocol import AgiReply, AgiRequest
 from ami.fastagi import AgiResult, FastAgiServer
 from ami.session import AmiError, AmiSession, Connected, Disconnected
 from lotse import watchdog
@@ -28,11 +29,12 @@ from lotse.calltrack import CallTracker
 from lotse.journal.privacy import salt_from_env
 from lotse.journal.store import Journal
 from lotse.livestate import LiveState
-from lotse.routing_service import RoutingService
+from lotse.routing_service import RoutingRequest, RoutingService
 from metrics.registry import LotseMetrics, QueueStateCollector
 from router.config import Config, Endpoint
 from router.numbering import OrtsnetzTable
-from router.policy import Router
+from router.policy import Decision, Router
+from router.state import Snapshot
 
 log = structlog.get_logger("lotse.controller")
 
@@ -118,9 +120,7 @@ class Controller:
             rng=rng or random.Random(),
             on_malformed=lambda _what: self.metrics.malformed.labels("ami").inc(),
         )
-        self.service = RoutingService(
-            self.router, self.live.snapshot, wall_clock, self._decided
-        )
+        self.service = RoutingService(self.router, self.live.snapshot, wall_clock, self._decided)
         self.agi = FastAgiServer(
             self._timed_service,
             deadline_s=config.controller.agi_deadline_ms / 1000,
@@ -133,14 +133,16 @@ class Controller:
 
     # --- the FastAGI side --------------------------------------------------------
 
-    def _timed_service(self, request: object) -> object:
+    def _timed_service(self, request: AgiRequest) -> AgiReply:
         start = self._mono()
-        reply = self.service(request)  # type: ignore[arg-type]
+        reply = self.service(request)
         self.metrics.decision_latency.observe(self._mono() - start)
         return reply
 
-    def _decided(self, req: object, decision: object, now: datetime, snapshot: object) -> None:
-        self.tracker.on_decision(req, decision, now, snapshot)  # type: ignore[arg-type]
+    def _decided(
+        self, req: RoutingRequest, decision: Decision, now: datetime, snapshot: Snapshot
+    ) -> None:
+        self.tracker.on_decision(req, decision, now, snapshot)
 
     def _agi_result(self, result: AgiResult, elapsed_s: float) -> None:
         self.metrics.agi_requests.labels(str(result)).inc()
@@ -197,8 +199,12 @@ class Controller:
             self._tasks.append(asyncio.create_task(watchdog.feed_watchdog(interval)))
         watchdog.notify_ready()
         host, port = self.agi.address
-        log.info("controller.started", agi=f"{host}:{port}", ami=str(self.options.ami),
-                 metrics=str(self.options.metrics_listen))
+        log.info(
+            "controller.started",
+            agi=f"{host}:{port}",
+            ami=str(self.options.ami),
+            metrics=str(self.options.metrics_listen),
+        )
 
     async def _housekeeping(self) -> None:
         last_purge = self._mono()

@@ -1,0 +1,83 @@
+"""``lotse run``: attach to Asterisk and route every 115 call."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import signal
+from dataclasses import replace
+from datetime import UTC, datetime
+
+from lotse.commands.common import BadInput, add_config_option, load, report_bad_input
+from lotse.controller import Controller, RunOptions, SecretError, open_journal, read_secret
+from lotse.journal.privacy import SaltError
+from lotse.journal.schema import JournalError
+from lotse.logging import configure_logging
+from router.config import Config, Endpoint
+from router.numbering import OrtsnetzTable
+
+
+def endpoint(text: str) -> Endpoint:
+    """Parse HOST:PORT for argparse."""
+    host, sep, port = text.rpartition(":")
+    if not sep or not host or not port.isdigit() or not 0 < int(port) < 65536:
+        raise argparse.ArgumentTypeError(f"{text!r} is not HOST:PORT")
+    return Endpoint(host.strip("[]"), int(port))
+
+
+def add_run(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """Register ``lotse run``."""
+    parser = sub.add_parser(
+        "run",
+        help="run the controller attached to Asterisk",
+        description="Attach to Asterisk over AMI, answer FastAGI routing requests, follow the "
+        "queues, keep the call journal and serve metrics. The AMI secret comes from the "
+        "environment variable or file the config names, never from the command line.",
+    )
+    add_config_option(parser)
+    parser.add_argument("--ami", type=endpoint, help="Asterisk AMI HOST:PORT")
+    parser.add_argument("--agi-listen", type=endpoint, help="FastAGI listen HOST:PORT")
+    parser.add_argument("--metrics-listen", type=endpoint, help="Prometheus metrics HOST:PORT")
+    parser.add_argument("--no-metrics", action="store_true", help="serve no metrics")
+    parser.add_argument("--journal", help="call journal SQLite file")
+    parser.add_argument("--log-level", default="info", choices=("debug", "info", "warning"))
+    parser.set_defaults(func=_run)
+
+
+def _run(args: argparse.Namespace) -> int:
+    configure_logging(args.log_level)
+    try:
+        table = OrtsnetzTable.load()
+        config = load(args, table)
+        secret = read_secret(config)
+    except BadInput as err:
+        return report_bad_input(err)
+    except SecretError as err:
+        return report_bad_input(BadInput(str(err)))
+    options = RunOptions.from_config(config)
+    options = replace(
+        options,
+        ami=args.ami or options.ami,
+        agi_listen=args.agi_listen or options.agi_listen,
+        metrics_listen=None if args.no_metrics else (args.metrics_listen or options.metrics_listen),
+        journal_path=args.journal or options.journal_path,
+    )
+    try:
+        return asyncio.run(serve(config, options, secret, table))
+    except (JournalError, SaltError, OSError) as err:
+        print(f"lotse run: {err}")
+        return 1
+
+
+async def serve(config: Config, options: RunOptions, secret: str, table: OrtsnetzTable) -> int:
+    """Run until SIGTERM or SIGINT, then drain and flush."""
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    journal = await open_journal(config, options.journal_path, lambda: datetime.now(UTC))
+    controller = Controller(config, options, secret=secret, journal=journal, table=table)
+    await controller.start()
+    await stop.wait()
+    await controller.stop()
+    return 0
