@@ -172,6 +172,7 @@ class AmiSession:
             else (f"lotse-{n}" for n in itertools.count(1))
         )
         self._pending: dict[str, _Pending] = {}
+        self._orphan: Message | None = None
         self._protocol: _Protocol | None = None
         self._lost_event = asyncio.Event()
         self._stopping = False
@@ -354,8 +355,17 @@ class AmiSession:
             self._malformed(f"parse: {item.reason}")
             return
         kind = item.kind
+        orphan, self._orphan = self._orphan, None
         if kind == "response":
+            if item.action_id is None:
+                # Seen in captures: "Response: Success" alone, then a block with
+                # the ActionID and the rest (Ping). Keep it for the next block.
+                self._orphan = item
+                return
             self._response(item)
+            return
+        if kind == "unknown" and orphan is not None:
+            self._response(Message(orphan.headers + item.headers))
             return
         if kind != "event":
             return

@@ -1,0 +1,281 @@
+"""AMI wire codec: bytes in, header blocks out; header lists in, bytes out.
+
+The Asterisk Manager Interface is a line protocol over TCP. On connect
+Asterisk sends one banner line (``Asterisk Call Manager/11.0.0`` on Asterisk
+22, the AMI protocol version, not the Asterisk version) and from then on
+blocks of ``Key: value`` lines, each ended by an empty line, every line ended
+by CRLF. A block is an ``Event`` (unsolicited, or an item of an action's
+result list), a ``Response`` to an action, or, client to server, an
+``Action``. The first header says which one it is; later headers can carry
+the same names (an ``OriginateResponse`` event has a ``Response: Success``
+header in the middle).
+
+Framing facts from real Asterisk 22.10.1 captures that this module copes with:
+
+- empty lines between blocks are not always single: many blocks are followed
+  by two; the parser drops stray empty lines;
+- a few responses are cut in two by an empty line: the ``Ping`` response
+  arrives as ``Response: Success`` alone, then a block ``ActionID: …``,
+  ``Ping: Pong``, ``Timestamp: …``; ``Getvar`` as ``Response: Success`` +
+  ``ActionID`` and then ``Variable: …``, ``Value: …``. The parser reports the
+  second half as a :class:`Message` of kind ``"unknown"`` (its first header is
+  neither Event nor Response); pairing it with the response is the session's
+  job, by ActionID or by order;
+- values may be empty (``AccountCode: ``) or start with a space of their own
+  (``Value:  minrxlost=…``): exactly one space after the colon is the
+  separator, everything after it is the value.
+
+The parser is pure (no sockets, no clock) and bounded: it never holds more
+than one line (``max_line`` bytes) of undecoded input plus one message
+(``max_message`` bytes, ``max_headers`` headers), whatever it is fed.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterable
+from dataclasses import dataclass
+from functools import cached_property
+from typing import Literal
+
+MessageKind = Literal["event", "response", "action", "unknown"]
+
+_KINDS: dict[str, MessageKind] = {"event": "event", "response": "response", "action": "action"}
+
+# The banner is the connection's first line and has no colon; Asterisk and
+# its forks all start it with this (version after the slash).
+_BANNER_PREFIX = "Asterisk Call Manager"
+
+DEFAULT_MAX_LINE = 64 * 1024
+DEFAULT_MAX_MESSAGE = 1024 * 1024
+# Real AMI blocks have a few dozen headers (AgentComplete: 42); command output
+# is not parsed here, so a thousand is far beyond anything legitimate.
+DEFAULT_MAX_HEADERS = 1024
+
+
+@dataclass(frozen=True, repr=False)
+class Message:
+    """One AMI block: its headers in wire order, keys and values as sent.
+
+    The repr names the block but shows no values: headers carry caller
+    numbers (``CallerIDNum``, ``AppData``, ``Value`` …), which are personal
+    data and must not reach a log line by accident.
+    """
+
+    headers: tuple[tuple[str, str], ...]
+
+    @cached_property
+    def _index(self) -> dict[str, str]:
+        index: dict[str, str] = {}
+        for key, value in self.headers:
+            index.setdefault(key.lower(), value)
+        return index
+
+    def get(self, name: str, default: str | None = None) -> str | None:
+        """Value of the first header called ``name`` (any case), else ``default``."""
+        return self._index.get(name.lower(), default)
+
+    @property
+    def kind(self) -> MessageKind:
+        """``event``, ``response`` or ``action`` by the first header, else ``unknown``."""
+        if not self.headers:
+            return "unknown"
+        return _KINDS.get(self.headers[0][0].lower(), "unknown")
+
+    @property
+    def name(self) -> str | None:
+        """Event name, response value (``Success``, ``Error``, ``Goodbye``) or action name.
+
+        ``None`` for a block of kind ``unknown``.
+        """
+        if self.kind == "unknown":
+            return None
+        return self.headers[0][1]
+
+    @property
+    def action_id(self) -> str | None:
+        """The ``ActionID`` header: set on responses and on events of an action's result list."""
+        return self.get("ActionID")
+
+    def __repr__(self) -> str:
+        return f"Message({self.kind} {self.name!r}, {len(self.headers)} headers)"
+
+
+@dataclass(frozen=True)
+class ParseError:
+    """Something on the wire the parser skipped; parsing goes on after it.
+
+    ``reason`` is a short stable code (fit for a metric label), ``detail`` a
+    sentence for humans. Neither contains wire content: a broken line may hold
+    a caller number.
+    """
+
+    reason: str
+    detail: str
+    line_no: int
+
+
+class AmiParser:
+    """Incremental AMI parser for one connection (make a new one per connect).
+
+    Feed it bytes as they arrive, cut anywhere (inside a CRLF, inside a
+    multi-byte UTF-8 character); it returns the complete blocks and the
+    problems found so far, in wire order. Lines end in CRLF or bare LF and are
+    decoded as UTF-8 only once complete; undecodable bytes become U+FFFD.
+
+    The banner is not returned from :meth:`feed`: it is stored in
+    :attr:`banner` (``None`` until it has arrived). A line without a colon
+    inside a block is reported as a :class:`ParseError` and left out; the rest
+    of the block is kept. A line over ``max_line`` bytes or a block over
+    ``max_message`` bytes or ``max_headers`` headers is reported, the block is
+    dropped, and parsing resumes after the next empty line.
+    """
+
+    def __init__(
+        self,
+        *,
+        max_line: int = DEFAULT_MAX_LINE,
+        max_message: int = DEFAULT_MAX_MESSAGE,
+        max_headers: int = DEFAULT_MAX_HEADERS,
+    ) -> None:
+        if max_line < 1 or max_message < 1 or max_headers < 1:
+            raise ValueError("AMI parser limits must be positive")
+        self.max_line = max_line
+        self.max_message = max_message
+        self.max_headers = max_headers
+        self.banner: str | None = None
+        self.errors: Counter[str] = Counter()
+        self.message_count = 0
+        self._pending = bytearray()  # start of a line whose end has not arrived
+        self._discard_line = False  # inside an oversized line: drop until LF
+        self._skip_block = False  # after an oversize: drop until an empty line
+        self._headers: list[tuple[str, str]] = []
+        self._block_bytes = 0
+        self._line_no = 0
+        self._at_start = True
+
+    @property
+    def buffered_bytes(self) -> int:
+        """Input held for the unfinished line and block (at most ``max_line + 1 + max_message``)."""
+        return len(self._pending) + self._block_bytes
+
+    @property
+    def error_count(self) -> int:
+        """How many :class:`ParseError` items this parser has returned."""
+        return self.errors.total()
+
+    def feed(self, data: bytes) -> list[Message | ParseError]:
+        """Consume ``data`` and return the blocks and errors it completed."""
+        out: list[Message | ParseError] = []
+        pos = 0
+        size = len(data)
+        while pos < size:
+            newline = data.find(b"\n", pos)
+            if newline < 0:
+                self._buffer_tail(data, pos, out)
+                break
+            segment = data[pos:newline]
+            pos = newline + 1
+            if self._discard_line:
+                self._discard_line = False
+                continue
+            if self._pending:
+                self._pending += segment
+                line = bytes(self._pending)
+                self._pending.clear()
+            else:
+                line = segment
+            if line.endswith(b"\r"):
+                line = line[:-1]
+            if len(line) > self.max_line:
+                self._line_no += 1
+                self._oversize("line-too-long", f"line over {self.max_line} bytes", out)
+                continue
+            self._line(line, out)
+        return out
+
+    def _buffer_tail(self, data: bytes, pos: int, out: list[Message | ParseError]) -> None:
+        if self._discard_line:
+            return
+        # +1: the CR of a CRLF may be waiting for its LF.
+        if len(self._pending) + len(data) - pos <= self.max_line + 1:
+            self._pending += data[pos:]
+        else:
+            self._pending.clear()
+            self._line_no += 1
+            self._oversize("line-too-long", f"line over {self.max_line} bytes", out)
+            self._discard_line = True
+
+    def _oversize(self, reason: str, detail: str, out: list[Message | ParseError]) -> None:
+        self._error(reason, f"{detail}; block dropped up to the next empty line", out)
+        self._headers = []
+        self._block_bytes = 0
+        self._skip_block = True
+
+    def _error(self, reason: str, detail: str, out: list[Message | ParseError]) -> None:
+        self.errors[reason] += 1
+        out.append(ParseError(reason, detail, self._line_no))
+
+    def _line(self, raw: bytes, out: list[Message | ParseError]) -> None:
+        self._line_no += 1
+        if not raw:
+            if self._skip_block:
+                self._skip_block = False
+            elif self._headers:
+                out.append(Message(tuple(self._headers)))
+                self.message_count += 1
+                self._headers = []
+                self._block_bytes = 0
+            return
+        if self._skip_block:
+            return
+        text = raw.decode("utf-8", errors="replace")
+        colon = text.find(":")
+        if self._at_start:
+            self._at_start = False
+            if colon < 0 and text.startswith(_BANNER_PREFIX):
+                self.banner = text
+                return
+        self._block_bytes += len(raw) + 2
+        if self._block_bytes > self.max_message:
+            self._oversize("message-too-long", f"block over {self.max_message} bytes", out)
+            return
+        if colon < 0:
+            self._error("line-without-colon", "line without a colon skipped", out)
+            return
+        if colon == 0:
+            self._error("empty-key", "header with an empty name skipped", out)
+            return
+        if len(self._headers) >= self.max_headers:
+            self._oversize("too-many-headers", f"block over {self.max_headers} headers", out)
+            return
+        value = text[colon + 1 :]
+        if value.startswith(" "):
+            value = value[1:]
+        self._headers.append((text[:colon], value))
+
+
+def encode(headers: Iterable[tuple[str, str]]) -> bytes:
+    """Frame headers as one AMI block: ``Key: value`` CRLF lines and an empty line.
+
+    Raises :class:`ValueError` for no headers, an empty key, a key with a
+    colon, or a CR or LF in a key or value: a line break inside a value would
+    let whoever controls the value append headers or whole actions (header
+    injection). Error messages never contain values (a ``Secret`` could be one).
+    """
+    lines: list[str] = []
+    for index, (key, value) in enumerate(headers):
+        if not key:
+            raise ValueError(f"AMI header {index} has an empty name")
+        if "\r" in key or "\n" in key or ":" in key:
+            raise ValueError(f"AMI header {index} name contains CR, LF or a colon")
+        if "\r" in value or "\n" in value:
+            raise ValueError(f"AMI header {index} ({key}) value contains CR or LF")
+        lines.append(f"{key}: {value}\r\n")
+    if not lines:
+        raise ValueError("an AMI block needs at least one header")
+    lines.append("\r\n")
+    try:
+        return "".join(lines).encode("utf-8")
+    except UnicodeEncodeError:
+        raise ValueError("AMI header text is not encodable as UTF-8") from None
