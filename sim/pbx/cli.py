@@ -1,0 +1,139 @@
+"""``lotse pbx``: run the Asterisk stand-in until interrupted.
+
+It listens for AMI clients (lotse's controller logs in with the configured
+username and the secret from ``controller.ami_secret_env`` /
+``ami_secret_file``), asks the FastAGI service for every call and plays the
+115 dialplan. Calls arrive by AMI ``Originate`` of
+``Local/NUMBER@originate-115`` (or from the load simulator in-process).
+Exit codes: 0 after a clean stop (Ctrl-C, SIGTERM), 1 when it cannot run
+(address in use), 2 for bad input.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import os
+import signal
+import sys
+from pathlib import Path
+
+from lotse.commands.common import BadInput, add_config_option, load, report_bad_input
+from router.config import Config, Endpoint
+from router.numbering import OrtsnetzTable
+from sim.pbx.amiserver import Framing
+from sim.pbx.clock import ScaledClock
+from sim.pbx.emit import EventDetail
+from sim.pbx.pbx import Pbx
+from sim.pbx.staffing import Staffing, StaffingError, load_staffing
+
+
+def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """Register ``lotse pbx``."""
+    parser = sub.add_parser(
+        "pbx",
+        help="run the Asterisk stand-in (AMI server, FastAGI client, queues)",
+        description="Run a stand-in for Asterisk 22 that speaks AMI and FastAGI like the real "
+        "one: a queue per center, simulated agents, the 115 dialplan.",
+    )
+    add_config_option(parser)
+    parser.add_argument("--ami-listen", metavar="HOST:PORT",
+                        help="AMI address (default: controller.ami of the config)")
+    parser.add_argument("--agi", metavar="HOST:PORT",
+                        help="FastAGI service to ask (default: controller.agi_listen; "
+                        "'none': every call takes the static fallback)")
+    staff = parser.add_mutually_exclusive_group()
+    staff.add_argument("--agents", type=int, metavar="N", default=None,
+                       help="N agents logged in to every center's queue (default 2)")
+    staff.add_argument("--staffing", type=Path, metavar="FILE", help="staffing file (YAML)")
+    parser.add_argument("--speed", type=float, default=1.0, metavar="X",
+                        help="time compression: X simulated seconds per real second")
+    parser.add_argument("--seed", type=int, default=0, metavar="N", help="random seed")
+    parser.add_argument("--lean-events", action="store_true",
+                        help="leave out the VarSet/Newexten flood of a real dialplan")
+    parser.add_argument("--source-framing", action="store_true",
+                        help="frame AMI as manager.c writes it, without the captures' "
+                        "extra empty lines")
+    parser.set_defaults(func=run)
+
+
+def parse_endpoint(text: str, option: str) -> Endpoint:
+    """``HOST:PORT`` (``[v6]:PORT``) as an Endpoint; BadInput otherwise."""
+    host, sep, port = text.rpartition(":")
+    if not sep or not host or not port.isdigit() or not 0 <= int(port) < 65536:
+        raise BadInput(f"{option}: {text!r} is not HOST:PORT")
+    return Endpoint(host.strip("[]"), int(port))
+
+
+def ami_secret(config: Config) -> str:
+    """The AMI secret from the environment variable or file the config names."""
+    settings = config.controller
+    value = os.environ.get(settings.ami_secret_env, "")
+    if not value and settings.ami_secret_file:
+        try:
+            value = Path(settings.ami_secret_file).read_text(encoding="utf-8").strip()
+        except OSError as err:
+            raise BadInput(f"{settings.ami_secret_file}: cannot read the AMI secret: "
+                           f"{err.strerror}") from None
+    if not value:
+        raise BadInput(f"no AMI secret: set ${settings.ami_secret_env}"
+                       + (" or fill ami_secret_file" if settings.ami_secret_file else ""))
+    return value
+
+
+def run(args: argparse.Namespace) -> int:
+    """Entry point of ``lotse pbx``."""
+    try:
+        table = OrtsnetzTable.load()
+        config = load(args, table)
+        if not args.speed > 0:
+            raise BadInput("--speed must be positive")
+        ami = parse_endpoint(args.ami_listen, "--ami-listen") if args.ami_listen \
+            else config.controller.ami
+        if args.agi and args.agi.lower() == "none":
+            agi_url: str | None = None
+        else:
+            agi = parse_endpoint(args.agi, "--agi") if args.agi else config.controller.agi_listen
+            agi_url = f"agi://{agi}/route"
+        if args.staffing:
+            staffing = load_staffing(args.staffing, config)
+        else:
+            staffing = Staffing.uniform(config, 2 if args.agents is None else args.agents)
+        secret = ami_secret(config)
+    except StaffingError as err:
+        return report_bad_input(BadInput(str(err)))
+    except BadInput as err:
+        return report_bad_input(err)
+    pbx = Pbx(
+        config, staffing=staffing, table=table, clock=ScaledClock(args.speed), seed=args.seed,
+        users={config.controller.ami_username: secret}, ami_host=ami.host, ami_port=ami.port,
+        agi_url=agi_url, framing=Framing.SOURCE if args.source_framing else Framing.CAPTURE,
+        detail=EventDetail.LEAN if args.lean_events else EventDetail.FULL,
+    )
+    try:
+        return asyncio.run(_serve(pbx, staffing))
+    except OSError as err:
+        print(f"lotse pbx: cannot listen on {ami}: {err.strerror or err}", file=sys.stderr)
+        return 1
+
+
+async def _serve(pbx: Pbx, staffing: Staffing) -> int:
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        with contextlib.suppress(NotImplementedError, RuntimeError):
+            loop.add_signal_handler(sig, stop.set)
+    await pbx.start()
+    host, port = pbx.ami_address
+    agents = sum(len(specs) for specs in staffing.queues.values())
+    agi = pbx.core.settings.agi_url or "none (static fallback)"
+    speed = pbx.clock.speed if isinstance(pbx.clock, ScaledClock) else 1.0
+    queues = len(pbx.core.queues.by_name)
+    print(f"lotse pbx: AMI on {host}:{port}, FastAGI {agi}, {queues} queues, "
+          f"{agents} agents, speed x{speed:g}", file=sys.stderr, flush=True)
+    try:
+        await stop.wait()
+    finally:
+        await pbx.close()
+    return 0

@@ -1,0 +1,360 @@
+"""The Asterisk stand-in: one object that speaks AMI and FastAGI like Asterisk 22.10.1.
+
+``Pbx(config)`` builds a queue per center of the lotse configuration, logs
+in the staffed agents, listens for manager clients and plays the 115
+dialplan for every call placed with :meth:`Pbx.place_call` (or originated
+over AMI into ``originate-115``), asking the FastAGI service for each
+routing decision exactly as the generated dialplan does.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import random
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, replace
+
+from router.config import Config
+from router.numbering import OrtsnetzTable
+from sim.pbx.actions import Actions
+from sim.pbx.agents import Agent, AgentProfile, local_interface
+from sim.pbx.amiserver import AmiServer, AmiUser, Framing
+from sim.pbx.calls import Call, CallHandle, CallOutcome
+from sim.pbx.channels import Channel, ChannelState
+from sim.pbx.clock import Clock, ScaledClock
+from sim.pbx.core import Core, DialplanSettings
+from sim.pbx.emit import Emitter, EventBus, EventDetail
+from sim.pbx.flow import run_call
+from sim.pbx.queues import Member, Queue
+from sim.pbx.staffing import Staffing
+from sim.pbx.wire import AmiEvent, Category
+
+
+@dataclass(frozen=True)
+class QueueDefaults:
+    """queues.conf settings of every center's queue."""
+
+    strategy: str = "rrmemory"
+    member_timeout: int = 15
+    retry: int = 1
+    wrapuptime: int = 0
+    set_vars: bool = True  # setinterfacevar, setqueuevar, setqueueentryvar
+
+
+class Pbx:
+    """The stand-in. Build, ``await start()``, place calls, ``await close()``.
+
+    ``users`` maps AMI usernames to secrets (read/write = all); the default is
+    the config's ``controller.ami_username`` with secret ``secret``.
+    ``manager_vars`` is manager.conf ``channelvars``: each listed variable
+    appears as ``ChanVariable: NAME=value`` in every channel event.
+    ``agi_url`` defaults to the config's FastAGI address; ``None`` disables
+    AGI (every call takes the static fallback).
+    """
+
+    def __init__(
+        self,
+        config: Config,
+        *,
+        staffing: Staffing | None = None,
+        table: OrtsnetzTable | None = None,
+        clock: Clock | None = None,
+        rng: random.Random | None = None,
+        seed: int = 0,
+        users: Mapping[str, str] | None = None,
+        ami_host: str = "127.0.0.1",
+        ami_port: int = 0,
+        agi_url: str | bool | None = True,
+        settings: DialplanSettings | None = None,
+        queue_defaults: QueueDefaults = QueueDefaults(),
+        framing: Framing = Framing.CAPTURE,
+        detail: EventDetail = EventDetail.FULL,
+        manager_vars: tuple[str, ...] = ("LOTSE_HOME",),
+        auth_fail_delay_s: float = 1.0,
+    ) -> None:
+        self.config = config
+        self.table = table or OrtsnetzTable.load()
+        self.clock = clock or ScaledClock()
+        self.rng = rng or random.Random(seed)
+        self.bus = EventBus()
+        self.emitter = Emitter(self.bus, manager_vars=manager_vars, detail=detail)
+        if agi_url is True:
+            agi_url = f"agi://{config.controller.agi_listen}/route"
+        settings = replace(settings or DialplanSettings(), agi_url=agi_url or None)
+        self.core = Core(config=config, clock=self.clock, rng=self.rng,
+                         emitter=self.emitter, settings=settings)
+        self._booted = self.clock.now()
+        self._ami_host, self._ami_port = ami_host, ami_port
+        user_map = users or {config.controller.ami_username: "secret"}
+        self.actions = Actions(self)
+        self.server = AmiServer(
+            bus=self.bus, clock=self.clock, rng=self.rng,
+            users={u: AmiUser(u, s) for u, s in user_map.items()},
+            actions=self.actions.table(), framing=framing, auth_fail_delay_s=auth_fail_delay_s,
+        )
+        self._address: tuple[str, int] | None = None
+        self._tasks: set[asyncio.Task[CallOutcome]] = set()
+        for center in sorted(config.centers.values(), key=lambda c: c.queue):
+            self.core.queues.add_queue(Queue(
+                center.queue, strategy=queue_defaults.strategy,
+                member_timeout=queue_defaults.member_timeout, retry=queue_defaults.retry,
+                wrapuptime=queue_defaults.wrapuptime,
+                servicelevel=config.service_level.threshold_s,
+                set_interface_var=queue_defaults.set_vars, set_queue_var=queue_defaults.set_vars,
+                set_queue_entry_var=queue_defaults.set_vars,
+            ))
+        for queue, specs in (staffing.queues if staffing else {}).items():
+            for spec in specs:
+                self.core.queues.add_member(
+                    queue, self._new_agent(spec.name, spec.profile), name=spec.name,
+                    now=self.clock.now(), dynamic=False, paused=spec.paused,
+                    state_interface=local_interface(spec.name).removesuffix("/n"), quiet=True)
+
+    # -- lifecycle ----------------------------------------------------------
+
+    async def start(self) -> None:
+        """Listen for AMI clients."""
+        self._address = await self.server.start(self._ami_host, self._ami_port)
+
+    @property
+    def ami_address(self) -> tuple[str, int]:
+        """(host, port) the AMI server listens on."""
+        if self._address is None:
+            raise RuntimeError("Pbx.start() has not run")
+        return self._address
+
+    async def close(self) -> None:
+        """Stop everything: calls, timers, AMI server."""
+        for task in list(self._tasks):
+            task.cancel()
+        for task in list(self._tasks):
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
+        await self.core.close()
+        await self.server.close()
+
+    def subscribe(self, callback: Callable[[AmiEvent], None]) -> Callable[[], None]:
+        """Receive every manager event (as published, before any session filter)."""
+        return self.bus.subscribe(callback)
+
+    def uptime(self) -> tuple[int, int]:
+        """Seconds since (re)start, twice (uptime and last reload)."""
+        up = int(self.clock.now() - self._booted)
+        return up, up
+
+    # -- calls --------------------------------------------------------------
+
+    async def place_call(
+        self,
+        caller: str,
+        dialed: str = "115",
+        postal_code: str | None = None,
+        patience_s: float | None = None,
+    ) -> CallHandle:
+        """A SIP call from ``caller`` to ``dialed`` arrives from the carrier.
+
+        ``postal_code`` is what the caller keys in when asked (None: nothing);
+        ``patience_s`` is when the caller hangs up unless an agent has
+        answered by then (virtual seconds from the start; None: never).
+        """
+        s = self.core.settings
+        ch = self.core.channels.pjsip(s.endpoint, s.entry_context, dialed, caller)
+        return self._start(Call(ch, caller, dialed, postal_code, patience_s, self.clock.now()))
+
+    def _start(self, call: Call, on_end: Callable[[Call], None] | None = None) -> CallHandle:
+        self.core.calls[call.channel.name] = call
+        task = asyncio.ensure_future(self._run(call, on_end))
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+        if call.patience_s is not None:
+            self.core.spawn(self._patience(call, call.patience_s))
+        return CallHandle(call, task, self.core.caller_hangup)
+
+    async def _run(self, call: Call, on_end: Callable[[Call], None] | None) -> CallOutcome:
+        try:
+            await run_call(self.core, call, self.table)
+        finally:
+            if on_end is not None:
+                on_end(call)
+        return call.outcome()
+
+    async def _patience(self, call: Call, patience_s: float) -> None:
+        await self.clock.sleep(patience_s)
+        if call.answered_at is None and not call.channel.hungup:
+            self.core.caller_hangup(call)
+
+    # -- agents -------------------------------------------------------------
+
+    def _new_agent(self, name: str, profile: AgentProfile) -> Agent:
+        interface = local_interface(name, self.core.settings.agents_context)
+        existing = self.core.queues.agent(interface)
+        return existing or Agent(name, interface, profile)
+
+    def agent_for(self, interface: str, member_name: str) -> Agent:
+        """The agent behind an interface (QueueAdd of an interface never seen makes one)."""
+        existing = self.core.queues.agent(interface)
+        if existing is not None:
+            return existing
+        name = interface.removeprefix("Local/").split("@")[0].split("/")[-1] or member_name
+        return Agent(name, interface, AgentProfile())
+
+    def login_agent(
+        self, queue: str, name: str, profile: AgentProfile | None = None, *,
+        paused: bool = False, reason: str = "",
+    ) -> Member:
+        """A dynamic member logs in (as QueueAdd would): QueueMemberAdded etc."""
+        return self.core.queues.add_member(
+            queue, self._new_agent(name, profile or AgentProfile()), name=name,
+            now=self.clock.now(), dynamic=True, paused=paused, reason=reason)
+
+    def logout_agent(self, queue: str, name: str) -> Member:
+        """A member logs out (QueueRemove; static members too, as after a queue reload)."""
+        interface = local_interface(name, self.core.settings.agents_context)
+        return self.core.queues.remove_member(queue, interface, self.clock.now(),
+                                              allow_static=True)
+
+    def pause_agent(
+        self, name: str, paused: bool = True, reason: str = "", queue: str = ""
+    ) -> None:
+        """Pause or unpause an agent (in ``queue``, or in all its queues)."""
+        interface = local_interface(name, self.core.settings.agents_context)
+        self.core.queues.set_paused(queue, interface, paused, reason, self.clock.now())
+
+    def queue(self, name: str) -> Queue:
+        """A queue by name (KeyError if there is none)."""
+        q = self.core.queues.get(name)
+        if q is None:
+            raise KeyError(name)
+        return q
+
+    # -- AMI-facing operations ----------------------------------------------
+
+    async def drop_ami_connections(self) -> None:
+        """Cut every manager connection (the controller must reconnect and resync)."""
+        await self.server.drop_connections()
+
+    async def shutdown_event(self, *, restart: bool = True, hangup_calls: bool = True) -> None:
+        """Asterisk restarts: ``Shutdown`` to every client, connections closed, calls dropped.
+
+        Channel and Uniqueid counters, uptime and queue statistics start afresh;
+        queue members are kept (as with persistentmembers).
+        """
+        await self.server.shutdown(restart=restart)
+        if hangup_calls:
+            for call in list(self.core.calls.values()):
+                self.core.caller_hangup(call)
+            for task in list(self._tasks):
+                with contextlib.suppress(asyncio.CancelledError, Exception):
+                    await task
+            self.core.channels.reset()
+            for q in self.core.queues:
+                q.holdtime = q.talktime = q.completed = q.abandoned = 0
+                q.completed_in_sl = q.abandoned_in_sl = 0
+        self._booted = self.clock.now()
+
+    def originate(self, channel: str, app: str, data: str, action_id: str) -> bool:
+        """Async Originate; ``Local/NUMBER@originate-115`` places a 115 call from NUMBER."""
+        tech_data = channel.partition("/")
+        target = tech_data[2].removesuffix("/n")
+        exten, _, context = target.partition("@")
+        if tech_data[0].lower() != "local" or context != self.core.settings.originate_context \
+                or not exten:
+            self._originate_failed(channel, app, data, action_id)
+            return True
+        s = self.core.settings
+        one, two = self.core.channels.local_pair(exten, context)
+        em = self.emitter
+        em.newchannel(one)
+        em.newchannel(two)
+        em.exten(one, "AppDial2", "(Outgoing Line)")
+        em.local_bridge(one, two, optimization=True)
+        em.exten(two, "Set", f"CALLERID(num)={exten}")
+        two.caller_num = exten
+        em.newcallerid(two)
+        em.exten(two, "Goto", f"{s.entry_context},115,1", 2)
+        em.dial_begin(None, one, target)
+        two.context, two.exten, two.priority = s.entry_context, "115", 1
+        call = Call(two, exten, "115", None, None, self.clock.now())
+
+        def ended(c: Call) -> None:
+            if not one.hungup:
+                em.hangup(one, 16)
+                self.core.channels.remove(one)
+            if c.channel.state is not ChannelState.UP:
+                self._originate_response(action_id, "Failure", one, app, data, "1")
+
+        self._start(call, ended)
+        self.core.spawn(self._originate_answer(call, one, app, data, action_id))
+        return True
+
+    async def _originate_answer(
+        self, call: Call, one: Channel, app: str, data: str, action_id: str
+    ) -> None:
+        answered = asyncio.ensure_future(call.answer_event.wait())
+        gone = asyncio.ensure_future(call.hangup.wait())
+        try:
+            await asyncio.wait({answered, gone}, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            gone.cancel()
+            answered.cancel()
+        if not call.answer_event.is_set() or one.hungup:
+            return
+        em = self.emitter
+        one.state = ChannelState.UP
+        em.newstate(one)
+        em.dial_end(None, one, "ANSWER")
+        em.device_state(one.device, "INUSE")
+        self._originate_response(action_id, "Success", one, app, data, "4")
+        if app:
+            em.exten(one, app, data)
+        hold = _wait_seconds(app, data)
+        if hold is None:
+            return
+        await self.clock.sleep(hold)
+        if not call.channel.hungup:
+            self.core.caller_hangup(call)
+
+    def _originate_response(
+        self, action_id: str, result: str, one: Channel | None, app: str, data: str, reason: str,
+        channel: str = "",
+    ) -> None:
+        fields = [("ActionID", action_id)] if action_id else []
+        fields += [("Response", result), ("Channel", one.name if one else channel),
+                   ("Application", app), ("Data", data), ("Reason", reason),
+                   ("Uniqueid", one.uniqueid if one else "<null>"),
+                   ("CallerIDNum", "<unknown>"), ("CallerIDName", "<unknown>")]
+        self.emitter.publish("OriginateResponse", Category.CALL, fields)
+
+    def _originate_failed(self, channel: str, app: str, data: str, action_id: str) -> None:
+        async def later() -> None:
+            await asyncio.sleep(0)
+            self._originate_response(action_id, "Failure", None, app, data, "0", channel)
+
+        self.core.spawn(later())
+
+    def redirect(self, ch: Channel, context: str, exten: str, priority: int) -> bool:
+        """Redirect a caller channel: it leaves whatever it does and continues at the target."""
+        call = self.core.calls.get(ch.name)
+        if call is None or call.caller_gone:
+            return False
+        call.redirect_to = (context, exten, priority)
+        call.interrupt.set()
+        return True
+
+    def hangup_channel(self, ch: Channel) -> None:
+        """Hangup action: the call the channel belongs to ends (the caller side goes)."""
+        call = self.core.calls.get(ch.name) or next(
+            (c for c in self.core.calls.values() if c.channel.linkedid == ch.linkedid), None)
+        if call is not None:
+            self.core.caller_hangup(call)
+
+
+def _wait_seconds(app: str, data: str) -> float | None:
+    """How long the originating side stays: Wait(N) seconds; other apps end at once."""
+    if app.lower() == "wait":
+        try:
+            return max(0.0, float(data or "0"))
+        except ValueError:
+            return 0.0
+    return 0.0 if app else None
