@@ -1,0 +1,194 @@
+"""``lotse run`` against the Asterisk stand-in over real TCP, calls placed end to end.
+
+The stand-in speaks AMI and FastAGI like Asterisk 22; the controller cannot
+tell the difference. Wall-clock time for the routing policy is a fake the test
+sets per phase (a Tuesday morning, Fronleichnam, a Sunday night), while queue
+timings run on the stand-in's compressed clock.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+import sqlite3
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import pytest
+
+from lotse.controller import Controller, RunOptions
+from lotse.journal.store import Journal
+from router.config import Config, Endpoint
+from router.configload import load_config
+from router.numbering import OrtsnetzTable
+from sim.pbx import Pbx
+from sim.pbx.agents import AgentProfile, Duration
+from sim.pbx.clock import ScaledClock
+from sim.pbx.staffing import AgentSpec, Staffing
+
+REPO = Path(__file__).resolve().parents[2]
+BERLIN = ZoneInfo("Europe/Berlin")
+SPEED = 20.0
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+class FakeWall:
+    """The controller's wall clock, set by the test per phase."""
+
+    def __init__(self) -> None:
+        self.at = datetime(2026, 11, 24, 10, 0, tzinfo=BERLIN)
+
+    def __call__(self) -> datetime:
+        return self.at.astimezone(UTC)
+
+
+@dataclass
+class Rig:
+    config: Config
+    pbx: Pbx
+    controller: Controller
+    wall: FakeWall
+    journal_path: Path
+
+
+def staffing(config: Config, unstaffed: set[str]) -> Staffing:
+    profile = AgentProfile(
+        ring=Duration.parse("uniform:1:1"), handle=Duration.parse("exp:20"), wrapup_s=1
+    )
+    queues = {
+        c.queue: tuple(AgentSpec(f"{c.id}-agent-{n}", profile) for n in range(2))
+        for c in config.centers.values()
+        if c.id not in unstaffed
+    }
+    return Staffing(queues=queues)
+
+
+@pytest.fixture
+async def rig(tmp_path: Path) -> AsyncIterator[Rig]:
+    table = OrtsnetzTable.load()
+    config = load_config(REPO / "config.yaml", table=table)
+    agi = Endpoint("127.0.0.1", free_port())
+    pbx = Pbx(
+        config,
+        staffing=staffing(config, {"paderborn"}),
+        table=table,
+        clock=ScaledClock(SPEED),
+        seed=7,
+        users={"lotse": "e2e-secret"},
+        agi_url=f"agi://{agi}/route",
+    )
+    await pbx.start()
+    wall = FakeWall()
+    journal_path = tmp_path / "journal.sqlite"
+    journal = await Journal.open(journal_path, clock=wall)
+    host, port = pbx.ami_address
+    options = RunOptions(
+        ami=Endpoint(host, port),
+        agi_listen=agi,
+        metrics_listen=None,
+        journal_path=str(journal_path),
+    )
+    controller = Controller(
+        config, options, secret="e2e-secret", journal=journal, wall_clock=wall, table=table
+    )
+    await controller.start()
+    async with asyncio.timeout(10):
+        while controller.live.stale:
+            await asyncio.sleep(0.02)
+    yield Rig(config, pbx, controller, wall, journal_path)
+    await controller.stop()
+    await pbx.close()
+
+
+async def outcomes(rig: Rig, calls: list[tuple[str, str | None]]) -> list[object]:
+    handles = [await rig.pbx.place_call(caller, postal_code=plz) for caller, plz in calls]
+    async with asyncio.timeout(60):
+        return [await h.outcome() for h in handles]
+
+
+async def test_calls_reach_their_center_on_a_tuesday_morning(rig: Rig) -> None:
+    got = await outcomes(
+        rig,
+        [
+            ("04211234567", None),
+            ("+49 3491 123456", None),
+            ("05251 123456", None),  # Paderborn has nobody logged in: overflow to bund
+            ("0171 2345678", "28195"),  # mobile: asked for the postal code, Bremen
+            ("anonymous", None),  # enters nothing: the fallback center
+        ],
+    )
+    centers = [o.center for o in got]  # type: ignore[attr-defined]
+    assert centers == ["bremen", "wittenberg", "bund", "bremen", "bund"]
+    assert all(o.answered and not o.fallback for o in got)  # type: ignore[attr-defined]
+    assert got[3].actions[0] == "postal"  # type: ignore[attr-defined]
+    state = rig.controller.live.snapshot()
+    assert state.of("paderborn").agents_logged_in == 0
+    assert state.of("bremen").agents_logged_in == 2
+    await rig.controller.stop()
+    rows = (
+        sqlite3.connect(rig.journal_path)
+        .execute(
+            "SELECT home, answered_center, offhours, overflowed FROM calls ORDER BY arrived_at"
+        )
+        .fetchall()
+    )
+    assert sorted(rows) == sorted(
+        [
+            ("bremen", "bremen", 0, 0),
+            ("wittenberg", "wittenberg", 0, 0),
+            ("paderborn", "bund", 0, 1),
+            ("bremen", "bremen", 0, 0),
+            ("bund", "bund", 0, 0),
+        ]
+    )
+    raw = rig.journal_path.read_bytes()
+    assert b"1234567" not in raw and b"2345678" not in raw
+
+
+async def test_holiday_and_night(rig: Rig) -> None:
+    rig.wall.at = datetime(2027, 5, 27, 10, 0, tzinfo=BERLIN)  # Fronleichnam: NW closed
+    holiday = await outcomes(rig, [("05251 123456", None), ("03491 123456", None)])
+    assert [o.center for o in holiday] == ["bund", "wittenberg"]  # type: ignore[attr-defined]
+    rig.wall.at = datetime(2026, 11, 29, 3, 0, tzinfo=BERLIN)  # Sunday night
+    night = await outcomes(rig, [("0421 1234567", None)])
+    assert night[0].announcement == "lotse/offhours-bremen"  # type: ignore[attr-defined]
+    assert not night[0].answered  # type: ignore[attr-defined]
+    await rig.controller.stop()
+    rows = (
+        sqlite3.connect(rig.journal_path)
+        .execute("SELECT home, offhours FROM calls ORDER BY arrived_at")
+        .fetchall()
+    )
+    assert sorted(rows) == [("bremen", 1), ("paderborn", 1), ("wittenberg", 0)]
+
+
+async def test_controller_down_calls_take_the_static_fallback(rig: Rig) -> None:
+    await rig.controller.agi.close()
+    await rig.controller.agi.drain(1.0)
+    got = await outcomes(rig, [("04211234567", None), ("0171 2345678", None)])
+    assert [o.fallback for o in got] == [True, True]  # type: ignore[attr-defined]
+    assert [o.center for o in got] == ["bremen", "bund"]  # type: ignore[attr-defined]
+    assert all(o.answered for o in got)  # type: ignore[attr-defined]
+
+
+async def test_ami_drop_mid_load_loses_no_call_and_resyncs(rig: Rig) -> None:
+    handles = [await rig.pbx.place_call(f"0421 55500{n}") for n in range(6)]
+    await asyncio.sleep(0.2)
+    resyncs = rig.controller.metrics.resyncs._value.get()
+    await rig.pbx.drop_ami_connections()
+    async with asyncio.timeout(60):
+        got = [await h.outcome() for h in handles]
+    assert all(o.answered for o in got)  # type: ignore[attr-defined]
+    async with asyncio.timeout(10):
+        while rig.controller.metrics.resyncs._value.get() <= resyncs:
+            await asyncio.sleep(0.05)
+    assert not rig.controller.live.stale
+    assert rig.controller.live.snapshot().of("bremen").waiting == 0
