@@ -9,10 +9,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import date, datetime
+from typing import NamedTuple
 
 import holidays
 
-from router.config import WEEKDAYS, Center
+from router.config import FEDERAL_STATES, WEEKDAYS, Center
 from router.state import CenterState, Override
 
 
@@ -26,6 +27,7 @@ class HolidayCalendar:
     """
 
     _memo: dict[tuple[str, int], dict[date, str]] = field(default_factory=dict)
+    _days: dict[date, dict[str, str]] = field(default_factory=dict)
 
     def holiday(self, state: str, day: date) -> str | None:
         """The German name of the public holiday on ``day`` in ``state``, if any."""
@@ -35,6 +37,21 @@ class HolidayCalendar:
             table = self._load(state, day.year)
             self._memo[key] = table
         return table.get(day)
+
+    def on(self, day: date) -> dict[str, str]:
+        """Federal state → holiday name, for the states where ``day`` is a public holiday.
+
+        One lookup per decision instead of one per center asked about.
+        """
+        found = self._days.get(day)
+        if found is None:
+            found = {}
+            for state in FEDERAL_STATES:
+                name = self.holiday(state, day)
+                if name is not None:
+                    found[state] = name
+            self._days[day] = found
+        return found
 
     @staticmethod
     def _load(state: str, year: int) -> dict[date, str]:
@@ -48,8 +65,7 @@ class HolidayCalendar:
         return {d: str(name) for d, name in found.items()}
 
 
-@dataclass(frozen=True)
-class Moment:
+class Moment(NamedTuple):
     """A local wall-clock moment, split once into what opening checks need."""
 
     day: date
@@ -64,35 +80,34 @@ class Moment:
 
 @dataclass(frozen=True)
 class OpeningHours:
-    """A center's weekly hours compiled to minutes of the day, with their labels.
+    """A center's weekly hours compiled to one flag per minute of the week, with labels.
 
-    Checking minutes against integer ranges keeps the per-call cost of the
-    opening check to a few comparisons; the label is only used for reasons.
+    The opening check on the hot path is then a single index into 10 KiB of
+    bytes; the labels are only used when a reason has to be given.
     """
 
-    minutes: tuple[tuple[tuple[int, int], ...], ...]
+    minutes: bytes
     labels: tuple[str, ...]
 
     @classmethod
     def compile(cls, center: Center) -> OpeningHours:
         """Compile ``center.hours``; an end of 00:00 means midnight."""
-        minutes = []
+        minutes = bytearray(7 * 1440)
         labels = []
         for weekday in range(7):
             ranges = center.hours.ranges(weekday)
-            minutes.append(
-                tuple(
-                    (r.start.hour * 60 + r.start.minute, r.end.hour * 60 + r.end.minute or 1440)
-                    for r in ranges
-                )
-            )
+            for r in ranges:
+                lo = r.start.hour * 60 + r.start.minute
+                hi = r.end.hour * 60 + r.end.minute or 1440
+                base = weekday * 1440
+                minutes[base + lo : base + hi] = b"\x01" * (hi - lo)
             hours = ", ".join(str(r) for r in ranges) if ranges else "closed all day"
             labels.append(f"outside opening hours ({WEEKDAYS[weekday].capitalize()} {hours})")
-        return cls(tuple(minutes), tuple(labels))
+        return cls(bytes(minutes), tuple(labels))
 
     def open_at(self, weekday: int, minute: int) -> bool:
         """Whether the hours admit ``minute`` of the day on ``weekday``."""
-        return any(lo <= minute < hi for lo, hi in self.minutes[weekday])
+        return self.minutes[weekday * 1440 + minute] == 1
 
 
 def closed_reason(
@@ -114,7 +129,7 @@ def closed_reason(
     day = moment.day
     if day in center.closures:
         return f"closure day {day.isoformat()}"
-    name = calendar.holiday(center.state, day)
+    name = calendar.on(day).get(center.state)
     if name is not None:
         return f"public holiday {name} ({center.state})"
     if not hours.open_at(moment.weekday, moment.minute):
