@@ -121,6 +121,18 @@ class Hangup(ChannelEvent):
 
 
 @dataclass(frozen=True, slots=True)
+class LotseFallback(ChannelEvent):
+    """The static fallback dialplan routed a call (``UserEvent(LotseFallback,…)``).
+
+    Carries only the home center id and why the controller was not used, never
+    the caller number, so the controller can count fallback routing.
+    """
+
+    center: str
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
 class VarSet(ChannelEvent):
     """A dialplan variable lotse cares about was set (LOTSE_*, ROUTE_*, AGISTATUS, QUEUESTATUS).
 
@@ -346,6 +358,7 @@ Event: TypeAlias = (
     | Newchannel
     | Hangup
     | VarSet
+    | LotseFallback
     | QueueCallerJoin
     | QueueCallerLeave
     | QueueCallerAbandon
@@ -494,6 +507,16 @@ def _hangup(msg: Message) -> Hangup:
     return Hangup(*_channel(msg), _int(msg, "Cause"), msg.get("Cause-txt") or "")
 
 
+#: The UserEvent name the generated fallback dialplan sends.
+FALLBACK_USER_EVENT = "LotseFallback"
+
+
+def _user_event(msg: Message) -> LotseFallback | None:
+    if msg.get("UserEvent") != FALLBACK_USER_EVENT:
+        return None
+    return LotseFallback(*_channel(msg), _nonempty(msg, "Center"), msg.get("Reason") or "")
+
+
 _VARIABLE_PREFIXES = ("LOTSE_", "_LOTSE_", "__LOTSE_", "ROUTE_")
 _VARIABLES = frozenset({"AGISTATUS", "QUEUESTATUS"})
 
@@ -631,6 +654,7 @@ _BUILDERS: dict[str, Callable[[Message], Event | None]] = {
     "Newchannel": _newchannel,
     "Hangup": _hangup,
     "VarSet": _varset,
+    "UserEvent": _user_event,
     "QueueCallerJoin": _caller_join,
     "QueueCallerLeave": _caller_leave,
     "QueueCallerAbandon": _caller_abandon,

@@ -26,6 +26,7 @@ from ami.events import (
     AgentComplete,
     AgentConnect,
     Hangup,
+    LotseFallback,
     QueueCallerAbandon,
     QueueCallerJoin,
     VarSet,
@@ -36,6 +37,7 @@ from lotse.journal.records import (
     CallArrived,
     Decided,
     Ended,
+    FallbackUsed,
     QueueJoined,
     Record,
     Spilled,
@@ -91,6 +93,7 @@ class CallTracker:
             QueueCallerAbandon: self._abandon,  # type: ignore[dict-item]
             VarSet: self._varset,  # type: ignore[dict-item]
             Hangup: self._hangup,  # type: ignore[dict-item]
+            LotseFallback: self._fallback,  # type: ignore[dict-item]
         }
 
     @property
@@ -180,6 +183,14 @@ class CallTracker:
         track.talk_s = e.talktime
         if track.ended_at is not None:
             self._end(e.uniqueid, track)
+
+    def _fallback(self, e: LotseFallback) -> None:
+        # The dialplan routed without the controller; follow the call from here.
+        if e.center not in self._config.centers:
+            return
+        self._metrics.fallback_routes.labels(e.center).inc()
+        self._calls.setdefault(e.uniqueid, _Track(home=e.center))
+        self._record(FallbackUsed(e.uniqueid, self._now(), e.center, e.reason or "unknown"))
 
     def _abandon(self, e: QueueCallerAbandon) -> None:
         # Sent for a hang-up *and* for a queue timeout: decided by what follows.

@@ -546,6 +546,7 @@ def test_needed_events_cover_what_lotse_needs() -> None:
         "Hangup",
         "Newchannel",
         "VarSet",
+        "UserEvent",
     } | LIST_EVENTS == NEEDED_EVENTS
     assert "Newexten" not in NEEDED_EVENTS
 
@@ -603,3 +604,30 @@ def test_damaged_real_events_are_typed_or_malformed(data: st.DataObject) -> None
     assert result is None or type(result).__name__ in (msg.name, "Malformed")
     if isinstance(result, Malformed):
         assert key in result.reason
+
+
+def test_fallback_user_event_is_typed_and_others_ignored() -> None:
+    from ami.codec import Message
+    from ami.events import LotseFallback, to_event
+
+    base = (
+        ("Event", "UserEvent"),
+        ("Privilege", "user,all"),
+        ("Channel", "PJSIP/c-1"),
+        ("Uniqueid", "1.1"),
+        ("Linkedid", "1.1"),
+        ("CallerIDNum", "034911234567"),
+    )
+    event = to_event(
+        Message(
+            (
+                *base,
+                ("UserEvent", "LotseFallback"),
+                ("Center", "wittenberg"),
+                ("Reason", "agi-failure"),
+            )
+        )
+    )
+    assert isinstance(event, LotseFallback)
+    assert (event.center, event.reason, event.uniqueid) == ("wittenberg", "agi-failure", "1.1")
+    assert to_event(Message((*base, ("UserEvent", "SomethingElse")))) is None
