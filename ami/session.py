@@ -300,7 +300,7 @@ class AmiSession:
             if not p.future.done():
                 p.future.set_exception(AmiDisconnected(reason))
         was_logged_in, self.logged_in = self.logged_in, False
-        if was_logged_in:
+        if was_logged_in and not self._stopping:
             self._sink(Disconnected(reason))
         self._lost_event.set()
 

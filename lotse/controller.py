@@ -93,6 +93,7 @@ class Controller:
         registry: CollectorRegistry | None = None,
         wall_clock: Callable[[], datetime] = lambda: datetime.now(UTC),
         mono_clock: Callable[[], float] = time.monotonic,
+        state_clock: Callable[[], float] | None = None,
         rng: random.Random | None = None,
         table: OrtsnetzTable | None = None,
     ) -> None:
@@ -102,7 +103,9 @@ class Controller:
         self.registry = registry or CollectorRegistry()
         centers = list(config.centers)
         self.metrics = LotseMetrics(self.registry, centers)
-        self.live = LiveState(config.center_by_queue, mono_clock)
+        # Waits are measured on the state clock: the simulator's virtual time
+        # in the demo, the monotonic clock otherwise.
+        self.live = LiveState(config.center_by_queue, state_clock or mono_clock)
         self.registry.register(QueueStateCollector(self.live.snapshot, centers))
         self.journal = journal
         self.tracker = CallTracker(

@@ -1,19 +1,29 @@
-"""``lotse demo``: the routing of sample calls through the configured network.
+"""``lotse demo``: the live demo, or the routing of sample calls (``--routes``).
 
-Shows, for a handful of callers from the demo network's Ortsnetze and for
-mobile and anonymous callers, where the call goes on a normal weekday, in the
-evening, on a state holiday and at night, and with an overloaded center.
+The live demo (``make run``) runs the Asterisk stand-in, a real controller and
+a simulated working day compressed to a few minutes (see ``lotse.livedemo``).
+``--routes`` instead shows, for callers from the demo network's Ortsnetze and
+for mobile and anonymous callers, where the call goes on a normal weekday, in
+the evening, on a state holiday and at night, and with an overloaded center.
 """
 
 from __future__ import annotations
 
 import argparse
+import asyncio
+import sys
 from datetime import datetime
+from pathlib import Path
+from zoneinfo import ZoneInfo
 
 from rich.console import Console
 from rich.table import Table
 
 from lotse.commands.common import BadInput, add_config_option, load, report_bad_input
+from lotse.commands.run import endpoint
+from lotse.livedemo import DemoOptions, default_start, run_demo
+from lotse.logging import configure_logging
+from router.config import Endpoint
 from router.numbering import OrtsnetzTable
 from router.policy import Action, Call, Decision, Router, decide
 from router.state import CenterState, Snapshot
@@ -41,14 +51,77 @@ def add_demo(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     """Register ``lotse demo``."""
     parser = sub.add_parser(
         "demo",
-        help="route sample calls through the configured network",
-        description="Print where sample 115 calls go at several moments, and why.",
+        help="live demo: stand-in Asterisk, controller and a simulated day",
+        description="Start the Asterisk stand-in and a controller on loopback, place a "
+        "simulated working day of 115 calls (compressed), show a live status, serve metrics "
+        "and print the day's report. With --routes, print where sample calls go instead.",
     )
     add_config_option(parser)
+    parser.add_argument("--routes", action="store_true", help="only print sample routings")
+    parser.add_argument(
+        "--speed",
+        type=float,
+        default=240.0,
+        help="virtual seconds per real second (default 240: a day in ~3 min)",
+    )
+    parser.add_argument(
+        "--hours",
+        type=float,
+        default=12.5,
+        help="virtual hours to simulate from the start (default 12.5)",
+    )
+    parser.add_argument(
+        "--start", help="virtual start, local ISO time (default Mon 2026-11-23 06:30)"
+    )
+    parser.add_argument("--seed", type=int, default=1, help="random seed of the traffic")
+    parser.add_argument(
+        "--metrics-listen",
+        type=endpoint,
+        default=Endpoint("127.0.0.1", 9115),
+        help="serve Prometheus metrics here (default 127.0.0.1:9115)",
+    )
+    parser.add_argument(
+        "--journal",
+        type=Path,
+        default=Path("run/demo-journal.sqlite"),
+        help="call journal file (default run/demo-journal.sqlite)",
+    )
     parser.set_defaults(func=_run)
 
 
 def _run(args: argparse.Namespace) -> int:
+    if not args.routes:
+        return _live(args)
+    return _routes(args)
+
+
+def _live(args: argparse.Namespace) -> int:
+    try:
+        table = OrtsnetzTable.load()
+        config = load(args, table)
+    except BadInput as err:
+        return report_bad_input(err)
+    tz = ZoneInfo(config.timezone)
+    try:
+        start = default_start(tz) if args.start is None else datetime.fromisoformat(args.start)
+    except ValueError:
+        return report_bad_input(BadInput(f"--start: {args.start!r} is not an ISO time"))
+    if start.tzinfo is None:
+        start = start.replace(tzinfo=tz)
+    if not args.speed > 0 or not args.hours > 0:
+        return report_bad_input(BadInput("--speed and --hours must be positive"))
+    configure_logging("warning")
+    options = DemoOptions(
+        start, args.hours, args.speed, args.seed, args.metrics_listen, args.journal
+    )
+    try:
+        return asyncio.run(run_demo(config, options, Console()))
+    except OSError as err:
+        print(f"lotse demo: {err}", file=sys.stderr)
+        return 1
+
+
+def _routes(args: argparse.Namespace) -> int:
     try:
         table = OrtsnetzTable.load()
         router = Router(load(args, table), table)

@@ -1,0 +1,275 @@
+"""The live demo behind ``make run``: stand-in Asterisk + controller + a simulated day.
+
+Starts the Asterisk stand-in on loopback, attaches a real controller to it
+over AMI and FastAGI exactly as ``lotse run`` attaches to Asterisk, places a
+working day of 115 calls from the demo network's Ortsnetze (compressed to a
+few minutes), shows a live status per center, serves metrics, and ends with
+the day's report from the call journal.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import math
+import random
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+from rich.console import Console, Group
+from rich.live import Live
+from rich.table import Table
+
+from lotse.controller import Controller, RunOptions
+from lotse.journal.report import render_text, report
+from lotse.journal.store import Journal
+from router.config import Config, Endpoint
+from router.numbering import OrtsnetzTable
+from sim.pbx import CallHandle, Pbx, ScaledClock
+from sim.pbx.agents import AgentProfile, Duration
+from sim.pbx.staffing import AgentSpec, Staffing
+
+# Calls per hour at the busiest hour, per center with its own region. The
+# national center also takes mobile and anonymous callers and unconnected regions.
+PEAK_RATE = {"bremen": 40.0, "wittenberg": 26.0, "halberstadt": 16.0, "paderborn": 30.0}
+REGIONLESS_RATE = 12.0
+AGENTS = {
+    "bremen": 3,
+    "wittenberg": 2,
+    "halberstadt": 1,
+    "paderborn": 3,
+    "sachsen-anhalt": 2,
+    "bund": 3,
+}
+# A 115 day: Monday morning peak, a lunch dip, a quieter afternoon (hour → share of peak).
+DAY_PROFILE = {
+    6: 0.1,
+    7: 0.4,
+    8: 0.9,
+    9: 1.0,
+    10: 0.95,
+    11: 0.8,
+    12: 0.5,
+    13: 0.6,
+    14: 0.7,
+    15: 0.6,
+    16: 0.45,
+    17: 0.3,
+    18: 0.15,
+    19: 0.1,
+    20: 0.05,
+}
+SECRET = "demo-secret"
+
+
+@dataclass(frozen=True)
+class DemoOptions:
+    """What the demo runs: the virtual day and how fast."""
+
+    start: datetime
+    hours: float
+    speed: float
+    seed: int
+    metrics: Endpoint | None
+    journal: Path
+
+
+def staffing(config: Config) -> Staffing:
+    """The demo staffing: Halberstadt is short-handed, so its overflow is visible."""
+    profile = AgentProfile(
+        ring=Duration.parse("uniform:2:4"), handle=Duration.parse("lognormal:180:90"), wrapup_s=10
+    )
+    return Staffing(
+        {
+            c.queue: tuple(
+                AgentSpec(f"{c.id}-{n}", profile) for n in range(1, AGENTS.get(c.id, 2) + 1)
+            )
+            for c in config.centers.values()
+        }
+    )
+
+
+class Traffic:
+    """Poisson arrivals per center following the day profile, on the virtual clock."""
+
+    def __init__(self, config: Config, table: OrtsnetzTable, rng: random.Random) -> None:
+        self.config = config
+        self.rng = rng
+        self.nets = {
+            cid: [n for n in c.ortsnetze if table.get(n)]
+            for cid, c in config.centers.items()
+            if c.ortsnetze
+        }
+
+    def caller(self, center: str | None) -> tuple[str, str | None]:
+        """A caller number (and the postal code they would enter) for a center's region."""
+        rng = self.rng
+        if center is None:
+            roll = rng.random()
+            if roll < 0.5:
+                return f"01{rng.choice('567')}{rng.randrange(10**7, 10**8)}", rng.choice(
+                    ["28195", "38820", "33098", "06886", None]
+                )
+            if roll < 0.7:
+                return "anonymous", None
+            return f"0221{rng.randrange(10**6, 10**7)}", None  # Köln: not connected
+        code = rng.choice(self.nets[center])
+        return f"0{code}{rng.randrange(10**5, 10**6)}", None
+
+    def rate(self, center: str | None, local: datetime) -> float:
+        """Calls per hour now."""
+        share = DAY_PROFILE.get(local.hour, 0.02)
+        base = PEAK_RATE.get(center, 0.0) if center else REGIONLESS_RATE
+        return base * share
+
+
+async def drive(
+    pbx: Pbx,
+    traffic: Traffic,
+    clock: Callable[[], float],
+    speed: float,
+    end: float,
+    tz: ZoneInfo,
+    placed: list[CallHandle],
+) -> None:
+    """Place calls until the virtual ``end``; arrivals are thinned Poisson processes."""
+    sources: list[str | None] = [*traffic.nets, None]
+    max_rate = sum(PEAK_RATE.values()) + REGIONLESS_RATE
+    rng = traffic.rng
+    now = clock()
+    while True:
+        now += rng.expovariate(max_rate / 3600.0)
+        if now >= end:
+            return
+        await asyncio.sleep(max(0.0, (now - clock()) / speed))
+        local = datetime.fromtimestamp(now, tz)
+        rates = [traffic.rate(s, local) for s in sources]
+        # Thinning: candidates at the peak rate, kept in proportion to the rate now.
+        if rng.random() * max_rate > sum(rates):
+            continue
+        center = rng.choices(sources, weights=rates)[0]
+        caller, plz = traffic.caller(center)
+        patience = rng.lognormvariate(math.log(90), 0.6)
+        placed.append(await pbx.place_call(caller, postal_code=plz, patience_s=patience))
+
+
+def status_table(controller: Controller, local: datetime, placed: int) -> Table:
+    """Per center: waiting now, agents, offered, answered, service level so far."""
+    reg = controller.registry
+    table = Table(
+        title=f"lotse live demo — {local:%a %d.%m.%Y %H:%M} — {placed} calls placed",
+        title_justify="left",
+    )
+    for col in (
+        "center",
+        "waiting",
+        "agents free/busy/in",
+        "offered",
+        "answered",
+        "abandoned",
+        "SL 30 s",
+    ):
+        table.add_column(col, justify="right" if col != "center" else "left")
+    snap = controller.live.snapshot()
+    for cid in controller.config.centers:
+        s = snap.of(cid)
+
+        def value(name: str, **labels: str) -> float:
+            return reg.get_sample_value(name, {"center": cid, **labels}) or 0.0
+
+        offered = value("lotse_calls_offered_total", type="home") + value(
+            "lotse_calls_offered_total", type="overflow_in"
+        )
+        in_sl = value("lotse_calls_answered_within_threshold_total")
+        short = value("lotse_calls_short_abandoned_total")
+        base = offered - short
+        sl = f"{100 * in_sl / base:.0f} %" if base > 0 else "-"
+        table.add_row(
+            cid,
+            str(s.waiting),
+            f"{s.agents_available}/{s.agents_busy}/{s.agents_logged_in or 0}",
+            f"{offered:.0f}",
+            f"{value('lotse_calls_answered_total'):.0f}",
+            f"{value('lotse_calls_abandoned_total'):.0f}",
+            sl,
+        )
+    return table
+
+
+async def run_demo(config: Config, options: DemoOptions, console: Console) -> int:
+    """Run the whole demo; returns the exit code."""
+    table = OrtsnetzTable.load()
+    tz = ZoneInfo(config.timezone)
+    clock = ScaledClock(options.speed, start_epoch=options.start.timestamp())
+    # The demo's controller may take its time: the machine also runs the stand-in.
+    config = replace(config, controller=replace(config.controller, agi_deadline_ms=2000))
+    pbx = Pbx(
+        config,
+        staffing=staffing(config),
+        table=table,
+        clock=clock,
+        seed=options.seed,
+        users={config.controller.ami_username: SECRET},
+        agi_url=True,
+    )
+    await pbx.start()
+    options.journal.parent.mkdir(parents=True, exist_ok=True)
+    options.journal.unlink(missing_ok=True)
+
+    def wall() -> datetime:
+        return datetime.fromtimestamp(clock.now(), UTC)
+
+    journal = await Journal.open(options.journal, clock=wall)
+    host, port = pbx.ami_address
+    run_options = RunOptions(
+        Endpoint(host, port), config.controller.agi_listen, options.metrics, str(options.journal)
+    )
+    controller = Controller(
+        config,
+        run_options,
+        secret=SECRET,
+        journal=journal,
+        wall_clock=wall,
+        state_clock=clock.now,
+        table=table,
+    )
+    await controller.start()
+    placed: list[CallHandle] = []
+    traffic = Traffic(config, table, random.Random(options.seed))
+    end = options.start.timestamp() + options.hours * 3600
+    driver = asyncio.create_task(drive(pbx, traffic, clock.now, options.speed, end, tz, placed))
+    try:
+        with Live(console=console, refresh_per_second=4, transient=False) as live:
+            while not driver.done():
+                live.update(
+                    Group(
+                        status_table(
+                            controller, datetime.fromtimestamp(clock.now(), tz), len(placed)
+                        )
+                    )
+                )
+                await asyncio.sleep(0.25)
+            await driver
+            # Let the last callers finish (answered or given up) before the report.
+            deadline = clock.now() + 1800
+            while clock.now() < deadline and not all(h.done() for h in placed):
+                live.update(
+                    status_table(controller, datetime.fromtimestamp(clock.now(), tz), len(placed))
+                )
+                await asyncio.sleep(0.25)
+    finally:
+        await controller.stop()
+        await pbx.close()
+    day = options.start.astimezone(tz).date()
+    rows = await report(options.journal, day, tz, config.service_level)
+    # Plain print: the report is a fixed-width table that must not be re-wrapped.
+    print(f"\nJournal: {options.journal}")
+    print(render_text(rows, day, tz, config.service_level))
+    return 0
+
+
+def default_start(tz: ZoneInfo) -> datetime:
+    """Monday 23 November 2026, 06:30 local: every run shows the same, reproducible day."""
+    return datetime(2026, 11, 23, 6, 30, tzinfo=tz)
