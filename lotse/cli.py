@@ -9,18 +9,28 @@ import argparse
 import sys
 from collections.abc import Callable, Sequence
 
+from dialplans.cli import add_parser as add_dialplan
+from greetings.cli import add_parser as add_greetings
 from lotse import commands
+from lotse.journal.cli import add_parser as add_report
+from sim.pbx.cli import add_parser as add_pbx
 
 EXIT_OK = 0
 EXIT_FAILURE = 1
 EXIT_BAD_INPUT = 2
 
+Registrar = Callable[["argparse._SubParsersAction[argparse.ArgumentParser]"], None]
+
 # Each adds its subcommand; the parser stores the handler as ``func``.
-REGISTRARS: tuple[Callable[[argparse._SubParsersAction[argparse.ArgumentParser]], None], ...] = (
-    commands.add_check,
-    commands.add_demo,
-    commands.add_route,
+REGISTRARS: tuple[Registrar, ...] = (
     commands.add_run,
+    commands.add_route,
+    commands.add_check,
+    add_report,
+    add_dialplan,
+    add_greetings,
+    add_pbx,
+    commands.add_demo,
 )
 
 
@@ -33,19 +43,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     for register in REGISTRARS:
         register(sub)
-    for register in _optional_registrars():
-        register(sub)
     return parser
-
-
-def _optional_registrars() -> list[
-    Callable[[argparse._SubParsersAction[argparse.ArgumentParser]], None]
-]:
-    from dialplans.cli import add_parser as add_dialplan
-
-    from greetings.cli import add_parser as add_greetings
-
-    return [add_dialplan, add_greetings]
 
 
 def main(argv: Sequence[str] | None = None) -> int:
