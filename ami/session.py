@@ -24,6 +24,7 @@ Built on panoramisk's ``Manager`` (connection set-up) and ``AMIProtocol``
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 import itertools
 import random
@@ -191,17 +192,13 @@ class AmiSession:
         """Log off and close; pending actions fail with :class:`AmiDisconnected`."""
         self._stopping = True
         if self.logged_in:
-            try:
+            with contextlib.suppress(AmiError):
                 await self.action("Logoff", timeout=1.0)
-            except AmiError:
-                pass
         self._close_transport()
         if self._task is not None:
             self._task.cancel()
-            try:
+            with contextlib.suppress(asyncio.CancelledError):
                 await self._task
-            except asyncio.CancelledError:
-                pass
 
     async def run(self) -> None:
         """Connect, log in and stay logged in; reconnect with backoff after every loss."""

@@ -176,7 +176,7 @@ def status_table(controller: Controller, local: datetime, placed: int) -> Table:
     for cid in controller.config.centers:
         s = snap.of(cid)
 
-        def value(name: str, **labels: str) -> float:
+        def value(name: str, cid: str = cid, **labels: str) -> float:
             return reg.get_sample_value(name, {"center": cid, **labels}) or 0.0
 
         offered = value("lotse_calls_offered_total", type="home") + value(

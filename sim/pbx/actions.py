@@ -55,8 +55,9 @@ def _true(value: str | None) -> bool:
     return (value or "").strip().lower() in _TRUE
 
 
-def _list_item(name: str, fields: list[tuple[str, str]], action_id: str | None,
-               *, id_first: bool = False) -> bytes:
+def _list_item(
+    name: str, fields: list[tuple[str, str]], action_id: str | None, *, id_first: bool = False
+) -> bytes:
     idtext = [("ActionID", action_id)] if action_id else []
     body = [*idtext, *fields] if id_first else [*fields, *idtext]
     return render([("Event", name), *body])
@@ -64,8 +65,7 @@ def _list_item(name: str, fields: list[tuple[str, str]], action_id: str | None,
 
 def _list_complete(name: str, action_id: str | None, count: int) -> bytes:
     idtext = [("ActionID", action_id)] if action_id else []
-    return render([("Event", name), *idtext, ("EventList", "Complete"),
-                   ("ListItems", str(count))])
+    return render([("Event", name), *idtext, ("EventList", "Complete"), ("ListItems", str(count))])
 
 
 def _listack(msg: Message, text: str) -> bytes:
@@ -134,11 +134,18 @@ class Actions:
         chunk = render(response(msg, "Success", ("Message", "Authentication accepted")))
         if session.send_events & Category.SYSTEM:
             uptime, reload = self.backend.uptime()
-            chunk += render([("Event", "FullyBooted"), ("Privilege", "system,all"),
-                             ("Uptime", str(uptime)), ("LastReload", str(reload)),
-                             ("Status", "Fully Booted")])
-        server.security_event(session, "SuccessfulAuth", Category.SECURITY,
-                              ("Severity", "Informational"))
+            chunk += render(
+                [
+                    ("Event", "FullyBooted"),
+                    ("Privilege", "system,all"),
+                    ("Uptime", str(uptime)),
+                    ("LastReload", str(reload)),
+                    ("Status", "Fully Booted"),
+                ]
+            )
+        server.security_event(
+            session, "SuccessfulAuth", Category.SECURITY, ("Severity", "Informational")
+        )
         return Reply([chunk])
 
     async def logoff(self, session: Session, msg: Message) -> Reply:
@@ -223,10 +230,16 @@ class Actions:
         name = msg.get("MemberName") or ""
         try:
             self.core.queues.add_member(
-                queue, self.backend.agent_for(interface, name), name=name or interface,
-                now=self.core.clock.now(), dynamic=True, paused=_true(msg.get("Paused")),
-                reason=msg.get("Reason") or "", state_interface=msg.get("StateInterface") or "",
-                penalty=_nonneg(msg.get("Penalty")), wrapuptime=_nonneg(msg.get("Wrapuptime")),
+                queue,
+                self.backend.agent_for(interface, name),
+                name=name or interface,
+                now=self.core.clock.now(),
+                dynamic=True,
+                paused=_true(msg.get("Paused")),
+                reason=msg.get("Reason") or "",
+                state_interface=msg.get("StateInterface") or "",
+                penalty=_nonneg(msg.get("Penalty")),
+                wrapuptime=_nonneg(msg.get("Wrapuptime")),
             )
         except QueueError as err:
             return error(msg, str(err))
@@ -250,12 +263,18 @@ class Actions:
             return error(msg, "Need 'Interface' and 'Paused' parameters.")
         paused = _true(paused_s)
         try:
-            self.core.queues.set_paused(msg.get("Queue") or "", interface, paused,
-                                        msg.get("Reason") or "", self.core.clock.now())
+            self.core.queues.set_paused(
+                msg.get("Queue") or "",
+                interface,
+                paused,
+                msg.get("Reason") or "",
+                self.core.clock.now(),
+            )
         except QueueError as err:
             return error(msg, str(err))
-        return ack(msg, "Interface paused successfully" if paused
-                   else "Interface unpaused successfully")
+        return ack(
+            msg, "Interface paused successfully" if paused else "Interface unpaused successfully"
+        )
 
     # -- channels -----------------------------------------------------------
 
@@ -269,8 +288,13 @@ class Actions:
         for ch in self.core.channels:
             secs = max(0, int(now - ch.created))
             duration = f"{secs // 3600:02d}:{secs % 3600 // 60:02d}:{secs % 60:02d}"
-            fields = [*em.snap(ch), ("Application", ch.app), ("ApplicationData", ch.appdata),
-                      ("Duration", duration), ("BridgeId", ch.bridge_id)]
+            fields = [
+                *em.snap(ch),
+                ("Application", ch.app),
+                ("ApplicationData", ch.appdata),
+                ("Duration", duration),
+                ("BridgeId", ch.bridge_id),
+            ]
             chunks.append(_list_item("CoreShowChannel", fields, action_id, id_first=True))
             count += 1
         chunks.append(_list_complete("CoreShowChannelsComplete", action_id, count))
@@ -298,8 +322,11 @@ class Actions:
     async def redirect(self, session: Session, msg: Message) -> Reply:
         """``Redirect``: move a channel to Context/Exten/Priority."""
         name = msg.get("Channel") or ""
-        context, exten, priority = (msg.get("Context") or "", msg.get("Exten") or "",
-                                    msg.get("Priority") or "")
+        context, exten, priority = (
+            msg.get("Context") or "",
+            msg.get("Exten") or "",
+            msg.get("Priority") or "",
+        )
         if not name:
             return error(msg, "Channel not specified")
         if not context:

@@ -54,7 +54,7 @@ class AgiUrl:
         """Parse an AGI URL; raises ValueError for anything else."""
         if not url.startswith("agi://"):
             raise ValueError("FastAGI URLs start with agi://")
-        rest = url[len("agi://"):]
+        rest = url[len("agi://") :]
         hostport, _, script = rest.partition("/")
         host, sep, port = hostport.rpartition(":")
         if not sep:
@@ -153,8 +153,11 @@ class FastAgiClient:
         status = AgiStatus.SUCCESS
         dead = False
         try:
-            writer.write(environment(url, ch, args, dnid=dnid,
-                                     thread_id=self._rng.randrange(1 << 46, 1 << 47)))
+            writer.write(
+                environment(
+                    url, ch, args, dnid=dnid, thread_id=self._rng.randrange(1 << 46, 1 << 47)
+                )
+            )
             await writer.drain()
             while True:
                 line = await self._next_line(reader, hangup, dead)

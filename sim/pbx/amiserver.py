@@ -276,8 +276,13 @@ class AmiServer:
         """``process_message``: permission checks, then the action's handler."""
         action = (msg.get("Action") or "").strip()
         if not action:
-            self.security_event(session, "RequestBadFormat", Category.SECURITY,
-                                ("Severity", "Error"), request_type="NONE")
+            self.security_event(
+                session,
+                "RequestBadFormat",
+                Category.SECURITY,
+                ("Severity", "Error"),
+                request_type="NONE",
+            )
             return error(msg, "Missing action in request")
         name = action.lower()
         if not session.authenticated and name not in ("login", "logoff", "challenge"):
@@ -285,35 +290,57 @@ class AmiServer:
         entry = self.actions.get(name)
         if entry is None:
             if session.authenticated:
-                self.security_event(session, "RequestBadFormat", Category.SECURITY,
-                                    ("Severity", "Error"), request_type=f"Action: {action}")
-            return error(msg, f"Invalid/unknown command: {action}. "
-                              "Use Action: ListCommands to show available commands.")
+                self.security_event(
+                    session,
+                    "RequestBadFormat",
+                    Category.SECURITY,
+                    ("Severity", "Error"),
+                    request_type=f"Action: {action}",
+                )
+            return error(
+                msg,
+                f"Invalid/unknown command: {action}. "
+                "Use Action: ListCommands to show available commands.",
+            )
         authority, handler = entry
         if authority and not (session.writeperm & authority):
             return error(msg, "Permission denied")
         return await handler(session, msg)
 
     def security_event(
-        self, session: Session, name: str, category: int, *fields: tuple[str, str],
+        self,
+        session: Session,
+        name: str,
+        category: int,
+        *fields: tuple[str, str],
         request_type: str | None = None,
     ) -> None:
         """Publish a security event about ``session`` (SuccessfulAuth, RequestBadFormat)."""
         now = self.clock.now()
-        body: list[tuple[str, str]] = [("EventTV", tv(now)), *fields, ("Service", "AMI"),
-                                       ("EventVersion", "1")]
+        body: list[tuple[str, str]] = [
+            ("EventTV", tv(now)),
+            *fields,
+            ("Service", "AMI"),
+            ("EventVersion", "1"),
+        ]
         if name == "SuccessfulAuth":
-            body += [("AccountID", session.user.username if session.user else ""),
-                     ("SessionID", session.session_id),
-                     ("LocalAddress", session.local_address),
-                     ("RemoteAddress", session.remote_address),
-                     ("UsingPassword", "0"), ("SessionTV", tv(session.started))]
+            body += [
+                ("AccountID", session.user.username if session.user else ""),
+                ("SessionID", session.session_id),
+                ("LocalAddress", session.local_address),
+                ("RemoteAddress", session.remote_address),
+                ("UsingPassword", "0"),
+                ("SessionTV", tv(session.started)),
+            ]
         else:
-            body += [("SessionID", session.session_id),
-                     ("LocalAddress", session.local_address),
-                     ("RemoteAddress", session.remote_address),
-                     ("RequestType", request_type or ""), ("SessionTV", tv(session.started)),
-                     ("AccountID", session.user.username if session.user else "")]
+            body += [
+                ("SessionID", session.session_id),
+                ("LocalAddress", session.local_address),
+                ("RemoteAddress", session.remote_address),
+                ("RequestType", request_type or ""),
+                ("SessionTV", tv(session.started)),
+                ("AccountID", session.user.username if session.user else ""),
+            ]
         self.bus.publish(AmiEvent(name, category, tuple(body)))
 
     async def drop_connections(self) -> None:
@@ -325,8 +352,11 @@ class AmiServer:
 
     async def shutdown(self, *, restart: bool = True) -> None:
         """Send ``Shutdown`` to everyone (Cleanly, Restart) and close all connections."""
-        event = AmiEvent("Shutdown", Category.SYSTEM, (
-            ("Shutdown", "Cleanly"), ("Restart", "True" if restart else "False")))
+        event = AmiEvent(
+            "Shutdown",
+            Category.SYSTEM,
+            (("Shutdown", "Cleanly"), ("Restart", "True" if restart else "False")),
+        )
         self.bus.publish(event)
         await asyncio.sleep(0)
         for session in list(self.sessions):

@@ -38,23 +38,44 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
         "one: a queue per center, simulated agents, the 115 dialplan.",
     )
     add_config_option(parser)
-    parser.add_argument("--ami-listen", metavar="HOST:PORT",
-                        help="AMI address (default: controller.ami of the config)")
-    parser.add_argument("--agi", metavar="HOST:PORT",
-                        help="FastAGI service to ask (default: controller.agi_listen; "
-                        "'none': every call takes the static fallback)")
+    parser.add_argument(
+        "--ami-listen",
+        metavar="HOST:PORT",
+        help="AMI address (default: controller.ami of the config)",
+    )
+    parser.add_argument(
+        "--agi",
+        metavar="HOST:PORT",
+        help="FastAGI service to ask (default: controller.agi_listen; "
+        "'none': every call takes the static fallback)",
+    )
     staff = parser.add_mutually_exclusive_group()
-    staff.add_argument("--agents", type=int, metavar="N", default=None,
-                       help="N agents logged in to every center's queue (default 2)")
+    staff.add_argument(
+        "--agents",
+        type=int,
+        metavar="N",
+        default=None,
+        help="N agents logged in to every center's queue (default 2)",
+    )
     staff.add_argument("--staffing", type=Path, metavar="FILE", help="staffing file (YAML)")
-    parser.add_argument("--speed", type=float, default=1.0, metavar="X",
-                        help="time compression: X simulated seconds per real second")
+    parser.add_argument(
+        "--speed",
+        type=float,
+        default=1.0,
+        metavar="X",
+        help="time compression: X simulated seconds per real second",
+    )
     parser.add_argument("--seed", type=int, default=0, metavar="N", help="random seed")
-    parser.add_argument("--lean-events", action="store_true",
-                        help="leave out the VarSet/Newexten flood of a real dialplan")
-    parser.add_argument("--source-framing", action="store_true",
-                        help="frame AMI as manager.c writes it, without the captures' "
-                        "extra empty lines")
+    parser.add_argument(
+        "--lean-events",
+        action="store_true",
+        help="leave out the VarSet/Newexten flood of a real dialplan",
+    )
+    parser.add_argument(
+        "--source-framing",
+        action="store_true",
+        help="frame AMI as manager.c writes it, without the captures' extra empty lines",
+    )
     parser.set_defaults(func=run)
 
 
@@ -74,11 +95,14 @@ def ami_secret(config: Config) -> str:
         try:
             value = Path(settings.ami_secret_file).read_text(encoding="utf-8").strip()
         except OSError as err:
-            raise BadInput(f"{settings.ami_secret_file}: cannot read the AMI secret: "
-                           f"{err.strerror}") from None
+            raise BadInput(
+                f"{settings.ami_secret_file}: cannot read the AMI secret: {err.strerror}"
+            ) from None
     if not value:
-        raise BadInput(f"no AMI secret: set ${settings.ami_secret_env}"
-                       + (" or fill ami_secret_file" if settings.ami_secret_file else ""))
+        raise BadInput(
+            f"no AMI secret: set ${settings.ami_secret_env}"
+            + (" or fill ami_secret_file" if settings.ami_secret_file else "")
+        )
     return value
 
 
@@ -89,8 +113,11 @@ def run(args: argparse.Namespace) -> int:
         config = load(args, table)
         if not args.speed > 0:
             raise BadInput("--speed must be positive")
-        ami = parse_endpoint(args.ami_listen, "--ami-listen") if args.ami_listen \
+        ami = (
+            parse_endpoint(args.ami_listen, "--ami-listen")
+            if args.ami_listen
             else config.controller.ami
+        )
         if args.agi and args.agi.lower() == "none":
             agi_url: str | None = None
         else:
@@ -106,9 +133,16 @@ def run(args: argparse.Namespace) -> int:
     except BadInput as err:
         return report_bad_input(err)
     pbx = Pbx(
-        config, staffing=staffing, table=table, clock=ScaledClock(args.speed), seed=args.seed,
-        users={config.controller.ami_username: secret}, ami_host=ami.host, ami_port=ami.port,
-        agi_url=agi_url, framing=Framing.SOURCE if args.source_framing else Framing.CAPTURE,
+        config,
+        staffing=staffing,
+        table=table,
+        clock=ScaledClock(args.speed),
+        seed=args.seed,
+        users={config.controller.ami_username: secret},
+        ami_host=ami.host,
+        ami_port=ami.port,
+        agi_url=agi_url,
+        framing=Framing.SOURCE if args.source_framing else Framing.CAPTURE,
         detail=EventDetail.LEAN if args.lean_events else EventDetail.FULL,
     )
     try:
@@ -130,8 +164,12 @@ async def _serve(pbx: Pbx, staffing: Staffing) -> int:
     agi = pbx.core.settings.agi_url or "none (static fallback)"
     speed = pbx.clock.speed if isinstance(pbx.clock, ScaledClock) else 1.0
     queues = len(pbx.core.queues.by_name)
-    print(f"lotse pbx: AMI on {host}:{port}, FastAGI {agi}, {queues} queues, "
-          f"{agents} agents, speed x{speed:g}", file=sys.stderr, flush=True)
+    print(
+        f"lotse pbx: AMI on {host}:{port}, FastAGI {agi}, {queues} queues, "
+        f"{agents} agents, speed x{speed:g}",
+        file=sys.stderr,
+        flush=True,
+    )
     try:
         await stop.wait()
     finally:

@@ -36,8 +36,14 @@ class EventDetail(StrEnum):
 _LEAN_VARS = frozenset({"AGISTATUS", "QUEUESTATUS", "ABANDONED", "READSTATUS", "PLAYBACKSTATUS"})
 
 CID_PRES = "0 (Presentation Allowed, Not Screened)"
-CAUSE_TEXT = {0: "Unknown", 16: "Normal Clearing", 17: "User busy", 19: "No user responding",
-              26: "Answered elsewhere", 34: "Circuit/channel congestion"}
+CAUSE_TEXT = {
+    0: "Unknown",
+    16: "Normal Clearing",
+    17: "User busy",
+    19: "No user responding",
+    26: "Answered elsewhere",
+    34: "Circuit/channel congestion",
+}
 
 
 class EventBus:
@@ -126,8 +132,12 @@ class Emitter:
         ch.app, ch.appdata = app, data
         if self.detail is EventDetail.FULL:
             self._chan(
-                "Newexten", Category.DIALPLAN, ch,
-                ("Extension", ch.exten), ("Application", app), ("AppData", data),
+                "Newexten",
+                Category.DIALPLAN,
+                ch,
+                ("Extension", ch.exten),
+                ("Application", app),
+                ("AppData", data),
             )
 
     def varset(self, ch: Channel, name: str, value: str) -> None:
@@ -158,8 +168,11 @@ class Emitter:
     def hangup(self, ch: Channel, cause: int = 16) -> None:
         """``Hangup``: the channel is gone."""
         self._chan(
-            "Hangup", Category.CALL, ch,
-            ("Cause", str(cause)), ("Cause-txt", CAUSE_TEXT.get(cause, "Unknown")),
+            "Hangup",
+            Category.CALL,
+            ch,
+            ("Cause", str(cause)),
+            ("Cause-txt", CAUSE_TEXT.get(cause, "Unknown")),
         )
 
     def device_state(self, device: str, state: str) -> None:
@@ -170,47 +183,103 @@ class Emitter:
         """The RTPAUDIOQOS* variables chan_pjsip sets when a media channel hangs up."""
         ssrc = 0x3F3C_0000 + (tx_packets * 7919) % 0xFFFF
         zero = "000.000000"
-        self.noise(ch, (
-            ("RTPAUDIOQOS",
-             f"ssrc={ssrc};themssrc=0;lp=0;rxjitter=0.000000;rxcount=0;txjitter=0.000000;"
-             f"txcount={tx_packets};rlp=0;rtt=0.000000;rxmes=0.000000;txmes=0.000000"),
-            ("RTPAUDIOQOSJITTER",
-             ";".join(f"{k}={zero}" for k in (
-                 "minrxjitter", "maxrxjitter", "avgrxjitter", "stdevrxjitter",
-                 "mintxjitter", "maxtxjitter", "avgtxjitter", "stdevtxjitter")) + ";"),
-            ("RTPAUDIOQOSLOSS",
-             "".join(f"  {k}={zero};" for k in (
-                 "minrxlost", "maxrxlost", "avgrxlost", "stdevrxlost",
-                 "mintxlost", "maxtxlost", "avgtxlost", "stdevtxlost"))),
-            ("RTPAUDIOQOSRTT",
-             "".join(f"     {k}={zero};" for k in ("minrtt", "maxrtt", "avgrtt", "stdevrtt"))),
-            ("RTPAUDIOQOSMES",
-             "".join(f"   {k}={zero};" for k in (
-                 "minrxmes", "maxrxmes", "avgrxmes", "stdevrxmes",
-                 "mintxmes", "maxtxmes", "avgtxmes", "stdevtxmes"))),
-        ))
+        self.noise(
+            ch,
+            (
+                (
+                    "RTPAUDIOQOS",
+                    f"ssrc={ssrc};themssrc=0;lp=0;rxjitter=0.000000;rxcount=0;txjitter=0.000000;"
+                    f"txcount={tx_packets};rlp=0;rtt=0.000000;rxmes=0.000000;txmes=0.000000",
+                ),
+                (
+                    "RTPAUDIOQOSJITTER",
+                    ";".join(
+                        f"{k}={zero}"
+                        for k in (
+                            "minrxjitter",
+                            "maxrxjitter",
+                            "avgrxjitter",
+                            "stdevrxjitter",
+                            "mintxjitter",
+                            "maxtxjitter",
+                            "avgtxjitter",
+                            "stdevtxjitter",
+                        )
+                    )
+                    + ";",
+                ),
+                (
+                    "RTPAUDIOQOSLOSS",
+                    "".join(
+                        f"  {k}={zero};"
+                        for k in (
+                            "minrxlost",
+                            "maxrxlost",
+                            "avgrxlost",
+                            "stdevrxlost",
+                            "mintxlost",
+                            "maxtxlost",
+                            "avgtxlost",
+                            "stdevtxlost",
+                        )
+                    ),
+                ),
+                (
+                    "RTPAUDIOQOSRTT",
+                    "".join(
+                        f"     {k}={zero};" for k in ("minrtt", "maxrtt", "avgrtt", "stdevrtt")
+                    ),
+                ),
+                (
+                    "RTPAUDIOQOSMES",
+                    "".join(
+                        f"   {k}={zero};"
+                        for k in (
+                            "minrxmes",
+                            "maxrxmes",
+                            "avgrxmes",
+                            "stdevrxmes",
+                            "mintxmes",
+                            "maxtxmes",
+                            "avgtxmes",
+                            "stdevtxmes",
+                        )
+                    ),
+                ),
+            ),
+        )
 
     # -- dialling and local channels ----------------------------------------
 
     def dial_begin(self, caller: Channel | None, dest: Channel, dialstring: str) -> None:
         """``DialBegin``: ``caller`` (absent for an originate) starts dialling ``dest``."""
         head = self.snap(caller) if caller else []
-        self.publish("DialBegin", Category.CALL,
-                     [*head, *self.snap(dest, "Dest"), ("DialString", dialstring)])
+        self.publish(
+            "DialBegin",
+            Category.CALL,
+            [*head, *self.snap(dest, "Dest"), ("DialString", dialstring)],
+        )
 
     def dial_end(self, caller: Channel | None, dest: Channel, status: str) -> None:
         """``DialEnd`` with ``DialStatus`` ANSWER, NOANSWER, CANCEL, BUSY ..."""
         head = self.snap(caller) if caller else []
-        self.publish("DialEnd", Category.CALL,
-                     [*head, *self.snap(dest, "Dest"), ("DialStatus", status)])
+        self.publish(
+            "DialEnd", Category.CALL, [*head, *self.snap(dest, "Dest"), ("DialStatus", status)]
+        )
 
     def local_bridge(self, one: Channel, two: Channel, optimization: bool) -> None:
         """``LocalBridge``: the two halves of a Local channel are joined."""
-        self.publish("LocalBridge", Category.CALL, [
-            *self.snap(one, "LocalOne"), *self.snap(two, "LocalTwo"),
-            ("Context", two.context), ("Exten", two.exten),
-            ("LocalOptimization", "Yes" if optimization else "No"),
-        ])
+        self.publish(
+            "LocalBridge",
+            Category.CALL,
+            [
+                *self.snap(one, "LocalOne"),
+                *self.snap(two, "LocalTwo"),
+                ("Context", two.context),
+                ("Exten", two.exten),
+                ("LocalOptimization", "Yes" if optimization else "No"),
+            ],
+        )
 
     # -- bridges --------------------------------------------------------------
 
@@ -238,16 +307,23 @@ class Emitter:
 
     def agi_exec_start(self, ch: Channel, command_id: int, command: str) -> None:
         """``AGIExecStart``: res_agi received a command from the FastAGI server."""
-        self._chan("AGIExecStart", Category.AGI, ch,
-                   ("CommandId", str(command_id)), ("Command", command))
+        self._chan(
+            "AGIExecStart", Category.AGI, ch, ("CommandId", str(command_id)), ("Command", command)
+        )
 
     def agi_exec_end(
         self, ch: Channel, command_id: int, command: str, code: int, result: str
     ) -> None:
         """``AGIExecEnd``: res_agi answered the command (``ResultCode``/``Result``)."""
-        self._chan("AGIExecEnd", Category.AGI, ch,
-                   ("CommandId", str(command_id)), ("Command", command),
-                   ("ResultCode", str(code)), ("Result", result))
+        self._chan(
+            "AGIExecEnd",
+            Category.AGI,
+            ch,
+            ("CommandId", str(command_id)),
+            ("Command", command),
+            ("ResultCode", str(code)),
+            ("Result", result),
+        )
 
     # -- queues -------------------------------------------------------------
 
@@ -256,14 +332,28 @@ class Emitter:
         self._chan(name, Category.AGENT, ch, ("Queue", queue), *extra)
 
     def agent_event(
-        self, name: str, caller: Channel, dest: Channel, queue: str,
-        interface: str, member_name: str, *extra: tuple[str, str],
+        self,
+        name: str,
+        caller: Channel,
+        dest: Channel,
+        queue: str,
+        interface: str,
+        member_name: str,
+        *extra: tuple[str, str],
     ) -> None:
         """AgentCalled/Connect/Complete/RingNoAnswer: caller, ``Dest`` member channel, member."""
-        self.publish(name, Category.AGENT, [
-            *self.snap(caller), *self.snap(dest, "Dest"),
-            ("Queue", queue), ("Interface", interface), ("MemberName", member_name), *extra,
-        ])
+        self.publish(
+            name,
+            Category.AGENT,
+            [
+                *self.snap(caller),
+                *self.snap(dest, "Dest"),
+                ("Queue", queue),
+                ("Interface", interface),
+                ("MemberName", member_name),
+                *extra,
+            ],
+        )
 
     def member_event(self, name: str, blob: list[tuple[str, str]]) -> None:
         """``QueueMemberStatus``/``Added``/``Removed``/``Pause``: the member blob."""

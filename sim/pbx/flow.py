@@ -158,8 +158,12 @@ async def _ask(core: Core, call: Call) -> str | None:
     em, ch, s = core.emitter, call.channel, core.settings
     for name in (VAR_ACTION, VAR_QUEUE, VAR_TIMEOUT, VAR_TARGET):
         ch.set_var(name, "")  # a stale answer must not survive a failed round
-    args = (call.dialed, ch.get_var(DIALPLAN_VISITED) or "", ch.get_var(DIALPLAN_POSTAL) or "",
-            ch.get_var(DIALPLAN_CALLID) or "")
+    args = (
+        call.dialed,
+        ch.get_var(DIALPLAN_VISITED) or "",
+        ch.get_var(DIALPLAN_POSTAL) or "",
+        ch.get_var(DIALPLAN_CALLID) or "",
+    )
     if s.agi_url is None:
         status = AgiStatus.FAILURE
         em.exten(ch, "NoOp", "no FastAGI configured", P_ROUTE)
@@ -234,8 +238,9 @@ async def _read_postal(core: Core, call: Call) -> bool:
     em, ch, s = core.emitter, call.channel, core.settings
     uo = core.config.unknown_origin
     _answer(core, call, P_POSTAL)
-    em.exten(ch, "Read", f"{DIALPLAN_POSTAL},{uo.prompt},5,,{uo.attempts},{uo.digit_timeout_s}",
-             P_READ)
+    em.exten(
+        ch, "Read", f"{DIALPLAN_POSTAL},{uo.prompt},5,,{uo.attempts},{uo.digit_timeout_s}", P_READ
+    )
     digits = call.postal_code or ""
     spent = s.prompt_s + (s.digits_s if digits else uo.attempts * (s.prompt_s + uo.digit_timeout_s))
     if not await core.wait(call, spent):
@@ -255,8 +260,7 @@ async def _fallback(core: Core, call: Call, table: OrtsnetzTable) -> None:
     call.fallback = True
     queue = fallback_queue(core, table, call.caller, call.dialed)
     _answer(core, call, P_FALLBACK)
-    em.exten(ch, "Queue", f"{queue},,,,{core.settings.fallback_timeout_s or ''}",
-             P_FALLBACK_QUEUE)
+    em.exten(ch, "Queue", f"{queue},,,,{core.settings.fallback_timeout_s or ''}", P_FALLBACK_QUEUE)
     result = await queue_app(core, call, queue, core.settings.fallback_timeout_s)
     call.kind = _KIND.get(result)
     if result in (QueueResult.TIMEOUT, QueueResult.UNKNOWN) and not call.caller_gone:

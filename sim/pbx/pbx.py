@@ -82,34 +82,50 @@ class Pbx:
         if agi_url is True:
             agi_url = f"agi://{config.controller.agi_listen}/route"
         settings = replace(settings or DialplanSettings(), agi_url=agi_url or None)
-        self.core = Core(config=config, clock=self.clock, rng=self.rng,
-                         emitter=self.emitter, settings=settings)
+        self.core = Core(
+            config=config, clock=self.clock, rng=self.rng, emitter=self.emitter, settings=settings
+        )
         self._booted = self.clock.now()
         self._ami_host, self._ami_port = ami_host, ami_port
         user_map = users or {config.controller.ami_username: "secret"}
         self.actions = Actions(self)
         self.server = AmiServer(
-            bus=self.bus, clock=self.clock, rng=self.rng,
+            bus=self.bus,
+            clock=self.clock,
+            rng=self.rng,
             users={u: AmiUser(u, s) for u, s in user_map.items()},
-            actions=self.actions.table(), framing=framing, auth_fail_delay_s=auth_fail_delay_s,
+            actions=self.actions.table(),
+            framing=framing,
+            auth_fail_delay_s=auth_fail_delay_s,
         )
         self._address: tuple[str, int] | None = None
         self._tasks: set[asyncio.Task[CallOutcome]] = set()
         for center in sorted(config.centers.values(), key=lambda c: c.queue):
-            self.core.queues.add_queue(Queue(
-                center.queue, strategy=queue_defaults.strategy,
-                member_timeout=queue_defaults.member_timeout, retry=queue_defaults.retry,
-                wrapuptime=queue_defaults.wrapuptime,
-                servicelevel=config.service_level.threshold_s,
-                set_interface_var=queue_defaults.set_vars, set_queue_var=queue_defaults.set_vars,
-                set_queue_entry_var=queue_defaults.set_vars,
-            ))
+            self.core.queues.add_queue(
+                Queue(
+                    center.queue,
+                    strategy=queue_defaults.strategy,
+                    member_timeout=queue_defaults.member_timeout,
+                    retry=queue_defaults.retry,
+                    wrapuptime=queue_defaults.wrapuptime,
+                    servicelevel=config.service_level.threshold_s,
+                    set_interface_var=queue_defaults.set_vars,
+                    set_queue_var=queue_defaults.set_vars,
+                    set_queue_entry_var=queue_defaults.set_vars,
+                )
+            )
         for queue, specs in (staffing.queues if staffing else {}).items():
             for spec in specs:
                 self.core.queues.add_member(
-                    queue, self._new_agent(spec.name, spec.profile), name=spec.name,
-                    now=self.clock.now(), dynamic=False, paused=spec.paused,
-                    state_interface=local_interface(spec.name).removesuffix("/n"), quiet=True)
+                    queue,
+                    self._new_agent(spec.name, spec.profile),
+                    name=spec.name,
+                    now=self.clock.now(),
+                    dynamic=False,
+                    paused=spec.paused,
+                    state_interface=local_interface(spec.name).removesuffix("/n"),
+                    quiet=True,
+                )
 
     # -- lifecycle ----------------------------------------------------------
 
@@ -200,19 +216,29 @@ class Pbx:
         return Agent(name, interface, AgentProfile())
 
     def login_agent(
-        self, queue: str, name: str, profile: AgentProfile | None = None, *,
-        paused: bool = False, reason: str = "",
+        self,
+        queue: str,
+        name: str,
+        profile: AgentProfile | None = None,
+        *,
+        paused: bool = False,
+        reason: str = "",
     ) -> Member:
         """A dynamic member logs in (as QueueAdd would): QueueMemberAdded etc."""
         return self.core.queues.add_member(
-            queue, self._new_agent(name, profile or AgentProfile()), name=name,
-            now=self.clock.now(), dynamic=True, paused=paused, reason=reason)
+            queue,
+            self._new_agent(name, profile or AgentProfile()),
+            name=name,
+            now=self.clock.now(),
+            dynamic=True,
+            paused=paused,
+            reason=reason,
+        )
 
     def logout_agent(self, queue: str, name: str) -> Member:
         """A member logs out (QueueRemove; static members too, as after a queue reload)."""
         interface = local_interface(name, self.core.settings.agents_context)
-        return self.core.queues.remove_member(queue, interface, self.clock.now(),
-                                              allow_static=True)
+        return self.core.queues.remove_member(queue, interface, self.clock.now(), allow_static=True)
 
     def pause_agent(
         self, name: str, paused: bool = True, reason: str = "", queue: str = ""
@@ -258,8 +284,11 @@ class Pbx:
         tech_data = channel.partition("/")
         target = tech_data[2].removesuffix("/n")
         exten, _, context = target.partition("@")
-        if tech_data[0].lower() != "local" or context != self.core.settings.originate_context \
-                or not exten:
+        if (
+            tech_data[0].lower() != "local"
+            or context != self.core.settings.originate_context
+            or not exten
+        ):
             self._originate_failed(channel, app, data, action_id)
             return True
         s = self.core.settings
@@ -316,14 +345,26 @@ class Pbx:
             self.core.caller_hangup(call)
 
     def _originate_response(
-        self, action_id: str, result: str, one: Channel | None, app: str, data: str, reason: str,
+        self,
+        action_id: str,
+        result: str,
+        one: Channel | None,
+        app: str,
+        data: str,
+        reason: str,
         channel: str = "",
     ) -> None:
         fields = [("ActionID", action_id)] if action_id else []
-        fields += [("Response", result), ("Channel", one.name if one else channel),
-                   ("Application", app), ("Data", data), ("Reason", reason),
-                   ("Uniqueid", one.uniqueid if one else "<null>"),
-                   ("CallerIDNum", "<unknown>"), ("CallerIDName", "<unknown>")]
+        fields += [
+            ("Response", result),
+            ("Channel", one.name if one else channel),
+            ("Application", app),
+            ("Data", data),
+            ("Reason", reason),
+            ("Uniqueid", one.uniqueid if one else "<null>"),
+            ("CallerIDNum", "<unknown>"),
+            ("CallerIDName", "<unknown>"),
+        ]
         self.emitter.publish("OriginateResponse", Category.CALL, fields)
 
     def _originate_failed(self, channel: str, app: str, data: str, action_id: str) -> None:
@@ -345,7 +386,8 @@ class Pbx:
     def hangup_channel(self, ch: Channel) -> None:
         """Hangup action: the call the channel belongs to ends (the caller side goes)."""
         call = self.core.calls.get(ch.name) or next(
-            (c for c in self.core.calls.values() if c.channel.linkedid == ch.linkedid), None)
+            (c for c in self.core.calls.values() if c.channel.linkedid == ch.linkedid), None
+        )
         if call is not None:
             self.core.caller_hangup(call)
 

@@ -48,8 +48,14 @@ class _Attempt:
     ring_s: float
 
 
-_EMPTY_TIMES = ("ANSWEREDTIME", "ANSWEREDTIME_MS", "DIALEDTIME", "DIALEDTIME_MS",
-                "QUEUEWAIT", "QUEUEWAIT_MS")
+_EMPTY_TIMES = (
+    "ANSWEREDTIME",
+    "ANSWEREDTIME_MS",
+    "DIALEDTIME",
+    "DIALEDTIME_MS",
+    "QUEUEWAIT",
+    "QUEUEWAIT_MS",
+)
 
 
 async def queue_app(core: Core, call: Call, queue_name: str, timeout_s: int) -> QueueResult:
@@ -62,15 +68,21 @@ async def queue_app(core: Core, call: Call, queue_name: str, timeout_s: int) -> 
     t_join = core.now()
     if q is None:
         em.varset(ch, "QUEUESTATUS", QueueResult.UNKNOWN.value)
-        call.visits.append(QueueVisit(queue_name, center, t_join - call.started,
-                                      t_join - call.started, "unknown"))
+        call.visits.append(
+            QueueVisit(queue_name, center, t_join - call.started, t_join - call.started, "unknown")
+        )
         return QueueResult.UNKNOWN
     entry = Entry(ch, t_join, opos=len(q.entries) + 1)
     q.entries.append(entry)
     if len(q.entries) == 1:
         em.device_state(f"Queue:{q.name}", "RINGING")
-    em.queue_caller("QueueCallerJoin", ch, q.name,
-                    ("Position", str(q.position(entry))), ("Count", str(len(q.entries))))
+    em.queue_caller(
+        "QueueCallerJoin",
+        ch,
+        q.name,
+        ("Position", str(q.position(entry))),
+        ("Count", str(len(q.entries))),
+    )
     deadline = t_join + timeout_s if timeout_s > 0 else None
     result = QueueResult.ABANDONED
     try:
@@ -80,10 +92,14 @@ async def queue_app(core: Core, call: Call, queue_name: str, timeout_s: int) -> 
             q.entries.remove(entry)
             q.notify()
     t_left = core.now()
-    outcome = {QueueResult.COMPLETED: "answered", QueueResult.TIMEOUT: "timeout",
-               QueueResult.REDIRECTED: "redirected"}.get(result, "abandoned")
-    call.visits.append(QueueVisit(q.name, center, t_join - call.started,
-                                  t_left - call.started, outcome))
+    outcome = {
+        QueueResult.COMPLETED: "answered",
+        QueueResult.TIMEOUT: "timeout",
+        QueueResult.REDIRECTED: "redirected",
+    }.get(result, "abandoned")
+    call.visits.append(
+        QueueVisit(q.name, center, t_join - call.started, t_left - call.started, outcome)
+    )
     return result
 
 
@@ -134,8 +150,13 @@ def _leave(core: Core, q: Queue, entry: Entry) -> int:
     q.entries.remove(entry)
     if not q.entries:
         core.emitter.device_state(f"Queue:{q.name}", "NOT_INUSE")
-    core.emitter.queue_caller("QueueCallerLeave", entry.channel, q.name,
-                              ("Position", str(pos)), ("Count", str(len(q.entries))))
+    core.emitter.queue_caller(
+        "QueueCallerLeave",
+        entry.channel,
+        q.name,
+        ("Position", str(pos)),
+        ("Count", str(len(q.entries))),
+    )
     q.notify()
     return pos
 
@@ -147,9 +168,14 @@ def _exit_unanswered(core: Core, call: Call, q: Queue, entry: Entry, *, timeout:
     hold = int(now - entry.start)
     waited_ms = int((now - entry.start) * 1000)
     dialed = int(now - call.started)
-    times = (("QUEUEWAIT", str(hold)), ("QUEUEWAIT_MS", str(waited_ms)),
-             ("DIALEDTIME", str(dialed)), ("DIALEDTIME_MS", str(int((now - call.started) * 1000))),
-             ("ANSWEREDTIME", "0"), ("ANSWEREDTIME_MS", "0"))
+    times = (
+        ("QUEUEWAIT", str(hold)),
+        ("QUEUEWAIT_MS", str(waited_ms)),
+        ("DIALEDTIME", str(dialed)),
+        ("DIALEDTIME_MS", str(int((now - call.started) * 1000))),
+        ("ANSWEREDTIME", "0"),
+        ("ANSWEREDTIME_MS", "0"),
+    )
     pos = q.position(entry)
     if not timeout:
         em.noise(ch, times)
@@ -159,8 +185,14 @@ def _exit_unanswered(core: Core, call: Call, q: Queue, entry: Entry, *, timeout:
         em.noise(ch, q.queue_vars())
     else:
         q.record_abandoned(hold)
-    em.queue_caller("QueueCallerAbandon", ch, q.name, ("Position", str(pos)),
-                    ("OriginalPosition", str(entry.opos)), ("HoldTime", str(hold)))
+    em.queue_caller(
+        "QueueCallerAbandon",
+        ch,
+        q.name,
+        ("Position", str(pos)),
+        ("OriginalPosition", str(entry.opos)),
+        ("HoldTime", str(hold)),
+    )
     if timeout:
         em.noise(ch, times)
     _leave(core, q, entry)
@@ -214,8 +246,15 @@ async def _ring(
         _release(core, q, entry, member)
         return attempt, _Ring.HANGUP if call.caller_gone else _Ring.REDIRECT
     if not answered:
-        em.agent_event("AgentRingNoAnswer", ch, one, q.name, member.interface, member.name,
-                       ("RingTime", str(int(limit * 1000))))
+        em.agent_event(
+            "AgentRingNoAnswer",
+            ch,
+            one,
+            q.name,
+            member.interface,
+            member.name,
+            ("RingTime", str(int(limit * 1000))),
+        )
         em.dial_end(ch, one, "NOANSWER")
         _hangup_locals(core, attempt, caller_gone=False)
         _release(core, q, entry, member)
@@ -259,10 +298,15 @@ async def _connected(core: Core, call: Call, q: Queue, entry: Entry, attempt: _A
     now = core.now()
     hold = int(now - entry.start)
     if q.set_interface_var:
-        ivars = (("MEMBERINTERFACE", member.interface), ("MEMBERNAME", member.name),
-                 ("MEMBERCALLS", str(agent.calls)), ("MEMBERLASTCALL", str(int(agent.last_call))),
-                 ("MEMBERPENALTY", str(member.penalty)),
-                 ("MEMBERDYNAMIC", "1" if member.dynamic else "0"), ("MEMBERREALTIME", "0"))
+        ivars = (
+            ("MEMBERINTERFACE", member.interface),
+            ("MEMBERNAME", member.name),
+            ("MEMBERCALLS", str(agent.calls)),
+            ("MEMBERLASTCALL", str(int(agent.last_call))),
+            ("MEMBERPENALTY", str(member.penalty)),
+            ("MEMBERDYNAMIC", "1" if member.dynamic else "0"),
+            ("MEMBERREALTIME", "0"),
+        )
         em.noise(ch, ivars)
         em.noise(one, ivars)
     if q.set_queue_entry_var:
@@ -275,11 +319,25 @@ async def _connected(core: Core, call: Call, q: Queue, entry: Entry, attempt: _A
         em.noise(ch, q.queue_vars())
         em.noise(one, q.queue_vars())
     pos = _leave(core, q, entry)
-    em.noise(ch, (("QUEUEPOSITION", str(pos)), ("QUEUEWAIT", str(hold)),
-                  ("QUEUEWAIT_MS", str(int((now - entry.start) * 1000)))))
+    em.noise(
+        ch,
+        (
+            ("QUEUEPOSITION", str(pos)),
+            ("QUEUEWAIT", str(hold)),
+            ("QUEUEWAIT_MS", str(int((now - entry.start) * 1000))),
+        ),
+    )
     member.starttime = now
-    em.agent_event("AgentConnect", ch, one, q.name, member.interface, member.name,
-                   ("HoldTime", str(hold)), ("RingTime", str(int(attempt.ring_s))))
+    em.agent_event(
+        "AgentConnect",
+        ch,
+        one,
+        q.name,
+        member.interface,
+        member.name,
+        ("HoldTime", str(hold)),
+        ("RingTime", str(int(attempt.ring_s))),
+    )
     bridge = core.channels.bridge_id()
     em.bridge_create(bridge)
     em.bridge_enter(bridge, 1, one)
@@ -302,10 +360,17 @@ async def _connected(core: Core, call: Call, q: Queue, entry: Entry, attempt: _A
         em.hangup_request(one, 16)
         em.hangup(two, 16)
         core.channels.remove(two)
-    em.agent_event("AgentComplete", ch, one, q.name, member.interface, member.name,
-                   ("HoldTime", str(hold)), ("TalkTime", str(talk)),
-                   ("Reason", "agent" if agent_hung_up
-                    else "caller" if call.caller_gone else "transfer"))
+    em.agent_event(
+        "AgentComplete",
+        ch,
+        one,
+        q.name,
+        member.interface,
+        member.name,
+        ("HoldTime", str(hold)),
+        ("TalkTime", str(talk)),
+        ("Reason", "agent" if agent_hung_up else "caller" if call.caller_gone else "transfer"),
+    )
     em.noise(one, (("BRIDGEPEER", ""), ("BRIDGEPVTCALLID", "")))
     em.noise(ch, (("BRIDGEPEER", ""),))
     em.bridge_leave(bridge, 1, one)
@@ -324,9 +389,12 @@ async def _connected(core: Core, call: Call, q: Queue, entry: Entry, attempt: _A
     core.queues.set_agent_status(agent, NOT_INUSE, end)
     em.bridge_leave(bridge, 0, ch)
     em.bridge_destroy(bridge)
-    times = (("ANSWEREDTIME", str(talk)), ("ANSWEREDTIME_MS", str(int(call.talk_s * 1000))),
-             ("DIALEDTIME", str(int(end - call.started))),
-             ("DIALEDTIME_MS", str(int((end - call.started) * 1000))))
+    times = (
+        ("ANSWEREDTIME", str(talk)),
+        ("ANSWEREDTIME_MS", str(int(call.talk_s * 1000))),
+        ("DIALEDTIME", str(int(end - call.started))),
+        ("DIALEDTIME_MS", str(int((end - call.started) * 1000))),
+    )
     if q.set_queue_var:
         em.noise(ch, q.queue_vars())
     em.noise(ch, times)
@@ -338,12 +406,16 @@ async def _connected(core: Core, call: Call, q: Queue, entry: Entry, attempt: _A
 def _after_call(core: Core, member: Member, end: float) -> None:
     """The agent is free again after wrap-up; wake the queues when it is over."""
     agent = member.agent
-    wrap = max(agent.profile.wrapup_s, float(member.wrapuptime),
-               *(float(q.wrapuptime) for q, _ in core.queues.memberships(agent)))
+    wrap = max(
+        agent.profile.wrapup_s,
+        float(member.wrapuptime),
+        *(float(q.wrapuptime) for q, _ in core.queues.memberships(agent)),
+    )
     agent.wrapup_until = end + agent.profile.wrapup_s
     agent.busy = False
     core.queues.notify_agent(agent, end)
     if wrap > 0:
+
         async def wake() -> None:
             await core.clock.sleep(wrap)
             core.queues.notify_agent(agent, core.now())

@@ -77,9 +77,23 @@ class Member:
             ("Queue", self.queue),
             ("Name", self.name),
             ("Location", self.interface),
-            *[(k, blob[k]) for k in (
-                "StateInterface", "Membership", "Penalty", "CallsTaken", "LastCall", "LastPause",
-                "LoginTime", "InCall", "Status", "Paused", "PausedReason", "Wrapuptime")],
+            *[
+                (k, blob[k])
+                for k in (
+                    "StateInterface",
+                    "Membership",
+                    "Penalty",
+                    "CallsTaken",
+                    "LastCall",
+                    "LastPause",
+                    "LoginTime",
+                    "InCall",
+                    "Status",
+                    "Paused",
+                    "PausedReason",
+                    "Wrapuptime",
+                )
+            ],
         ]
 
 
@@ -211,11 +225,17 @@ class Queue:
         """Fields of a QueueStatus ``QueueParams`` list item."""
         sl, sl2 = self.service_level_perf()
         return [
-            ("Queue", self.name), ("Max", str(self.maxlen)), ("Strategy", self.strategy),
-            ("Calls", str(len(self.entries))), ("Holdtime", str(self.holdtime)),
-            ("TalkTime", str(self.talktime)), ("Completed", str(self.completed)),
-            ("Abandoned", str(self.abandoned)), ("ServiceLevel", str(self.servicelevel)),
-            ("ServicelevelPerf", f"{sl:.1f}"), ("ServicelevelPerf2", f"{sl2:.1f}"),
+            ("Queue", self.name),
+            ("Max", str(self.maxlen)),
+            ("Strategy", self.strategy),
+            ("Calls", str(len(self.entries))),
+            ("Holdtime", str(self.holdtime)),
+            ("TalkTime", str(self.talktime)),
+            ("Completed", str(self.completed)),
+            ("Abandoned", str(self.abandoned)),
+            ("ServiceLevel", str(self.servicelevel)),
+            ("ServicelevelPerf", f"{sl:.1f}"),
+            ("ServicelevelPerf2", f"{sl2:.1f}"),
             ("Weight", str(self.weight)),
         ]
 
@@ -223,13 +243,16 @@ class Queue:
         """Fields of a QueueStatus ``QueueEntry`` list item ("unknown", not "<unknown>")."""
         ch = entry.channel
         return [
-            ("Queue", self.name), ("Position", str(self.position(entry))),
-            ("Channel", ch.name), ("Uniqueid", ch.uniqueid),
+            ("Queue", self.name),
+            ("Position", str(self.position(entry))),
+            ("Channel", ch.name),
+            ("Uniqueid", ch.uniqueid),
             ("CallerIDNum", ch.caller_num or "unknown"),
             ("CallerIDName", ch.caller_name or "unknown"),
             ("ConnectedLineNum", ch.connected_num or "unknown"),
             ("ConnectedLineName", ch.connected_name or "unknown"),
-            ("Wait", str(int(now - entry.start))), ("Priority", str(entry.prio)),
+            ("Wait", str(int(now - entry.start))),
+            ("Priority", str(entry.prio)),
         ]
 
     def summary_item(self, now: float) -> list[tuple[str, str]]:
@@ -237,9 +260,12 @@ class Queue:
         logged_in = len(self.members)
         longest = max((int(now - e.start) for e in self.entries), default=0)
         return [
-            ("Queue", self.name), ("LoggedIn", str(logged_in)),
-            ("Available", str(self.summary_available())), ("Callers", str(len(self.entries))),
-            ("HoldTime", str(self.holdtime)), ("TalkTime", str(self.talktime)),
+            ("Queue", self.name),
+            ("LoggedIn", str(logged_in)),
+            ("Available", str(self.summary_available())),
+            ("Callers", str(len(self.entries))),
+            ("HoldTime", str(self.holdtime)),
+            ("TalkTime", str(self.talktime)),
             ("LongestHoldTime", str(longest)),
         ]
 
@@ -247,11 +273,16 @@ class Queue:
         """The QUEUE* variables ``setqueuevar`` puts on the caller and member channels."""
         sl, _ = self.service_level_perf()
         return [
-            ("QUEUENAME", self.name), ("QUEUEMAX", str(self.maxlen)),
-            ("QUEUESTRATEGY", self.strategy), ("QUEUECALLS", str(len(self.entries))),
-            ("QUEUEHOLDTIME", str(self.holdtime)), ("QUEUETALKTIME", str(self.talktime)),
-            ("QUEUECOMPLETED", str(self.completed)), ("QUEUEABANDONED", str(self.abandoned)),
-            ("QUEUESRVLEVEL", str(self.servicelevel)), ("QUEUESRVLEVELPERF", f"{sl:.1f}"),
+            ("QUEUENAME", self.name),
+            ("QUEUEMAX", str(self.maxlen)),
+            ("QUEUESTRATEGY", self.strategy),
+            ("QUEUECALLS", str(len(self.entries))),
+            ("QUEUEHOLDTIME", str(self.holdtime)),
+            ("QUEUETALKTIME", str(self.talktime)),
+            ("QUEUECOMPLETED", str(self.completed)),
+            ("QUEUEABANDONED", str(self.abandoned)),
+            ("QUEUESRVLEVEL", str(self.servicelevel)),
+            ("QUEUESRVLEVELPERF", f"{sl:.1f}"),
         ]
 
     # -- waking waiting callers ---------------------------------------------
@@ -310,9 +341,19 @@ class Queues:
         return out
 
     def add_member(
-        self, queue_name: str, agent: Agent, *, name: str, now: float, dynamic: bool = True,
-        paused: bool = False, reason: str = "", state_interface: str = "", penalty: int = 0,
-        wrapuptime: int = 0, quiet: bool = False,
+        self,
+        queue_name: str,
+        agent: Agent,
+        *,
+        name: str,
+        now: float,
+        dynamic: bool = True,
+        paused: bool = False,
+        reason: str = "",
+        state_interface: str = "",
+        penalty: int = 0,
+        wrapuptime: int = 0,
+        quiet: bool = False,
     ) -> Member:
         """``add_to_queue``: DeviceStateChange (pause device), QueueMemberAdded, avail state."""
         q = self.get(queue_name)
@@ -323,15 +364,23 @@ class Queues:
         self.agents.setdefault(agent.interface.lower(), agent)
         agent = self.agents[agent.interface.lower()]
         m = Member(
-            queue=q.name, agent=agent, name=name or agent.interface,
-            state_interface=state_interface or agent.interface, dynamic=dynamic,
-            logintime=int(now), penalty=penalty, paused=paused, reason=reason if paused else "",
-            lastpause=int(now) if paused else 0, wrapuptime=wrapuptime,
+            queue=q.name,
+            agent=agent,
+            name=name or agent.interface,
+            state_interface=state_interface or agent.interface,
+            dynamic=dynamic,
+            logintime=int(now),
+            penalty=penalty,
+            paused=paused,
+            reason=reason if paused else "",
+            lastpause=int(now) if paused else 0,
+            wrapuptime=wrapuptime,
         )
         q.members.append(m)
         if not quiet:
             self.emitter.device_state(
-                f"Queue:{q.name}_pause_{m.interface}", "INUSE" if paused else "NOT_INUSE")
+                f"Queue:{q.name}_pause_{m.interface}", "INUSE" if paused else "NOT_INUSE"
+            )
             self.emitter.member_event("QueueMemberAdded", m.blob())
         self.update_avail(q, now, quiet=quiet)
         q.notify()
@@ -373,7 +422,8 @@ class Queues:
             m.reason = reason if paused else ""
             m.lastpause = int(now) if paused else m.lastpause
             self.emitter.device_state(
-                f"Queue:{q.name}_pause_{m.interface}", "INUSE" if paused else "NOT_INUSE")
+                f"Queue:{q.name}_pause_{m.interface}", "INUSE" if paused else "NOT_INUSE"
+            )
             self.update_avail(q, now)
             self.emitter.member_event("QueueMemberPause", m.blob())
             q.notify()

@@ -56,10 +56,12 @@ class Staffing:
         if agents < 0:
             raise StaffingError("--agents must not be negative")
         prof = profile or AgentProfile()
-        return cls({
-            c.queue: tuple(AgentSpec(f"{c.id}-{i}", prof) for i in range(1, agents + 1))
-            for c in config.centers.values()
-        })
+        return cls(
+            {
+                c.queue: tuple(AgentSpec(f"{c.id}-{i}", prof) for i in range(1, agents + 1))
+                for c in config.centers.values()
+            }
+        )
 
 
 def _profile(base: AgentProfile, data: Mapping[str, Any], where: str) -> AgentProfile:
@@ -115,8 +117,11 @@ def load_staffing(path: str | Path, config: Config) -> Staffing:
                 if not isinstance(item, dict):
                     raise StaffingError(f"{where}[{n}]: an agent is a mapping")
                 name = str(item.get("name") or f"{key}-{n}")
-                specs.append(AgentSpec(name, _profile(base, item, f"{where}[{n}]"),
-                                       bool(item.get("paused", False))))
+                specs.append(
+                    AgentSpec(
+                        name, _profile(base, item, f"{where}[{n}]"), bool(item.get("paused", False))
+                    )
+                )
         else:
             raise StaffingError(f"{where}: a number of agents or a list of agents")
         for spec in specs:

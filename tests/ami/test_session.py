@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import random
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 
 import pytest
 
@@ -33,10 +33,12 @@ class Peer:
         self.on_action: dict[str, Callable[[Message, asyncio.StreamWriter], Awaitable[None]]] = {}
         self.refuse_login = False
         self.server: asyncio.Server | None = None
+        self.port = 0
 
     async def start(self) -> int:
         self.server = await asyncio.start_server(self._serve, "127.0.0.1", 0)
-        return int(self.server.sockets[0].getsockname()[1])
+        self.port = int(self.server.sockets[0].getsockname()[1])
+        return self.port
 
     async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         self.writers.append(writer)
@@ -110,10 +112,10 @@ class Peer:
 
 
 @pytest.fixture
-async def peer() -> Peer:
+async def peer() -> AsyncIterator[Peer]:
     p = Peer()
     await p.start()
-    yield p  # type: ignore[misc]
+    yield p
     await p.close()
 
 
@@ -140,7 +142,7 @@ async def wait_for(predicate: Callable[[], bool], timeout: float = 5.0) -> None:
 
 async def test_md5_login_never_sends_the_secret(peer: Peer) -> None:
     sink: list[object] = []
-    port = peer.server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+    port = peer.port
     session = session_for(port, sink)
     session.start()
     await wait_for(lambda: session.connected)
@@ -157,7 +159,7 @@ async def test_error_response_and_timeout_are_their_own_errors(peer: Peer) -> No
 
     peer.on_action["QueueAdd"] = never
     sink: list[object] = []
-    session = session_for(peer.server.sockets[0].getsockname()[1], sink)  # type: ignore[union-attr]
+    session = session_for(peer.port, sink)
     session.start()
     await wait_for(lambda: session.connected)
     with pytest.raises(AmiActionFailed, match="Invalid/unknown command"):
@@ -173,7 +175,7 @@ async def test_action_in_flight_fails_on_disconnect_and_is_not_resent(peer: Peer
 
     peer.on_action["Redirect"] = drop
     sink: list[object] = []
-    session = session_for(peer.server.sockets[0].getsockname()[1], sink)  # type: ignore[union-attr]
+    session = session_for(peer.port, sink)
     session.start()
     await wait_for(lambda: session.connected)
     with pytest.raises(AmiDisconnected):
@@ -223,9 +225,9 @@ async def test_events_arrive_typed_and_in_order_with_split_utf8(peer: Peer) -> N
     sink: list[object] = []
     malformed: list[str] = []
     session = session_for(
-        peer.server.sockets[0].getsockname()[1],
+        peer.port,
         sink,
-        on_malformed=malformed.append,  # type: ignore[union-attr]
+        on_malformed=malformed.append,
     )
     session.start()
     await wait_for(lambda: session.connected)
@@ -241,7 +243,7 @@ async def test_events_arrive_typed_and_in_order_with_split_utf8(peer: Peer) -> N
 async def test_refused_login_retries_with_backoff(peer: Peer) -> None:
     peer.refuse_login = True
     sink: list[object] = []
-    session = session_for(peer.server.sockets[0].getsockname()[1], sink)  # type: ignore[union-attr]
+    session = session_for(peer.port, sink)
     session.start()
     await wait_for(lambda: sum(a.name == "Login" for a in peer.actions) >= 3)
     assert not session.connected and sink == []
@@ -256,8 +258,8 @@ async def test_ping_timeout_forces_reconnect(peer: Peer) -> None:
 
     sink: list[object] = []
     session = session_for(
-        peer.server.sockets[0].getsockname()[1],
-        sink,  # type: ignore[union-attr]
+        peer.port,
+        sink,
         ping_interval_s=0.05,
     )
     session.action_timeout_s = 0.2

@@ -189,7 +189,7 @@ async def test_ami_drop_mid_load_loses_no_call_and_resyncs(rig: Rig) -> None:
     await rig.pbx.drop_ami_connections()
     async with asyncio.timeout(60):
         got = [await h.outcome() for h in handles]
-    assert all(o.answered for o in got)  # type: ignore[attr-defined]
+    assert all(o.answered for o in got)
     async with asyncio.timeout(10):
         while rig.controller.metrics.resyncs._value.get() <= resyncs:
             await asyncio.sleep(0.05)

@@ -53,7 +53,7 @@ def _is_open(center: Center, local: datetime, state: CenterState) -> bool:
         return state.override is Override.OPEN
     if local.date() in center.closures:
         return False
-    if local.date() in holidays.Germany(subdiv=center.state, years=local.year):
+    if local.date() in holidays.country_holidays("DE", subdiv=center.state, years=local.year):
         return False
     return center.hours.is_open(local.weekday(), local.time().replace(second=0, microsecond=0))
 

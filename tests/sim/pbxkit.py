@@ -151,7 +151,8 @@ async def login(
     client = AmiClient()
     await client.connect(address)
     reply = await client.action(
-        [("Action", "Login"), ("Username", user), ("Secret", secret), ("ActionID", "login-1")])
+        [("Action", "Login"), ("Username", user), ("Secret", secret), ("ActionID", "login-1")]
+    )
     assert any(m.get("Response") == "Success" for m in reply)
     return client
 
@@ -189,8 +190,7 @@ async def fastagi_server(script: AgiScript) -> tuple[asyncio.Server, int]:
         if script.hold:
             waiter = asyncio.ensure_future(script.released.wait())
             reading = asyncio.ensure_future(reader.readline())
-            done, _ = await asyncio.wait({waiter, reading},
-                                         return_when=asyncio.FIRST_COMPLETED)
+            done, _ = await asyncio.wait({waiter, reading}, return_when=asyncio.FIRST_COMPLETED)
             if reading in done:
                 script.received_after_env.append(reading.result().decode())
                 await script.released.wait()
@@ -214,11 +214,27 @@ async def fastagi_server(script: AgiScript) -> tuple[asyncio.Server, int]:
 
 # -- transcript views -----------------------------------------------------------
 
-RELEVANT = frozenset({
-    "Newchannel", "Newstate", "QueueCallerJoin", "QueueCallerLeave", "QueueCallerAbandon",
-    "AgentCalled", "AgentConnect", "AgentComplete", "AgentRingNoAnswer", "DialBegin", "DialEnd",
-    "QueueMemberStatus", "BridgeEnter", "BridgeLeave", "Hangup", "AGIExecStart", "AGIExecEnd",
-})
+RELEVANT = frozenset(
+    {
+        "Newchannel",
+        "Newstate",
+        "QueueCallerJoin",
+        "QueueCallerLeave",
+        "QueueCallerAbandon",
+        "AgentCalled",
+        "AgentConnect",
+        "AgentComplete",
+        "AgentRingNoAnswer",
+        "DialBegin",
+        "DialEnd",
+        "QueueMemberStatus",
+        "BridgeEnter",
+        "BridgeLeave",
+        "Hangup",
+        "AGIExecStart",
+        "AGIExecEnd",
+    }
+)
 STATUS_VARS = frozenset({"AGISTATUS", "QUEUESTATUS", "ABANDONED"})
 
 

@@ -61,8 +61,9 @@ def _member_named(msgs: list[Message], name: str) -> Message:
 async def test_banner_then_login_like_asterisk(pbx: Pbx) -> None:
     client = AmiClient()
     await client.connect(pbx.ami_address)
-    reply = await client.action([("Action", "Login"), ("Username", "ctl"),
-                                 ("Secret", "ctlsecret"), ("ActionID", "login-1")])
+    reply = await client.action(
+        [("Action", "Login"), ("Username", "ctl"), ("Secret", "ctlsecret"), ("ActionID", "login-1")]
+    )
     await client.wait_for(lambda ms: any(m.name == "SuccessfulAuth" for m in ms))
     assert client.parser.banner == "Asterisk Call Manager/11.0.0"
     assert bytes(client.raw).startswith(b"Asterisk Call Manager/11.0.0\r\n\r\n")
@@ -78,8 +79,10 @@ def _answer_of(action: Message, msgs: list[Message]) -> list[Message]:
     """The messages that answer ``action``: its ActionID, the cut-off halves, list items."""
     action_id = action.get("ActionID")
     name = (action.get("Action") or "").lower()
-    related = {"login": ("FullyBooted", "SuccessfulAuth"),
-               "nosuchaction": ("RequestBadFormat",)}.get(name, ())
+    related = {
+        "login": ("FullyBooted", "SuccessfulAuth"),
+        "nosuchaction": ("RequestBadFormat",),
+    }.get(name, ())
     kept: list[Message] = []
     for m in msgs:
         member_event = name.startswith("queue") and (m.name or "").startswith("QueueMember")
@@ -107,8 +110,9 @@ async def test_action_sequence_matches_ami_actions_transcript(pbx: Pbx) -> None:
     for action, ref_msgs in transcript_exchanges(path):
         name = (action.get("Action") or "").lower()
         action_id = action.get("ActionID") or ""
-        until = {"queuestatus": "QueueStatusComplete",
-                 "queuesummary": "QueueSummaryComplete"}.get(name)
+        until = {"queuestatus": "QueueStatusComplete", "queuesummary": "QueueSummaryComplete"}.get(
+            name
+        )
         start = len(client.messages)
         if name == "logoff":
             client.send(action.headers)
@@ -136,7 +140,9 @@ async def test_ping_and_getvar_are_cut_in_two_as_captured(pbx: Pbx) -> None:
     raw = bytes(client.raw[mark:])
     assert re.fullmatch(
         rb"Response: Success\r\n\r\nActionID: ping-2\r\nPing: Pong\r\n"
-        rb"Timestamp: \d+\.\d{6}\r\n\r\n\r\n", raw)
+        rb"Timestamp: \d+\.\d{6}\r\n\r\n\r\n",
+        raw,
+    )
     await client.close()
 
 
@@ -147,8 +153,11 @@ async def test_source_framing_writes_no_extra_empty_lines() -> None:
         client = await login(p.ami_address)
         mark = len(client.raw)
         await client.action([("Action", "Ping"), ("ActionID", "p")])
-        assert re.fullmatch(rb"Response: Success\r\nActionID: p\r\nPing: Pong\r\n"
-                            rb"Timestamp: \d+\.\d{6}\r\n\r\n", bytes(client.raw[mark:]))
+        assert re.fullmatch(
+            rb"Response: Success\r\nActionID: p\r\nPing: Pong\r\n"
+            rb"Timestamp: \d+\.\d{6}\r\n\r\n",
+            bytes(client.raw[mark:]),
+        )
         await client.close()
     finally:
         await p.close()
@@ -172,8 +181,15 @@ async def test_md5_challenge_login(pbx: Pbx) -> None:
     challenge = reply[-1].get("Challenge") or ""
     assert challenge.isdigit()
     key = hashlib.md5((challenge + "ctlsecret").encode()).hexdigest()
-    ok = await client.action([("Action", "Login"), ("AuthType", "MD5"), ("Username", "ctl"),
-                              ("Key", key), ("ActionID", "l")])
+    ok = await client.action(
+        [
+            ("Action", "Login"),
+            ("AuthType", "MD5"),
+            ("Username", "ctl"),
+            ("Key", key),
+            ("ActionID", "l"),
+        ]
+    )
     assert resp(ok).get("Response") == "Success"
     pong = await client.action([("Action", "Ping"), ("ActionID", "p")])
     assert any(m.get("Ping") == "Pong" for m in pong)
@@ -184,8 +200,15 @@ async def test_md5_login_with_wrong_key_fails_and_closes(pbx: Pbx) -> None:
     client = AmiClient()
     await client.connect(pbx.ami_address)
     await client.action([("Action", "Challenge"), ("AuthType", "MD5"), ("ActionID", "c")])
-    bad = await client.action([("Action", "Login"), ("AuthType", "MD5"), ("Username", "ctl"),
-                               ("Key", "0" * 32), ("ActionID", "l")])
+    bad = await client.action(
+        [
+            ("Action", "Login"),
+            ("AuthType", "MD5"),
+            ("Username", "ctl"),
+            ("Key", "0" * 32),
+            ("ActionID", "l"),
+        ]
+    )
     answer = resp(bad)
     assert (answer.get("Response"), answer.get("Message")) == ("Error", "Authentication failed")
     await asyncio.wait_for(client.closed.wait(), WAIT)
@@ -211,7 +234,8 @@ async def test_events_off_stops_events_but_not_responses(pbx: Pbx) -> None:
 async def test_read_classes_filter_events_and_privilege_header() -> None:
     p = make_pbx(users={"ctl": "ctlsecret"})
     p.server.users["calls"] = p.server.users["ctl"].__class__(
-        "calls", "pw", read=parse_classes("call"), write=parse_classes("call"))
+        "calls", "pw", read=parse_classes("call"), write=parse_classes("call")
+    )
     await p.start()
     try:
         client = await login(p.ami_address, "calls", "pw")
@@ -221,8 +245,14 @@ async def test_read_classes_filter_events_and_privilege_header() -> None:
         events = [m for m in client.messages if m.kind == "event"]
         assert {m.get("Privilege") for m in events} == {"call,all"}
         assert not any(m.name in ("VarSet", "QueueCallerJoin", "FullyBooted") for m in events)
-        denied = await client.action([("Action", "QueueAdd"), ("Queue", "115-bremen"),
-                                      ("Interface", "Local/x@agents/n"), ("ActionID", "a")])
+        denied = await client.action(
+            [
+                ("Action", "QueueAdd"),
+                ("Queue", "115-bremen"),
+                ("Interface", "Local/x@agents/n"),
+                ("ActionID", "a"),
+            ]
+        )
         assert resp(denied).get("Message") == "Permission denied"
         await client.close()
     finally:
@@ -234,15 +264,22 @@ async def test_action_before_login_is_refused_but_connection_stays(pbx: Pbx) -> 
     await client.connect(pbx.ami_address)
     no = await client.action([("Action", "QueueStatus"), ("ActionID", "q")])
     assert (resp(no).get("Response"), resp(no).get("Message")) == ("Error", "Permission denied")
-    await client.action([("Action", "Login"), ("Username", "ctl"), ("Secret", "ctlsecret"),
-                         ("ActionID", "l")])
+    await client.action(
+        [("Action", "Login"), ("Username", "ctl"), ("Secret", "ctlsecret"), ("ActionID", "l")]
+    )
     await client.close()
 
 
 async def test_panoramisk_manager_logs_in_lists_and_receives_events(pbx: Pbx) -> None:
     host, port = pbx.ami_address
-    manager = Manager(host=host, port=port, username="ctl", secret="ctlsecret",
-                      ping_delay=3600, reconnect_timeout=3600)
+    manager = Manager(
+        host=host,
+        port=port,
+        username="ctl",
+        secret="ctlsecret",
+        ping_delay=3600,
+        reconnect_timeout=3600,
+    )
     seen: list[str] = []
     joined = asyncio.Event()
 
@@ -260,8 +297,7 @@ async def test_panoramisk_manager_logs_in_lists_and_receives_events(pbx: Pbx) ->
     assert "QueueMember" in names
     handle = await pbx.place_call("04211234567", patience_s=30)
     await asyncio.wait_for(joined.wait(), WAIT)
-    channels = await asyncio.wait_for(
-        manager.send_action({"Action": "CoreShowChannels"}), WAIT)
+    channels = await asyncio.wait_for(manager.send_action({"Action": "CoreShowChannels"}), WAIT)
     listed = [m for m in channels if m.get("Event") == "CoreShowChannel"]
     assert [m.Channel for m in listed] == [handle.channel]
     assert channels[-1].ListItems == "1"
@@ -280,15 +316,18 @@ async def test_two_clients_get_the_same_events(pbx: Pbx) -> None:
         await c.wait_for(lambda ms: any(m.name == "Hangup" for m in ms))
     events_a = [m.headers for m in a.messages if m.kind == "event" and m.name != "SuccessfulAuth"]
     events_b = [m.headers for m in b.messages if m.kind == "event" and m.name != "SuccessfulAuth"]
-    tail = events_b[-len(events_a):] if len(events_b) >= len(events_a) else events_b
-    assert tail == events_a[-len(tail):]
+    tail = events_b[-len(events_a) :] if len(events_b) >= len(events_a) else events_b
+    assert tail == events_a[-len(tail) :]
     await a.close()
     await b.close()
 
 
 async def test_shutdown_event_like_the_capture_then_restart(pbx: Pbx) -> None:
-    ref = [m for m in parse_stream(received_bytes(asterisk_transcript("ami-shutdown.txt")))
-           if m.name == "Shutdown"]
+    ref = [
+        m
+        for m in parse_stream(received_bytes(asterisk_transcript("ami-shutdown.txt")))
+        if m.name == "Shutdown"
+    ]
     client = await login(pbx.ami_address)
     first = await pbx.place_call("04211234567")
     await client.wait_for(lambda ms: any(m.name == "QueueCallerJoin" for m in ms))
@@ -310,28 +349,45 @@ async def test_dropped_connections_can_reconnect(pbx: Pbx) -> None:
     await pbx.drop_ami_connections()
     await asyncio.wait_for(client.closed.wait(), WAIT)
     again = await login(pbx.ami_address)
-    status = await again.action([("Action", "QueueSummary"), ("ActionID", "s")],
-                                until="QueueSummaryComplete")
+    status = await again.action(
+        [("Action", "QueueSummary"), ("ActionID", "s")], until="QueueSummaryComplete"
+    )
     assert [m.get("Queue") for m in status if m.name == "QueueSummary"] == [
-        "115-bremen", "115-wittenberg"]
+        "115-bremen",
+        "115-wittenberg",
+    ]
     await again.close()
 
 
 async def test_queue_member_actions_drive_member_events(pbx: Pbx) -> None:
     client = await login(pbx.ami_address)
     iface = "Local/anna@agents/n"
-    added = await client.action([("Action", "QueueAdd"), ("Queue", "115-bremen"),
-                                 ("Interface", iface), ("MemberName", "Anna"),
-                                 ("ActionID", "a")])
+    added = await client.action(
+        [
+            ("Action", "QueueAdd"),
+            ("Queue", "115-bremen"),
+            ("Interface", iface),
+            ("MemberName", "Anna"),
+            ("ActionID", "a"),
+        ]
+    )
     assert resp(added).get("Message") == "Added interface to queue"
-    again = await client.action([("Action", "QueueAdd"), ("Queue", "115-bremen"),
-                                 ("Interface", iface), ("ActionID", "a2")])
+    again = await client.action(
+        [("Action", "QueueAdd"), ("Queue", "115-bremen"), ("Interface", iface), ("ActionID", "a2")]
+    )
     assert resp(again).get("Message") == "Unable to add interface: Already there"
-    nope = await client.action([("Action", "QueueAdd"), ("Queue", "no-such"),
-                                ("Interface", iface), ("ActionID", "a3")])
+    nope = await client.action(
+        [("Action", "QueueAdd"), ("Queue", "no-such"), ("Interface", iface), ("ActionID", "a3")]
+    )
     assert resp(nope).get("Message") == "Unable to add interface to queue: No such queue"
-    static = await client.action([("Action", "QueueRemove"), ("Queue", "115-wittenberg"),
-                                  ("Interface", "Local/agent1@agents/n"), ("ActionID", "r")])
+    static = await client.action(
+        [
+            ("Action", "QueueRemove"),
+            ("Queue", "115-wittenberg"),
+            ("Interface", "Local/agent1@agents/n"),
+            ("ActionID", "r"),
+        ]
+    )
     assert resp(static).get("Message") == "Member not dynamic"
     await client.wait_for(lambda ms: any(m.name == "QueueMemberAdded" for m in ms))
     added_event = _member_named(client.messages, "QueueMemberAdded")

@@ -100,20 +100,32 @@ def assert_same_call(mine: list[Message], ref: list[Message]) -> None:
 
 
 async def test_fastagi_down_takes_the_static_fallback_like_the_capture() -> None:
-    pbx = Pbx(small_config(), staffing=Staffing({"115-bremen": (AgentSpec("agent1", QUICK),)}),
-              clock=ScaledClock(40.0), users={"ctl": "ctlsecret"},
-              agi_url="agi://127.0.0.1:1/route", manager_vars=(), auth_fail_delay_s=0.0)
+    pbx = Pbx(
+        small_config(),
+        staffing=Staffing({"115-bremen": (AgentSpec("agent1", QUICK),)}),
+        clock=ScaledClock(40.0),
+        users={"ctl": "ctlsecret"},
+        agi_url="agi://127.0.0.1:1/route",
+        manager_vars=(),
+        auth_fail_delay_s=0.0,
+    )
     await pbx.start()
     try:
         client = await login(pbx.ami_address)
         outcome = await (await pbx.place_call(BREMEN_CALLER)).outcome()
-        await client.wait_for(lambda ms: any(m.name == "Hangup" and (m.get("Channel") or "")
-                                             .startswith("PJSIP") for m in ms))
+        await client.wait_for(
+            lambda ms: any(
+                m.name == "Hangup" and (m.get("Channel") or "").startswith("PJSIP") for m in ms
+            )
+        )
         ref = transcript_messages(asterisk_transcript("ami-agi-down.txt"))
         assert_same_call(client.messages, ref)
         assert outcome.fallback and outcome.agi_statuses == ("FAILURE",)
         assert (outcome.kind, outcome.queue, outcome.center) == (
-            OutcomeKind.ANSWERED, "115-bremen", "bremen")
+            OutcomeKind.ANSWERED,
+            "115-bremen",
+            "bremen",
+        )
         assert not any(m.name == "AGIExecStart" for m in client.messages)
         await client.close()
     finally:
@@ -124,18 +136,35 @@ async def test_routed_call_is_answered_with_the_captured_event_sequence(rig: Rig
     # Three commands, as the capture's FastAGI server sent (no LOTSE_TIMEOUT: no timeout).
     rig.script.variables = route_to("115-wittenberg", __LOTSE_HOME="wittenberg")
     outcome = await (await rig.pbx.place_call(WITTENBERG_CALLER)).outcome()
-    msgs = await rig.events_until(lambda m: m.name == "Hangup" and (m.get("Channel") or "")
-                                  .startswith("PJSIP"))
+    msgs = await rig.events_until(
+        lambda m: m.name == "Hangup" and (m.get("Channel") or "").startswith("PJSIP")
+    )
     ref = transcript_messages(asterisk_transcript("ami-answered.txt"))
     assert _call_part(msgs) == _call_part(ref)
     assert (outcome.kind, outcome.queue, outcome.center, outcome.agent) == (
-        OutcomeKind.ANSWERED, "115-wittenberg", "wittenberg", "agent1")
+        OutcomeKind.ANSWERED,
+        "115-wittenberg",
+        "wittenberg",
+        "agent1",
+    )
     assert outcome.agi_statuses == ("SUCCESS",) and not outcome.fallback
     assert rig.script.replies == [["200 result=1"] * 3]
     # Every lotse-relevant event carries the captured header names in the captured order.
-    for name in ("Newchannel", "QueueCallerJoin", "AgentCalled", "AgentConnect",
-                 "AgentComplete", "QueueCallerLeave", "QueueMemberStatus", "Hangup",
-                 "AGIExecStart", "AGIExecEnd", "DialBegin", "DialEnd", "BridgeEnter"):
+    for name in (
+        "Newchannel",
+        "QueueCallerJoin",
+        "AgentCalled",
+        "AgentConnect",
+        "AgentComplete",
+        "QueueCallerLeave",
+        "QueueMemberStatus",
+        "Hangup",
+        "AGIExecStart",
+        "AGIExecEnd",
+        "DialBegin",
+        "DialEnd",
+        "BridgeEnter",
+    ):
         mine = next(m for m in msgs if m.name == name)
         theirs = next(m for m in ref if m.name == name)
         assert header_names(mine) == header_names(theirs), name
@@ -162,8 +191,10 @@ async def test_caller_abandons_like_the_capture(rig: Rig) -> None:
     rig.script.variables = route_to("115-bremen", __LOTSE_HOME="wittenberg")
     handle = await rig.pbx.place_call(BREMEN_CALLER, patience_s=30)
     await rig.events_until(lambda m: m.name == "QueueCallerJoin")
-    status = await rig.client.action([("Action", "QueueStatus"), ("Queue", "115-bremen"),
-                                      ("ActionID", "qs-bremen")], until="QueueStatusComplete")
+    status = await rig.client.action(
+        [("Action", "QueueStatus"), ("Queue", "115-bremen"), ("ActionID", "qs-bremen")],
+        until="QueueStatusComplete",
+    )
     entry = next(m for m in status if m.name == "QueueEntry")
     ref = transcript_messages(asterisk_transcript("ami-abandon.txt"))
     ref_entry = next(m for m in ref if m.name == "QueueEntry")
@@ -180,8 +211,10 @@ async def test_caller_abandons_like_the_capture(rig: Rig) -> None:
 
 
 async def test_queue_timeout_reports_abandon_then_spills(rig: Rig) -> None:
-    answers = [route_to("115-bremen", 12, LOTSE_TARGET="bremen"),
-               [("LOTSE_ACTION", "announce"), ("LOTSE_ANNOUNCEMENT", "lotse/all-busy")]]
+    answers = [
+        route_to("115-bremen", 12, LOTSE_TARGET="bremen"),
+        [("LOTSE_ACTION", "announce"), ("LOTSE_ANNOUNCEMENT", "lotse/all-busy")],
+    ]
     rig.script.per_call = lambda env: answers[len(rig.script.envs) - 1]
     outcome = await (await rig.pbx.place_call(BREMEN_CALLER)).outcome()
     msgs = await rig.events_until(lambda m: m.name == "Hangup")
@@ -202,9 +235,11 @@ async def test_queue_timeout_reports_abandon_then_spills(rig: Rig) -> None:
 async def test_fastagi_environment_matches_the_capture(rig: Rig) -> None:
     rig.script.variables = route_to("115-wittenberg", __LOTSE_HOME="wittenberg")
     await (await rig.pbx.place_call(WITTENBERG_CALLER)).outcome()
-    captured = [line[2:].split(":", 1)[0]
-                for line in asterisk_transcript(FASTAGI_TRANSCRIPT).read_text().splitlines()
-                if line.startswith("< agi_")]
+    captured = [
+        line[2:].split(":", 1)[0]
+        for line in asterisk_transcript(FASTAGI_TRANSCRIPT).read_text().splitlines()
+        if line.startswith("< agi_")
+    ]
     lines = rig.script.env_lines[0]
     keys = [line.split(":", 1)[0] for line in lines]
     assert keys == [*captured, "agi_arg_1", "agi_arg_2", "agi_arg_3", "agi_arg_4"]
@@ -244,8 +279,10 @@ async def test_postal_code_prompt_asks_again_with_the_digits(rig: Rig) -> None:
 
 
 async def test_postal_code_prompt_without_digits_sends_none(rig: Rig) -> None:
-    answers = [[("LOTSE_ACTION", "postal")],
-               [("LOTSE_ACTION", "announce"), ("LOTSE_ANNOUNCEMENT", "lotse/x")]]
+    answers = [
+        [("LOTSE_ACTION", "postal")],
+        [("LOTSE_ACTION", "announce"), ("LOTSE_ANNOUNCEMENT", "lotse/x")],
+    ]
     rig.script.per_call = lambda env: answers[len(rig.script.envs) - 1]
     outcome = await (await rig.pbx.place_call("01711234567")).outcome()
     assert [env[f"agi_arg_{ARG_POSTAL}"] for env in rig.script.envs] == ["", "none"]
@@ -263,12 +300,16 @@ async def test_greeting_plays_once_before_the_first_queue(rig: Rig) -> None:
     rig.script.variables = route_to("115-wittenberg", LOTSE_GREETING="lotse/greeting-wittenberg")
     await (await rig.pbx.place_call(WITTENBERG_CALLER)).outcome()
     msgs = await rig.events_until(lambda m: m.name == "Hangup")
-    plays = [m.get("AppData") for m in msgs
-             if m.name == "Newexten" and m.get("Application") == "Playback"]
+    plays = [
+        m.get("AppData")
+        for m in msgs
+        if m.name == "Newexten" and m.get("Application") == "Playback"
+    ]
     assert plays == ["lotse/greeting-wittenberg"]
     names = [m.name for m in msgs]
     assert names.index("QueueCallerJoin") > max(
-        i for i, m in enumerate(msgs) if m.get("Variable") == "PLAYBACKSTATUS")
+        i for i, m in enumerate(msgs) if m.get("Variable") == "PLAYBACKSTATUS"
+    )
 
 
 async def test_redirect_takes_a_waiting_caller_out_of_the_queue(rig: Rig) -> None:
@@ -276,9 +317,16 @@ async def test_redirect_takes_a_waiting_caller_out_of_the_queue(rig: Rig) -> Non
     rig.script.per_call = lambda env: answers[min(len(rig.script.envs), 2) - 1]
     handle = await rig.pbx.place_call(BREMEN_CALLER)
     await rig.events_until(lambda m: m.name == "QueueCallerJoin")
-    reply = await rig.client.action([
-        ("Action", "Redirect"), ("Channel", handle.channel), ("Context", "lotse-115"),
-        ("Exten", "115"), ("Priority", "1"), ("ActionID", "r")])
+    reply = await rig.client.action(
+        [
+            ("Action", "Redirect"),
+            ("Channel", handle.channel),
+            ("Context", "lotse-115"),
+            ("Exten", "115"),
+            ("Priority", "1"),
+            ("ActionID", "r"),
+        ]
+    )
     assert resp(reply).get("Message") == "Redirect successful"
     outcome = await handle.outcome()
     assert [v.queue for v in outcome.visits] == ["115-bremen", "115-wittenberg"]
@@ -290,27 +338,41 @@ async def test_hangup_action_ends_the_call(rig: Rig) -> None:
     rig.script.variables = route_to("115-bremen")
     handle = await rig.pbx.place_call(BREMEN_CALLER)
     await rig.events_until(lambda m: m.name == "QueueCallerJoin")
-    reply = await rig.client.action([("Action", "Hangup"), ("Channel", handle.channel),
-                                     ("ActionID", "h")])
+    reply = await rig.client.action(
+        [("Action", "Hangup"), ("Channel", handle.channel), ("ActionID", "h")]
+    )
     assert resp(reply).get("Message") == "Channel Hungup"
     assert (await handle.outcome()).kind is OutcomeKind.ABANDONED
-    missing = await rig.client.action([("Action", "Hangup"), ("Channel", handle.channel),
-                                       ("ActionID", "h2")])
+    missing = await rig.client.action(
+        [("Action", "Hangup"), ("Channel", handle.channel), ("ActionID", "h2")]
+    )
     assert resp(missing).get("Message") == "No such channel"
 
 
 @pytest.mark.parametrize("rig", [("LOTSE_HOME",)], indirect=True)
 async def test_every_event_types_cleanly_with_ami_events(rig: Rig) -> None:
-    answers = [route_to("115-bremen", 5, LOTSE_TARGET="bremen"),
-               route_to("115-wittenberg", __LOTSE_HOME="wittenberg")]
+    answers = [
+        route_to("115-bremen", 5, LOTSE_TARGET="bremen"),
+        route_to("115-wittenberg", __LOTSE_HOME="wittenberg"),
+    ]
     rig.script.per_call = lambda env: answers[min(len(rig.script.envs), 2) - 1]
     await (await rig.pbx.place_call(BREMEN_CALLER)).outcome()
-    await rig.client.action([("Action", "QueueStatus"), ("ActionID", "q")],
-                            until="QueueStatusComplete")
-    await rig.client.action([("Action", "CoreShowChannels"), ("ActionID", "c")],
-                            until="CoreShowChannelsComplete")
+    await rig.client.action(
+        [("Action", "QueueStatus"), ("ActionID", "q")], until="QueueStatusComplete"
+    )
+    await rig.client.action(
+        [("Action", "CoreShowChannels"), ("ActionID", "c")], until="CoreShowChannelsComplete"
+    )
     typed = [to_event(m) for m in rig.client.messages if m.kind == "event"]
     assert not [t for t in typed if isinstance(t, Malformed)]
     kinds = {type(t).__name__ for t in typed if t is not None}
-    assert {"QueueCallerJoin", "QueueCallerAbandon", "AgentCalled", "AgentConnect",
-            "AgentComplete", "QueueMemberStatus", "QueueParams", "Hangup"} <= kinds
+    assert {
+        "QueueCallerJoin",
+        "QueueCallerAbandon",
+        "AgentCalled",
+        "AgentConnect",
+        "AgentComplete",
+        "QueueMemberStatus",
+        "QueueParams",
+        "Hangup",
+    } <= kinds

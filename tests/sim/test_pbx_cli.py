@@ -48,7 +48,10 @@ def config(tmp_path: Path) -> Path:
     ],
 )
 def test_bad_input_exits_2(
-    config: Path, argv: list[str], message: str, capsys: pytest.CaptureFixture[str],
+    config: Path,
+    argv: list[str],
+    message: str,
+    capsys: pytest.CaptureFixture[str],
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     monkeypatch.setenv("LOTSE_AMI_SECRET", "s3cret")
@@ -66,7 +69,9 @@ def test_missing_secret_exits_2(
 
 
 def test_bad_staffing_file_exits_2(
-    config: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str],
+    config: Path,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     monkeypatch.setenv("LOTSE_AMI_SECRET", "s3cret")
@@ -79,9 +84,23 @@ def test_bad_staffing_file_exits_2(
 async def test_runs_serves_ami_and_stops_cleanly(config: Path) -> None:
     env = {**os.environ, "LOTSE_AMI_SECRET": "s3cret"}
     proc = await asyncio.create_subprocess_exec(
-        sys.executable, "-c", PROGRAM, "pbx", "--config", str(config), "--ami-listen",
-        "127.0.0.1:0", "--agi", "none", "--agents", "1", "--speed", "30",
-        stderr=asyncio.subprocess.PIPE, env=env, cwd=Path(__file__).resolve().parents[2],
+        sys.executable,
+        "-c",
+        PROGRAM,
+        "pbx",
+        "--config",
+        str(config),
+        "--ami-listen",
+        "127.0.0.1:0",
+        "--agi",
+        "none",
+        "--agents",
+        "1",
+        "--speed",
+        "30",
+        stderr=asyncio.subprocess.PIPE,
+        env=env,
+        cwd=Path(__file__).resolve().parents[2],
     )
     try:
         assert proc.stderr is not None
@@ -89,8 +108,9 @@ async def test_runs_serves_ami_and_stops_cleanly(config: Path) -> None:
         found = re.search(r"AMI on 127\.0\.0\.1:(\d+), FastAGI none .*2 queues, 2 agents", line)
         assert found, line
         client = await login(("127.0.0.1", int(found.group(1))), "ctl", "s3cret")
-        reply = await client.action([("Action", "QueueSummary"), ("ActionID", "s")],
-                                    until="QueueSummaryComplete")
+        reply = await client.action(
+            [("Action", "QueueSummary"), ("ActionID", "s")], until="QueueSummaryComplete"
+        )
         assert [m.get("LoggedIn") for m in reply if m.name == "QueueSummary"] == ["1", "1"]
         await client.close()
         proc.send_signal(signal.SIGINT)

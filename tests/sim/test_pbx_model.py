@@ -27,8 +27,14 @@ def make(
 ) -> tuple[Pbx, ManualClock, list[AmiEvent]]:
     clock = ManualClock()
     staffing = Staffing({"115-bremen": tuple(AgentSpec(n, p) for n, p in agents.items())})
-    pbx = Pbx(small_config(), staffing=staffing, clock=clock, agi_url=None,
-              rng=random.Random(7), **kwargs)  # type: ignore[arg-type]
+    pbx = Pbx(
+        small_config(),
+        staffing=staffing,
+        clock=clock,
+        agi_url=None,
+        rng=random.Random(7),
+        **kwargs,  # type: ignore[arg-type]
+    )
     events: list[AmiEvent] = []
     pbx.subscribe(events.append)
     return pbx, clock, events
@@ -123,8 +129,13 @@ async def test_login_and_logout_emit_member_events() -> None:
     assert member.interface == "Local/new@agents/n" and member.dynamic
     pbx.logout_agent("115-bremen", "new")
     names = [e.name for e in events]
-    assert names == ["DeviceStateChange", "QueueMemberAdded", "DeviceStateChange",
-                     "QueueMemberRemoved", "DeviceStateChange"]
+    assert names == [
+        "DeviceStateChange",
+        "QueueMemberAdded",
+        "DeviceStateChange",
+        "QueueMemberRemoved",
+        "DeviceStateChange",
+    ]
     await pbx.close()
 
 
@@ -144,8 +155,9 @@ async def test_queue_statistics_follow_app_queue() -> None:
 
 async def _scenario(seed: int) -> list[CallOutcome]:
     clock = ManualClock()
-    prof = AgentProfile(ring=Duration(DistKind.UNIFORM, 3, 2),
-                        handle=Duration(DistKind.EXPONENTIAL, 120))
+    prof = AgentProfile(
+        ring=Duration(DistKind.UNIFORM, 3, 2), handle=Duration(DistKind.EXPONENTIAL, 120)
+    )
     staffing = Staffing({"115-bremen": (AgentSpec("a", prof), AgentSpec("b", prof))})
     pbx = Pbx(small_config(), staffing=staffing, clock=clock, agi_url=None, seed=seed)
     rng = random.Random(seed)
@@ -192,9 +204,11 @@ def test_durations_parse_and_sample_in_range() -> None:
 
 def test_event_masks_and_privilege_follow_manager_c() -> None:
     assert event_mask("off") == 0 and event_mask("") == -1
-    assert event_mask("on") == event_mask("call,agent,system,log,verbose,command,user,config,"
-                                          "dtmf,reporting,cdr,dialplan,originate,agi,cc,aoc,"
-                                          "test,security,message")
+    assert event_mask("on") == event_mask(
+        "call,agent,system,log,verbose,command,user,config,"
+        "dtmf,reporting,cdr,dialplan,originate,agi,cc,aoc,"
+        "test,security,message"
+    )
     assert event_mask("nonsense") == 0
     assert privilege(event_mask("call")) == "call,all"
     assert privilege(event_mask("dialplan")) == "dialplan,all"
@@ -202,8 +216,10 @@ def test_event_masks_and_privilege_follow_manager_c() -> None:
 
 def test_staffing_file(tmp_path: Path) -> None:
     path = tmp_path / "staff.yaml"
-    path.write_text("defaults: {handle: exp:200, wrapup_s: 5}\n"
-                    "queues:\n  bremen: 2\n  115-wittenberg:\n    - {name: anna, paused: true}\n")
+    path.write_text(
+        "defaults: {handle: exp:200, wrapup_s: 5}\n"
+        "queues:\n  bremen: 2\n  115-wittenberg:\n    - {name: anna, paused: true}\n"
+    )
     staffing = load_staffing(path, small_config())
     assert [s.name for s in staffing.queues["115-bremen"]] == ["bremen-1", "bremen-2"]
     anna = staffing.queues["115-wittenberg"][0]
