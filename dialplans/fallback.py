@@ -1,0 +1,293 @@
+"""The static fallback: routing without the controller, generated from the same config.
+
+Entered at ``lotse-fallback,s,1`` whenever the controller cannot be trusted
+(``LOTSE_FALLBACK_REASON`` says why). No AGI here. Flow::
+
+    s           LOTSE_FALLBACK=1; today's date in the config's time zone
+                (TESTTIME honoured like GotoIfTime does);
+                dialed 0+Ortsnetz+115 → that Ortsnetz decides (known → home, else unknown);
+                else the caller number: FILTER to digits and +, +49…/0049… → 0…,
+                then the longest configured Ortsnetz prefix (5, 4, 3, 2 digits)
+                via lotse-fallback-ortsnetz; nothing found (mobile, anonymous,
+                foreign, unconnected region) → home = fallback center
+    home-<id>   __LOTSE_HOME=<id>, UserEvent(LotseFallback,Center:<id>,Reason:…);
+                candidates = home, its overflow chain, its off-hours chain,
+                the fallback center (each once) → next
+    next        pop the next candidate not already visited → center-<id>;
+                none left → final queue at the last queue tried, else the
+                all-busy announcement (some center was open) or the home's
+                off-hours announcement (all closed); Hangup
+    center-<id> closed day (lotse-fallback-closed,<id>-YYYYMMDD) → next;
+                GotoIfTime(hours,…,tz) → open; nobody logged in → next;
+                → queue with the center's queue and timeout
+    queue       home greeting before the first queue only; the last allowed
+                hop (max_hops) or no candidates left → Queue() without timeout;
+                else Queue(q,,,,timeout) and a spill status → next
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from dialplans import contract as c
+from dialplans.conf import Context, DialplanError, checked
+from dialplans.hours import closed_days, time_specs
+from dialplans.route import (
+    FALLBACK_CONTEXT,
+    VAR_DIALED,
+    VAR_FALLBACK_REASON,
+    VAR_GREETED,
+    spill_condition,
+)
+from router.config import Center, Config
+from router.opening import HolidayCalendar
+
+ORTSNETZ_CONTEXT = "lotse-fallback-ortsnetz"
+CLOSED_CONTEXT = "lotse-fallback-closed"
+
+USER_EVENT = "LotseFallback"
+VAR_FALLBACK = "LOTSE_FALLBACK"
+VAR_NOW = "LOTSE_FB_NOW"
+VAR_TODAY = "LOTSE_FB_TODAY"
+VAR_CODE = "LOTSE_FB_CODE"
+VAR_NUM = "LOTSE_FB_NUM"
+VAR_CANDIDATES = "LOTSE_FB_CANDIDATES"
+VAR_CENTER = "LOTSE_FB_CENTER"
+VAR_QUEUE = "LOTSE_FB_QUEUE"
+VAR_TIMEOUT = "LOTSE_FB_TIMEOUT"
+VAR_LAST = "LOTSE_FB_LAST"
+VAR_HOPS = "LOTSE_FB_HOPS"
+VAR_SAW_OPEN = "LOTSE_FB_SAW_OPEN"
+VAR_GREETING = "LOTSE_FB_GREETING"
+VAR_OFFHOURS = "LOTSE_FB_OFFHOURS"
+
+
+def _var(name: str) -> str:
+    return "${" + name + "}"
+
+
+def candidates(config: Config, home: str) -> tuple[str, ...]:
+    """Centers the fallback tries for a caller of ``home``, in order, each once.
+
+    Without live queue state the fallback cannot tell overload from closure,
+    so it walks both partner chains and checks each center's hours and
+    logged-in members itself; the national fallback center comes last.
+    """
+    order = [home, *config.overflow_chain[home], *config.offhours_chain[home]]
+    order.append(config.fallback_center)
+    return tuple(dict.fromkeys(order))
+
+
+def fallback_contexts(config: Config, years: Iterable[int], calendar: HolidayCalendar) -> str:
+    """The fallback contexts as text: routing, Ortsnetz data, closed-day data."""
+    if config.fallback_center not in config.centers:
+        raise ValueError(f"fallback center {config.fallback_center!r} is not a configured center")
+    _check_distinct(config.centers)
+    years = tuple(years)
+    parts = [
+        _fallback_context(config).render(),
+        _ortsnetz_context(config).render(),
+        _closed_context(config, years, calendar).render(),
+    ]
+    return "\n".join(parts)
+
+
+def _check_distinct(ids: Iterable[str]) -> None:
+    """Refuse ids that only differ in dashes: Asterisk ignores '-' in extension names.
+
+    ``main/pbx.c`` strips dashes ("fluff") from literal extensions when adding
+    and comparing them, so ``center-a-b`` and ``center-ab`` would be one
+    extension.
+    """
+    seen: dict[str, str] = {}
+    for cid in ids:
+        key = cid.replace("-", "")
+        if key in seen:
+            raise DialplanError(
+                f"center ids {seen[key]!r} and {cid!r} differ only in '-', which Asterisk "
+                "ignores in extension names"
+            )
+        seen[key] = cid
+
+
+def _fallback_context(config: Config) -> Context:
+    ctx = Context(
+        FALLBACK_CONTEXT,
+        doc=(
+            "Static fallback: routes by Ortsnetz and opening hours without the controller.\n"
+            f"Counted by the controller through UserEvent {USER_EVENT} (center id and reason only)."
+        ),
+    )
+    _start(ctx, config)
+    ctx.blank()
+    for cid in config.centers:
+        _home(ctx, config, config.centers[cid])
+        ctx.blank()
+    _next(ctx, config)
+    ctx.blank()
+    for cid in config.centers:
+        _center(ctx, config, config.centers[cid])
+        ctx.blank()
+    _queue(ctx, config)
+    return ctx
+
+
+def _start(ctx: Context, config: Config) -> None:
+    tz = checked("time zone", config.timezone)
+    home = f"home-{checked('center id', config.fallback_center)}"
+    ctx.exten("s", f"Set({VAR_FALLBACK}=1)")
+    ctx.same(f'GotoIf($["{_var(VAR_FALLBACK_REASON)}" != ""]?clock)')
+    ctx.same(f"Set({VAR_FALLBACK_REASON}=direct)")
+    ctx.note("TESTTIME (epoch seconds) is what GotoIfTime itself honours; tests set it.")
+    ctx.same(
+        f'Set({VAR_NOW}=${{IF($["{_var("TESTTIME")}" != ""]?{_var("TESTTIME")}:{_var("EPOCH")})}})',
+        label="clock",
+    )
+    ctx.same(f"Set({VAR_TODAY}=${{STRFTIME({_var(VAR_NOW)},{tz},%Y%m%d)}})")
+    ctx.note("A dialed 0 + Ortsnetz + 115 names the wanted municipality: it wins.")
+    dialed = _var(VAR_DIALED)
+    ctx.same(f'GotoIf($["{dialed}" = "115" | "{dialed}" = ""]?caller)')
+    ctx.same(f"Set({VAR_CODE}=${{FILTER(0-9,{dialed})}})")
+    ctx.same(f"Set({VAR_CODE}=${{{VAR_CODE}:1:-3}})")
+    code = _var(VAR_CODE)
+    ctx.same(_goto_ortsnetz(code))
+    ctx.same(f"Goto({home},1)")
+    ctx.note("The caller number, normalised: +49 / 0049 become the trunk 0 (+49 (0)421 too).")
+    num = _var(VAR_NUM)
+    ctx.same(f"Set({VAR_NUM}=${{FILTER(0-9+,{_var('CALLERID(num)')})}})", label="caller")
+    ctx.same(f'GotoIf($["{num}" = ""]?{home},1)')
+    ctx.same(f'GotoIf($["${{{VAR_NUM}:0:3}}" = "+49"]?plus)')
+    ctx.same(f'GotoIf($["${{{VAR_NUM}:0:4}}" = "0049"]?intl)')
+    ctx.same("Goto(national)")
+    ctx.same(f"Set({VAR_NUM}=${{{VAR_NUM}:3}})", label="plus")
+    ctx.same("Goto(trunk)")
+    ctx.same(f"Set({VAR_NUM}=${{{VAR_NUM}:4}})", label="intl")
+    ctx.same(
+        f'Set({VAR_NUM}=${{IF($["${{{VAR_NUM}:0:1}}" = "0"]?{num}:0{num})}})',
+        label="trunk",
+    )
+    ctx.note("Only national numbers (0 then not 0) carry an Ortsnetz; longest prefix first.")
+    ctx.same(
+        f'GotoIf($["${{{VAR_NUM}:0:1}}" != "0" | "${{{VAR_NUM}:1:1}}" = "0"]?{home},1)',
+        label="national",
+    )
+    for length in (5, 4, 3, 2):
+        prefix = f"${{{VAR_NUM}:1:{length}}}"
+        ctx.same(_goto_ortsnetz(prefix))
+    ctx.same(f"Goto({home},1)")
+
+
+def _goto_ortsnetz(code: str) -> str:
+    """Jump to the Ortsnetz data entry for ``code`` if there is one."""
+    return f"GotoIf(${{DIALPLAN_EXISTS({ORTSNETZ_CONTEXT},{code},1)}}?{ORTSNETZ_CONTEXT},{code},1)"
+
+
+def _home(ctx: Context, config: Config, center: Center) -> None:
+    cid = checked("center id", center.id)
+    chain = candidates(config, cid)
+    for other in chain:
+        checked("center id", other)
+    ctx.exten(f"home-{cid}", f"Set({c.VAR_HOME}={cid})")
+    ctx.same(f"UserEvent({USER_EVENT},Center:{cid},Reason:{_var(VAR_FALLBACK_REASON)})")
+    ctx.same(f"Set({VAR_GREETING}={checked('sound name', center.greeting)})")
+    ctx.same(f"Set({VAR_OFFHOURS}={checked('sound name', center.offhours_announcement)})")
+    ctx.same(f"Set({VAR_CANDIDATES}={c.join_visited(chain)})")
+    ctx.same(f"Set({VAR_HOPS}=0)")
+    ctx.same(f"Set({VAR_LAST}=)")
+    ctx.same(f"Set({VAR_SAW_OPEN}=)")
+    ctx.same("Goto(next,1)")
+
+
+def _next(ctx: Context, config: Config) -> None:
+    ctx.note("Centers the controller already queued this call at are skipped.")
+    cands = _var(VAR_CANDIDATES)
+    ctx.exten("next", f'GotoIf($["{cands}" = ""]?exhausted)')
+    ctx.same(f"Set({VAR_CENTER}=${{CUT({VAR_CANDIDATES},{c.VISITED_SEPARATOR},1)}})")
+    ctx.same(f"Set({VAR_CANDIDATES}=${{CUT({VAR_CANDIDATES},{c.VISITED_SEPARATOR},2-)}})")
+    visited_at = f"${{FIELDNUM({c.DIALPLAN_VISITED},{c.VISITED_SEPARATOR},{_var(VAR_CENTER)})}}"
+    ctx.same(f"GotoIf($[{visited_at} > 0]?next,1)")
+    ctx.same(f"Goto(center-{_var(VAR_CENTER)},1)")
+    ctx.same(f'GotoIf($["{_var(VAR_LAST)}" != ""]?queue,final)', label="exhausted")
+    ctx.note("Some center open, or the call was queued before: busy, not closed.")
+    ctx.same(f'GotoIf($["{_var(VAR_SAW_OPEN)}" = "1" | "{_var(c.DIALPLAN_VISITED)}" != ""]?busy)')
+    ctx.same("Answer()")
+    ctx.same(f"Playback({_var(VAR_OFFHOURS)})")
+    ctx.same("Hangup()")
+    ctx.same("Answer()", label="busy")
+    ctx.same(f"Playback({checked('sound name', config.all_busy_announcement)})")
+    ctx.same("Hangup()")
+
+
+def _center(ctx: Context, config: Config, center: Center) -> None:
+    cid = checked("center id", center.id)
+    queue = checked("queue name", center.queue)
+    tz = checked("time zone", config.timezone)
+    closed = f"${{DIALPLAN_EXISTS({CLOSED_CONTEXT},{cid}-{_var(VAR_TODAY)},1)}}"
+    ctx.exten(f"center-{cid}", f"GotoIf({closed}?next,1)")
+    specs = time_specs(center)
+    for spec in specs:
+        ctx.same(f"GotoIfTime({spec.condition(tz)}?open)")
+    ctx.same("Goto(next,1)")
+    if not specs:
+        return
+    ctx.same(f"Set({VAR_SAW_OPEN}=1)", label="open")
+    ctx.note("0 prefixed: a missing queue gives an empty count, read as 0 (nobody there).")
+    ctx.same(f"GotoIf($[0${{QUEUE_MEMBER({queue},logged)}} < 1]?next,1)")
+    ctx.same(f"Set({VAR_QUEUE}={queue})")
+    ctx.same(f"Set({VAR_TIMEOUT}={center.queue_timeout_s})")
+    ctx.same("Goto(queue,1)")
+
+
+def _queue(ctx: Context, config: Config) -> None:
+    ctx.exten("queue", f"Set({VAR_HOPS}=$[{_var(VAR_HOPS)} + 1])")
+    ctx.same(f"Set({VAR_LAST}={_var(VAR_QUEUE)})")
+    ctx.same(f'GotoIf($["{_var(VAR_GREETED)}" = "1"]?join)')
+    ctx.same("Answer()")
+    ctx.same(f"Playback({_var(VAR_GREETING)})")
+    ctx.same(f"Set({VAR_GREETED}=1)")
+    final = f'$[{_var(VAR_HOPS)} >= {config.max_hops} | "{_var(VAR_CANDIDATES)}" = ""]'
+    ctx.same(f"GotoIf({final}?final)", label="join")
+    ctx.same("Set(QUEUESTATUS=)")
+    ctx.same(f"Queue({_var(VAR_QUEUE)},,,,{_var(VAR_TIMEOUT)})")
+    ctx.same(f"GotoIf({spill_condition()}?next,1)")
+    ctx.same("Hangup()")
+    ctx.same("Set(QUEUESTATUS=)", label="final")
+    ctx.same(f"Queue({_var(VAR_LAST)})")
+    ctx.same(f"GotoIf({spill_condition()}?next,busy)")
+    ctx.same("Hangup()")
+
+
+def _ortsnetz_context(config: Config) -> Context:
+    ctx = Context(
+        ORTSNETZ_CONTEXT,
+        doc=(
+            "Data: Ortsnetz code (without the trunk 0) -> home center; looked up with\n"
+            "DIALPLAN_EXISTS by exact code, so the longest prefix wins. Never dialled."
+        ),
+    )
+    for cid, center in config.centers.items():
+        checked("center id", cid)
+        for code in sorted(center.ortsnetze):
+            ctx.exten(checked("Ortsnetz code", code), f"Goto({FALLBACK_CONTEXT},home-{cid},1)")
+    if not ctx.lines:
+        ctx.note("No center serves an Ortsnetz: every caller goes to the fallback center.")
+    return ctx
+
+
+def _closed_context(config: Config, years: tuple[int, ...], calendar: HolidayCalendar) -> Context:
+    span = f"{min(years)}-{max(years)}" if years else "no years"
+    ctx = Context(
+        CLOSED_CONTEXT,
+        doc=(
+            f"Data: days a center is closed whatever its hours (closures; public holidays\n"
+            f"{span} of the center's state). Rebuild before the years run out. Never dialled."
+        ),
+    )
+    for cid, center in config.centers.items():
+        checked("center id", cid)
+        for day, why in closed_days(center, years, calendar).items():
+            ctx.exten(f"{cid}-{day:%Y%m%d}", "NoOp(closed)")
+            ctx.lines[-1] += f"  ; {why}"
+    if not ctx.lines:
+        ctx.note("No closed days.")
+    return ctx
