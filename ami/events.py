@@ -46,6 +46,7 @@ from enum import IntEnum
 from typing import TypeAlias, TypeVar
 
 from ami.codec import Message
+from dialplans.contract import FALLBACK_USER_EVENT
 
 
 class DeviceState(IntEnum):
@@ -505,10 +506,6 @@ def _newchannel(msg: Message) -> Newchannel:
 
 def _hangup(msg: Message) -> Hangup:
     return Hangup(*_channel(msg), _int(msg, "Cause"), msg.get("Cause-txt") or "")
-
-
-#: The UserEvent name the generated fallback dialplan sends.
-FALLBACK_USER_EVENT = "LotseFallback"
 
 
 def _user_event(msg: Message) -> LotseFallback | None:

@@ -41,7 +41,12 @@ VAR_HOME_NAME = "__LOTSE_HOME_NAME"
 VAR_VISITED = "__LOTSE_VISITED"
 VAR_CALLID = "__LOTSE_CALLID"
 
+# LOTSE_TIMEOUT of "0" (or empty) means the last queue: Queue() without a
+# timeout, the call does not come back. On a spill the dialplan appends
+# LOTSE_TARGET to the visited list and asks again.
+
 # Channel variables the dialplan keeps across spills.
+DIALPLAN_DIALED = "LOTSE_DIALED"
 DIALPLAN_VISITED = "LOTSE_VISITED"
 DIALPLAN_POSTAL = "LOTSE_PLZ"
 DIALPLAN_CALLID = "LOTSE_CALLID"
@@ -64,3 +69,16 @@ def join_visited(centers: tuple[str, ...]) -> str:
 def split_visited(arg: str) -> tuple[str, ...]:
     """Parse the visited-centers AGI argument; empty parts are dropped."""
     return tuple(p for p in arg.strip().split(VISITED_SEPARATOR) if p)
+
+
+# The static fallback announces itself with UserEvent(LotseFallback,Center:…,Reason:…)
+# so the controller can count calls it did not route; the reasons it gives:
+FALLBACK_USER_EVENT = "LotseFallback"
+FALLBACK_REASONS = (
+    "agi-failure",  # AGISTATUS was not SUCCESS: controller down or refused
+    "no-action",  # the controller closed without setting LOTSE_ACTION
+    "unknown-action",
+    "bad-reply",  # an action without the variables it needs
+    "ask-limit",  # the controller kept asking for more rounds than hops allow
+    "direct",
+)

@@ -45,7 +45,7 @@ from router.opening import HolidayCalendar
 ORTSNETZ_CONTEXT = "lotse-fallback-ortsnetz"
 CLOSED_CONTEXT = "lotse-fallback-closed"
 
-USER_EVENT = "LotseFallback"
+USER_EVENT = c.FALLBACK_USER_EVENT
 VAR_FALLBACK = "LOTSE_FALLBACK"
 VAR_NOW = "LOTSE_FB_NOW"
 VAR_TODAY = "LOTSE_FB_TODAY"
