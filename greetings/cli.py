@@ -20,6 +20,8 @@ from greetings.manifest import (
     ManifestError,
     load_manifest,
 )
+from greetings.problem import Problem
+from greetings.spoken import script_problems
 from greetings.synth import SynthesisError, UnknownSound, build
 
 EXIT_OK = 0
@@ -91,19 +93,23 @@ def run_check(args: argparse.Namespace) -> int:
     if manifest is None:
         return EXIT_BAD_INPUT
     referenced: list[str] = []
+    script: list[Problem] = []
     if not args.no_config:
         # Imported here: lotse's CLI imports this module, not the other way round.
         from lotse.commands.common import BadInput, load
         from router.numbering import OrtsnetzTable
 
         try:
-            referenced = referenced_sounds(load(args, OrtsnetzTable.load()))
+            config = load(args, OrtsnetzTable.load())
         except BadInput as err:
             print(err, file=sys.stderr)
             return EXIT_BAD_INPUT
+        referenced = referenced_sounds(config)
+        # An announcement must not promise hours the configuration no longer has.
+        script = script_problems(config, manifest)
     if args.verbose:
         _print_levels(manifest, args.sounds)
-    problems = check(manifest, args.sounds, referenced)
+    problems = [*check(manifest, args.sounds, referenced), *script]
     for problem in problems:
         print(problem, file=sys.stderr)
     if problems:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import shutil
 import textwrap
 from pathlib import Path
@@ -22,6 +23,7 @@ from router.config import (
     UnknownOriginMode,
     WeeklyHours,
 )
+from router.configload import load_config
 from tests.greetings.wavs import silence, tone, write_wav
 
 DEMO_CENTERS = ("bremen", "wittenberg", "halberstadt", "paderborn", "sachsen-anhalt", "bund")
@@ -151,10 +153,12 @@ def test_cli_check_with_configuration(
     monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     common = pytest.importorskip("lotse.commands.common")
-    monkeypatch.setattr(common, "load", lambda args, table: demo_config())
-    assert run(["greetings", "check", "--config", "demo.yaml"]) == 0
+    shipped = Path(__file__).resolve().parents[2] / "config.yaml"
+    assert run(["greetings", "check", "--config", str(shipped)]) == 0
     assert "15 referenced by the configuration" in capsys.readouterr().out
-    config = demo_config(all_busy_announcement="lotse/busy-everywhere")
+    config = dataclasses.replace(
+        load_config(shipped), all_busy_announcement="lotse/busy-everywhere"
+    )
     monkeypatch.setattr(common, "load", lambda args, table: config)
     assert run(["greetings", "check"]) == 2
     assert "sound 'lotse/busy-everywhere' is referenced by the configuration" in (
