@@ -127,8 +127,10 @@ class CallTracker:
             req.call_id, now, decision, hop=hop, stale=snapshot.stale, offhours=decision.offhours
         )
         self._record(record)
-        if record.offhours and hop == 0 and decision.home:
-            self._metrics.offhours.labels(decision.home).inc()
+        if hop == 0 and decision.home:
+            self._metrics.arrived.labels(decision.home).inc()
+            if record.offhours:
+                self._metrics.offhours.labels(decision.home).inc()
         if decision.action is Action.QUEUE and decision.target and decision.home:
             if decision.target != decision.home or hop:
                 source = req.call.visited[-1] if req.call.visited else decision.home

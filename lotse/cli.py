@@ -13,6 +13,7 @@ from dialplans.cli import add_parser as add_dialplan
 from greetings.cli import add_parser as add_greetings
 from lotse import commands
 from lotse.journal.cli import add_parser as add_report
+from metrics.cli import add_parser as add_dashboards
 from sim.pbx.cli import add_parser as add_pbx
 
 EXIT_OK = 0
@@ -30,6 +31,7 @@ REGISTRARS: tuple[Registrar, ...] = (
     add_dialplan,
     add_greetings,
     add_pbx,
+    add_dashboards,
     commands.add_demo,
 )
 

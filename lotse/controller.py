@@ -30,7 +30,7 @@ from lotse.journal.privacy import salt_from_env
 from lotse.journal.store import Journal
 from lotse.livestate import LiveState
 from lotse.routing_service import RoutingRequest, RoutingService
-from metrics.registry import LotseMetrics, QueueStateCollector
+from metrics.registry import CenterOpenCollector, LotseMetrics, QueueStateCollector
 from router.config import Config, Endpoint
 from router.numbering import OrtsnetzTable
 from router.policy import Decision, Router
@@ -107,6 +107,7 @@ class Controller:
         # in the demo, the monotonic clock otherwise.
         self.live = LiveState(config.center_by_queue, state_clock or mono_clock)
         self.registry.register(QueueStateCollector(self.live.snapshot, centers))
+        self.registry.register(CenterOpenCollector(self.router, wall_clock, self.live.snapshot))
         self.journal = journal
         self.tracker = CallTracker(
             config, journal.record, self.metrics, wall_clock, journal.caller_hash

@@ -17,11 +17,14 @@ offered count of the center it left, which did not answer it in time.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator
+from datetime import datetime
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
 
+from router.opening import Moment
+from router.policy import Router
 from router.state import Snapshot
 
 # Buckets resolve the 30 s threshold exactly and the usual 20/60 s variants.
@@ -81,6 +84,13 @@ class LotseMetrics:
             "lotse_calls_overflowed_total",
             "Calls passed from one center to another, by reason (overload, offhours, timeout)",
             ["from_center", "to_center", "reason"],
+            registry=r,
+        )
+        self.arrived = Counter(
+            "lotse_calls_arrived_total",
+            "Calls routed by lotse, by home center (the one responsible for the caller's "
+            "region), counted once per call at its first decision",
+            ["center"],
             registry=r,
         )
         self.offhours = Counter(
@@ -164,6 +174,7 @@ class LotseMetrics:
                 self.abandoned,
                 self.abandoned_in_sl,
                 self.short_abandoned,
+                self.arrived,
                 self.offhours,
                 self.fallback_routes,
             ):
@@ -171,6 +182,12 @@ class LotseMetrics:
             self.talk.labels(c)
             for outcome in ("answered", "abandoned"):
                 self.wait.labels(c, outcome)
+            # Every flow a call can take, so the first overflow after a restart
+            # shows in increase() instead of starting a series at 1.
+            for to in self.centers:
+                if to != c:
+                    for reason in OVERFLOW_REASONS:
+                        self.overflowed.labels(c, to, reason)
         for result in AGI_RESULTS:
             self.agi_requests.labels(result)
         for source in ("ami", "agi"):
@@ -218,4 +235,42 @@ class QueueStateCollector(Collector):
 
     def describe(self) -> Iterator[GaugeMetricFamily]:
         """Nothing up front: the families are built from state at scrape time."""
+        return iter(())
+
+
+class CenterOpenCollector(Collector):
+    """Whether each center is open now, as the routing policy sees it, read at scrape time.
+
+    Prometheus does not know the opening hours, state holidays, closure days
+    or supervisor overrides; this gauge carries the controller's view so that
+    alerts such as "nobody logged in while open" need no copy of the calendar.
+    """
+
+    def __init__(
+        self,
+        router: Router,
+        wall_clock: Callable[[], datetime],
+        snapshot: Callable[[], Snapshot],
+    ) -> None:
+        self._router = router
+        self._now = wall_clock
+        self._snapshot = snapshot
+
+    def collect(self) -> Iterator[GaugeMetricFamily]:
+        """One gauge per configured center, for the wall-clock time of the scrape."""
+        family = GaugeMetricFamily(
+            "lotse_center_open",
+            "1 while the center is open by its hours, closure days, state holidays and "
+            "supervisor override; 0 while closed",
+            labels=["center"],
+        )
+        moment = Moment.of(self._now().astimezone(self._router.tz))
+        snap = self._snapshot()
+        for cid in self._router.config.centers:
+            closed = self._router.closed_reason(cid, moment, snap)
+            family.add_metric([cid], 0.0 if closed else 1.0)
+        yield family
+
+    def describe(self) -> Iterator[GaugeMetricFamily]:
+        """Nothing up front: the value depends on the clock at scrape time."""
         return iter(())

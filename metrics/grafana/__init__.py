@@ -1,0 +1,1 @@
+"""Grafana dashboards for lotse, generated from code (see build.py)."""

@@ -1,0 +1,271 @@
+"""The per-center drill-down: the queue now, agents, waiting times, service level by 15 min."""
+
+from __future__ import annotations
+
+from grafana_foundation_sdk.builders import dashboard
+
+from metrics.grafana.base import Settings, center_variable, new_dashboard
+from metrics.grafana.panels import (
+    Query,
+    bars,
+    big_number,
+    target_thresholds,
+    thresholds,
+    timeseries,
+    value_map,
+)
+from metrics.grafana.panels import row as section
+from metrics.prometheus import promql
+
+UID = "lotse-center"
+TODAY = "$__range"
+C = 'center="$center"'
+
+
+def _now(metric: str, agg: str = "sum") -> str:
+    return f"{agg}({metric}{{{C}}})"
+
+
+def _wait_buckets(outcome: str) -> str:
+    return f'sum by (le) (increase(lotse_wait_seconds_bucket{{{C},outcome="{outcome}"}}[{TODAY}]))'
+
+
+def _wait_quantile(q: float) -> str:
+    return (
+        f"histogram_quantile({q:g}, sum by (le) "
+        f'(rate(lotse_wait_seconds_bucket{{{C},outcome="answered"}}[15m])))'
+    )
+
+
+def build(settings: Settings) -> dashboard.Dashboard:
+    """The per-center dashboard, one center at a time (variable ``center``)."""
+    today = promql.raw_counts(TODAY, match=C)
+    d = new_dashboard(
+        UID,
+        "lotse: center",
+        "One 115 service center: its queue and agents now, service level by quarter hour, "
+        "waiting and talk times, calls passed to and from partners.",
+        settings,
+    ).with_variable(center_variable())
+    wait_steps = thresholds(
+        (None, "green"), (settings.threshold_s * 2 / 3, "orange"), (settings.threshold_s, "red")
+    )
+    d = d.with_row(section("Queue now"))
+    d = d.with_panel(
+        big_number(
+            "Open now",
+            "Whether the center is open by its hours, closure days, state holidays and "
+            "supervisor override, as lotse routes.",
+            [Query(_now("lotse_center_open", "max"))],
+            steps=thresholds((None, "text")),
+            mappings=value_map({"0": ("Closed", "orange"), "1": ("Open", "green")}),
+        )
+    )
+    d = d.with_panel(
+        big_number(
+            "Callers waiting",
+            "Callers in the center's queue now.",
+            [Query(_now("lotse_queue_callers_waiting"))],
+        )
+    )
+    d = d.with_panel(
+        big_number(
+            "Longest wait now",
+            f"Wait of the caller waiting longest; red from the {settings.threshold_s:g} s "
+            "threshold.",
+            [Query(_now("lotse_queue_longest_wait_seconds", "max"))],
+            unit="s",
+            steps=wait_steps,
+        )
+    )
+    for title, metric, text in (
+        ("Agents logged in", "lotse_agents_logged_in", "Members of the center's queue."),
+        ("Agents available", "lotse_agents_available", "Logged in, not paused, not on a call."),
+        ("Agents busy", "lotse_agents_busy", "On a call."),
+    ):
+        d = d.with_panel(big_number(title, text, [Query(_now(metric))]))
+    d = d.with_panel(
+        timeseries(
+            "Queue",
+            "Callers waiting and the longest wait, as lotse sees the queue.",
+            [
+                Query(_now("lotse_queue_callers_waiting"), "callers waiting"),
+                Query(_now("lotse_queue_longest_wait_seconds", "max"), "longest wait (s)"),
+            ],
+        )
+    )
+    d = d.with_panel(
+        timeseries(
+            "Agents",
+            "Queue members logged in, available and on a call.",
+            [
+                Query(_now("lotse_agents_logged_in"), "logged in"),
+                Query(_now("lotse_agents_available"), "available"),
+                Query(_now("lotse_agents_busy"), "busy"),
+            ],
+        )
+    )
+    d = d.with_row(section("Service level"))
+    q15 = [
+        ("lotse_service_level:ratio", "115 promise"),
+        ("lotse_service_level_asterisk_sl:ratio", "Asterisk SL"),
+        ("lotse_service_level_asterisk_sl2:ratio", "Asterisk SL2"),
+    ]
+    d = d.with_panel(
+        timeseries(
+            "Service level by quarter hour",
+            "Each bar covers the 15 minutes before it. The 115 promise counts every call "
+            f"offered except callers gone within {settings.short_abandon_s:g} s; Asterisk's SL "
+            "only answered calls, SL2 answered and abandoned calls (docs/service-level.md).",
+            [Query(f"{promql.recorded_ratio(n, '15m')}{{{C}}}", legend) for n, legend in q15],
+            unit="percentunit",
+            w=16,
+            minimum=0,
+            maximum=1,
+            target=settings.target,
+            bars=True,
+            interval="15m",
+        )
+    )
+    d = d.with_panel(
+        big_number(
+            "Service level today",
+            "The three service-level definitions over the dashboard's range.",
+            [
+                Query(promql.service_level(today), "115 promise", instant=True),
+                Query(promql.service_level_asterisk(today), "Asterisk SL", instant=True),
+                Query(promql.service_level2_asterisk(today), "Asterisk SL2", instant=True),
+            ],
+            unit="percentunit",
+            w=8,
+            h=8,
+            steps=target_thresholds(settings.target),
+            decimals=1,
+        )
+    )
+    d = d.with_panel(
+        big_number(
+            "Calls today",
+            "Queue entries at this center: offered (own region and partners' overflow), "
+            "answered, abandoned, and of those abandoned within the short-abandon limit.",
+            [
+                Query(today.offered, "offered", instant=True),
+                Query(today.answered, "answered", instant=True),
+                Query(today.abandoned, "abandoned", instant=True),
+                Query(today.short_abandoned, "short abandons", instant=True),
+            ],
+            w=12,
+            decimals=0,
+        )
+    )
+    d = d.with_panel(
+        big_number(
+            "ASA today",
+            "Average speed of answer: mean wait of answered calls.",
+            [Query(promql.average_speed_of_answer(today), "ASA", instant=True)],
+            unit="s",
+            w=6,
+            steps=wait_steps,
+        )
+    )
+    d = d.with_panel(
+        big_number(
+            "Abandonment today",
+            "(abandoned - short abandons) / (offered - short abandons).",
+            [Query(promql.abandon_rate(today), "abandoned", instant=True)],
+            unit="percentunit",
+            w=6,
+            decimals=1,
+        )
+    )
+    d = d.with_row(section("Waiting and talk time"))
+    for outcome, title in (("answered", "until answer"), ("abandoned", "until hang-up")):
+        d = d.with_panel(
+            bars(
+                f"Waiting time {title} today",
+                f"Calls by wait, in the histogram's buckets (one at {settings.threshold_s:g} s).",
+                [Query(_wait_buckets(outcome), "{{le}}", instant=True, heatmap=True)],
+                w=12,
+            )
+        )
+    d = d.with_panel(
+        timeseries(
+            "Wait of answered calls, last 15 minutes (rolling)",
+            "Median and 90th percentile estimated from the histogram, and the mean (ASA).",
+            [
+                Query(_wait_quantile(0.5), "median"),
+                Query(_wait_quantile(0.9), "90th percentile"),
+                Query(
+                    f"{promql.recorded_ratio('lotse_answer_speed_seconds:mean', '15m')}{{{C}}}",
+                    "ASA",
+                ),
+            ],
+            unit="s",
+        )
+    )
+    d = d.with_panel(
+        timeseries(
+            "Talk time, last hour (rolling)",
+            "Mean talk time of answered calls that ended in the hour before each point.",
+            [
+                Query(
+                    f"sum(increase(lotse_talk_seconds_sum{{{C}}}[1h])) / "
+                    f"(sum(increase(lotse_talk_seconds_count{{{C}}}[1h])) > 0)",
+                    "mean talk time",
+                )
+            ],
+            unit="s",
+        )
+    )
+    d = d.with_row(section("Partners"))
+    d = d.with_panel(
+        timeseries(
+            "Offered per quarter hour: own region vs. partners' overflow",
+            "Calls queued at this center in the 15 minutes before each point.",
+            [
+                Query(
+                    f"sum by (type) (increase(lotse_calls_offered_total{{{C}}}[15m]))",
+                    "{{type}}",
+                )
+            ],
+            w=8,
+        )
+    )
+    for direction, label, title in (
+        ("from_center", "{{to_center}} ({{reason}})", "Passed to partners today"),
+        ("to_center", "{{from_center}} ({{reason}})", "Taken from partners today"),
+    ):
+        d = d.with_panel(
+            bars(
+                title,
+                "Calls by partner and reason: overload, offhours, timeout (spilled after the "
+                "queue timeout; not an abandon).",
+                [
+                    Query(
+                        "sum by (from_center, to_center, reason) (increase("
+                        f'lotse_calls_overflowed_total{{{direction}="$center"}}[{TODAY}])) > 0',
+                        label,
+                        instant=True,
+                    )
+                ],
+                w=8,
+            )
+        )
+    d = d.with_panel(
+        big_number(
+            "Off-hours share today",
+            "Calls from this center's region that arrived while it was closed.",
+            [
+                Query(
+                    f"sum(increase(lotse_calls_offhours_total{{{C}}}[{TODAY}])) / "
+                    f"(sum(increase(lotse_calls_arrived_total{{{C}}}[{TODAY}])) > 0)",
+                    "off-hours",
+                    instant=True,
+                )
+            ],
+            unit="percentunit",
+            w=24,
+            decimals=1,
+        )
+    )
+    return d

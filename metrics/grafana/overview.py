@@ -1,0 +1,206 @@
+"""The national overview: every center's service level against the promise, calls, flows."""
+
+from __future__ import annotations
+
+from grafana_foundation_sdk.builders import dashboard
+
+from metrics.grafana.base import Settings, new_dashboard
+from metrics.grafana.panels import (
+    Query,
+    bars,
+    big_number,
+    merged_table,
+    row,
+    target_thresholds,
+    thresholds,
+    timeseries,
+)
+from metrics.prometheus import promql
+
+UID = "lotse-overview"
+TODAY = "$__range"  # the dashboard's range, "today so far" by default
+
+
+def _offhours_share(by: tuple[str, ...]) -> str:
+    off = promql.aggregate(f"increase(lotse_calls_offhours_total[{TODAY}])", by)
+    arrived = promql.aggregate(f"increase(lotse_calls_arrived_total[{TODAY}])", by)
+    return f"{off} / ({arrived} > 0)"
+
+
+def build(settings: Settings) -> dashboard.Dashboard:
+    """The national overview dashboard."""
+    today = promql.raw_counts(TODAY)
+    national = promql.raw_counts(TODAY, by=())
+    all_15m = promql.recorded_counts("15m", national=True)
+    sl_help = (
+        f"115 promise: calls answered within {settings.threshold_s:g} s / (calls offered - "
+        f"callers who hung up within {settings.short_abandon_s:g} s). Target "
+        f"{settings.target:.0%}. A call that spilled to a partner after its queue timeout "
+        "counts against the center it left. See docs/service-level.md."
+    )
+    d = new_dashboard(
+        UID,
+        "lotse: national overview",
+        f"Service level of every 115 center against the promise ({settings.promise}), "
+        "calls offered, answered and abandoned, overflow between centers, off-hours calls.",
+        settings,
+    )
+    d = d.with_row(row("Service level"))
+    d = d.with_panel(
+        big_number(
+            "Service level today, all centers",
+            sl_help + " All centers together: every queue entry counts once.",
+            [Query(promql.service_level(national), "115 promise", instant=True)],
+            unit="percentunit",
+            w=6,
+            h=7,
+            steps=target_thresholds(settings.target),
+            decimals=1,
+        )
+    )
+    d = d.with_panel(
+        bars(
+            "Service level today per center",
+            sl_help,
+            [Query(promql.service_level(today), "{{center}}", instant=True)],
+            unit="percentunit",
+            w=18,
+            h=7,
+            steps=target_thresholds(settings.target),
+            minimum=0,
+            maximum=1,
+        )
+    )
+    d = d.with_panel(
+        timeseries(
+            "Service level per center, last hour (rolling)",
+            sl_help + " Each point covers the hour before it; the dashed line is the target.",
+            [
+                Query(
+                    promql.recorded_ratio("lotse_service_level:ratio", "1h"),
+                    "{{center}}",
+                )
+            ],
+            unit="percentunit",
+            w=24,
+            minimum=0,
+            maximum=1,
+            target=settings.target,
+        )
+    )
+    d = d.with_row(row("Calls"))
+    d = d.with_panel(
+        timeseries(
+            "Calls per quarter hour, all centers",
+            "Queue entries offered, answered and abandoned in the 15 minutes before each point, "
+            "summed over all centers (a call that spilled to a partner is offered at both).",
+            [
+                Query(all_15m.offered, "offered"),
+                Query(all_15m.answered, "answered"),
+                Query(all_15m.abandoned, "abandoned"),
+                Query(all_15m.short_abandoned, f"abandoned within {settings.short_abandon_s:g} s"),
+            ],
+            w=12,
+        )
+    )
+    d = d.with_panel(
+        merged_table(
+            "Calls today per center",
+            "Offered: calls queued at the center, its own region's (home) or a partner's "
+            "(overflow in). Service levels as in docs/service-level.md: the 115 promise, and "
+            "Asterisk's SL and SL2 as `queue show` prints them. ASA: average speed of answer.",
+            [
+                (
+                    "Offered (home)",
+                    Query(
+                        'sum by (center) (increase(lotse_calls_offered_total{type="home"}'
+                        f"[{TODAY}]))",
+                    ),
+                    "none",
+                ),
+                (
+                    "Offered (overflow in)",
+                    Query(
+                        'sum by (center) (increase(lotse_calls_offered_total{type="overflow_in"}'
+                        f"[{TODAY}]))",
+                    ),
+                    "none",
+                ),
+                ("Answered", Query(today.answered), "none"),
+                ("Abandoned", Query(today.abandoned), "none"),
+                ("Short abandons", Query(today.short_abandoned), "none"),
+                ("115 promise", Query(promql.service_level(today)), "percentunit"),
+                (
+                    "Asterisk SL",
+                    Query(promql.service_level_asterisk(today)),
+                    "percentunit",
+                ),
+                (
+                    "Asterisk SL2",
+                    Query(promql.service_level2_asterisk(today)),
+                    "percentunit",
+                ),
+                ("ASA", Query(promql.average_speed_of_answer(today)), "s"),
+            ],
+            w=12,
+        )
+    )
+    d = d.with_row(row("Overflow and off-hours"))
+    d = d.with_panel(
+        merged_table(
+            "Overflow between centers today",
+            "Calls passed from one center to another: overload (the home center over its "
+            "thresholds), offhours (home closed), timeout (the queue timeout expired and the "
+            "call spilled to the next partner; not an abandon).",
+            [
+                (
+                    "Calls",
+                    Query(
+                        "sum by (from_center, to_center, reason) "
+                        f"(increase(lotse_calls_overflowed_total[{TODAY}])) > 0",
+                    ),
+                    "none",
+                )
+            ],
+            w=12,
+        )
+    )
+    d = d.with_panel(
+        timeseries(
+            "Overflow by reason, per quarter hour",
+            "Calls passed to a partner center in the 15 minutes before each point.",
+            [
+                Query(
+                    "sum by (reason) (increase(lotse_calls_overflowed_total[15m]))",
+                    "{{reason}}",
+                )
+            ],
+            w=12,
+        )
+    )
+    d = d.with_panel(
+        big_number(
+            "Off-hours share today, all centers",
+            "Calls that arrived while their home center was closed (hours, holiday, closure "
+            "day, supervisor override) / all calls lotse routed.",
+            [Query(_offhours_share(()), "off-hours", instant=True)],
+            unit="percentunit",
+            w=6,
+            h=7,
+            decimals=1,
+        )
+    )
+    d = d.with_panel(
+        bars(
+            "Off-hours share today per home center",
+            "Of the calls from a center's region, the share that arrived while it was closed.",
+            [Query(_offhours_share(("center",)), "{{center}}", instant=True)],
+            unit="percentunit",
+            w=18,
+            h=7,
+            steps=thresholds((None, "blue")),
+            minimum=0,
+            maximum=1,
+        )
+    )
+    return d

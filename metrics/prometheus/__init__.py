@@ -1,0 +1,1 @@
+"""Prometheus rules for lotse: the service-level formulas, recording rules and alerts."""
