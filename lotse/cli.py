@@ -14,6 +14,7 @@ from greetings.cli import add_parser as add_greetings
 from lotse import commands
 from lotse.journal.cli import add_parser as add_report
 from metrics.cli import add_parser as add_dashboards
+from sim.cli import add_parser as add_sim
 from sim.pbx.cli import add_parser as add_pbx
 
 EXIT_OK = 0
@@ -31,6 +32,7 @@ REGISTRARS: tuple[Registrar, ...] = (
     add_dialplan,
     add_greetings,
     add_pbx,
+    add_sim,
     add_dashboards,
     commands.add_demo,
 )

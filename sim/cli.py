@@ -1,0 +1,318 @@
+"""``lotse sim run`` (the what-if engine) and ``lotse erlang`` (the formulas).
+
+Exit codes: 0 ok, 1 runtime failure (charts cannot be written), 2 bad input
+(a scenario or configuration with problems, impossible arguments).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console
+from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from lotse.paths import default_config_path
+from router.configload import load_config
+from router.confignodes import ConfigError
+from router.numbering import OrtsnetzTable
+from sim.engine import NATIONAL, SimReport, simulate
+from sim.erlang import ErlangResult, agents_for, erlang
+from sim.national import national_network, render_config
+from sim.scenario import Scenario
+from sim.scenarioload import load_scenario
+
+EXIT_OK, EXIT_FAILURE, EXIT_BAD_INPUT = 0, 1, 2
+_SHOWN_FLOWS = 15
+
+SubParsers = argparse._SubParsersAction
+
+
+def add_parser(sub: SubParsers[argparse.ArgumentParser]) -> None:
+    """Register ``lotse sim`` (``run``, ``national``) and ``lotse erlang``."""
+    sim = sub.add_parser(
+        "sim",
+        help="what-if engine: simulate a scenario with the real routing policy",
+        description="Simulate scenarios in virtual time: every call routed by the controller's "
+        "policy, queues, agents per half hour, abandonment. Answers: will each center keep "
+        "the 115 promise?",
+    )
+    sim_sub = sim.add_subparsers(dest="sim_command", metavar="COMMAND", required=True)
+    run = sim_sub.add_parser(
+        "run",
+        help="run a scenario file and report per center and national",
+        description="Run SCENARIO (YAML, see sim/scenarios/) and report per center and "
+        "national: offered, answered, service level, average speed of answer, abandonment, "
+        "occupancy, overflow between centers, off-hours calls.",
+    )
+    run.add_argument("scenario", type=Path, metavar="SCENARIO", help="scenario file (YAML)")
+    run.add_argument("--seed", type=int, default=0, metavar="N", help="random seed (default 0)")
+    run.add_argument("--json", action="store_true", help="print the report as one JSON object")
+    run.add_argument("--plot", type=Path, metavar="DIR", help="write PNG charts into DIR")
+    run.add_argument(
+        "--config",
+        type=Path,
+        default=None,
+        help="network for a scenario that names none (default: the lotse configuration)",
+    )
+    run.set_defaults(func=run_command)
+    nat = sim_sub.add_parser(
+        "national",
+        help="print the generated national network as config.yaml",
+        description="Print the national network of about 100 centers that scenarios get with "
+        "network: {national: {seed: N}} (the same seed gives the same network).",
+    )
+    nat.add_argument("--seed", type=int, default=115, metavar="N", help="generator seed")
+    nat.set_defaults(func=national_command)
+
+    erl = sub.add_parser(
+        "erlang",
+        help="Erlang C / Erlang A: service level of a staffing, or the agents needed",
+        description="Erlang C (M/M/n) or, with --patience, Erlang A (M/M/n+M): the probability "
+        "of waiting, the service level (answered within the threshold among all calls), the "
+        "average speed of answer of answered calls and the abandonment rate. With --target "
+        "instead of --agents: the fewest agents reaching that service level.",
+    )
+    erl.add_argument("--rate", type=float, required=True, metavar="R", help="calls per hour")
+    erl.add_argument("--aht", type=float, required=True, metavar="S", help="mean handle time, s")
+    group = erl.add_mutually_exclusive_group(required=True)
+    group.add_argument("--agents", type=int, metavar="N", help="agents logged in")
+    group.add_argument("--target", type=float, metavar="X", help="service level to reach (0.75)")
+    erl.add_argument(
+        "--threshold",
+        type=float,
+        default=30.0,
+        metavar="T",
+        help="service-level threshold in seconds (default 30)",
+    )
+    erl.add_argument(
+        "--patience", type=float, metavar="P", help="mean caller patience in seconds: Erlang A"
+    )
+    erl.add_argument("--json", action="store_true", help="print one JSON object")
+    erl.set_defaults(func=erlang_command)
+
+
+# --- lotse sim run ------------------------------------------------------------------
+
+
+def run_command(args: argparse.Namespace) -> int:
+    """``lotse sim run``."""
+    err = Console(stderr=True)
+    table = OrtsnetzTable.load()
+    config_path: Path = args.config or default_config_path()
+    try:
+        scenario = load_scenario(
+            args.scenario, table=table, config=lambda: load_config(config_path, table=table)
+        )
+    except ConfigError as problem:
+        for p in problem.problems:
+            print(p, file=sys.stderr)
+        return EXIT_BAD_INPUT
+    except OSError as failure:
+        name = failure.filename or args.scenario
+        print(f"{name}: cannot read: {failure.strerror or failure}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    started = time.perf_counter()
+    report = _run(scenario, args.seed, err)
+    elapsed = time.perf_counter() - started
+    if args.json:
+        print(json.dumps(_finite(report.to_json()), ensure_ascii=False, allow_nan=False))
+    else:
+        out = Console()
+        if not out.is_terminal:
+            # Pipes and files get the whole table, not 80 columns of wrapped names.
+            out = Console(width=140)
+        print_report(report, out)
+        err.print(
+            f"{report.calls} calls, {report.routings} routing decisions in {elapsed:.1f} s "
+            f"({report.calls / elapsed if elapsed > 0 else 0:,.0f} calls/s)",
+            style="dim",
+        )
+    if args.plot is not None:
+        from sim.engine.plots import write_plots
+
+        try:
+            files = write_plots(report, args.plot)
+        except OSError as failure:
+            print(
+                f"{args.plot}: cannot write charts: {failure.strerror or failure}", file=sys.stderr
+            )
+            return EXIT_FAILURE
+        for path in files:
+            err.print(f"wrote {path}", style="dim")
+    return EXIT_OK
+
+
+def _run(scenario: Scenario, seed: int, err: Console) -> SimReport:
+    if not err.is_terminal:
+        return simulate(scenario, seed=seed)
+    columns = (
+        TextColumn("[bold]{task.description}"),
+        BarColumn(),
+        TextColumn("{task.percentage:>3.0f} % of the period"),
+        TimeElapsedColumn(),
+    )
+    with Progress(*columns, console=err, transient=True) as progress:
+        task = progress.add_task(scenario.name, total=1.0)
+        return simulate(
+            scenario, seed=seed, progress=lambda done: progress.update(task, completed=done)
+        )
+
+
+def print_report(report: SimReport, console: Console) -> None:
+    """The report as tables: centers and national, then the flows between centers."""
+    table = Table(
+        title=f"{report.scenario} ({report.start}, {report.days} day"
+        f"{'' if report.days == 1 else 's'}, seed {report.seed})",
+        title_justify="left",
+    )
+    for name in (
+        "center",
+        "offered",
+        "off-hours",
+        "answered",
+        f"SL {report.threshold_s:g} s",
+        "ASA s",
+        "abandoned",
+        "occupancy",
+        "agent h",
+    ):
+        if name == "center":
+            table.add_column(name, no_wrap=True)
+        else:
+            table.add_column(name, justify="right")
+    for c in (*report.centers, report.national):
+        if c.offered == 0 and c.answered_here == 0 and c is not report.national:
+            continue
+        level = "-" if c.service_level is None else f"{c.service_level:.1%}"
+        style = "" if c.meets_target is None else ("green" if c.meets_target else "bold red")
+        table.add_row(
+            c.id,
+            str(c.offered),
+            str(c.off_hours),
+            str(c.answered),
+            f"[{style}]{level}[/]" if style else level,
+            "-" if c.asa_s is None else f"{c.asa_s:.1f}",
+            "-" if c.abandon_rate is None else f"{c.abandon_rate:.1%}",
+            "-" if c.occupancy is None else f"{c.occupancy:.0%}",
+            f"{c.agent_hours:.0f}",
+            end_section=c is report.centers[-1],
+        )
+    console.print(table)
+    for title, flows in (
+        ("overflow and spills", report.overflow),
+        ("off-hours calls to partners", report.offhours_flows),
+    ):
+        if not flows:
+            continue
+        ft = Table(title=f"{title} (from -> to)", title_justify="left")
+        for name in ("from", "to", "calls"):
+            ft.add_column(name, justify="right" if name == "calls" else "left")
+        for flow in flows[:_SHOWN_FLOWS]:
+            ft.add_row(flow.source, flow.target, str(flow.calls))
+        if len(flows) > _SHOWN_FLOWS:
+            ft.add_row("...", f"{len(flows) - _SHOWN_FLOWS} more", "")
+        console.print(ft)
+    hourly = [v for v in report.hourly_service_level[NATIONAL] if v is not None]
+    weak = sum(1 for v in hourly if v < report.target)
+    if weak:
+        console.print(
+            f"national: {weak} of {len(hourly)} hours with calls below "
+            f"{report.target:.0%} (see --plot for the hours)",
+            style="yellow",
+        )
+    missed = [c.id for c in report.centers if c.meets_target is False]
+    verdict = (
+        f"every center keeps the promise ({report.target:.0%} within {report.threshold_s:g} s)"
+        if not missed
+        else f"{len(missed)} center(s) miss {report.target:.0%} within {report.threshold_s:g} s: "
+        + ", ".join(missed[:12])
+        + (" ..." if len(missed) > 12 else "")
+    )
+    console.print(verdict, style="green" if not missed else "bold red")
+
+
+def national_command(args: argparse.Namespace) -> int:
+    """``lotse sim national``."""
+    network = national_network(OrtsnetzTable.load(), seed=args.seed)
+    sys.stdout.write(render_config(network.config))
+    return EXIT_OK
+
+
+# --- lotse erlang -------------------------------------------------------------------
+
+
+def erlang_command(args: argparse.Namespace) -> int:
+    """``lotse erlang``."""
+    try:
+        if args.agents is not None:
+            result = erlang(args.rate, args.aht, args.agents, args.threshold, args.patience)
+        else:
+            result = agents_for(args.rate, args.aht, args.target, args.threshold, args.patience)
+    except ValueError as problem:
+        print(f"lotse erlang: {problem}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    if args.json:
+        print(json.dumps(erlang_json(result, args.target), allow_nan=False))
+    else:
+        print_erlang(result, args.target, Console())
+    return EXIT_OK
+
+
+def erlang_json(result: ErlangResult, target: float | None = None) -> dict[str, Any]:
+    """The JSON object of ``lotse erlang --json`` (``asa_s`` null when unbounded)."""
+    data: dict[str, Any] = {
+        "model": "erlang_a" if result.patience_s is not None else "erlang_c",
+        "agents": result.agents,
+        "offered_load_erl": result.offered_load_erl,
+        "threshold_s": result.threshold_s,
+        "p_wait": result.p_wait,
+        "service_level": result.service_level,
+        "asa_s": result.asa_s if math.isfinite(result.asa_s) else None,
+        "occupancy": result.occupancy,
+    }
+    if result.patience_s is not None:
+        data["patience_s"] = result.patience_s
+        data["abandon_rate"] = result.abandon_rate
+    if target is not None:
+        data["target"] = target
+        data["agents_needed"] = result.agents
+    return data
+
+
+def print_erlang(result: ErlangResult, target: float | None, console: Console) -> None:
+    """The figures as a small table."""
+    model = "Erlang A" if result.patience_s is not None else "Erlang C"
+    table = Table(title=model, title_justify="left", show_header=False)
+    table.add_column("what")
+    table.add_column("value", justify="right")
+    if target is not None:
+        table.add_row(f"agents needed for {target:.0%}", str(result.agents))
+    else:
+        table.add_row("agents", str(result.agents))
+    table.add_row("offered load", f"{result.offered_load_erl:.2f} Erl")
+    table.add_row("probability of waiting", f"{result.p_wait:.1%}")
+    table.add_row(f"service level ({result.threshold_s:g} s)", f"{result.service_level:.1%}")
+    asa = f"{result.asa_s:.1f} s" if math.isfinite(result.asa_s) else "unbounded (overload)"
+    table.add_row("average speed of answer", asa)
+    if result.patience_s is not None:
+        table.add_row("abandonment", f"{result.abandon_rate:.1%}")
+    table.add_row("occupancy", f"{result.occupancy:.1%}")
+    console.print(table)
+
+
+def _finite(value: Any) -> Any:
+    """``value`` with infinities and NaN replaced by ``None`` (strict JSON)."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, dict):
+        return {k: _finite(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_finite(v) for v in value]
+    return value

@@ -1,0 +1,242 @@
+"""What a run found: per center and national, the figures of the 115 promise.
+
+Definitions (per center, over calls whose *home* is the center, wherever they
+were answered):
+
+* ``offered``: calls for the center's region; ``off_hours`` of them came while
+  it was closed;
+* ``service_level``: calls answered within the threshold (counted from first
+  joining a queue, spills included, ring time included) among the offered
+  calls, leaving out off-hours announcements and callers who hung up within
+  the short-abandon time; abandoned, all-busy and unfinished calls count as
+  not answered in time;
+* ``asa_s``: mean wait of the answered calls; ``abandon_rate``: abandoned among
+  the calls that joined a queue;
+* ``occupancy``: busy time of the center's own agents (ringing or talking)
+  over their logged-in time within the period.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass
+from typing import TYPE_CHECKING, Any
+
+from sim.engine.model import HIST_BINS, HIST_STEP_S, SimCenter
+
+if TYPE_CHECKING:
+    from sim.engine.core import Engine
+
+NATIONAL = "national"
+
+
+@dataclass(frozen=True)
+class CenterReport:
+    """The figures of one center, or of the whole network (``id == "national"``)."""
+
+    id: str
+    name: str
+    offered: int
+    off_hours: int
+    queued: int
+    answered: int
+    answered_within: int
+    abandoned: int
+    short_abandoned: int
+    announced_offhours: int
+    announced_busy: int
+    unfinished: int
+    service_level: float | None
+    asa_s: float | None
+    abandon_rate: float | None
+    answered_here: int
+    agent_hours: float
+    occupancy: float | None
+    meets_target: bool | None
+
+
+@dataclass(frozen=True)
+class Flow:
+    """Calls moved from one center to another."""
+
+    source: str
+    target: str
+    calls: int
+
+
+@dataclass(frozen=True)
+class SimReport:
+    """Everything a run reports; the same seed gives an equal report."""
+
+    scenario: str
+    seed: int
+    start: str
+    days: int
+    threshold_s: float
+    target: float
+    calls: int
+    routings: int
+    events: int
+    unrouted: int
+    centers: tuple[CenterReport, ...]
+    national: CenterReport
+    overflow: tuple[Flow, ...]
+    offhours_flows: tuple[Flow, ...]
+    hour_labels: tuple[str, ...]
+    # Per center id (and "national"): service level per local hour of arrival.
+    hourly_service_level: Mapping[str, tuple[float | None, ...]]
+    # The counts behind it: calls counted (offered less the exclusions), and answered in time.
+    hourly_offered: Mapping[str, tuple[int, ...]]
+    hourly_within: Mapping[str, tuple[int, ...]]
+    # Answered calls per 5 s of waiting (the last bin: 10 minutes and more).
+    wait_histogram: Mapping[str, tuple[int, ...]]
+
+    @property
+    def hist_step_s(self) -> float:
+        """Width of a waiting-time histogram bin in seconds."""
+        return HIST_STEP_S
+
+    def center(self, center_id: str) -> CenterReport:
+        """The report of one center (or ``"national"``)."""
+        if center_id == NATIONAL:
+            return self.national
+        for c in self.centers:
+            if c.id == center_id:
+                return c
+        raise KeyError(center_id)
+
+    def to_json(self) -> dict[str, Any]:
+        """A JSON-ready dict (``None`` for figures without calls to base them on)."""
+        data = asdict(self)
+        data["hourly_service_level"] = dict(self.hourly_service_level)
+        data["hourly_offered"] = dict(self.hourly_offered)
+        data["hourly_within"] = dict(self.hourly_within)
+        data["wait_histogram"] = dict(self.wait_histogram)
+        data["wait_histogram_step_s"] = HIST_STEP_S
+        return data
+
+
+@dataclass
+class _Tally:
+    offered: int = 0
+    off_hours: int = 0
+    queued: int = 0
+    answered: int = 0
+    within: int = 0
+    abandoned: int = 0
+    short_abandoned: int = 0
+    announced_offhours: int = 0
+    announced_busy: int = 0
+    unfinished: int = 0
+    wait_sum: float = 0.0
+    answered_here: int = 0
+    staffed_s: float = 0.0
+    busy_s: float = 0.0
+
+    def add(self, c: SimCenter) -> None:
+        self.offered += c.offered
+        self.off_hours += c.off_hours
+        self.queued += c.queued
+        self.answered += c.answered
+        self.within += c.within
+        self.abandoned += c.abandoned
+        self.short_abandoned += c.short_abandoned
+        self.announced_offhours += c.announced_offhours
+        self.announced_busy += c.announced_busy
+        self.unfinished += c.unfinished
+        self.wait_sum += c.wait_sum
+        self.answered_here += c.answered_here
+        self.staffed_s += c.staffed_s
+        self.busy_s += c.busy_s
+
+    def report(self, cid: str, name: str, target: float) -> CenterReport:
+        base = self.offered - self.announced_offhours - self.short_abandoned
+        level = self.within / base if base > 0 else None
+        return CenterReport(
+            id=cid,
+            name=name,
+            offered=self.offered,
+            off_hours=self.off_hours,
+            queued=self.queued,
+            answered=self.answered,
+            answered_within=self.within,
+            abandoned=self.abandoned,
+            short_abandoned=self.short_abandoned,
+            announced_offhours=self.announced_offhours,
+            announced_busy=self.announced_busy,
+            unfinished=self.unfinished,
+            service_level=level,
+            asa_s=self.wait_sum / self.answered if self.answered else None,
+            abandon_rate=self.abandoned / self.queued if self.queued else None,
+            answered_here=self.answered_here,
+            agent_hours=self.staffed_s / 3600.0,
+            occupancy=self.busy_s / self.staffed_s if self.staffed_s > 0 else None,
+            meets_target=None if level is None else level >= target,
+        )
+
+
+def _hourly(
+    offered: list[int], excluded: list[int], within: list[int]
+) -> tuple[tuple[float | None, ...], tuple[int, ...]]:
+    bases = [o - x for o, x in zip(offered, excluded, strict=True)]
+    levels = tuple(w / b if b > 0 else None for w, b in zip(within, bases, strict=True))
+    return levels, tuple(bases)
+
+
+def _flows(moves: Mapping[tuple[str, str], int]) -> tuple[Flow, ...]:
+    return tuple(
+        Flow(a, b, n) for (a, b), n in sorted(moves.items(), key=lambda kv: (-kv[1], kv[0]))
+    )
+
+
+def build_report(engine: Engine) -> SimReport:
+    """Collect the tallies of a finished run."""
+    scenario = engine.scenario
+    target = scenario.target
+    hours = engine.timeline.hours
+    reports: list[CenterReport] = []
+    nation = _Tally()
+    levels: dict[str, tuple[float | None, ...]] = {}
+    bases: dict[str, tuple[int, ...]] = {}
+    withins: dict[str, tuple[int, ...]] = {}
+    hists: dict[str, tuple[int, ...]] = {}
+    n_offered, n_excluded, n_within = [0] * hours, [0] * hours, [0] * hours
+    n_hist = [0] * HIST_BINS
+    for c in engine.centers:
+        tally = _Tally()
+        tally.add(c)
+        nation.add(c)
+        reports.append(tally.report(c.id, c.center.name, target))
+        levels[c.id], bases[c.id] = _hourly(c.hour_offered, c.hour_excluded, c.hour_within)
+        withins[c.id] = tuple(c.hour_within)
+        hists[c.id] = tuple(c.hist)
+        for h in range(hours):
+            n_offered[h] += c.hour_offered[h]
+            n_excluded[h] += c.hour_excluded[h]
+            n_within[h] += c.hour_within[h]
+        for b in range(HIST_BINS):
+            n_hist[b] += c.hist[b]
+    levels[NATIONAL], bases[NATIONAL] = _hourly(n_offered, n_excluded, n_within)
+    withins[NATIONAL] = tuple(n_within)
+    hists[NATIONAL] = tuple(n_hist)
+    return SimReport(
+        scenario=scenario.name,
+        seed=engine.seed,
+        start=scenario.start.isoformat(),
+        days=scenario.days,
+        threshold_s=scenario.threshold_s,
+        target=target,
+        calls=engine.arrivals,
+        routings=engine.routings,
+        events=engine.events,
+        unrouted=engine.unrouted,
+        centers=tuple(reports),
+        national=nation.report(NATIONAL, "all centers", target),
+        overflow=_flows(engine.overflow),
+        offhours_flows=_flows(engine.offhours_flows),
+        hour_labels=engine.timeline.hour_labels,
+        hourly_service_level=levels,
+        hourly_offered=bases,
+        hourly_within=withins,
+        wait_histogram=hists,
+    )
