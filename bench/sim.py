@@ -2,7 +2,7 @@
 
 One center open around the clock, Poisson arrivals, exponential handle times,
 ``c`` agents, no abandonment: the queue of Erlang C. lotse routes every call
-through the real policy (``router.policy.decide``) with a live snapshot; Ciw
+through the real policy (``router.policy.decide_at``) with a live snapshot; Ciw
 (``import ciw``) just queues. Both simulate the same horizon; each is run
 ``--repeat`` times, alternating, and the best speed of each counts (the
 machine's noise only ever slows a run down). Prints calls simulated per
@@ -22,7 +22,7 @@ import json
 import math
 import sys
 import time
-from datetime import date, datetime
+from datetime import date
 from datetime import time as dtime
 from pathlib import Path
 
@@ -32,6 +32,7 @@ import ciw
 
 import sim.engine.core as core
 from router import policy
+from router.compiled import Instant
 from router.config import Center, Config, Thresholds, TimeRange, WeeklyHours
 from router.numbering import OrtsnetzTable
 from router.policy import Call, Decision, Router
@@ -97,22 +98,22 @@ def run_lotse(scenario: Scenario, seed: int) -> tuple[float, float, int]:
 
 
 def policy_share(scenario: Scenario, seed: int) -> float:
-    """Microseconds per call spent in ``router.policy.decide`` (an extra, instrumented run)."""
-    real = policy.decide
+    """Microseconds per call spent in ``router.policy.decide_at`` (an extra, instrumented run)."""
+    real = policy.decide_at
     spent = [0.0]
 
-    def timed(call: Call, now: datetime, snapshot: Snapshot, router: Router) -> Decision:
+    def timed(call: Call, instant: Instant, snapshot: Snapshot, router: Router) -> Decision:
         started = time.perf_counter()
-        decision = real(call, now, snapshot, router)
+        decision = real(call, instant, snapshot, router)
         spent[0] += time.perf_counter() - started
         return decision
 
-    core.decide = timed  # type: ignore[attr-defined]  # the engine's global, as tests patch it
+    core.decide_at = timed  # type: ignore[attr-defined]  # the engine's global, as tests patch it
     try:
         router = Router(scenario.config, scenario.table, calendar=NoHolidays())
         report = simulate(scenario, seed=seed, router=router)
     finally:
-        core.decide = real  # type: ignore[attr-defined]
+        core.decide_at = real  # type: ignore[attr-defined]
     return spent[0] / report.calls * 1e6
 
 

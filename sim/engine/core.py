@@ -3,7 +3,7 @@
 Virtual time runs from local midnight of the scenario's first day; nothing
 reads a clock, and all randomness comes from one ``random.Random(seed)``, so a
 seed replays the same run exactly. Every call is routed by
-:func:`router.policy.decide`, the controller's own policy, with a
+:func:`router.policy.decide_at`, the controller's own policy, with a
 :class:`router.state.Snapshot` of the engine's live centers, and the engine
 plays the dialplan's answer to it (``dialplans/contract.py``):
 
@@ -27,10 +27,9 @@ import itertools
 import math
 import random
 from collections.abc import Callable
-from datetime import datetime
 from typing import Any
 
-from router.policy import Action, Call, Router, decide
+from router.policy import Action, Call, Router, decide_at
 from router.state import Snapshot
 from sim.engine.callers import CallerSource
 from sim.engine.model import (
@@ -52,7 +51,6 @@ DEPART, ARRIVAL, WAIT_END, PROMPT, STAFF, END = range(6)
 _PROGRESS_EVERY = 1 << 15
 _QUEUE, _POSTAL = Action.QUEUE, Action.ASK_POSTAL_CODE
 _heappush = heapq.heappush
-_fromtimestamp = datetime.fromtimestamp
 
 Progress = Callable[[float], None]
 # (time, sequence, kind, payload): the sequence breaks ties in scheduling order.
@@ -236,9 +234,11 @@ class Engine:
         visited = call.visited
         self.states.now = t
         router = self.router
-        now = _fromtimestamp(self.epoch_ts + t, router.tz)
-        decision = decide(
-            Call(call.caller, "115", call.postal, visited), now, self.snapshot, router
+        decision = decide_at(
+            Call(call.caller, "115", call.postal, visited),
+            router.instant_at(self.epoch_ts + t),
+            self.snapshot,
+            router,
         )
         home = call.home
         if home is None and decision.home is not None:

@@ -7,7 +7,7 @@ import math
 import re
 from collections.abc import Callable
 from dataclasses import replace
-from datetime import date, datetime
+from datetime import date
 from datetime import time as dtime
 from pathlib import Path
 from typing import Any
@@ -16,6 +16,7 @@ import pytest
 
 import sim.engine.core as core
 from router import policy
+from router.compiled import Instant
 from router.config import Center, Config, Thresholds, TimeRange, WeeklyHours
 from router.numbering import OrtsnetzTable
 from router.policy import Call, Decision
@@ -92,14 +93,14 @@ def plan(rate: float, agents: int, **kw: Any) -> CenterPlan:
 def watch_decisions(monkeypatch: pytest.MonkeyPatch) -> list[tuple[Call, Decision]]:
     """Record every (call, decision) the engine asks the real policy for."""
     seen: list[tuple[Call, Decision]] = []
-    real = policy.decide
+    real = policy.decide_at
 
-    def recording(call: Call, now: datetime, snapshot: Snapshot, router: Any) -> Decision:
-        decision = real(call, now, snapshot, router)
+    def recording(call: Call, instant: Instant, snapshot: Snapshot, router: Any) -> Decision:
+        decision = real(call, instant, snapshot, router)
         seen.append((call, decision))
         return decision
 
-    monkeypatch.setattr(core, "decide", recording)
+    monkeypatch.setattr(core, "decide_at", recording)
     return seen
 
 
@@ -269,14 +270,14 @@ def test_the_policy_sees_the_live_state_as_the_controller_would(
     table: OrtsnetzTable, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     states: list[CenterState] = []
-    real = policy.decide
+    real = policy.decide_at
 
-    def spy(call: Call, now: datetime, snapshot: Snapshot, router: Any) -> Decision:
+    def spy(call: Call, instant: Instant, snapshot: Snapshot, router: Any) -> Decision:
         states.append(snapshot.of("solo"))
         assert snapshot.of("nowhere") == CenterState()
-        return real(call, now, snapshot, router)
+        return real(call, instant, snapshot, router)
 
-    monkeypatch.setattr(core, "decide", spy)
+    monkeypatch.setattr(core, "decide_at", spy)
     solo = center("solo", ortsnetze=("30",))
     simulate(scenario(table, [solo], {"solo": plan(500, 20)}), seed=1)
     assert any(s.waiting > 0 for s in states)
