@@ -17,9 +17,9 @@ from datetime import date, datetime
 from typing import NamedTuple
 from zoneinfo import ZoneInfo
 
-from router.config import Center, Config
-from router.decision import Home
-from router.numbering import OrtsnetzTable
+from router.config import Center, Config, UnconnectedMode
+from router.decision import Action, Decision, Home
+from router.numbering import Origin, OrtsnetzTable
 from router.opening import HolidayCalendar, Moment, OpeningHours, closed_reason
 from router.state import Snapshot
 
@@ -40,6 +40,7 @@ class Instant(NamedTuple):
 class CenterPlan(NamedTuple):
     """One center as the policy's hot path reads it."""
 
+    id: str
     center: Center
     minutes: bytes
     labels: tuple[str, ...]
@@ -68,6 +69,7 @@ class Router:
     tz: ZoneInfo = field(init=False, compare=False)
     hours: Mapping[str, OpeningHours] = field(init=False, compare=False)
     plans: Mapping[str, CenterPlan] = field(init=False, compare=False)
+    max_hops: int = field(init=False, compare=False)
     _instants: dict[int, Instant] = field(init=False, compare=False, repr=False)
     _days: dict[date, dict[str, str]] = field(init=False, compare=False, repr=False)
     _spill_reasons: dict[tuple[str, str, int], str] = field(init=False, compare=False, repr=False)
@@ -82,10 +84,22 @@ class Router:
         object.__setattr__(self, "tz", ZoneInfo(config.timezone))
         object.__setattr__(self, "hours", hours)
         object.__setattr__(self, "plans", plans)
+        object.__setattr__(self, "max_hops", config.max_hops)
         object.__setattr__(self, "_instants", {})
         object.__setattr__(self, "_days", {})
         object.__setattr__(self, "_spill_reasons", {})
         object.__setattr__(self, "_homes", {})
+        # A landline caller's home depends on nothing but the Ortsnetz: decide
+        # it for all of them now, so no call pays for the first of its area.
+        by_ortsnetz = config.center_by_ortsnetz
+        for net in self.table:
+            reason = f"via Ortsnetz 0{net.code} ({net.name})"
+            origin = self.table.landline_origin(net.code)
+            home = self.region_home(origin, by_ortsnetz.get(net.code), reason, "ortsnetz")
+            self._homes[net.code] = home
+        for cid, plan in plans.items():
+            for target, onward in _spill_pairs(cid, plan):
+                self.queue_reason(plans[target], onward, plans[target].center.queue_timeout_s)
 
     def instant(self, now: datetime) -> Instant:
         """The local instant of the aware datetime ``now``.
@@ -136,16 +150,54 @@ class Router:
             self.calendar,
         )
 
-    def home_memo(self) -> dict[str, Home]:
-        """Ortsnetz code -> the home of its landline callers, filled by the policy.
+    def landline_home(self, origin: Origin) -> Home:
+        """The home of a landline caller (``origin.ortsnetz`` set), decided at start-up."""
+        assert origin.ortsnetz is not None
+        home = self._homes[origin.ortsnetz.code]
+        if home.origin is not origin:
+            # A table other than the router's classified the caller: keep their origin.
+            early = home.early._replace(origin=origin) if home.early is not None else None
+            home = home._replace(origin=origin, early=early)
+        return home
 
-        At most one entry per Ortsnetz, so it needs no bound.
+    def region_home(self, origin: Origin, center_id: str | None, reason: str, via: str) -> Home:
+        """The home for a region (``reason`` says how it was found) served by ``center_id``.
+
+        A region no center serves goes to the fallback center, or to the
+        'region not connected' announcement if the config says so.
         """
-        return self._homes
+        config = self.config
+        if center_id is not None:
+            return Home(origin, config.centers[center_id], (f"home={center_id} {reason}",), via=via)
+        where = reason.removeprefix("via ")
+        if config.unconnected is UnconnectedMode.ANNOUNCEMENT:
+            decision = Decision(
+                action=Action.ANNOUNCE,
+                origin=origin,
+                home=None,
+                target=None,
+                queue=None,
+                greeting=None,
+                announcement=config.unconnected_announcement,
+                queue_timeout_s=0,
+                reasons=(f"region not connected ({where})",),
+            )
+            return Home(origin, None, (), early=decision)
+        return self.fallback_home(origin, f"region not connected ({where})")
+
+    def fallback_home(self, origin: Origin, why: str) -> Home:
+        """The national fallback center as the home, and why."""
+        fallback = self.config.fallback_center
+        return Home(
+            origin,
+            self.config.centers[fallback],
+            (f"home={fallback}: fallback, {why}",),
+            via="fallback",
+        )
 
     def queue_reason(self, target: CenterPlan, onward: str, timeout: int) -> str:
         """``queue Q, spill to P after T s``: few distinct values, so built once each."""
-        key = (target.center.id, onward, timeout)
+        key = (target.id, onward, timeout)
         text = self._spill_reasons.get(key)
         if text is None:
             if len(self._spill_reasons) >= _MEMO_LIMIT:
@@ -155,9 +207,18 @@ class Router:
         return text
 
 
+def _spill_pairs(cid: str, plan: CenterPlan) -> set[tuple[str, str]]:
+    """(target, onward) pairs a call of ``cid`` can see: any two centers of a chain."""
+    pairs: set[tuple[str, str]] = set()
+    for chain in ((cid, *plan.overflow), (cid, *plan.offhours)):
+        pairs.update((a, b) for a in chain for b in chain if a != b)
+    return pairs
+
+
 def _plan(center: Center, hours: OpeningHours, config: Config) -> CenterPlan:
     cid, limits = center.id, center.thresholds
     return CenterPlan(
+        id=cid,
         center=center,
         minutes=hours.minutes,
         labels=hours.labels,

@@ -183,6 +183,10 @@ class OrtsnetzTable:
         """The Ortsnetz with this code; ``"421"`` and ``"0421"`` both name Bremen."""
         return self._by_code.get(code[1:] if code[:1] == "0" else code)
 
+    def landline_origin(self, code: str) -> Origin:
+        """The shared :class:`Origin` of every landline caller in Ortsnetz ``code``."""
+        return self._landline[code]
+
     def longest_prefix(self, national_significant_digits: str) -> Ortsnetz | None:
         """The Ortsnetz whose code is the longest prefix of an NSN (no trunk 0).
 

@@ -27,9 +27,9 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime
 
 from router.compiled import CenterPlan, Instant, Router
-from router.config import UnconnectedMode, UnknownOriginMode
+from router.config import UnknownOriginMode
 from router.decision import Action, Call, Decision, Home
-from router.numbering import Origin, classify_caller, dialed_ortsnetz
+from router.numbering import classify_caller, dialed_ortsnetz
 from router.state import UNKNOWN, CenterState, Override, Snapshot
 
 __all__ = ["Action", "Call", "Decision", "Router", "decide", "decide_at"]
@@ -67,8 +67,8 @@ def _resolve_home(call: Call, router: Router) -> Home:
         dialed = dialed_ortsnetz(call.dialed, table)
         if dialed is not None:
             reason = f"via dialed Ortsnetz 0{dialed.code} ({dialed.name})"
-            home = _home_for_region(
-                origin, config.center_by_ortsnetz.get(dialed.code), reason, router, "dialed"
+            home = router.region_home(
+                origin, config.center_by_ortsnetz.get(dialed.code), reason, "dialed"
             )
             return home._replace(dialed=dialed.code)
     postal = call.postal_code
@@ -76,23 +76,14 @@ def _resolve_home(call: Call, router: Router) -> Home:
         plz = postal.strip()
         if len(plz) == 5 and plz.isdigit():
             reason = f"via postal code {plz}"
-            return _home_for_region(
-                origin, config.center_for_postal_code(plz), reason, router, "postal_code"
+            return router.region_home(
+                origin, config.center_for_postal_code(plz), reason, "postal_code"
             )
-        return _fallback_home(origin, "postal code input unusable", router)
+        return router.fallback_home(origin, "postal code input unusable")
     net = origin.ortsnetz
     if net is not None:
         # A landline caller's home depends on nothing but the Ortsnetz.
-        memo = router.home_memo()
-        known = memo.get(net.code)
-        if known is None:
-            reason = f"via Ortsnetz 0{net.code} ({net.name})"
-            center_id = config.center_by_ortsnetz.get(net.code)
-            known = _home_for_region(origin, center_id, reason, router, "ortsnetz")
-            memo[net.code] = known
-        elif known.origin is not origin:
-            known = _with_origin(known, origin)
-        return known
+        return router.landline_home(origin)
     if postal is None and config.unknown_origin.mode is UnknownOriginMode.POSTAL_CODE:
         decision = Decision(
             action=Action.ASK_POSTAL_CODE,
@@ -108,50 +99,13 @@ def _resolve_home(call: Call, router: Router) -> Home:
         )
         return Home(origin, None, (), early=decision)
     if postal is not None:
-        return _fallback_home(origin, "no postal code entered", router)
-    return _fallback_home(origin, f"{origin.kind} caller without Ortsnetz", router)
-
-
-def _with_origin(home: Home, origin: Origin) -> Home:
-    early = home.early._replace(origin=origin) if home.early is not None else None
-    return home._replace(origin=origin, early=early)
-
-
-def _home_for_region(
-    origin: Origin, center_id: str | None, reason: str, router: Router, via: str
-) -> Home:
-    config = router.config
-    if center_id is not None:
-        return Home(origin, config.centers[center_id], (f"home={center_id} {reason}",), via=via)
-    if config.unconnected is UnconnectedMode.ANNOUNCEMENT:
-        decision = Decision(
-            action=Action.ANNOUNCE,
-            origin=origin,
-            home=None,
-            target=None,
-            queue=None,
-            greeting=None,
-            announcement=config.unconnected_announcement,
-            queue_timeout_s=0,
-            reasons=(f"region not connected ({reason.removeprefix('via ')})",),
-        )
-        return Home(origin, None, (), early=decision)
-    return _fallback_home(origin, f"region not connected ({reason.removeprefix('via ')})", router)
-
-
-def _fallback_home(origin: Origin, why: str, router: Router) -> Home:
-    fallback = router.config.fallback_center
-    return Home(
-        origin,
-        router.config.centers[fallback],
-        (f"home={fallback}: fallback, {why}",),
-        via="fallback",
-    )
+        return router.fallback_home(origin, "no postal code entered")
+    return router.fallback_home(origin, f"{origin.kind} caller without Ortsnetz")
 
 
 def _closed(plan: CenterPlan, instant: Instant, states: Mapping[str, CenterState]) -> str | None:
     """Why the center is closed now, or ``None``: the order of ``opening.closed_reason``."""
-    cid = plan.center.id
+    cid = plan.id
     state = states.get(cid)
     if state is not None and state.override is not None:
         return None if state.override is Override.OPEN else "closed by supervisor override"
@@ -168,9 +122,8 @@ def _choose_target(
 ) -> Decision:
     config = router.config
     assert home.center is not None
-    plans = router.plans
-    plan = plans[home.center.id]
-    cid = plan.center.id
+    plan = router.plans[home.center.id]
+    cid = plan.id
     reasons = list(home.reasons)
     visited = _NOTHING
     if call.visited:
@@ -243,11 +196,11 @@ def _first_open(
         open_overloaded.append(plan)
     if not open_overloaded:
         return None
-    best = min(open_overloaded, key=lambda p: _wait_key(states.get(p.center.id, UNKNOWN)))
-    best_wait = _wait_key(states.get(best.center.id, UNKNOWN))
-    if stay is not None and best_wait >= _wait_key(states.get(stay.center.id, UNKNOWN)):
+    best = min(open_overloaded, key=lambda p: _wait_key(states.get(p.id, UNKNOWN)))
+    best_wait = _wait_key(states.get(best.id, UNKNOWN))
+    if stay is not None and best_wait >= _wait_key(states.get(stay.id, UNKNOWN)):
         return None
-    reasons.append(f"{role} {best.center.id} has the shortest expected wait")
+    reasons.append(f"{role} {best.id} has the shortest expected wait")
     return best
 
 
@@ -285,9 +238,9 @@ def _queue(
 ) -> Decision:
     """Queue the call at ``target``; it may spill again only if somewhere is left to go."""
     assert home.center is not None
-    max_hops = router.config.max_hops
+    max_hops = router.max_hops
     center = target.center
-    tid = center.id
+    tid = target.id
     hops_after = len(visited) + (tid not in visited)
     if hops_after >= max_hops:
         timeout = 0

@@ -64,15 +64,24 @@ def test_memos_do_not_change_decisions(
     assert decide_at(call, SHARED.instant_at(now.timestamp()), snap, SHARED) == expected
 
 
-def test_landline_home_is_looked_up_once_per_ortsnetz() -> None:
+def test_landline_homes_are_decided_at_start_up_for_every_ortsnetz() -> None:
     router = Router(demo_config(), TABLE)
-    snap = Snapshot({"wittenberg": CenterState(agents_logged_in=3, agents_available=1)})
-    now = datetime(2026, 11, 23, 9, tzinfo=UTC)
-    first = decide(Call("03491 123456"), now, snap, router)
-    second = decide(Call("+49 3491 654321"), now, snap, router)
-    assert first == second
-    assert first.home == "wittenberg"
-    assert list(router.home_memo()) == ["3491"]
+    for net in TABLE:
+        home = router.landline_home(TABLE.landline_origin(net.code))
+        claimed = router.config.center_by_ortsnetz.get(net.code)
+        if claimed is not None:
+            assert home.center is not None and home.center.id == claimed
+            assert home.reasons == (f"home={claimed} via Ortsnetz 0{net.code} ({net.name})",)
+        else:
+            assert home.via == "fallback" or home.early is not None
+
+
+def test_a_foreign_table_keeps_its_own_origin() -> None:
+    router = Router(demo_config(), TABLE)
+    other = OrtsnetzTable.load()
+    origin = other.landline_origin("3491")
+    assert origin is not TABLE.landline_origin("3491")
+    assert router.landline_home(origin).origin is origin
 
 
 def test_override_still_wins_over_memoised_closures() -> None:
