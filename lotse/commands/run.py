@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import gc
 import signal
 from dataclasses import replace
 from datetime import UTC, datetime
@@ -78,6 +79,11 @@ async def serve(config: Config, options: RunOptions, secret: str, table: Ortsnet
     journal = await open_journal(config, options.journal_path, lambda: datetime.now(UTC))
     controller = Controller(config, options, secret=secret, journal=journal, table=table)
     await controller.start()
+    # Everything built so far (config, the numbering plan, compiled routes)
+    # lives as long as the process: move it out of the collector's sight so
+    # collections during routing do not rescan it.
+    gc.collect()
+    gc.freeze()
     await stop.wait()
     await controller.stop()
     return 0

@@ -9,7 +9,7 @@ Why two estimators. The plain service level of a simulation (answered within
 under load: queue lengths stay correlated over hundreds of calls, and holding
 it to 0.5 percentage points with a three-sigma margin takes 0.2 to 10 million
 calls per case (measured with batch means: 0.2 M for one agent at 30 % load,
-9 M for 100 agents at 90 %), minutes per case at the engine's ~30 µs per call.
+9 M for 100 agents at 90 %), minutes per case at the engine's ~20 µs per call.
 
 * The default run checks the *post-stratified* service level within 0.5 pp:
   calls are grouped by how many callers they found in the system on arrival
