@@ -18,7 +18,7 @@ from typing import NamedTuple
 from zoneinfo import ZoneInfo
 
 from router.config import Center, Config, UnconnectedMode
-from router.decision import Action, Decision, Home
+from router.decision import Action, Home, homeless
 from router.numbering import Origin, OrtsnetzTable
 from router.opening import HolidayCalendar, Moment, OpeningHours, closed_reason
 from router.state import Snapshot
@@ -171,16 +171,11 @@ class Router:
             return Home(origin, config.centers[center_id], (f"home={center_id} {reason}",), via=via)
         where = reason.removeprefix("via ")
         if config.unconnected is UnconnectedMode.ANNOUNCEMENT:
-            decision = Decision(
-                action=Action.ANNOUNCE,
-                origin=origin,
-                home=None,
-                target=None,
-                queue=None,
-                greeting=None,
+            decision = homeless(
+                Action.ANNOUNCE,
+                origin,
+                f"region not connected ({where})",
                 announcement=config.unconnected_announcement,
-                queue_timeout_s=0,
-                reasons=(f"region not connected ({where})",),
             )
             return Home(origin, None, (), early=decision)
         return self.fallback_home(origin, f"region not connected ({where})")

@@ -68,6 +68,29 @@ class Decision(NamedTuple):
         return self.action is not Action.QUEUE or self.queue_timeout_s == 0
 
 
+def homeless(
+    action: Action,
+    origin: Origin,
+    reason: str,
+    *,
+    announcement: str | None = None,
+    prompt: str | None = None,
+) -> Decision:
+    """A decision made before any center is the call's home (prompt, unconnected region)."""
+    return Decision(
+        action=action,
+        origin=origin,
+        home=None,
+        target=None,
+        queue=None,
+        greeting=None,
+        announcement=announcement,
+        queue_timeout_s=0,
+        reasons=(reason,),
+        prompt=prompt,
+    )
+
+
 class Home(NamedTuple):
     """The municipality a call belongs to, as the policy's first step finds it.
 

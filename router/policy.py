@@ -28,7 +28,7 @@ from datetime import datetime
 
 from router.compiled import CenterPlan, Instant, Router
 from router.config import UnknownOriginMode
-from router.decision import Action, Call, Decision, Home
+from router.decision import Action, Call, Decision, Home, homeless
 from router.numbering import classify_caller, dialed_ortsnetz
 from router.state import UNKNOWN, CenterState, Override, Snapshot
 
@@ -85,16 +85,10 @@ def _resolve_home(call: Call, router: Router) -> Home:
         # A landline caller's home depends on nothing but the Ortsnetz.
         return router.landline_home(origin)
     if postal is None and config.unknown_origin.mode is UnknownOriginMode.POSTAL_CODE:
-        decision = Decision(
-            action=Action.ASK_POSTAL_CODE,
-            origin=origin,
-            home=None,
-            target=None,
-            queue=None,
-            greeting=None,
-            announcement=None,
-            queue_timeout_s=0,
-            reasons=(f"{origin.kind} caller without Ortsnetz: ask for postal code",),
+        decision = homeless(
+            Action.ASK_POSTAL_CODE,
+            origin,
+            f"{origin.kind} caller without Ortsnetz: ask for postal code",
             prompt=config.unknown_origin.prompt,
         )
         return Home(origin, None, (), early=decision)
