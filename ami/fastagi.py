@@ -91,7 +91,6 @@ class _Session:
     started: float
     aborted: bool = False
     script: str = ""
-    uniqueid: str = ""
     commands_sent: int = 0
     reply_code: int | None = None
 
@@ -105,8 +104,9 @@ def _safe(text: str) -> str:
     return "".join("#" if ch.isdigit() else ch for ch in text[:_LOG_FIELD_MAX])
 
 
-def _uniqueid(text: str) -> str:
-    """The channel uniqueid (``epoch.sequence``, not personal) if it looks like one."""
+def log_call_id(text: str) -> str:
+    """A call id fit for a log line: a channel uniqueid (``epoch.sequence``,
+    not personal) as it is, anything else masked like other peer input."""
     return text if _UNIQUEID.fullmatch(text) else _safe(text)
 
 
@@ -245,7 +245,10 @@ class FastAgiServer:
             return AgiResult.PEER_CLOSED
         request = parse_env(lines)
         session.script = request.script
-        session.uniqueid = request.uniqueid
+        # Each connection is its own task with its own context: everything
+        # logged from here on, the handler's lines included, names the call.
+        if request.uniqueid:
+            structlog.contextvars.bind_contextvars(call_id=log_call_id(request.uniqueid))
         if not request.is_agi:
             return AgiResult.MALFORMED
         if request.script not in self._scripts:
@@ -354,7 +357,6 @@ class FastAgiServer:
             result=result.value,
             elapsed_ms=round(elapsed * 1000, 1),
             script=_safe(session.script),
-            uniqueid=_uniqueid(session.uniqueid),
             commands=session.commands_sent,
             reply_code=session.reply_code,
         )

@@ -22,6 +22,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 
+import structlog
+
 from ami.events import (
     AgentComplete,
     AgentConnect,
@@ -31,6 +33,7 @@ from ami.events import (
     QueueCallerJoin,
     VarSet,
 )
+from ami.fastagi import log_call_id
 from lotse.journal.records import (
     Abandoned,
     Answered,
@@ -49,6 +52,8 @@ from router.config import Config
 from router.numbering import NumberKind
 from router.policy import Action, Decision
 from router.state import Snapshot
+
+_log = structlog.get_logger("lotse.calls")
 
 # How long an ended, answered call waits for its AgentComplete (talk time).
 TALK_GRACE_S = 60.0
@@ -159,6 +164,9 @@ class CallTracker:
         kind = "home" if track.home in (None, center) else "overflow_in"
         self._metrics.offered.labels(center, kind).inc()
         self._record(QueueJoined(e.uniqueid, self._now(), center, e.queue, e.position))
+        _log.debug(
+            "call.queued", call_id=log_call_id(e.uniqueid), center=center, position=e.position
+        )
 
     def _connect(self, e: AgentConnect) -> None:
         center = self._center(e.queue)
@@ -173,6 +181,9 @@ class CallTracker:
             m.answered_in_sl.labels(center).inc()
         m.wait.labels(center, "answered").observe(e.holdtime)
         self._record(Answered(e.uniqueid, self._now(), center, e.member_name, e.holdtime))
+        _log.debug(
+            "call.answered", call_id=log_call_id(e.uniqueid), center=center, wait_s=e.holdtime
+        )
 
     def _complete(self, e: AgentComplete) -> None:
         center = self._center(e.queue)
@@ -193,6 +204,13 @@ class CallTracker:
         self._metrics.fallback_routes.labels(e.center).inc()
         self._calls.setdefault(e.uniqueid, _Track(home=e.center))
         self._record(FallbackUsed(e.uniqueid, self._now(), e.center, e.reason or "unknown"))
+        # Not an error of this call, but the controller was not there for it.
+        _log.warning(
+            "call.fallback_route",
+            call_id=log_call_id(e.uniqueid),
+            center=e.center,
+            reason=e.reason or "unknown",
+        )
 
     def _abandon(self, e: QueueCallerAbandon) -> None:
         # Sent for a hang-up *and* for a queue timeout: decided by what follows.
@@ -220,6 +238,13 @@ class CallTracker:
         center = self._center(leave.queue)
         if center is not None:
             self._record(Spilled(call_id, now, center, None, reason, leave.holdtime))
+            _log.debug(
+                "call.spilled",
+                call_id=log_call_id(call_id),
+                center=center,
+                reason=reason.value,
+                wait_s=leave.holdtime,
+            )
 
     def _hangup(self, e: Hangup) -> None:
         track = self._calls.get(e.uniqueid)
@@ -232,6 +257,12 @@ class CallTracker:
             if center is not None:
                 self._count_abandon(center, leave.holdtime)
                 self._record(Abandoned(e.uniqueid, now, center, leave.holdtime, leave.position))
+                _log.debug(
+                    "call.abandoned",
+                    call_id=log_call_id(e.uniqueid),
+                    center=center,
+                    wait_s=leave.holdtime,
+                )
             track.pending_leave = None
         track.ended_at = now
         track.ended_cause = e.cause_txt or str(e.cause)
@@ -253,6 +284,13 @@ class CallTracker:
     def _end(self, call_id: str, track: _Track) -> None:
         assert track.ended_at is not None
         self._record(Ended(call_id, track.ended_at, track.talk_s, track.ended_cause))
+        _log.debug(
+            "call.ended",
+            call_id=log_call_id(call_id),
+            answered=track.answered,
+            talk_s=track.talk_s,
+            cause=track.ended_cause,
+        )
         self._calls.pop(call_id, None)
         self._ending.pop(call_id, None)
 

@@ -8,12 +8,19 @@ from __future__ import annotations
 
 import logging
 import sys
+from typing import TextIO
 
 import structlog
 
 
-def configure_logging(level: str = "info") -> None:
-    """JSON lines on stderr at ``level``; timestamps in UTC, ISO 8601."""
+def configure_logging(level: str = "info", stream: TextIO | None = None) -> None:
+    """JSON lines on ``stream`` (stderr) at ``level``; timestamps in UTC, ISO 8601.
+
+    Lines about one call carry its ``call_id`` (the Uniqueid of the caller's
+    channel): the FastAGI session binds it for everything logged while it
+    runs, the call tracker names it on each line it writes.
+    """
+    out = stream if stream is not None else sys.stderr
     numeric = getattr(logging, level.upper(), logging.INFO)
     shared: list[structlog.typing.Processor] = [
         structlog.contextvars.merge_contextvars,
@@ -27,10 +34,13 @@ def configure_logging(level: str = "info") -> None:
             structlog.processors.JSONRenderer(),
         ],
         wrapper_class=structlog.make_filtering_bound_logger(numeric),
-        logger_factory=structlog.PrintLoggerFactory(file=sys.stderr),
-        cache_logger_on_first_use=True,
+        logger_factory=structlog.PrintLoggerFactory(file=out),
+        # Not cached: a later configuration (another level, another stream)
+        # must reach the module-level loggers too; the look-up costs little
+        # next to rendering a line.
+        cache_logger_on_first_use=False,
     )
-    handler = logging.StreamHandler(sys.stderr)
+    handler = logging.StreamHandler(out)
     handler.setFormatter(
         structlog.stdlib.ProcessorFormatter(
             processor=structlog.processors.JSONRenderer(), foreign_pre_chain=shared

@@ -13,10 +13,15 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 
+import structlog
+
 from ami.agi_protocol import AgiReply, AgiRequest
+from ami.fastagi import log_call_id
 from dialplans import contract
 from router.policy import Action, Call, Decision, Router, decide
 from router.state import Snapshot
+
+_log = structlog.get_logger("lotse.routing")
 
 # Asterisk variables are not meant for prose; the journal keeps every reason.
 MAX_REASON_CHARS = 200
@@ -101,6 +106,20 @@ class RoutingService:
         now = self._wall_clock()
         snapshot = self._snapshot()
         decision = decide(routing.call, now, snapshot, self._router)
+        if routing.call_id != request.uniqueid:
+            # The dialplan's call id (the caller's channel) wins over the AGI channel's.
+            structlog.contextvars.bind_contextvars(call_id=log_call_id(routing.call_id))
+        _log.debug(
+            "route.decided",
+            caller=decision.origin.masked,
+            action=decision.action.value,
+            home=decision.home,
+            target=decision.target,
+            timeout_s=decision.queue_timeout_s,
+            hop=len(routing.call.visited),
+            stale=snapshot.stale,
+            reasons=list(decision.reasons),
+        )
         if self._on_decision is not None:
             self._on_decision(routing, decision, now, snapshot)
         return reply_for(decision, self._router, routing.call_id)

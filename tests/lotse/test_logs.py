@@ -1,0 +1,66 @@
+"""The controller's logs during real calls: JSON lines, a call id on every call's line,
+no caller number and no secret anywhere."""
+
+from __future__ import annotations
+
+import io
+import json
+import re
+from collections import defaultdict
+from collections.abc import Iterator
+
+import pytest
+
+from lotse.logging import configure_logging
+from tests.lotse.rig import SECRET, Rig, outcomes
+
+# Caller numbers as switches deliver them, and the digits that would give each away.
+CALLERS = {
+    "04219876543": "4219876543",
+    "+49 3491 987654": "3491987654",
+    "0049 5251 987653": "5251987653",
+    "0171 9876543": "1719876543",
+}
+CALL_EVENTS = re.compile(r"^(call|route)\.|^fastagi\.session$")
+
+
+@pytest.fixture
+def log_lines() -> Iterator[io.StringIO]:
+    buffer = io.StringIO()
+    configure_logging("debug", stream=buffer)
+    try:
+        yield buffer
+    finally:
+        configure_logging()
+
+
+async def test_every_line_of_a_call_names_it_and_none_gives_a_number_away(
+    rig: Rig, log_lines: io.StringIO
+) -> None:
+    calls: list[tuple[str, str | None]] = [(n, None) for n in CALLERS]
+    calls[-1] = ("0171 9876543", "28195")  # the mobile caller is asked for a postal code
+    calls.append(("anonymous", None))
+    got = await outcomes(rig, calls)
+    assert all(o.answered for o in got)  # type: ignore[attr-defined]
+    await rig.controller.stop()
+
+    lines = log_lines.getvalue().splitlines()
+    assert lines
+    by_call: dict[str, set[str]] = defaultdict(set)
+    for line in lines:
+        entry = json.loads(line)
+        assert {"event", "level", "timestamp"} <= entry.keys(), line
+        assert entry["level"] in {"debug", "info", "warning", "error", "critical"}
+        digits = re.sub(r"\D", "", line)
+        for given_away in CALLERS.values():
+            assert given_away not in digits, f"caller number in log line: {entry['event']}"
+        assert SECRET not in line
+        if CALL_EVENTS.match(entry["event"]):
+            assert entry.get("call_id"), line
+            by_call[entry["call_id"]].add(entry["event"])
+    # Each call's journey can be followed by its id alone: every call was
+    # decided, queued, answered and ended, and its FastAGI session reported.
+    journeys = [events for events in by_call.values() if "route.decided" in events]
+    assert len(journeys) == len(calls)
+    for events in journeys:
+        assert {"fastagi.session", "call.queued", "call.answered", "call.ended"} <= events
