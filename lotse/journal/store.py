@@ -20,6 +20,7 @@ import contextlib
 import logging
 import secrets
 import sqlite3
+import threading
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -128,9 +129,15 @@ class Journal:
         if flush_interval_s <= 0:
             raise ValueError("flush_interval_s must be positive")
         label = str(path)
+        if not Path(path).parent.is_dir():
+            raise JournalError(
+                f"{label}: cannot open the journal: no directory {Path(path).parent}"
+            )
+        connecting = aiosqlite.connect(Path(path), isolation_level=None)
         try:
-            conn = await aiosqlite.connect(Path(path), isolation_level=None)
+            conn = await connecting
         except sqlite3.Error as err:
+            await _worker_stopped(connecting)
             raise JournalError(f"{label}: cannot open the journal: {err}") from err
         try:
             await _configure(conn, label)
@@ -357,3 +364,14 @@ async def _stored_salt(conn: aiosqlite.Connection, random_bytes: Callable[[int],
         row = await cur.fetchone()
     assert row is not None
     return bytes.fromhex(str(row[0]))
+
+
+async def _worker_stopped(conn: aiosqlite.Connection) -> None:
+    """Wait for the worker thread of a connection that failed to open.
+
+    aiosqlite stops it without waiting: if the event loop closes first, the
+    thread dies on "Event loop is closed" reporting the stop.
+    """
+    thread = getattr(conn, "_thread", None)
+    if isinstance(thread, threading.Thread) and thread.is_alive():
+        await asyncio.to_thread(thread.join, 5.0)

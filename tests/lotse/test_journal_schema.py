@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sqlite3
+import threading
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -137,3 +138,16 @@ async def test_non_database_file_is_refused(tmp_path: Path) -> None:
 async def test_unopenable_path_is_a_journal_error(tmp_path: Path) -> None:
     with pytest.raises(JournalError, match="cannot open"):
         await Journal.open(tmp_path / "missing-dir" / "j.sqlite", clock=clock)
+
+
+async def test_a_failed_open_leaves_no_worker_thread_behind(tmp_path: Path) -> None:
+    # A directory cannot be opened as a database: sqlite fails inside aiosqlite's
+    # worker thread, which must be gone before the event loop may close.
+    def workers() -> set[int | None]:
+        # The event loop's executor threads stay; sqlite workers must not.
+        return {t.ident for t in threading.enumerate() if not t.name.startswith("asyncio_")}
+
+    before = workers()
+    with pytest.raises(JournalError, match="cannot open"):
+        await Journal.open(tmp_path, clock=clock)
+    assert workers() <= before
