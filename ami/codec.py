@@ -32,6 +32,7 @@ than one line (``max_line`` bytes) of undecoded input plus one message
 
 from __future__ import annotations
 
+import re
 from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -45,6 +46,13 @@ _KINDS: dict[str, MessageKind] = {"event": "event", "response": "response", "act
 # The banner is the connection's first line and has no colon; Asterisk and
 # its forks all start it with this (version after the slash).
 _BANNER_PREFIX = "Asterisk Call Manager"
+
+# One header line of a block in the fast path: a non-empty key up to the first
+# colon, one optional space, the value; every line of the block must match.
+# A CR is the line end only before an LF: one at the very end of the block
+# belongs to the value, as it does line by line.
+_HEADER = re.compile(r"^([^:\r\n]+): ?([^\r\n]*)(?:\r(?=\n))?$", re.MULTILINE)
+_CRLF_BLANK = b"\r\n\r\n"
 
 DEFAULT_MAX_LINE = 64 * 1024
 DEFAULT_MAX_MESSAGE = 1024 * 1024
@@ -66,10 +74,8 @@ class Message:
 
     @cached_property
     def _index(self) -> dict[str, str]:
-        index: dict[str, str] = {}
-        for key, value in self.headers:
-            index.setdefault(key.lower(), value)
-        return index
+        # Reversed, so that the first of repeated headers wins.
+        return {key.lower(): value for key, value in reversed(self.headers)}
 
     def get(self, name: str, default: str | None = None) -> str | None:
         """Value of the first header called ``name`` (any case), else ``default``."""
@@ -128,7 +134,8 @@ class AmiParser:
     inside a block is reported as a :class:`ParseError` and left out; the rest
     of the block is kept. A line over ``max_line`` bytes or a block over
     ``max_message`` bytes or ``max_headers`` headers is reported, the block is
-    dropped, and parsing resumes after the next empty line.
+    dropped, and parsing resumes after the next empty line. Problems are
+    reported in wire order, at the latest when their block is complete.
     """
 
     def __init__(
@@ -147,6 +154,7 @@ class AmiParser:
         self.errors: Counter[str] = Counter()
         self.message_count = 0
         self._pending = bytearray()  # start of a line whose end has not arrived
+        self._tail = b""  # start of a block whose end has not arrived (fast path)
         self._discard_line = False  # inside an oversized line: drop until LF
         self._skip_block = False  # after an oversize: drop until an empty line
         self._headers: list[tuple[str, str]] = []
@@ -157,7 +165,7 @@ class AmiParser:
     @property
     def buffered_bytes(self) -> int:
         """Input held for the unfinished line and block (at most ``max_line + 1 + max_message``)."""
-        return len(self._pending) + self._block_bytes
+        return len(self._tail) + len(self._pending) + self._block_bytes
 
     @property
     def error_count(self) -> int:
@@ -165,14 +173,91 @@ class AmiParser:
         return self.errors.total()
 
     def feed(self, data: bytes) -> list[Message | ParseError]:
-        """Consume ``data`` and return the blocks and errors it completed."""
+        """Consume ``data`` and return the blocks and errors it completed.
+
+        Whole CRLF-framed blocks, as Asterisk sends them, are parsed a block at
+        a time; anything unusual (the banner, bare LFs, a block cut by the
+        read, a line the fast path does not accept, a limit) goes line by line,
+        with the same result.
+        """
         out: list[Message | ParseError] = []
+        if self._tail:
+            data = self._tail + data
+            self._tail = b""
         pos = 0
-        size = len(data)
+        if not self._clean():
+            # Finish the block the previous read cut, line by line.
+            end = _block_end(data, 0)
+            if end < 0:
+                self._feed_lines(data, 0, len(data), out)
+                return out
+            self._feed_lines(data, 0, end, out)
+            pos = end
+        if self._clean():
+            end = data.rfind(_CRLF_BLANK, pos)
+            if end >= 0:
+                end += len(_CRLF_BLANK)
+                self._feed_blocks(data, pos, end, out)
+                pos = end
+        if pos < len(data):
+            if self._clean() and len(data) - pos <= self.max_message and _block_end(data, pos) < 0:
+                # The start of a block the next read completes: keep it whole
+                # for the fast path rather than taking it apart line by line.
+                self._tail = data[pos:]
+            else:
+                self._feed_lines(data, pos, len(data), out)
+        return out
+
+    def _clean(self) -> bool:
+        """At a block boundary with nothing held over: the fast path may start here."""
+        return not (
+            self._pending
+            or self._headers
+            or self._discard_line
+            or self._skip_block
+            or self._at_start
+        )
+
+    def _feed_blocks(
+        self, data: bytes, start: int, end: int, out: list[Message | ParseError]
+    ) -> None:
+        """Parse ``data[start:end]``: whole blocks, ending in an empty line."""
+        region = data[start:end]
+        if region.count(b"\n") != region.count(b"\r\n"):
+            self._feed_lines(data, start, end, out)  # bare LFs somewhere: line by line
+            return
+        max_block = min(self.max_message - 2, self.max_line)
+        raws = region.split(_CRLF_BLANK)
+        last = len(raws) - 1
+        for index, raw in enumerate(raws):
+            # Stray empty lines between blocks (seen in captures) count as lines.
+            while raw[:2] == b"\r\n":
+                raw = raw[2:]
+                self._line_no += 1
+            if not raw:
+                if index != last:
+                    self._line_no += 2
+                continue
+            lines = raw.count(b"\r\n") + 1
+            if len(raw) <= max_block and lines <= self.max_headers:
+                text = raw.decode("utf-8", errors="replace")
+                headers = _HEADER.findall(text)
+                if len(headers) == lines:
+                    self._line_no += lines + 1
+                    out.append(Message(tuple(headers)))
+                    self.message_count += 1
+                    continue
+            block = raw + _CRLF_BLANK
+            self._feed_lines(block, 0, len(block), out)
+
+    def _feed_lines(
+        self, data: bytes, pos: int, size: int, out: list[Message | ParseError]
+    ) -> None:
+        """Parse ``data[pos:size]`` line by line, keeping an unfinished last line."""
         while pos < size:
-            newline = data.find(b"\n", pos)
+            newline = data.find(b"\n", pos, size)
             if newline < 0:
-                self._buffer_tail(data, pos, out)
+                self._buffer_tail(data[:size], pos, out)
                 break
             segment = data[pos:newline]
             pos = newline + 1
@@ -192,7 +277,6 @@ class AmiParser:
                 self._oversize("line-too-long", f"line over {self.max_line} bytes", out)
                 continue
             self._line(line, out)
-        return out
 
     def _buffer_tail(self, data: bytes, pos: int, out: list[Message | ParseError]) -> None:
         if self._discard_line:
@@ -279,3 +363,17 @@ def encode(headers: Iterable[tuple[str, str]]) -> bytes:
         return "".join(lines).encode("utf-8")
     except UnicodeEncodeError:
         raise ValueError("AMI header text is not encodable as UTF-8") from None
+
+
+def _block_end(data: bytes, pos: int) -> int:
+    """The offset just after the first empty line in ``data[pos:]``, or -1.
+
+    An empty line is an LF followed by LF or CRLF; a CRLF-only stream has
+    ``\r\n\r\n`` there.
+    """
+    found = -1
+    for mark in (b"\n\r\n", b"\n\n"):
+        at = data.find(mark, pos)
+        if at >= 0 and (found < 0 or at + len(mark) < found):
+            found = at + len(mark)
+    return found

@@ -321,3 +321,57 @@ def test_encode_then_parse_round_trips(headers: list[tuple[str, str]], cuts: lis
     data = encode(headers)
     (msg,) = only_messages(feed_chunks(cut(data, cuts)))
     assert msg.headers == tuple(headers)
+
+
+class _LineByLine(AmiParser):
+    """The parser with its block fast path switched off: the reference semantics."""
+
+    def _clean(self) -> bool:
+        return False
+
+
+_wire_lines = st.lists(
+    st.one_of(
+        st.sampled_from(["Event: VarSet", "Uniqueid: 1795392747.0", "Value: Grüße", ""]),
+        st.sampled_from(["no colon here", ": empty key", "Key:", "K: v\rw", " "]),
+        st.text(alphabet="ab:\r é", max_size=12),
+    ),
+    max_size=40,
+)
+
+
+def _items(parser: AmiParser, chunks: list[bytes]) -> list[object]:
+    got: list[object] = []
+    for chunk in chunks:
+        for item in parser.feed(chunk):
+            got.append(item.headers if isinstance(item, Message) else item)
+    return [*got, parser.banner]
+
+
+@settings(max_examples=400)
+@given(
+    banner=st.booleans(),
+    crlf_only=st.booleans(),
+    lines=_wire_lines,
+    endings=st.lists(st.sampled_from(["\r\n", "\n"]), min_size=40, max_size=40),
+    cuts=st.lists(st.integers(0, 800), max_size=8),
+    limits=st.sampled_from([{}, {"max_line": 12}, {"max_message": 40}, {"max_headers": 2}]),
+)
+def test_block_fast_path_parses_as_line_by_line(
+    banner: bool,
+    crlf_only: bool,
+    lines: list[str],
+    endings: list[str],
+    cuts: list[int],
+    limits: dict[str, int],
+) -> None:
+    if crlf_only:  # as Asterisk frames everything: the fast path's case
+        endings = ["\r\n"] * len(endings)
+    text = ("Asterisk Call Manager/11.0.0\r\n" if banner else "") + "".join(
+        line + end for line, end in zip(lines, endings, strict=False)
+    )
+    # Ended by an empty line, so that every block is complete: the fast path
+    # reports a block's problems when the block is complete, lines one by one.
+    data = text.encode() + b"\r\n\r\n"
+    chunks = cut(data, [c for c in cuts if c <= len(data)])
+    assert _items(AmiParser(**limits), chunks) == _items(_LineByLine(**limits), chunks)
