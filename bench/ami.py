@@ -62,10 +62,10 @@ _IDS = re.compile(rb"^(Uniqueid|Linkedid|DestUniqueid|DestLinkedid): (\d+)\.(\d+
 _NEEDED_VARIABLE = re.compile(NEEDED_VARIABLES_REGEX)
 
 
-class _Transport:
+class _Transport(asyncio.Transport):
     """Enough of a transport for a protocol that only receives."""
 
-    def write(self, data: bytes) -> None:
+    def write(self, data: bytes | bytearray | memoryview) -> None:
         pass
 
     def close(self) -> None:
@@ -110,9 +110,10 @@ def stream(blocks: list[bytes], copies: int) -> tuple[list[bytes], int]:
     parts = []
     for copy in range(copies):
         # New Uniqueids per copy: epoch moved by the copy number, sequence kept.
-        parts.append(
-            _IDS.sub(lambda m, c=copy: b"%s: %d.%s\r" % (m[1], int(m[2]) + 1000 * c, m[3]), one)
-        )
+        def renumber(m: re.Match[bytes], shift: int = 1000 * copy) -> bytes:
+            return b"%s: %d.%s\r" % (m[1], int(m[2]) + shift, m[3])
+
+        parts.append(_IDS.sub(renumber, one))
     data = b"".join(parts)
     reads = [data[i : i + READ_SIZE] for i in range(0, len(data), READ_SIZE)]
     return reads, len(blocks) * copies
