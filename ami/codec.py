@@ -32,7 +32,6 @@ than one line (``max_line`` bytes) of undecoded input plus one message
 
 from __future__ import annotations
 
-import re
 from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -47,11 +46,6 @@ _KINDS: dict[str, MessageKind] = {"event": "event", "response": "response", "act
 # its forks all start it with this (version after the slash).
 _BANNER_PREFIX = "Asterisk Call Manager"
 
-# One header line of a block in the fast path: a non-empty key up to the first
-# colon, one optional space, the value; every line of the block must match.
-# A CR is the line end only before an LF: one at the very end of the block
-# belongs to the value, as it does line by line.
-_HEADER = re.compile(r"^([^:\r\n]+): ?([^\r\n]*)(?:\r(?=\n))?$", re.MULTILINE)
 _CRLF_BLANK = b"\r\n\r\n"
 
 DEFAULT_MAX_LINE = 64 * 1024
@@ -239,12 +233,15 @@ class AmiParser:
                     self._line_no += 2
                 continue
             lines = raw.count(b"\r\n") + 1
-            if len(raw) <= max_block and lines <= self.max_headers:
-                text = raw.decode("utf-8", errors="replace")
-                headers = _HEADER.findall(text)
-                if len(headers) == lines:
+            if (
+                len(raw) <= max_block
+                and lines <= self.max_headers
+                and raw.count(b"\r") == lines - 1
+            ):
+                headers = _headers(raw.decode("utf-8", errors="replace"))
+                if headers is not None:
                     self._line_no += lines + 1
-                    out.append(Message(tuple(headers)))
+                    out.append(Message(headers))
                     self.message_count += 1
                     continue
             block = raw + _CRLF_BLANK
@@ -377,3 +374,19 @@ def _block_end(data: bytes, pos: int) -> int:
         if at >= 0 and (found < 0 or at + len(mark) < found):
             found = at + len(mark)
     return found
+
+
+def _headers(block: str) -> tuple[tuple[str, str], ...] | None:
+    """The headers of a block of CRLF lines (no other CR in it), or ``None``.
+
+    The fast path takes the shape Asterisk writes, ``Key: value``, and gives
+    the block back to the line-by-line path for anything else (no space after
+    the colon, an empty key, a line without a colon), which then decides.
+    """
+    headers = []
+    for line in block.split("\r\n"):
+        key, sep, value = line.partition(": ")
+        if not sep or not key or ":" in key:
+            return None
+        headers.append((key, value))
+    return tuple(headers)
