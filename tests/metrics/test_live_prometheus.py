@@ -16,14 +16,13 @@ import json
 import math
 import re
 import shutil
-import socket
 import subprocess
 import urllib.parse
 import urllib.request
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from contextlib import asynccontextmanager, contextmanager
 from dataclasses import replace
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -42,6 +41,7 @@ from sim.pbx.agents import AgentProfile, Duration
 from sim.pbx.calls import CallHandle
 from sim.pbx.clock import ScaledClock
 from sim.pbx.staffing import AgentSpec, Staffing
+from tests.lotse.rig import FakeWall, free_port
 
 PROMETHEUS = shutil.which("prometheus")
 pytestmark = pytest.mark.skipif(
@@ -58,22 +58,6 @@ VARIABLES = {"__range": "10m", "__rate_interval": "1m", "__interval": "15s"}
 # The center dashboard's queries must answer for one of these (bremen passes
 # calls to partners, bund takes them).
 CENTERS = ("bremen", "bund")
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-class FakeWall:
-    """The controller's wall clock, set by the test per phase."""
-
-    def __init__(self) -> None:
-        self.at = datetime(2026, 11, 24, 10, 0, tzinfo=BERLIN)  # a Tuesday morning
-
-    def __call__(self) -> datetime:
-        return self.at.astimezone(UTC)
 
 
 def live_config() -> Config:
