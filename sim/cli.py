@@ -24,6 +24,7 @@ from router.confignodes import ConfigError
 from router.numbering import OrtsnetzTable
 from sim.engine import NATIONAL, SimReport, simulate
 from sim.erlang import ErlangResult, agents_for, erlang
+from sim.loadcli import add_load
 from sim.national import national_network, render_config
 from sim.scenario import Scenario
 from sim.scenarioload import load_scenario
@@ -62,6 +63,7 @@ def add_parser(sub: SubParsers[argparse.ArgumentParser]) -> None:
         help="network for a scenario that names none (default: the lotse configuration)",
     )
     run.set_defaults(func=run_command)
+    add_load(sim_sub)
     nat = sim_sub.add_parser(
         "national",
         help="print the generated national network as config.yaml",

@@ -1,0 +1,358 @@
+"""Live load over the wire: originate a scenario's calls into an Asterisk (or the stand-in).
+
+``lotse sim load`` logs in to the PBX's AMI like any AMI client, originates
+every call of a scenario window as ``Local/NUMBER@CONTEXT`` (a context that
+sets the caller id to NUMBER and enters the 115 flow, ``originate-115`` in the
+stand-in), and follows each call by its Linkedid through the events Asterisk
+sends: the routing variables ``lotse run`` set, queue joins, the agent
+answering, the static fallback's UserEvent, the hang-up. Callers whose patience
+runs out are hung up with the ``Hangup`` action, as a caller would. The
+summary has the what-if engine's KPIs per home center, the calls lost (an
+originated call that ended without reaching a queue or an announcement, or
+never ended), and the controller's decision latency from its metrics.
+
+Arrival times come from the scenario's own arrival process (the engine's
+timeline and caller mix); ``speed`` compresses them, and must match the
+stand-in's clock. Caller numbers are synthetic and never printed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import bisect
+import math
+import random
+import urllib.request
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+from datetime import time as dtime
+from zoneinfo import ZoneInfo
+
+from prometheus_client.parser import text_string_to_metric_families
+
+from ami.events import AgentConnect, Hangup, LotseFallback, Newchannel, QueueCallerJoin, VarSet
+from ami.session import AmiSession, Connected
+from dialplans import contract
+from router.policy import Router
+from sim.engine.callers import CallerSource
+from sim.engine.timeline import SLOT_S, Timeline
+from sim.scenario import Scenario
+
+LATENCY_METRIC = "lotse_decision_latency_seconds"
+
+
+@dataclass(frozen=True)
+class Arrival:
+    """One call of the window: when (virtual seconds from the window start), who, whose."""
+
+    at_s: float
+    caller: str
+    region: str  # the center whose region the caller is from
+    patience_s: float
+
+
+def arrivals(
+    scenario: Scenario, router: Router, rng: random.Random, start: datetime, hours: float
+) -> list[Arrival]:
+    """The scenario's calls between ``start`` and ``hours`` later, drawn as the engine draws them.
+
+    Rates are constant per half hour; the merged Poisson stream of all
+    centers' callers picks its center by rate, its caller number from the
+    center's region (numbers unique within the window).
+    """
+    tl = Timeline.build(scenario, router)
+    offset = (start - tl.epoch).total_seconds()
+    end = min(offset + hours * 3600, tl.end_s)
+    sources: dict[int, CallerSource] = {}
+    seen: set[str] = set()
+    out: list[Arrival] = []
+    t = max(offset, 0.0)
+    while t < end:
+        k = min(int(t // SLOT_S), len(tl.slots) - 1)
+        slot_end = min((k + 1) * SLOT_S, end)
+        total = tl.cum_rates[k][-1]
+        if total <= 0.0:
+            t = slot_end
+            continue
+        nxt = t + rng.expovariate(total)
+        if nxt >= slot_end:
+            t = slot_end  # memoryless: redraw from the slot's end at the next rate
+            continue
+        t = nxt
+        cum = tl.cum_rates[k]
+        index = min(bisect.bisect_right(cum, rng.random() * cum[-1]), len(cum) - 1)
+        cid = tl.center_ids[index]
+        center = scenario.config.centers[cid]
+        source = sources.setdefault(
+            index, CallerSource(center, scenario.config, scenario.callers, rng)
+        )
+        caller = source.caller()
+        if not caller.isdigit() or caller in seen:
+            # Originate needs a dialable number per call; anonymous callers
+            # and repeats get a fresh mobile number of the same (no) region.
+            caller = f"0157{rng.randrange(10**7, 10**8)}"
+            if caller in seen:
+                continue
+        seen.add(caller)
+        patience = scenario.plan(cid).patience.sampler(rng)()
+        out.append(Arrival(t - offset, caller, cid, patience))
+    return out
+
+
+@dataclass
+class CallRecord:
+    """What the AMI events said about one originated call."""
+
+    arrival: Arrival
+    originated_at: float
+    linkedid: str | None = None
+    first_channel: str | None = None
+    caller_channel: str | None = None
+    home: str | None = None
+    joined_at: float | None = None
+    answered_at: float | None = None
+    answered_center: str | None = None
+    announced: bool = False
+    fallback: bool = False
+    ended: bool = False
+    hung_up_by_us: bool = False
+
+    @property
+    def routed(self) -> bool:
+        """Reached a queue or an announcement."""
+        return self.joined_at is not None or self.announced
+
+
+@dataclass
+class CenterTally:
+    """The KPIs of one home center (or the nation)."""
+
+    offered: int = 0
+    answered: int = 0
+    answered_within: int = 0
+    wait_sum_s: float = 0.0
+    abandoned: int = 0
+    overflow_answered: int = 0
+    announced: int = 0
+    fallback: int = 0
+
+    def as_dict(self) -> dict[str, float | int | None]:
+        """JSON-ready, with the derived service level and ASA."""
+        return {
+            "offered": self.offered,
+            "answered": self.answered,
+            "answered_within": self.answered_within,
+            "service_level": self.answered_within / self.offered if self.offered else None,
+            "asa_s": self.wait_sum_s / self.answered if self.answered else None,
+            "abandoned": self.abandoned,
+            "answered_by_partner": self.overflow_answered,
+            "announced": self.announced,
+            "fallback_routes": self.fallback,
+        }
+
+
+@dataclass
+class LoadRun:
+    """Follows the calls of one load run from the AMI event stream."""
+
+    queue_centers: dict[str, str]
+    speed: float
+    now: Callable[[], float]
+    calls: dict[str, CallRecord] = field(default_factory=dict)  # caller number -> record
+    by_linkedid: dict[str, CallRecord] = field(default_factory=dict)
+    originate_failed: int = 0
+
+    def apply(self, event: object) -> None:
+        """Fold one typed AMI event into the call it belongs to (others are ignored)."""
+        if isinstance(event, Newchannel):
+            rec = self.calls.get(event.exten)
+            if rec is not None and rec.linkedid is None:
+                rec.linkedid = event.linkedid
+                rec.first_channel = event.uniqueid
+                self.by_linkedid[event.linkedid] = rec
+            return
+        if not hasattr(event, "linkedid"):
+            return
+        rec = self.by_linkedid.get(event.linkedid)
+        if rec is None:
+            return
+        t = self.now()
+        if isinstance(event, VarSet):
+            name = event.variable.lstrip("_")
+            if name == contract.VAR_HOME.lstrip("_") and event.value:
+                rec.home = event.value
+            elif name == contract.VAR_ACTION and event.value == contract.AgiAction.ANNOUNCE:
+                rec.announced = True
+        elif isinstance(event, LotseFallback):
+            rec.fallback = True
+            rec.home = rec.home or event.center
+        elif isinstance(event, QueueCallerJoin):
+            if rec.joined_at is None:
+                rec.joined_at = t
+                rec.caller_channel = event.channel
+        elif isinstance(event, AgentConnect):
+            if rec.answered_at is None:
+                rec.answered_at = t
+                rec.answered_center = self.queue_centers.get(event.queue)
+        elif isinstance(event, Hangup) and event.uniqueid == rec.first_channel:
+            rec.ended = True
+
+    def tallies(self, threshold_s: float) -> tuple[dict[str, CenterTally], CenterTally, int]:
+        """Per home center and national KPIs, and the calls lost."""
+        per: dict[str, CenterTally] = {}
+        nation = CenterTally()
+        lost = self.originate_failed
+        for rec in self.calls.values():
+            if not rec.routed or not rec.ended:
+                lost += 1
+            home = rec.home or rec.arrival.region
+            for tally in (per.setdefault(home, CenterTally()), nation):
+                tally.offered += 1
+                tally.fallback += rec.fallback
+                if rec.announced and rec.joined_at is None:
+                    tally.announced += 1
+                elif rec.answered_at is not None and rec.joined_at is not None:
+                    wait = (rec.answered_at - rec.joined_at) * self.speed
+                    tally.answered += 1
+                    tally.wait_sum_s += wait
+                    tally.answered_within += wait <= threshold_s
+                    tally.overflow_answered += rec.answered_center not in (None, home)
+                elif rec.joined_at is not None:
+                    tally.abandoned += 1
+        return per, nation, lost
+
+
+@dataclass(frozen=True)
+class Latency:
+    """The controller's decision latency over the run, from its histogram."""
+
+    decisions: int
+    mean_ms: float | None
+    p99_ms: float | None
+
+
+def scrape_latency(url: str) -> dict[str, float] | None:
+    """The decision latency histogram's cumulative buckets, count and sum, or ``None``."""
+    try:
+        with urllib.request.urlopen(url, timeout=5) as response:
+            text = response.read().decode("utf-8")
+    except OSError:
+        return None
+    found: dict[str, float] = {}
+    for family in text_string_to_metric_families(text):
+        if family.name != LATENCY_METRIC:
+            continue
+        for sample in family.samples:
+            if sample.name.endswith("_bucket"):
+                found[sample.labels["le"]] = sample.value
+            elif sample.name.endswith("_count"):
+                found["count"] = sample.value
+            elif sample.name.endswith("_sum"):
+                found["sum"] = sample.value
+    return found or None
+
+
+def latency_between(before: dict[str, float] | None, after: dict[str, float] | None) -> Latency:
+    """Decisions, mean and p99 (upper bucket bound) between two scrapes."""
+    if before is None or after is None:
+        return Latency(0, None, None)
+    count = after.get("count", 0.0) - before.get("count", 0.0)
+    if count <= 0:
+        return Latency(0, None, None)
+    mean = (after.get("sum", 0.0) - before.get("sum", 0.0)) / count * 1000
+    bounds = sorted(
+        (float(le), after[le] - before.get(le, 0.0)) for le in after if le not in ("count", "sum")
+    )
+    p99 = next((le for le, n in bounds if n >= 0.99 * count), math.inf)
+    return Latency(int(count), mean, p99 * 1000)
+
+
+async def drive(
+    session: AmiSession,
+    events: asyncio.Queue[object],
+    plan: list[Arrival],
+    run: LoadRun,
+    *,
+    context: str,
+    speed: float,
+    drain_s: float,
+    progress: Callable[[int, int], None] | None = None,
+) -> None:
+    """Originate ``plan`` in (compressed) real time, follow the calls, then wait for them to end."""
+    loop = asyncio.get_running_loop()
+    consumer = asyncio.create_task(_consume(events, run))
+    started = loop.time()
+    hangups: set[asyncio.Task[None]] = set()
+    try:
+        for n, arrival in enumerate(plan, start=1):
+            delay = started + arrival.at_s / speed - loop.time()
+            if delay > 0:
+                await asyncio.sleep(delay)
+            rec = CallRecord(arrival, run.now())
+            run.calls[arrival.caller] = rec
+            try:
+                await session.action(
+                    "Originate",
+                    [
+                        ("Channel", f"Local/{arrival.caller}@{context}"),
+                        ("Application", "Wait"),
+                        ("Data", "3600"),
+                        ("Async", "true"),
+                    ],
+                    timeout=10,
+                )
+            except Exception:  # refused, timed out, disconnected: counted as lost
+                del run.calls[arrival.caller]
+                run.originate_failed += 1
+                continue
+            task = asyncio.create_task(_patience(session, rec, arrival.patience_s / speed))
+            hangups.add(task)
+            task.add_done_callback(hangups.discard)
+            if progress is not None:
+                progress(n, len(plan))
+        deadline = loop.time() + drain_s
+        while loop.time() < deadline and not all(r.ended for r in run.calls.values()):
+            await asyncio.sleep(0.1)
+    finally:
+        for task in hangups:
+            task.cancel()
+        consumer.cancel()
+
+
+async def _consume(events: asyncio.Queue[object], run: LoadRun) -> None:
+    while True:
+        run.apply(await events.get())
+
+
+async def _patience(session: AmiSession, rec: CallRecord, wall_s: float) -> None:
+    """The caller hangs up when their patience, counted from first joining a queue
+    (as in the what-if engine), runs out before an agent answers."""
+    if not math.isfinite(wall_s):
+        return
+    while rec.caller_channel is None:
+        if rec.ended or rec.announced:
+            return
+        await asyncio.sleep(0.05)
+    await asyncio.sleep(wall_s)
+    if rec.answered_at is not None or rec.ended:
+        return
+    rec.hung_up_by_us = True
+    try:
+        await session.action("Hangup", [("Channel", rec.caller_channel)], timeout=5)
+    except Exception:  # already gone: the hang-up raced the caller's own end
+        return
+
+
+async def connected(events: asyncio.Queue[object], timeout: float) -> None:
+    """Wait for the session's Connected marker (logged in)."""
+    async with asyncio.timeout(timeout):
+        while not isinstance(await events.get(), Connected):
+            pass
+
+
+def window_start(scenario: Scenario, at: str) -> datetime:
+    """``HH:MM`` local time on the scenario's first day, as an aware datetime."""
+    hour, _, minute = at.partition(":")
+    local = datetime.combine(scenario.start, dtime(int(hour), int(minute or 0)))
+    return local.replace(tzinfo=ZoneInfo(scenario.config.timezone))

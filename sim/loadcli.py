@@ -1,0 +1,314 @@
+"""``lotse sim load``: a scenario's calls, live over AMI, against a PBX running lotse.
+
+Either against a running PBX (``--pbx HOST:PORT``: the stand-in started with
+``lotse pbx``, or a real Asterisk with an originate context, see the README),
+or ``--spawn``: the stand-in and the controller are started here on free
+loopback ports, the stand-in staffed from the scenario, its clock compressed
+by ``--speed`` and set to the scenario's window so the controller routes at
+the scenario's hours.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import random
+import socket
+import sys
+import tempfile
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import replace
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console
+from rich.table import Table
+
+from ami.session import AmiSession
+from lotse.controller import Controller, RunOptions
+from lotse.journal.store import Journal
+from lotse.logging import configure_logging
+from lotse.paths import default_config_path
+from router.config import Config, Endpoint
+from router.configload import load_config
+from router.confignodes import ConfigError
+from router.numbering import OrtsnetzTable
+from router.policy import Router
+from sim.load import (
+    Latency,
+    LoadRun,
+    arrivals,
+    connected,
+    drive,
+    latency_between,
+    scrape_latency,
+    window_start,
+)
+from sim.pbx import Pbx, ScaledClock
+from sim.pbx.agents import AgentProfile, Duration
+from sim.pbx.agents import DistKind as PbxDist
+from sim.pbx.staffing import AgentSpec, Staffing
+from sim.scenario import Dist, Scenario
+from sim.scenarioload import load_scenario
+
+EXIT_OK, EXIT_LOST, EXIT_BAD_INPUT = 0, 1, 2
+SPAWN_SECRET = "lotse-sim-load"
+
+
+def add_load(sim_sub: Any) -> None:
+    """Register ``lotse sim load``."""
+    load = sim_sub.add_parser(
+        "load",
+        help="drive a scenario's calls live over AMI against a PBX with lotse run in the loop",
+        description=__doc__.split("\n\n")[1] if __doc__ else None,
+    )
+    load.add_argument("scenario", type=Path, metavar="SCENARIO", help="scenario file (YAML)")
+    where = load.add_mutually_exclusive_group(required=True)
+    where.add_argument("--pbx", metavar="HOST:PORT", help="AMI of the PBX to load")
+    where.add_argument("--spawn", action="store_true", help="start the stand-in and lotse run here")
+    load.add_argument(
+        "--from",
+        dest="start",
+        default="09:00",
+        metavar="HH:MM",
+        help="window start, local time on the scenario's first day (default 09:00)",
+    )
+    load.add_argument("--hours", type=float, default=1.0, help="window length (default 1)")
+    load.add_argument(
+        "--speed",
+        type=float,
+        default=60.0,
+        help="virtual seconds per real second; 1 = wall clock (default 60)",
+    )
+    load.add_argument("--user", default="lotse", help="AMI user (default lotse)")
+    load.add_argument(
+        "--secret-env",
+        default="LOTSE_AMI_SECRET",
+        metavar="VAR",
+        help="environment variable holding the AMI secret",
+    )
+    load.add_argument(
+        "--context",
+        default="originate-115",
+        help="originate context: sets the caller id, enters the 115 flow",
+    )
+    load.add_argument(
+        "--metrics",
+        default="http://127.0.0.1:9115/metrics",
+        metavar="URL",
+        help="the controller's metrics, for its decision latency",
+    )
+    load.add_argument("--seed", type=int, default=0)
+    load.add_argument("--config", type=Path, help="lotse config (default: config.yaml)")
+    load.add_argument("--json", action="store_true", help="print the summary as JSON")
+    load.set_defaults(func=load_command)
+
+
+def load_command(args: argparse.Namespace) -> int:
+    """``lotse sim load``; exit 0 when no call was lost, 1 otherwise, 2 for bad input."""
+    # The controller spawned here logs like lotse run, but only what needs attention.
+    configure_logging("warning")
+    table = OrtsnetzTable.load()
+    config_path: Path = args.config or default_config_path()
+    try:
+        scenario = load_scenario(
+            args.scenario, table=table, config=lambda: load_config(config_path, table=table)
+        )
+        start = window_start(scenario, args.start)
+    except ConfigError as problem:
+        for p in problem.problems:
+            print(p, file=sys.stderr)
+        return EXIT_BAD_INPUT
+    except (OSError, ValueError) as failure:
+        print(f"lotse sim load: {failure}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    if args.speed <= 0 or args.hours <= 0:
+        print("lotse sim load: --speed and --hours must be positive", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    summary = asyncio.run(_load(args, scenario, table, start))
+    if args.json:
+        print(json.dumps(summary, ensure_ascii=False))
+    else:
+        out = Console()
+        print_summary(summary, out if out.is_terminal else Console(width=140))
+    return EXIT_OK if summary["lost"] == 0 else EXIT_LOST
+
+
+async def _load(
+    args: argparse.Namespace, scenario: Scenario, table: OrtsnetzTable, start: datetime
+) -> dict[str, Any]:
+    rng = random.Random(args.seed)
+    plan = arrivals(scenario, Router(scenario.config, table), rng, start, args.hours)
+    err = Console(stderr=True)
+    async with _target(args, scenario, table, start) as (ami, secret, metrics_url):
+        events: asyncio.Queue[object] = asyncio.Queue()
+        session = AmiSession(ami.host, ami.port, args.user, secret, sink=events.put_nowait, rng=rng)
+        session.start()
+        try:
+            await connected(events, timeout=15)
+            loop = asyncio.get_running_loop()
+            run = LoadRun(dict(scenario.config.center_by_queue), args.speed, loop.time)
+            before = scrape_latency(metrics_url)
+
+            def progress(done: int, total: int) -> None:
+                if not args.json and (done % 50 == 0 or done == total):
+                    err.print(f"originated {done}/{total}", highlight=False)
+
+            await drive(
+                session,
+                events,
+                plan,
+                run,
+                context=args.context,
+                speed=args.speed,
+                drain_s=max(30.0, 3600 / args.speed),
+                progress=progress,
+            )
+            latency = latency_between(before, scrape_latency(metrics_url))
+        finally:
+            await session.stop()
+    return summary(run, scenario, plan, latency, args)
+
+
+def summary(
+    run: LoadRun, scenario: Scenario, plan: list[Any], latency: Latency, args: argparse.Namespace
+) -> dict[str, Any]:
+    """The run's figures as one JSON-ready object."""
+    per, nation, lost = run.tallies(scenario.threshold_s)
+    return {
+        "scenario": scenario.name,
+        "window_start": args.start,
+        "hours": args.hours,
+        "speed": args.speed,
+        "planned": len(plan),
+        "originated": len(run.calls),
+        "lost": lost,
+        "centers": {cid: t.as_dict() for cid, t in sorted(per.items())},
+        "national": nation.as_dict(),
+        "decisions": latency.decisions,
+        "decision_latency_mean_ms": latency.mean_ms,
+        "decision_latency_p99_ms": latency.p99_ms,
+    }
+
+
+def print_summary(s: dict[str, Any], console: Console) -> None:
+    """The summary as a table, national last."""
+    table = Table(
+        title=f"{s['scenario']}: {s['hours']:g} h from {s['window_start']}, x{s['speed']:g}"
+    )
+    for col in (
+        "center",
+        "offered",
+        "answered",
+        "SL 30 s",
+        "ASA s",
+        "abandoned",
+        "by partner",
+        "announced",
+        "fallback",
+    ):
+        table.add_column(col, justify="left" if col == "center" else "right")
+    rows = [*s["centers"].items(), ("national", s["national"])]
+    for cid, c in rows:
+        sl = "-" if c["service_level"] is None else f"{c['service_level']:.1%}"
+        asa = "-" if c["asa_s"] is None else f"{c['asa_s']:.1f}"
+        table.add_row(
+            cid,
+            str(c["offered"]),
+            str(c["answered"]),
+            sl,
+            asa,
+            str(c["abandoned"]),
+            str(c["answered_by_partner"]),
+            str(c["announced"]),
+            str(c["fallback_routes"]),
+        )
+    console.print(table)
+    if s["decisions"]:
+        console.print(
+            f"controller: {s['decisions']} decisions, mean "
+            f"{s['decision_latency_mean_ms']:.2f} ms, p99 <= {s['decision_latency_p99_ms']:.1f} ms"
+        )
+    else:
+        console.print("controller: decision latency not available (metrics not reachable)")
+    console.print(f"calls lost: {s['lost']} of {s['originated']} originated")
+
+
+@asynccontextmanager
+async def _target(
+    args: argparse.Namespace, scenario: Scenario, table: OrtsnetzTable, start: datetime
+) -> AsyncIterator[tuple[Endpoint, str, str]]:
+    """The PBX to load: (AMI endpoint, secret, metrics URL), spawned here if asked."""
+    if not args.spawn:
+        host, _, port = args.pbx.rpartition(":")
+        secret = os.environ.get(args.secret_env, "")
+        yield Endpoint(host or "127.0.0.1", int(port)), secret, args.metrics
+        return
+    config = scenario.config
+    clock = ScaledClock(args.speed, start_epoch=start.timestamp())
+    # The controller shares this machine with the stand-in and the load.
+    config = replace(
+        config,
+        controller=replace(config.controller, agi_deadline_ms=2000, ami_username=args.user),
+    )
+    agi = Endpoint("127.0.0.1", _free_port())
+    pbx = Pbx(
+        config,
+        staffing=scenario_staffing(scenario, config, start),
+        table=table,
+        clock=clock,
+        seed=args.seed,
+        users={args.user: SPAWN_SECRET},
+        agi_url=f"agi://{agi}/route",
+    )
+    await pbx.start()
+
+    def wall() -> datetime:
+        return datetime.fromtimestamp(clock.now(), UTC)
+
+    with tempfile.TemporaryDirectory(prefix="lotse-sim-load-") as tmp:
+        journal = await Journal.open(Path(tmp) / "journal.sqlite", clock=wall)
+        host, port = pbx.ami_address
+        metrics = Endpoint("127.0.0.1", _free_port())
+        options = RunOptions(Endpoint(host, port), agi, metrics, tmp)
+        controller = Controller(
+            config,
+            options,
+            secret=SPAWN_SECRET,
+            journal=journal,
+            wall_clock=wall,
+            state_clock=clock.now,
+            table=table,
+        )
+        await controller.start()
+        try:
+            yield Endpoint(host, port), SPAWN_SECRET, f"http://{metrics}/metrics"
+        finally:
+            await controller.stop()
+            await pbx.close()
+
+
+def scenario_staffing(scenario: Scenario, config: Config, start: datetime) -> Staffing:
+    """The stand-in's agents: each center's scenario staffing at the window's start."""
+    weekday, half_hour = start.weekday(), start.hour * 2 + start.minute // 30
+    queues = {}
+    for cid, center in config.centers.items():
+        plan = scenario.plan(cid)
+        profile = AgentProfile(ring=_duration(plan.ring), handle=_duration(plan.handle))
+        n = plan.agents[weekday][half_hour]
+        queues[center.queue] = tuple(AgentSpec(f"{cid}-{i}", profile) for i in range(1, n + 1))
+    return Staffing(queues)
+
+
+def _duration(dist: Dist) -> Duration:
+    return Duration(PbxDist(dist.kind.value), dist.mean_s, dist.spread_s, dist.min_s, dist.max_s)
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
