@@ -33,20 +33,34 @@ than one line (``max_line`` bytes) of undecoded input plus one message
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from functools import cached_property
-from typing import Literal
+from typing import Literal, TypeAlias
 
 MessageKind = Literal["event", "response", "action", "unknown"]
 
-_KINDS: dict[str, MessageKind] = {"event": "event", "response": "response", "action": "action"}
+_KINDS: dict[str, MessageKind] = {
+    "event": "event",
+    "response": "response",
+    "action": "action",
+    # As Asterisk spells them: found without lower-casing.
+    "Event": "event",
+    "Response": "response",
+    "Action": "action",
+}
 
 # The banner is the connection's first line and has no colon; Asterisk and
 # its forks all start it with this (version after the slash).
 _BANNER_PREFIX = "Asterisk Call Manager"
 
 _CRLF_BLANK = b"\r\n\r\n"
+
+# The parser's cache of parsed lines: how many, and how long a line may be to
+# be kept (caller numbers and ids are short; long values rarely repeat).
+_KNOWN_LINES = 4096
+_KNOWN_LINE_MAX = 200
+
+_Header: TypeAlias = tuple[str, str]
 
 DEFAULT_MAX_LINE = 64 * 1024
 DEFAULT_MAX_MESSAGE = 1024 * 1024
@@ -66,21 +80,35 @@ class Message:
 
     headers: tuple[tuple[str, str], ...]
 
-    @cached_property
-    def _index(self) -> dict[str, str]:
-        # Reversed, so that the first of repeated headers wins.
-        return {key.lower(): value for key, value in reversed(self.headers)}
+    @property
+    def fields(self) -> Mapping[str, str]:
+        """The headers by lower-case name; of repeated names, the first.
+
+        Built on first use and kept: :func:`ami.events.to_event` reads every
+        field it needs from here, once per event.
+        """
+        # Cached in the instance dict, as functools.cached_property would
+        # (the dataclass is frozen), without its per-access lock (3.11).
+        cache = self.__dict__
+        index: dict[str, str] | None = cache.get("_fields")
+        if index is None:
+            lowered = cache.pop("_lowered", None)  # left by the parser's fast path
+            # Reversed, so that the first of repeated names wins.
+            index = _lower_index(self.headers) if lowered is None else dict(reversed(lowered))
+            cache["_fields"] = index
+        return index
 
     def get(self, name: str, default: str | None = None) -> str | None:
         """Value of the first header called ``name`` (any case), else ``default``."""
-        return self._index.get(name.lower(), default)
+        return self.fields.get(name.lower(), default)
 
     @property
     def kind(self) -> MessageKind:
         """``event``, ``response`` or ``action`` by the first header, else ``unknown``."""
         if not self.headers:
             return "unknown"
-        return _KINDS.get(self.headers[0][0].lower(), "unknown")
+        key = self.headers[0][0]
+        return _KINDS.get(key) or _KINDS.get(key.lower(), "unknown")
 
     @property
     def name(self) -> str | None:
@@ -155,6 +183,12 @@ class AmiParser:
         self._block_bytes = 0
         self._line_no = 0
         self._at_start = True
+        # Header lines seen before, parsed: most lines of a block repeat an
+        # earlier one (constant fields, and a call's own channel, ids and
+        # number in each of its events), so most lines are looked up here.
+        # Both map a line to its header, as sent and with a lower-case name.
+        self._known: dict[bytes, _Header] = {}
+        self._known_lower: dict[bytes, _Header] = {}
 
     @property
     def buffered_bytes(self) -> int:
@@ -217,35 +251,75 @@ class AmiParser:
     ) -> None:
         """Parse ``data[start:end]``: whole blocks, ending in an empty line."""
         region = data[start:end]
-        if region.count(b"\n") != region.count(b"\r\n"):
-            self._feed_lines(data, start, end, out)  # bare LFs somewhere: line by line
+        crlf = region.count(b"\r\n")
+        if region.count(b"\n") != crlf or region.count(b"\r") != crlf:
+            # A bare LF or CR somewhere: line by line, which knows what they mean.
+            self._feed_lines(data, start, end, out)
             return
         max_block = min(self.max_message - 2, self.max_line)
+        max_headers = self.max_headers
+        line_no = self._line_no
+        count = self.message_count
+        append = out.append
+        known, known_lower = self._known.__getitem__, self._known_lower.__getitem__
         raws = region.split(_CRLF_BLANK)
-        last = len(raws) - 1
-        for index, raw in enumerate(raws):
+        raws.pop()  # the region ends in an empty line: nothing after it
+        for raw in raws:
             # Stray empty lines between blocks (seen in captures) count as lines.
-            while raw[:2] == b"\r\n":
+            while raw.startswith(b"\r\n"):
                 raw = raw[2:]
-                self._line_no += 1
+                line_no += 1
             if not raw:
-                if index != last:
-                    self._line_no += 2
+                line_no += 2
                 continue
-            lines = raw.count(b"\r\n") + 1
-            if (
-                len(raw) <= max_block
-                and lines <= self.max_headers
-                and raw.count(b"\r") == lines - 1
-            ):
-                headers = _headers(raw.decode("utf-8", errors="replace"))
-                if headers is not None:
-                    self._line_no += lines + 1
-                    out.append(Message(headers))
-                    self.message_count += 1
+            lines = raw.split(b"\r\n")
+            if len(raw) <= max_block and len(lines) <= max_headers:
+                msg: Message | None
+                try:
+                    msg = _message(tuple(map(known, lines)), list(map(known_lower, lines)))
+                except KeyError:  # a line not seen lately: parse the lines one by one
+                    msg = self._learn(lines)
+                if msg is not None:
+                    line_no += len(lines) + 1
+                    append(msg)
+                    count += 1
                     continue
+            # Over a limit or not plain "Key: value" lines: let the line path decide.
+            self._line_no, self.message_count = line_no, count
             block = raw + _CRLF_BLANK
             self._feed_lines(block, 0, len(block), out)
+            line_no, count = self._line_no, self.message_count
+        self._line_no, self.message_count = line_no, count
+
+    def _learn(self, lines: list[bytes]) -> Message | None:
+        """Parse a block's lines, keeping new short ones; ``None`` if one is odd.
+
+        The fast path takes the shape Asterisk writes, ``Key: value``, and gives
+        the block back to the line-by-line path for anything else (no space after
+        the colon, an empty key, a line without a colon), which then decides.
+        """
+        known, known_lower = self._known, self._known_lower
+        headers: list[_Header] = []
+        lowered: list[_Header] = []
+        for line in lines:
+            header = known.get(line)
+            if header is not None:
+                lower = known_lower[line]
+            else:
+                text = line.decode("utf-8", errors="replace")
+                key, sep, value = text.partition(": ")
+                if not sep or not key or ":" in key:
+                    return None
+                header, lower = (key, value), (key.lower(), value)
+                if len(line) <= _KNOWN_LINE_MAX:
+                    if len(known) >= _KNOWN_LINES:
+                        known.clear()  # bounded; refills within a few blocks
+                        known_lower.clear()
+                    known[line] = header
+                    known_lower[line] = lower
+            headers.append(header)
+            lowered.append(lower)
+        return _message(tuple(headers), lowered)
 
     def _feed_lines(
         self, data: bytes, pos: int, size: int, out: list[Message | ParseError]
@@ -376,17 +450,13 @@ def _block_end(data: bytes, pos: int) -> int:
     return found
 
 
-def _headers(block: str) -> tuple[tuple[str, str], ...] | None:
-    """The headers of a block of CRLF lines (no other CR in it), or ``None``.
+def _lower_index(headers: tuple[tuple[str, str], ...]) -> dict[str, str]:
+    """``{name.lower(): value}``; reversed, so that the first of repeated names wins."""
+    return {key.lower(): value for key, value in reversed(headers)}
 
-    The fast path takes the shape Asterisk writes, ``Key: value``, and gives
-    the block back to the line-by-line path for anything else (no space after
-    the colon, an empty key, a line without a colon), which then decides.
-    """
-    headers = []
-    for line in block.split("\r\n"):
-        key, sep, value = line.partition(": ")
-        if not sep or not key or ":" in key:
-            return None
-        headers.append((key, value))
-    return tuple(headers)
+
+def _message(headers: tuple[_Header, ...], lowered: list[_Header]) -> Message:
+    """A parsed block, with its lower-cased names kept for :attr:`Message.fields`."""
+    msg = Message(headers)
+    msg.__dict__["_lowered"] = lowered
+    return msg

@@ -40,7 +40,7 @@ Wire facts behind these types (Asterisk 22.10.1 captures):
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from enum import IntEnum
 from typing import TypeAlias, TypeVar
@@ -382,11 +382,17 @@ Event: TypeAlias = (
 
 
 # --- field readers ------------------------------------------------------------
+#
+# Readers take ``Message.fields`` (lower-case names) and the wire name of the
+# field, which is what an error names. Whole-number fields, nearly all of
+# them plain digits, skip the regular expression.
 
 
 class _FieldError(Exception):
     """A required field is missing or ill-typed; the message names the field only."""
 
+
+Fields: TypeAlias = Mapping[str, str]
 
 _INT = re.compile(r"-?[0-9]{1,18}")
 _DECIMAL = re.compile(r"-?[0-9]{1,18}(?:\.[0-9]{1,18})?")
@@ -395,36 +401,41 @@ _TRUE = frozenset({"1", "true", "yes", "on"})
 _FALSE = frozenset({"0", "false", "no", "off"})
 
 
-def _str(msg: Message, key: str) -> str:
-    value = msg.get(key)
+def _plain_digits(value: str) -> bool:
+    """``[0-9]{1,18}``, without a regular expression."""
+    return value.isdigit() and value.isascii() and len(value) <= 18
+
+
+def _str(f: Fields, key: str) -> str:
+    value = f.get(key.lower())
     if value is None:
         raise _FieldError(f"missing {key}")
     return value
 
 
-def _nonempty(msg: Message, key: str) -> str:
-    value = _str(msg, key)
+def _nonempty(f: Fields, key: str) -> str:
+    value = _str(f, key)
     if not value:
         raise _FieldError(f"empty {key}")
     return value
 
 
-def _int(msg: Message, key: str) -> int:
-    value = _str(msg, key)
-    if not _INT.fullmatch(value):
+def _int(f: Fields, key: str) -> int:
+    value = _str(f, key)
+    if not (_plain_digits(value) or _INT.fullmatch(value)):
         raise _FieldError(f"{key} is not an integer")
     return int(value)
 
 
-def _seconds(msg: Message, key: str, scale: float = 1.0) -> float:
-    value = _str(msg, key)
-    if not _DECIMAL.fullmatch(value):
+def _seconds(f: Fields, key: str, scale: float = 1.0) -> float:
+    value = _str(f, key)
+    if not (_plain_digits(value) or _DECIMAL.fullmatch(value)):
         raise _FieldError(f"{key} is not a number")
     return float(value) * scale
 
 
-def _bool(msg: Message, key: str) -> bool:
-    value = _str(msg, key).lower()
+def _bool(f: Fields, key: str) -> bool:
+    value = _str(f, key).lower()
     if value in _TRUE:
         return True
     if value in _FALSE:
@@ -432,31 +443,34 @@ def _bool(msg: Message, key: str) -> bool:
     raise _FieldError(f"{key} is not a boolean")
 
 
-def _hms(msg: Message, key: str) -> float:
-    match = _HMS.fullmatch(_str(msg, key))
+def _hms(f: Fields, key: str) -> float:
+    match = _HMS.fullmatch(_str(f, key))
     if match is None:
         raise _FieldError(f"{key} is not HH:MM:SS")
     hours, minutes, seconds = (int(part) for part in match.groups())
     return float(hours * 3600 + minutes * 60 + seconds)
 
 
-def _channel(msg: Message) -> tuple[str, str, str, str]:
-    return (
-        _nonempty(msg, "Channel"),
-        _nonempty(msg, "Uniqueid"),
-        _nonempty(msg, "Linkedid"),
-        msg.get("CallerIDNum") or "",
-    )
+def _channel(f: Fields) -> tuple[str, str, str, str]:
+    channel = f.get("channel")
+    uniqueid = f.get("uniqueid")
+    linkedid = f.get("linkedid")
+    if not (channel and uniqueid and linkedid):
+        # Name the first field that is missing or empty.
+        channel = _nonempty(f, "Channel")
+        uniqueid = _nonempty(f, "Uniqueid")
+        linkedid = _nonempty(f, "Linkedid")
+    return channel, uniqueid, linkedid, f.get("calleridnum") or ""
 
 
-def _agent(msg: Message) -> tuple[str, str, str, str, str, str, str, str, str]:
+def _agent(f: Fields) -> tuple[str, str, str, str, str, str, str, str, str]:
     return (
-        *_channel(msg),
-        _nonempty(msg, "Queue"),
-        _nonempty(msg, "Interface"),
-        msg.get("MemberName") or "",
-        msg.get("DestChannel") or "",
-        msg.get("DestUniqueid") or "",
+        *_channel(f),
+        _nonempty(f, "Queue"),
+        _nonempty(f, "Interface"),
+        f.get("membername") or "",
+        f.get("destchannel") or "",
+        f.get("destuniqueid") or "",
     )
 
 
@@ -465,23 +479,23 @@ _MemberFields: TypeAlias = tuple[
 ]
 
 
-def _member_state(msg: Message, member_key: str, name_key: str) -> _MemberFields:
+def _member_state(f: Fields, member_key: str, name_key: str) -> _MemberFields:
     return (
-        _nonempty(msg, "Queue"),
-        _nonempty(msg, member_key),
-        msg.get(name_key) or "",
-        msg.get("StateInterface") or "",
-        msg.get("Membership") or "",
-        _int(msg, "Penalty"),
-        _int(msg, "CallsTaken"),
-        _int(msg, "LastCall"),
-        _int(msg, "LastPause"),
-        _int(msg, "LoginTime"),
-        _bool(msg, "InCall"),
-        _int(msg, "Status"),
-        _bool(msg, "Paused"),
-        msg.get("PausedReason") or "",
-        _int(msg, "Wrapuptime"),
+        _nonempty(f, "Queue"),
+        _nonempty(f, member_key),
+        f.get(name_key.lower()) or "",
+        f.get("stateinterface") or "",
+        f.get("membership") or "",
+        _int(f, "Penalty"),
+        _int(f, "CallsTaken"),
+        _int(f, "LastCall"),
+        _int(f, "LastPause"),
+        _int(f, "LoginTime"),
+        _bool(f, "InCall"),
+        _int(f, "Status"),
+        _bool(f, "Paused"),
+        f.get("pausedreason") or "",
+        _int(f, "Wrapuptime"),
     )
 
 
@@ -489,29 +503,30 @@ def _member_state(msg: Message, member_key: str, name_key: str) -> _MemberFields
 
 
 def _fully_booted(msg: Message) -> FullyBooted:
-    return FullyBooted(
-        _seconds(msg, "Uptime"), _seconds(msg, "LastReload"), msg.get("Status") or ""
-    )
+    f = msg.fields
+    return FullyBooted(_seconds(f, "Uptime"), _seconds(f, "LastReload"), f.get("status") or "")
 
 
 def _shutdown(msg: Message) -> Shutdown:
-    return Shutdown(msg.get("Shutdown") or "", _bool(msg, "Restart"))
+    f = msg.fields
+    return Shutdown(f.get("shutdown") or "", _bool(f, "Restart"))
 
 
 def _newchannel(msg: Message) -> Newchannel:
-    return Newchannel(
-        *_channel(msg), _int(msg, "ChannelState"), _str(msg, "Context"), _str(msg, "Exten")
-    )
+    f = msg.fields
+    return Newchannel(*_channel(f), _int(f, "ChannelState"), _str(f, "Context"), _str(f, "Exten"))
 
 
 def _hangup(msg: Message) -> Hangup:
-    return Hangup(*_channel(msg), _int(msg, "Cause"), msg.get("Cause-txt") or "")
+    f = msg.fields
+    return Hangup(*_channel(f), _int(f, "Cause"), f.get("cause-txt") or "")
 
 
 def _user_event(msg: Message) -> LotseFallback | None:
-    if msg.get("UserEvent") != FALLBACK_USER_EVENT:
+    f = msg.fields
+    if f.get("userevent") != FALLBACK_USER_EVENT:
         return None
-    return LotseFallback(*_channel(msg), _nonempty(msg, "Center"), msg.get("Reason") or "")
+    return LotseFallback(*_channel(f), _nonempty(f, "Center"), f.get("reason") or "")
 
 
 _VARIABLE_PREFIXES = ("LOTSE_", "_LOTSE_", "__LOTSE_", "ROUTE_")
@@ -524,55 +539,64 @@ def wanted_variable(name: str) -> bool:
 
 
 def _varset(msg: Message) -> VarSet | None:
-    variable = msg.get("Variable")
+    f = msg.fields
+    variable = f.get("variable")
     if variable is None:
         raise _FieldError("missing Variable")
     if not wanted_variable(variable):
         return None
-    return VarSet(*_channel(msg), variable, _str(msg, "Value"))
+    return VarSet(*_channel(f), variable, _str(f, "Value"))
 
 
-def _queue_caller(msg: Message) -> tuple[str, str, str, str, str, int]:
-    return (*_channel(msg), _nonempty(msg, "Queue"), _int(msg, "Position"))
+def _queue_caller(f: Fields) -> tuple[str, str, str, str, str, int]:
+    return (*_channel(f), _nonempty(f, "Queue"), _int(f, "Position"))
 
 
 def _caller_join(msg: Message) -> QueueCallerJoin:
-    return QueueCallerJoin(*_queue_caller(msg), _int(msg, "Count"))
+    f = msg.fields
+    return QueueCallerJoin(*_queue_caller(f), _int(f, "Count"))
 
 
 def _caller_leave(msg: Message) -> QueueCallerLeave:
-    return QueueCallerLeave(*_queue_caller(msg), _int(msg, "Count"))
+    f = msg.fields
+    return QueueCallerLeave(*_queue_caller(f), _int(f, "Count"))
 
 
 def _caller_abandon(msg: Message) -> QueueCallerAbandon:
+    f = msg.fields
     return QueueCallerAbandon(
-        *_queue_caller(msg), _int(msg, "OriginalPosition"), _seconds(msg, "HoldTime")
+        *_queue_caller(f), _int(f, "OriginalPosition"), _seconds(f, "HoldTime")
     )
 
 
 def _agent_called(msg: Message) -> AgentCalled:
-    return AgentCalled(*_agent(msg))
+    f = msg.fields
+    return AgentCalled(*_agent(f))
 
 
 def _agent_ring_no_answer(msg: Message) -> AgentRingNoAnswer:
-    return AgentRingNoAnswer(*_agent(msg), _seconds(msg, "RingTime", 0.001))
+    f = msg.fields
+    return AgentRingNoAnswer(*_agent(f), _seconds(f, "RingTime", 0.001))
 
 
 def _agent_connect(msg: Message) -> AgentConnect:
-    return AgentConnect(*_agent(msg), _seconds(msg, "HoldTime"), _seconds(msg, "RingTime"))
+    f = msg.fields
+    return AgentConnect(*_agent(f), _seconds(f, "HoldTime"), _seconds(f, "RingTime"))
 
 
 def _agent_complete(msg: Message) -> AgentComplete:
+    f = msg.fields
     return AgentComplete(
-        *_agent(msg),
-        _seconds(msg, "HoldTime"),
-        _seconds(msg, "TalkTime"),
-        msg.get("Reason") or "",
+        *_agent(f),
+        _seconds(f, "HoldTime"),
+        _seconds(f, "TalkTime"),
+        f.get("reason") or "",
     )
 
 
 def _agent_dump(msg: Message) -> AgentDump:
-    return AgentDump(*_agent(msg))
+    f = msg.fields
+    return AgentDump(*_agent(f))
 
 
 _M = TypeVar("_M", QueueMemberStatus, QueueMemberAdded, QueueMemberRemoved, QueueMemberPause)
@@ -580,69 +604,76 @@ _M = TypeVar("_M", QueueMemberStatus, QueueMemberAdded, QueueMemberRemoved, Queu
 
 def _member_event(cls: type[_M]) -> Callable[[Message], _M]:
     def build(msg: Message) -> _M:
-        state = _member_state(msg, "Interface", "MemberName")
-        return cls(*state, _bool(msg, "Ringinuse"))
+        f = msg.fields
+        state = _member_state(f, "Interface", "MemberName")
+        return cls(*state, _bool(f, "Ringinuse"))
 
     return build
 
 
 def _queue_member(msg: Message) -> QueueMember:
-    state = _member_state(msg, "Location", "Name")
-    return QueueMember(*state, msg.action_id)
+    f = msg.fields
+    state = _member_state(f, "Location", "Name")
+    return QueueMember(*state, f.get("actionid"))
 
 
 def _queue_params(msg: Message) -> QueueParams:
+    f = msg.fields
     return QueueParams(
-        _nonempty(msg, "Queue"),
-        _int(msg, "Max"),
-        msg.get("Strategy") or "",
-        _int(msg, "Calls"),
-        _seconds(msg, "Holdtime"),
-        _seconds(msg, "TalkTime"),
-        _int(msg, "Completed"),
-        _int(msg, "Abandoned"),
-        _int(msg, "ServiceLevel"),
-        _seconds(msg, "ServicelevelPerf"),
-        _seconds(msg, "ServicelevelPerf2"),
-        _int(msg, "Weight"),
-        msg.action_id,
+        _nonempty(f, "Queue"),
+        _int(f, "Max"),
+        f.get("strategy") or "",
+        _int(f, "Calls"),
+        _seconds(f, "Holdtime"),
+        _seconds(f, "TalkTime"),
+        _int(f, "Completed"),
+        _int(f, "Abandoned"),
+        _int(f, "ServiceLevel"),
+        _seconds(f, "ServicelevelPerf"),
+        _seconds(f, "ServicelevelPerf2"),
+        _int(f, "Weight"),
+        f.get("actionid"),
     )
 
 
 def _queue_entry(msg: Message) -> QueueEntry:
+    f = msg.fields
     return QueueEntry(
-        _nonempty(msg, "Queue"),
-        _int(msg, "Position"),
-        _nonempty(msg, "Channel"),
-        _nonempty(msg, "Uniqueid"),
-        msg.get("CallerIDNum") or "",
-        _seconds(msg, "Wait"),
-        _int(msg, "Priority"),
-        msg.action_id,
+        _nonempty(f, "Queue"),
+        _int(f, "Position"),
+        _nonempty(f, "Channel"),
+        _nonempty(f, "Uniqueid"),
+        f.get("calleridnum") or "",
+        _seconds(f, "Wait"),
+        _int(f, "Priority"),
+        f.get("actionid"),
     )
 
 
 def _queue_status_complete(msg: Message) -> QueueStatusComplete:
-    return QueueStatusComplete(_int(msg, "ListItems"), msg.action_id)
+    f = msg.fields
+    return QueueStatusComplete(_int(f, "ListItems"), f.get("actionid"))
 
 
 def _core_show_channel(msg: Message) -> CoreShowChannel:
+    f = msg.fields
     return CoreShowChannel(
-        *_channel(msg),
-        _int(msg, "ChannelState"),
-        _str(msg, "Context"),
-        _str(msg, "Exten"),
-        _int(msg, "Priority"),
-        msg.get("Application") or "",
-        msg.get("ApplicationData") or "",
-        _hms(msg, "Duration"),
-        msg.get("BridgeId") or None,
-        msg.action_id,
+        *_channel(f),
+        _int(f, "ChannelState"),
+        _str(f, "Context"),
+        _str(f, "Exten"),
+        _int(f, "Priority"),
+        f.get("application") or "",
+        f.get("applicationdata") or "",
+        _hms(f, "Duration"),
+        f.get("bridgeid") or None,
+        f.get("actionid"),
     )
 
 
 def _core_show_channels_complete(msg: Message) -> CoreShowChannelsComplete:
-    return CoreShowChannelsComplete(_int(msg, "ListItems"), msg.action_id)
+    f = msg.fields
+    return CoreShowChannelsComplete(_int(f, "ListItems"), f.get("actionid"))
 
 
 _BUILDERS: dict[str, Callable[[Message], Event | None]] = {

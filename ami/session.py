@@ -353,6 +353,20 @@ class AmiSession:
             return
         kind = item.kind
         orphan, self._orphan = self._orphan, None
+        if kind == "event":
+            # Nearly everything: no action waiting, and the event goes straight on.
+            if self._pending and self._list_item(item):
+                return
+            event = to_event(item)
+            if event is not None:
+                if isinstance(event, Malformed):
+                    self._malformed(f"{event.name}: {event.reason}")
+                else:
+                    self._sink(event)
+            if item.headers[0][1] == "Shutdown":
+                # Asterisk is going away; the socket closes next. Fail fast.
+                self._close_transport()
+            return
         if kind == "response":
             if item.action_id is None:
                 # Seen in captures: "Response: Success" alone, then a block with
@@ -363,26 +377,23 @@ class AmiSession:
             return
         if kind == "unknown" and orphan is not None:
             self._response(Message(orphan.headers + item.headers))
-            return
-        if kind != "event":
-            return
+
+    def _list_item(self, item: Message) -> bool:
+        """Count an item of a list action's answer; True if it completed the list."""
         aid = item.action_id
-        if aid is not None:
-            pending = self._pending.get(aid)
-            if pending is not None and pending.is_list:
-                if (item.get("EventList") or "").lower() == "complete":
-                    self._deliver(item)
-                    if not pending.future.done():
-                        assert pending.response is not None
-                        count = item.get("ListItems")
-                        items = int(count) if count and count.isdigit() else pending.items
-                        pending.future.set_result(ActionResult(pending.response, items))
-                    return
-                pending.items += 1
+        pending = self._pending.get(aid) if aid is not None else None
+        if pending is None or not pending.is_list:
+            return False
+        if (item.get("EventList") or "").lower() != "complete":
+            pending.items += 1
+            return False
         self._deliver(item)
-        if item.name == "Shutdown":
-            # Asterisk is going away; the socket closes next. Fail fast.
-            self._close_transport()
+        if not pending.future.done():
+            assert pending.response is not None
+            count = item.get("ListItems")
+            items = int(count) if count and count.isdigit() else pending.items
+            pending.future.set_result(ActionResult(pending.response, items))
+        return True
 
     def _deliver(self, item: Message) -> None:
         event = to_event(item)
