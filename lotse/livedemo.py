@@ -13,8 +13,8 @@ import asyncio
 import math
 import random
 from collections.abc import Callable
-from dataclasses import dataclass, replace
-from datetime import UTC, datetime
+from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -22,9 +22,9 @@ from rich.console import Console, Group
 from rich.live import Live
 from rich.table import Table
 
-from lotse.controller import Controller, RunOptions
+from lotse.controller import Controller
 from lotse.journal.report import render_text, report
-from lotse.journal.store import Journal
+from lotse.standin import stand_in
 from router.config import Config, Endpoint
 from router.numbering import OrtsnetzTable
 from sim.pbx import CallHandle, Pbx, ScaledClock
@@ -203,44 +203,26 @@ async def run_demo(config: Config, options: DemoOptions, console: Console) -> in
     table = OrtsnetzTable.load()
     tz = ZoneInfo(config.timezone)
     clock = ScaledClock(options.speed, start_epoch=options.start.timestamp())
-    # The demo's controller may take its time: the machine also runs the stand-in.
-    config = replace(config, controller=replace(config.controller, agi_deadline_ms=2000))
-    pbx = Pbx(
-        config,
-        staffing=staffing(config),
-        table=table,
-        clock=clock,
-        seed=options.seed,
-        users={config.controller.ami_username: SECRET},
-        agi_url=True,
-    )
-    await pbx.start()
     options.journal.parent.mkdir(parents=True, exist_ok=True)
     options.journal.unlink(missing_ok=True)
-
-    def wall() -> datetime:
-        return datetime.fromtimestamp(clock.now(), UTC)
-
-    journal = await Journal.open(options.journal, clock=wall)
-    host, port = pbx.ami_address
-    run_options = RunOptions(
-        Endpoint(host, port), config.controller.agi_listen, options.metrics, str(options.journal)
-    )
-    controller = Controller(
-        config,
-        run_options,
-        secret=SECRET,
-        journal=journal,
-        wall_clock=wall,
-        state_clock=clock.now,
-        table=table,
-    )
-    await controller.start()
     placed: list[CallHandle] = []
     traffic = Traffic(config, table, random.Random(options.seed))
     end = options.start.timestamp() + options.hours * 3600
-    driver = asyncio.create_task(drive(pbx, traffic, clock.now, options.speed, end, tz, placed))
-    try:
+    async with stand_in(
+        config,
+        staffing=staffing(config),
+        clock=clock,
+        secret=SECRET,
+        journal=options.journal,
+        agi=config.controller.agi_listen,
+        metrics=options.metrics,
+        seed=options.seed,
+        table=table,
+    ) as rig:
+        controller = rig.controller
+        driver = asyncio.create_task(
+            drive(rig.pbx, traffic, clock.now, options.speed, end, tz, placed)
+        )
         with Live(console=console, refresh_per_second=4, transient=False) as live:
             while not driver.done():
                 live.update(
@@ -259,9 +241,6 @@ async def run_demo(config: Config, options: DemoOptions, console: Console) -> in
                     status_table(controller, datetime.fromtimestamp(clock.now(), tz), len(placed))
                 )
                 await asyncio.sleep(0.25)
-    finally:
-        await controller.stop()
-        await pbx.close()
     day = options.start.astimezone(tz).date()
     rows = await report(options.journal, day, tz, config.service_level)
     # Plain print: the report is a fixed-width table that must not be re-wrapped.

@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import re
+from collections.abc import Mapping
 from typing import Protocol
 
 from ami.codec import Message
@@ -34,7 +35,17 @@ class Backend(Protocol):
         """The agent device behind a member interface (created on first use)."""
         ...
 
-    def originate(self, channel: str, app: str, data: str, action_id: str) -> bool:
+    def originate(
+        self,
+        channel: str,
+        app: str,
+        data: str,
+        action_id: str,
+        *,
+        caller_id: str = "",
+        uniqueids: tuple[str, str] = ("", ""),
+        variables: Mapping[str, str] | None = None,
+    ) -> bool:
         """Start an async originate; False if the channel string is not understood."""
         ...
 
@@ -311,7 +322,15 @@ class Actions:
         exten, context = msg.get("Exten") or "", msg.get("Context") or ""
         if not app and exten and not (context and msg.get("Priority")):
             return error(msg, "Originate with 'Exten' requires 'Context' and 'Priority'")
-        started = self.backend.originate(channel, app, data, msg.get("ActionID") or "")
+        started = self.backend.originate(
+            channel,
+            app,
+            data,
+            msg.get("ActionID") or "",
+            caller_id=_caller_number(msg.get("CallerID") or ""),
+            uniqueids=(msg.get("ChannelId") or "", msg.get("OtherChannelId") or ""),
+            variables=_variables(msg),
+        )
         if not _true(msg.get("Async")):
             # Synchronous originate waits for the outcome; the stand-in only knows "queued".
             await asyncio.sleep(0)
@@ -419,6 +438,32 @@ class Actions:
                 count += 1
         chunks.append(_list_complete("ChannelsHungupListComplete", action_id, count))
         return Reply([b"".join(chunks)])
+
+
+def _caller_number(text: str) -> str:
+    """The number of an Originate ``CallerID`` (``"Name" <number>``, ``<number>``, ``number``).
+
+    As ``ast_callerid_parse``: inside angle brackets anything is the number;
+    without them only something dialable is, anything else is a name.
+    """
+    _, lt, rest = text.rpartition("<")
+    if lt and ">" in rest:
+        return rest.partition(">")[0].strip()
+    bare = text.strip()
+    return bare if bare and all(ch in "0123456789+*#" for ch in bare) else ""
+
+
+def _variables(msg: Message) -> dict[str, str]:
+    """Originate's ``Variable`` headers: repeated, each ``NAME=value[,NAME=value]``."""
+    out: dict[str, str] = {}
+    for key, value in msg.headers:
+        if key.lower() != "variable":
+            continue
+        for item in value.split(","):
+            name, eq, val = item.partition("=")
+            if eq and name.strip():
+                out[name.strip()] = val
+    return out
 
 
 def _nonneg(text: str | None) -> int:

@@ -82,6 +82,8 @@ class Call:
     ended_at: float | None = None
     greeted: bool = False
     fallback: bool = False
+    # Why the dialplan took the static fallback (dialplans.contract.FALLBACK_REASONS).
+    fallback_reason: str = ""
     agi_statuses: list[str] = field(default_factory=list)
     actions: list[str] = field(default_factory=list)
     visits: list[QueueVisit] = field(default_factory=list)

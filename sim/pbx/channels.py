@@ -183,13 +183,21 @@ class ChannelTable:
         return ch
 
     def local_pair(
-        self, exten: str, context: str, linkedid: str | None = None
+        self,
+        exten: str,
+        context: str,
+        linkedid: str | None = None,
+        uniqueids: tuple[str, str] = ("", ""),
     ) -> tuple[Channel, Channel]:
-        """A Local pair: ``;1`` (Down, the dialled side), ``;2`` (Ring, runs the dialplan)."""
+        """A Local pair: ``;1`` (Down, the dialled side), ``;2`` (Ring, runs the dialplan).
+
+        ``uniqueids`` are Originate's ChannelId / OtherChannelId (empty: numbered;
+        a ChannelId alone gives ``;2`` the id ``ChannelId;2``, as core_unreal.c does).
+        """
         base = f"Local/{exten}@{context}-{next(self._local):08x}"
         now = self._clock.now()
-        uid1 = self.next_uniqueid()
-        uid2 = self.next_uniqueid()
+        uid1 = uniqueids[0] or self.next_uniqueid()
+        uid2 = uniqueids[1] or (f"{uid1};2" if uniqueids[0] else self.next_uniqueid())
         link = linkedid or uid1
         one = Channel(f"{base};1", uid1, link, now, context, exten, tech="Local")
         two = Channel(

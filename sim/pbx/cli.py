@@ -3,8 +3,9 @@
 It listens for AMI clients (lotse's controller logs in with the configured
 username and the secret from ``controller.ami_secret_env`` /
 ``ami_secret_file``), asks the FastAGI service for every call and plays the
-115 dialplan. Calls arrive by AMI ``Originate`` of
-``Local/NUMBER@originate-115`` (or from the load simulator in-process).
+115 dialplan. Calls arrive by AMI ``Originate`` of ``Local/115@lotse-115``
+with the caller's number as ``CallerID`` (``lotse sim load --pbx``), or of
+``Local/NUMBER@originate-115``.
 Exit codes: 0 after a clean stop (Ctrl-C, SIGTERM), 1 when it cannot run
 (address in use), 2 for bad input.
 """

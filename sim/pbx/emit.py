@@ -146,6 +146,10 @@ class Emitter:
         if self.detail is EventDetail.FULL or self._watched(name):
             self._chan("VarSet", Category.DIALPLAN, ch, ("Variable", name), ("Value", value))
 
+    def user_event(self, ch: Channel, name: str, body: Iterable[tuple[str, str]]) -> None:
+        """``UserEvent(name,Key:value,...)``: the channel snapshot, ``UserEvent``, then the body."""
+        self._chan("UserEvent", Category.USER, ch, ("UserEvent", name), *body)
+
     @staticmethod
     def _watched(name: str) -> bool:
         bare = name.lstrip("_")

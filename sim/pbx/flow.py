@@ -17,7 +17,8 @@
     11 (spill) Set(LOTSE_VISITED=LOTSE_VISITED+LOTSE_TARGET)   then Goto(route)
     13 (announce) Answer(), Playback(LOTSE_ANNOUNCEMENT), Hangup()
     16 (postal)   Answer(), Read(LOTSE_PLZ,prompt,5,,attempts,timeout), Set(...), Goto(route)
-    20 (fallback) Answer(), Queue(home center by Ortsnetz, else fallback center), Hangup()
+    20 (fallback) Set(__LOTSE_HOME), UserEvent(LotseFallback,Center:ID,Reason:WHY),
+                  Answer(), Queue(home center by Ortsnetz, else fallback center), Hangup()
 
 The static fallback needs no controller: the Ortsnetz dialled before 115 or
 the caller's Ortsnetz names the home center (``Config.center_by_ortsnetz``),
@@ -30,9 +31,11 @@ from dialplans.contract import (
     DIALPLAN_CALLID,
     DIALPLAN_POSTAL,
     DIALPLAN_VISITED,
+    FALLBACK_USER_EVENT,
     VAR_ACTION,
     VAR_ANNOUNCEMENT,
     VAR_GREETING,
+    VAR_HOME,
     VAR_QUEUE,
     VAR_TARGET,
     VAR_TIMEOUT,
@@ -40,6 +43,7 @@ from dialplans.contract import (
     join_visited,
     split_visited,
 )
+from router.config import Center
 from router.numbering import OrtsnetzTable, classify_caller, dialed_ortsnetz
 from sim.pbx.agiclient import AgiStatus
 from sim.pbx.calls import Call, OutcomeKind
@@ -63,15 +67,20 @@ _KIND = {
 }
 
 
-def fallback_queue(core: Core, table: OrtsnetzTable, caller: str, dialed: str) -> str:
-    """The queue the static fallback branch sends a call to."""
+def fallback_center(core: Core, table: OrtsnetzTable, caller: str, dialed: str) -> Center:
+    """The home center the static fallback branch finds: dialed Ortsnetz, caller's, fallback."""
     config = core.config
     net = dialed_ortsnetz(dialed, table) or classify_caller(caller, table).ortsnetz
     center_id = config.center_by_ortsnetz.get(net.code) if net else None
     center = config.centers.get(center_id or config.fallback_center)
     if center is None:
         center = config.centers[config.fallback_center]
-    return center.queue
+    return center
+
+
+def fallback_queue(core: Core, table: OrtsnetzTable, caller: str, dialed: str) -> str:
+    """The queue the static fallback branch sends a call to."""
+    return fallback_center(core, table, caller, dialed).queue
 
 
 def _int(text: str | None) -> int:
@@ -123,7 +132,7 @@ async def _route_loop(core: Core, call: Call, table: OrtsnetzTable) -> None:
         if action is None:
             return
         if action == "":
-            await _fallback(core, call, table)
+            await _fallback(core, call, table)  # _ask set the reason
             return
         if action == AgiAction.ANNOUNCE:
             await _announce(core, call)
@@ -133,9 +142,14 @@ async def _route_loop(core: Core, call: Call, table: OrtsnetzTable) -> None:
                 return
             continue
         if action != AgiAction.QUEUE:
+            call.fallback_reason = "unknown-action"
             await _fallback(core, call, table)
             return
         queue = ch.get_var(VAR_QUEUE) or ""
+        if not queue:
+            call.fallback_reason = "bad-reply"
+            await _fallback(core, call, table)
+            return
         timeout = _int(ch.get_var(VAR_TIMEOUT))
         result = await _queue(core, call, queue, timeout, greeting=True)
         if result is not QueueResult.TIMEOUT or timeout == 0:
@@ -150,6 +164,7 @@ async def _route_loop(core: Core, call: Call, table: OrtsnetzTable) -> None:
         em.varset(ch, DIALPLAN_VISITED, new_visited)
         em.exten(ch, "Goto", "route", P_SPILL_GOTO)
     # The controller kept asking for more: the dialplan's hop guard takes the fallback.
+    call.fallback_reason = "ask-limit"
     await _fallback(core, call, table)
 
 
@@ -179,6 +194,7 @@ async def _ask(core: Core, call: Call) -> str | None:
     ok = status is AgiStatus.SUCCESS and action != ""
     em.exten(ch, "GotoIf", f"{0 if ok else 1}?fallback", P_CHECK)
     if not ok:
+        call.fallback_reason = "agi-failure" if status is not AgiStatus.SUCCESS else "no-action"
         return ""
     em.exten(ch, "GotoIf", f"{int(action == AgiAction.ANNOUNCE)}?announce", P_ANN_CHECK)
     if action != AgiAction.ANNOUNCE:
@@ -256,9 +272,18 @@ async def _read_postal(core: Core, call: Call) -> bool:
 
 
 async def _fallback(core: Core, call: Call, table: OrtsnetzTable) -> None:
+    """The static fallback: home by Ortsnetz, counted by the controller through the
+    same UserEvent the generated dialplan sends (center id and reason, no number)."""
     em, ch = core.emitter, call.channel
     call.fallback = True
-    queue = fallback_queue(core, table, call.caller, call.dialed)
+    reason = call.fallback_reason or "direct"
+    center = fallback_center(core, table, call.caller, call.dialed)
+    queue = center.queue
+    em.exten(ch, "Set", f"{VAR_HOME}={center.id}", P_FALLBACK)
+    em.varset(ch, VAR_HOME, center.id)
+    body = f"{FALLBACK_USER_EVENT},Center:{center.id},Reason:{reason}"
+    em.exten(ch, "UserEvent", body, P_FALLBACK)
+    em.user_event(ch, FALLBACK_USER_EVENT, (("Center", center.id), ("Reason", reason)))
     _answer(core, call, P_FALLBACK)
     em.exten(ch, "Queue", f"{queue},,,,{core.settings.fallback_timeout_s or ''}", P_FALLBACK_QUEUE)
     result = await queue_app(core, call, queue, core.settings.fallback_timeout_s)

@@ -3,7 +3,7 @@
 ``Pbx(config)`` builds a queue per center of the lotse configuration, logs
 in the staffed agents, listens for manager clients and plays the 115
 dialplan for every call placed with :meth:`Pbx.place_call` (or originated
-over AMI into ``originate-115``), asking the FastAGI service for each
+over AMI into the 115 entry), asking the FastAGI service for each
 routing decision exactly as the generated dialplan does.
 """
 
@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import random
+import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 
@@ -29,6 +30,11 @@ from sim.pbx.flow import run_call
 from sim.pbx.queues import Member, Queue
 from sim.pbx.staffing import Staffing
 from sim.pbx.wire import AmiEvent, Category
+
+# Originate variable: the postal code the simulated caller keys in when asked.
+SIM_POSTAL_VARIABLE = "SIM_POSTAL_CODE"
+# The generated entry's extensions: 115, or an Ortsnetz (0 + 2-5 digits) and 115.
+_ENTRY_EXTEN = re.compile(r"(?:0[1-9][0-9]{1,4})?115")
 
 
 @dataclass(frozen=True)
@@ -279,32 +285,62 @@ class Pbx:
                 q.completed_in_sl = q.abandoned_in_sl = 0
         self._booted = self.clock.now()
 
-    def originate(self, channel: str, app: str, data: str, action_id: str) -> bool:
-        """Async Originate; ``Local/NUMBER@originate-115`` places a 115 call from NUMBER."""
-        tech_data = channel.partition("/")
-        target = tech_data[2].removesuffix("/n")
+    def originate(
+        self,
+        channel: str,
+        app: str,
+        data: str,
+        action_id: str,
+        *,
+        caller_id: str = "",
+        uniqueids: tuple[str, str] = ("", ""),
+        variables: Mapping[str, str] | None = None,
+    ) -> bool:
+        """Async Originate of a Local channel into the 115 flow.
+
+        ``Local/115@lotse-115`` (the generated dialplan's entry; also
+        ``Local/<Ortsnetz>115@lotse-115``) places a 115 call from the
+        Originate's ``CallerID``, which Asterisk hands from ``;1`` to ``;2``;
+        ``Local/NUMBER@originate-115`` one from NUMBER (the captures' originate
+        context sets the caller id itself). ``uniqueids`` are ChannelId and
+        OtherChannelId. The variable ``SIM_POSTAL_CODE`` is what the simulated
+        caller keys in when asked for a postal code (a real Asterisk has no use
+        for it; there the caller keys in nothing).
+        """
+        tech, _, rest = channel.partition("/")
+        target = rest.removesuffix("/n")
         exten, _, context = target.partition("@")
-        if (
-            tech_data[0].lower() != "local"
-            or context != self.core.settings.originate_context
-            or not exten
-        ):
+        s = self.core.settings
+        entry = context == s.entry_context and _ENTRY_EXTEN.fullmatch(exten) is not None
+        if tech.lower() != "local" or not exten or not (entry or context == s.originate_context):
             self._originate_failed(channel, app, data, action_id)
             return True
-        s = self.core.settings
-        one, two = self.core.channels.local_pair(exten, context)
+        one, two = self.core.channels.local_pair(exten, context, uniqueids=uniqueids)
+        for name, value in (variables or {}).items():
+            one.set_var(name, value)
+            two.set_var(name, value)
         em = self.emitter
         em.newchannel(one)
         em.newchannel(two)
-        em.exten(one, "AppDial2", "(Outgoing Line)")
-        em.local_bridge(one, two, optimization=True)
-        em.exten(two, "Set", f"CALLERID(num)={exten}")
-        two.caller_num = exten
-        em.newcallerid(two)
-        em.exten(two, "Goto", f"{s.entry_context},115,1", 2)
+        if entry:
+            caller, dialed = caller_id, exten
+            one.caller_num = caller
+            em.newcallerid(one)
+            em.exten(one, "AppDial2", "(Outgoing Line)")
+            em.local_bridge(one, two, optimization=True)
+            two.caller_num = caller
+        else:
+            caller, dialed = exten, "115"
+            em.exten(one, "AppDial2", "(Outgoing Line)")
+            em.local_bridge(one, two, optimization=True)
+            em.exten(two, "Set", f"CALLERID(num)={exten}")
+            two.caller_num = exten
+            em.newcallerid(two)
+            em.exten(two, "Goto", f"{s.entry_context},115,1", 2)
         em.dial_begin(None, one, target)
-        two.context, two.exten, two.priority = s.entry_context, "115", 1
-        call = Call(two, exten, "115", None, None, self.clock.now())
+        two.context, two.exten, two.priority = s.entry_context, dialed, 1
+        postal = (variables or {}).get(SIM_POSTAL_VARIABLE) or None
+        call = Call(two, caller, dialed, postal, None, self.clock.now())
 
         def ended(c: Call) -> None:
             if not one.hungup:

@@ -8,6 +8,8 @@ from pathlib import Path
 
 import pytest
 
+from ami.codec import AmiParser, Message
+from ami.events import LotseFallback, to_event
 from sim.pbx import CallOutcome, ManualClock, OutcomeKind, Pbx
 from sim.pbx.agents import AgentProfile, DistKind, Duration
 from sim.pbx.emit import EventDetail
@@ -185,7 +187,9 @@ async def test_lean_detail_drops_the_noise_but_keeps_status_variables() -> None:
         await run_until(clock, handle.done)
         counts[detail] = sum(1 for e in events if e.name in ("VarSet", "Newexten"))
         if detail is EventDetail.LEAN:
-            assert {e.get("Variable") for e in events if e.name == "VarSet"} == {"AGISTATUS"}
+            # No FastAGI server here: the static fallback names the home it found.
+            variables = {e.get("Variable") for e in events if e.name == "VarSet"}
+            assert variables == {"AGISTATUS", "__LOTSE_HOME"}
         await pbx.close()
     assert counts[EventDetail.FULL] > 60 > counts[EventDetail.LEAN]
 
@@ -240,3 +244,22 @@ async def test_ortsnetz_dialled_before_115_wins_in_the_fallback() -> None:
     newchannel = next(e for e in events if e.name == "Newchannel")
     assert newchannel.get("Exten") == "0421115"
     await pbx.close()
+
+
+async def test_the_static_fallback_announces_itself_as_the_generated_dialplan_does() -> None:
+    pbx, clock, events = make({"a1": profile()}, detail=EventDetail.LEAN)
+    handle = await pbx.place_call(BREMEN)
+    await run_until(clock, handle.done)
+    await pbx.close()
+    user_events = [e for e in events if e.name == "UserEvent"]
+    assert len(user_events) == 1
+    (message,) = AmiParser().feed(user_events[0].data)
+    assert isinstance(message, Message)
+    # Asterisk 22's order: the channel snapshot (with its ChanVariable lines),
+    # UserEvent, then the body.
+    names = [k for k, _ in message.headers if k != "ChanVariable"]
+    assert names[:2] == ["Event", "Privilege"]
+    assert names[names.index("Linkedid") + 1 :] == ["UserEvent", "Center", "Reason"]
+    typed = to_event(message)
+    assert isinstance(typed, LotseFallback)
+    assert (typed.center, typed.reason) == ("bremen", "agi-failure")
