@@ -55,7 +55,6 @@ from prometheus_client import CollectorRegistry
 from ami.agi_protocol import parse_env
 from ami.codec import Message
 from ami.events import to_event
-from ami.transcript import turns
 from bench._common import (
     CAPTURES,
     LOOPBACK,
@@ -67,6 +66,7 @@ from bench._common import (
     percentile,
     production_logging_to_devnull,
 )
+from bench.agiload import Environments, closed_loop, env_template, paced
 from dialplans import contract
 from lotse.controller import Controller, RunOptions
 from lotse.journal.store import Journal
@@ -80,219 +80,23 @@ BERLIN = ZoneInfo("Europe/Berlin")
 # A Tuesday morning: every center open, so decisions queue, overflow and ask.
 TUESDAY_10 = datetime(2026, 11, 24, 10, 0, tzinfo=BERLIN).astimezone(UTC)
 
-# Ortsnetze of the demo network's centers, and some no center serves (→ bund).
-SERVED = ("0421", "0471", "03491", "034921", "03537", "03941", "05251", "05258", "02951")
-UNSERVED = ("030", "089", "040", "0221", "0341", "0711")
-POSTAL_CODES = ("28195", "27570", "06886", "38820", "33098", "10115")
-VISITED = ("wittenberg", "paderborn", "halberstadt", "wittenberg+sachsen-anhalt")
-
 
 # --- the load client (runs in the peer process) -------------------------------------
 
 
-def env_template(capture: Path) -> bytes:
-    """The environment of the captured session as a %-template for one request.
-
-    Channel, uniqueid, caller number and the four arguments are filled in per
-    request; everything else is what Asterisk 22.10.1 sent, in its order.
-    """
-    first = next(t for t in turns(capture, newline=b"\n") if t.direction == "received")
-    env = first.data.split(b"\n\n", 1)[0].decode()
-    fields = {
-        "agi_channel": "%(channel)s",
-        "agi_uniqueid": "%(uniqueid)s",
-        "agi_callerid": "%(callerid)s",
-    }
-    lines = []
-    for line in env.split("\n"):
-        name, _, value = line.partition(": ")
-        lines.append(f"{name}: {fields.get(name, value.replace('%', '%%'))}")
-    lines += [f"agi_arg_{n}: %(arg{n})s" for n in (1, 2, 3, 4)]
-    return ("\n".join(lines) + "\n\n").encode()
-
-
-def caller_mix(rng: random.Random, n: int) -> list[tuple[bytes, bytes, bytes]]:
-    """(caller number, visited, postal code) for ``n`` requests, as 115 traffic looks.
-
-    Landlines of served and unserved Ortsnetze in national and international
-    shapes; mobiles without (the service asks) and with a postal code (the
-    second request); anonymous callers; spills from a first center.
-    """
-    mix: list[tuple[bytes, bytes, bytes]] = []
-    for _ in range(n):
-        r = rng.random()
-        visited = postal = ""
-        if r < 0.08:
-            caller = f"01{rng.choice('567')}{rng.randrange(10)}{rng.randrange(10**6, 10**8)}"
-            postal = rng.choice(("", *POSTAL_CODES))
-        elif r < 0.11:
-            caller = "anonymous"
-            postal = rng.choice(("", "none", POSTAL_CODES[0]))
-        else:
-            code = rng.choice(SERVED if r < 0.8 else UNSERVED)
-            sub = str(rng.randrange(10 ** (9 - len(code)), 10 ** (10 - len(code))))
-            shape = rng.choice(("0{c}{s}", "0{c}{s}", "+49{c}{s}", "0049{c}{s}"))
-            caller = shape.format(c=code[1:], s=sub)
-            if r > 0.95:
-                visited = rng.choice(VISITED)
-        mix.append((caller.encode(), visited.encode(), postal.encode()))
-    return mix
-
-
-class _AgiCall(asyncio.Protocol):
-    """One AGI() run as res_agi does it: send the environment, answer each command."""
-
-    def __init__(self, env: bytes, done: asyncio.Future[tuple[int, bool, float]]) -> None:
-        self._env = env
-        self._done = done
-        self._buf = b""
-        self._sets = 0
-        self._failed = False
-        self._transport: asyncio.Transport | None = None
-
-    def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        assert isinstance(transport, asyncio.Transport)
-        self._transport = transport
-        transport.write(self._env)
-
-    def data_received(self, data: bytes) -> None:
-        lines = (self._buf + data).split(b"\n")
-        self._buf = lines.pop()
-        replies = []
-        for line in lines:
-            if line.startswith(b"SET VARIABLE "):
-                self._sets += 1
-                replies.append(b"200 result=1\n")
-            elif line[:7].lower() == b"failure":
-                self._failed = True
-            else:
-                replies.append(b"510 Invalid or unknown command\n")
-        if replies and self._transport is not None:
-            self._transport.write(b"".join(replies))
-
-    def connection_lost(self, exc: Exception | None) -> None:
-        if not self._done.done():
-            self._done.set_result((self._sets, self._failed, time.monotonic()))
-
-
-class LoadClient:
-    """FastAGI requests one connection each, environments from the capture."""
-
-    def __init__(self, capture: Path, seed: int) -> None:
-        self._template = env_template(capture)
-        self._mix = caller_mix(random.Random(seed), 4096)
-        self._seq = 0
-        # Uniqueids are epoch.sequence like Asterisk's; fresh per client run.
-        self._epoch = int(time.time())
-
-    def next_env(self) -> bytes:
-        """The next request's environment: a new channel and call id, the next caller."""
-        seq = self._seq = self._seq + 1
-        caller, visited, postal = self._mix[seq % len(self._mix)]
-        uniqueid = b"%d.%d" % (self._epoch, seq)
-        return self._template % {
-            b"channel": b"PJSIP/carrier-%08x" % seq,
-            b"uniqueid": uniqueid,
-            b"callerid": caller,
-            b"arg1": b"115",
-            b"arg2": visited,
-            b"arg3": postal,
-            b"arg4": uniqueid,
-        }
-
-    async def request(self, port: int, expected: int) -> tuple[float, float, bool]:
-        """One request: (start, end, answered in full) on the monotonic clock."""
-        loop = asyncio.get_running_loop()
-        done: asyncio.Future[tuple[int, bool, float]] = loop.create_future()
-        env = self.next_env()
-        start = time.monotonic()
-        try:
-            await loop.create_connection(lambda: _AgiCall(env, done), LOOPBACK, port)
-        except OSError:
-            return start, time.monotonic(), False
-        sets, failed, end = await done
-        return start, end, sets == expected and not failed
-
-    async def closed_loop(
-        self, port: int, concurrency: int, duration: float, warmup: float, expected: int
-    ) -> JsonDict:
-        """``concurrency`` clients back to back; completions counted after ``warmup``."""
-        now = time.monotonic()
-        measure_from, stop_at = now + warmup, now + warmup + duration
-        ok = errors = 0
-
-        async def client() -> None:
-            nonlocal ok, errors
-            while time.monotonic() < stop_at:
-                _, end, good = await self.request(port, expected)
-                if measure_from <= end <= stop_at:
-                    ok, errors = ok + good, errors + (not good)
-
-        cpu0 = time.process_time()
-        await asyncio.gather(*(client() for _ in range(concurrency)))
-        cpu = time.process_time() - cpu0
-        return {
-            "completed": ok,
-            "errors": errors,
-            "per_s": ok / duration,
-            "client_cpu": cpu / (time.monotonic() - now),
-        }
-
-    async def paced(self, port: int, rate: float, duration: float, expected: int) -> JsonDict:
-        """Start a request every 1/``rate`` s for ``duration`` s; latencies in ms."""
-        loop = asyncio.get_running_loop()
-        total = int(rate * duration)
-        latencies: list[float] = []
-        lags: list[float] = []
-        errors = 0
-        finished = loop.create_future()
-        left = total
-        tasks: set[asyncio.Task[None]] = set()
-
-        async def one(scheduled: float) -> None:
-            nonlocal errors, left
-            start, end, good = await self.request(port, expected)
-            lags.append((start - scheduled) * 1000)
-            if good:
-                latencies.append((end - start) * 1000)
-            else:
-                errors += 1
-            left -= 1
-            if left == 0:
-                finished.set_result(None)
-
-        def fire(scheduled: float) -> None:
-            task = loop.create_task(one(scheduled))
-            tasks.add(task)
-            task.add_done_callback(tasks.discard)
-
-        begin = loop.time() + 0.05
-        for i in range(total):
-            at = begin + i / rate
-            loop.call_at(at, fire, at)
-        await finished
-        return {
-            "completed": len(latencies),
-            "errors": errors,
-            "latencies_ms": [round(x, 4) for x in latencies],
-            "schedule_lag_p99_ms": round(percentile(sorted(lags), 99), 3),
-        }
-
-
 def run_peer(capture: Path, seed: int) -> int:
     """The load client's command loop (``--peer``)."""
-    client = LoadClient(capture, seed)
+    # The client allocates no cycles worth a collection, and a collection in
+    # the middle of a paced phase would show up as the server's latency.
+    gc.disable()
+    envs = Environments(capture, seed)
     for cmd in peer_commands():
         if cmd["cmd"] == "closed":
-            result = asyncio.run(
-                client.closed_loop(
-                    cmd["port"], cmd["concurrency"], cmd["duration"], cmd["warmup"], cmd["vars"]
-                )
+            result = closed_loop(
+                envs, cmd["port"], cmd["vars"], cmd["concurrency"], cmd["duration"], cmd["warmup"]
             )
         else:
-            result = asyncio.run(
-                client.paced(cmd["port"], cmd["rate"], cmd["duration"], cmd["vars"])
-            )
+            result = paced(envs, cmd["port"], cmd["vars"], cmd["rate"], cmd["duration"])
         peer_answer(result)
     return 0
 
