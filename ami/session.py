@@ -103,6 +103,7 @@ class _Protocol(AMIProtocol):  # type: ignore[misc]
             return
         for item in self.parser.feed(data):
             session._received(item, self.parser.banner)
+        session._flush()
 
     def close(self) -> None:
         # panoramisk would queue in-flight actions here to re-send them after
@@ -134,8 +135,10 @@ class AmiSession:
     """One AMI login, kept up: connect, log in, ping, reconnect with backoff and jitter.
 
     Typed events and the :class:`Connected` / :class:`Disconnected` markers go
-    to ``sink`` in wire order. ``rng`` (jitter) and the action-id source are
-    injected so tests are repeatable. The secret is only ever sent, never
+    to ``sink`` in wire order, a list at a time: the events of one read of the
+    socket together, so the consumer wakes once per read, not once per event.
+    ``rng`` (jitter) and the action-id source are injected so tests are
+    repeatable. The secret is only ever sent, never
     logged.
     """
 
@@ -146,7 +149,7 @@ class AmiSession:
         username: str,
         secret: str,
         *,
-        sink: Callable[[object], None],
+        sink: Callable[[list[object]], None],
         rng: random.Random,
         on_malformed: Callable[[str], None] | None = None,
         ping_interval_s: float = 10.0,
@@ -160,6 +163,7 @@ class AmiSession:
         self._username = username
         self._secret = secret
         self._sink = sink
+        self._batch: list[object] = []
         self._rng = rng
         self._on_malformed = on_malformed
         self.ping_interval_s = ping_interval_s
@@ -249,7 +253,7 @@ class AmiSession:
             return f"login failed: {err}"
         self.logged_in = True
         log.info("ami.logged_in", host=self.host, port=self.port, user=self._username)
-        self._sink(Connected(protocol.parser.banner or ""))
+        self._sink([Connected(protocol.parser.banner or "")])
         pinger = loop.create_task(self._keepalive(), name="ami-keepalive")
         try:
             await self._lost_event.wait()
@@ -298,7 +302,8 @@ class AmiSession:
                 p.future.set_exception(AmiDisconnected(reason))
         was_logged_in, self.logged_in = self.logged_in, False
         if was_logged_in and not self._stopping:
-            self._sink(Disconnected(reason))
+            self._flush()
+            self._sink([Disconnected(reason)])
         self._lost_event.set()
 
     # --- actions ---------------------------------------------------------------
@@ -362,7 +367,7 @@ class AmiSession:
                 if isinstance(event, Malformed):
                     self._malformed(f"{event.name}: {event.reason}")
                 else:
-                    self._sink(event)
+                    self._batch.append(event)
             if item.headers[0][1] == "Shutdown":
                 # Asterisk is going away; the socket closes next. Fail fast.
                 self._close_transport()
@@ -402,7 +407,13 @@ class AmiSession:
         if isinstance(event, Malformed):
             self._malformed(f"{event.name}: {event.reason}")
             return
-        self._sink(event)
+        self._batch.append(event)
+
+    def _flush(self) -> None:
+        """Hand the events of the read just parsed to the sink."""
+        if self._batch:
+            batch, self._batch = self._batch, []
+            self._sink(batch)
 
     def _response(self, msg: Message) -> None:
         aid = msg.action_id

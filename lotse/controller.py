@@ -114,7 +114,7 @@ class Controller:
         )
         self._wall_clock = wall_clock
         self._mono = mono_clock
-        self.events: asyncio.Queue[object] = asyncio.Queue()
+        self.events: asyncio.Queue[list[object]] = asyncio.Queue()
         self.session = AmiSession(
             options.ami.host,
             options.ami.port,
@@ -132,6 +132,7 @@ class Controller:
             on_result=self._agi_result,
         )
         self._tasks: list[asyncio.Task[None]] = []
+        self._consumer: asyncio.Task[None] | None = None
         self._http: object | None = None
         self.metrics.state_stale.set(1)
 
@@ -157,21 +158,32 @@ class Controller:
 
     async def _consume(self) -> None:
         """Apply every AMI event, in wire order, to the state and the call tracker."""
+        live, tracker = self.live, self.tracker
         while True:
-            event = await self.events.get()
-            if isinstance(event, Connected):
-                self.metrics.ami_connected.set(1)
-                self._tasks.append(asyncio.create_task(self._resync(), name="ami-resync"))
-            elif isinstance(event, Disconnected):
-                self.metrics.ami_connected.set(0)
-                self.live.mark_stale()
-                self.metrics.state_stale.set(1)
-                log.warning("state.stale", reason=event.reason)
-            else:
-                self.live.apply(event)
-                self.tracker.apply(event)
-                if not self.live.stale:
-                    self.metrics.state_stale.set(0)
+            batch = await self.events.get()
+            for event in batch:
+                if isinstance(event, Connected):
+                    self.metrics.ami_connected.set(1)
+                    self._tasks.append(asyncio.create_task(self._resync(), name="ami-resync"))
+                elif isinstance(event, Disconnected):
+                    self.metrics.ami_connected.set(0)
+                    live.mark_stale()
+                    log.warning("state.stale", reason=event.reason)
+                else:
+                    try:
+                        live.apply(event)
+                        tracker.apply(event)
+                    except Exception as exc:
+                        # One event's failure must not stop the consumer: every
+                        # later event, and stop(), depend on it.
+                        self.metrics.event_errors.inc()
+                        log.error(
+                            "state.event_failed",
+                            ami_event=type(event).__name__,
+                            error=type(exc).__name__,
+                        )
+            # Once per batch: the gauge follows resyncs and disconnects.
+            self.metrics.state_stale.set(1 if live.stale else 0)
 
     async def _resync(self) -> None:
         """Rebuild the queue state from QueueStatus after every (re)connect."""
@@ -195,7 +207,8 @@ class Controller:
         if self.options.metrics_listen is not None:
             m = self.options.metrics_listen
             self._http = start_http_server(m.port, addr=m.host, registry=self.registry)
-        self._tasks.append(asyncio.create_task(self._consume(), name="ami-consumer"))
+        self._consumer = asyncio.create_task(self._consume(), name="ami-consumer")
+        self._tasks.append(self._consumer)
         self._tasks.append(self.session.start())
         self._tasks.append(asyncio.create_task(self._housekeeping(), name="housekeeping"))
         interval = watchdog.watchdog_interval_s()
@@ -227,7 +240,8 @@ class Controller:
         await self.agi.drain(DRAIN_TIMEOUT_S)
         await self.session.stop()
         # Let the consumer apply what already arrived before the journal closes.
-        while not self.events.empty():
+        consumer = self._consumer
+        while not self.events.empty() and consumer is not None and not consumer.done():
             await asyncio.sleep(0)
         for task in self._tasks:
             task.cancel()

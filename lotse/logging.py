@@ -8,9 +8,23 @@ from __future__ import annotations
 
 import logging
 import sys
-from typing import TextIO
+from typing import TextIO, cast
 
 import structlog
+
+
+class _Stderr:
+    """Whatever ``sys.stderr`` is at the time of each write.
+
+    Bound once, a replaced ``sys.stderr`` (a test's capture, a daemon's
+    redirection) would leave every logger writing to a closed file.
+    """
+
+    def write(self, text: str) -> int:
+        return sys.stderr.write(text)
+
+    def flush(self) -> None:
+        sys.stderr.flush()
 
 
 def configure_logging(level: str = "info", stream: TextIO | None = None) -> None:
@@ -20,7 +34,7 @@ def configure_logging(level: str = "info", stream: TextIO | None = None) -> None
     channel): the FastAGI session binds it for everything logged while it
     runs, the call tracker names it on each line it writes.
     """
-    out = stream if stream is not None else sys.stderr
+    out = stream if stream is not None else cast(TextIO, _Stderr())
     numeric = getattr(logging, level.upper(), logging.INFO)
     shared: list[structlog.typing.Processor] = [
         structlog.contextvars.merge_contextvars,

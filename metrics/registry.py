@@ -151,6 +151,11 @@ class LotseMetrics:
             ["source"],
             registry=r,
         )
+        self.event_errors = Counter(
+            "lotse_event_errors_total",
+            "AMI events the live state or the call tracker failed to apply (skipped; a bug)",
+            registry=r,
+        )
         self.journal_lag = Gauge(
             "lotse_journal_write_lag_seconds",
             "Age of the oldest journal record not yet written",

@@ -270,7 +270,7 @@ def latency_between(before: dict[str, float] | None, after: dict[str, float] | N
 
 async def drive(
     session: AmiSession,
-    events: asyncio.Queue[object],
+    events: asyncio.Queue[list[object]],
     plan: list[Arrival],
     run: LoadRun,
     *,
@@ -320,9 +320,10 @@ async def drive(
         consumer.cancel()
 
 
-async def _consume(events: asyncio.Queue[object], run: LoadRun) -> None:
+async def _consume(events: asyncio.Queue[list[object]], run: LoadRun) -> None:
     while True:
-        run.apply(await events.get())
+        for event in await events.get():
+            run.apply(event)
 
 
 async def _patience(session: AmiSession, rec: CallRecord, wall_s: float) -> None:
@@ -344,10 +345,10 @@ async def _patience(session: AmiSession, rec: CallRecord, wall_s: float) -> None
         return
 
 
-async def connected(events: asyncio.Queue[object], timeout: float) -> None:
+async def connected(events: asyncio.Queue[list[object]], timeout: float) -> None:
     """Wait for the session's Connected marker (logged in)."""
     async with asyncio.timeout(timeout):
-        while not isinstance(await events.get(), Connected):
+        while not any(isinstance(event, Connected) for event in await events.get()):
             pass
 
 

@@ -145,7 +145,7 @@ async def _load(
     plan = arrivals(scenario, Router(scenario.config, table), rng, start, args.hours)
     err = Console(stderr=True)
     async with _target(args, scenario, table, start) as (ami, secret, metrics_url):
-        events: asyncio.Queue[object] = asyncio.Queue()
+        events: asyncio.Queue[list[object]] = asyncio.Queue()
         session = AmiSession(ami.host, ami.port, args.user, secret, sink=events.put_nowait, rng=rng)
         session.start()
         try:

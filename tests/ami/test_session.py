@@ -125,7 +125,7 @@ def session_for(port: int, sink: list[object], **kw: object) -> AmiSession:
         port,
         "lotse",
         SECRET,
-        sink=sink.append,
+        sink=sink.extend,
         rng=random.Random(1),
         backoff_min_s=0.01,
         backoff_max_s=0.05,
@@ -270,3 +270,56 @@ async def test_ping_timeout_forces_reconnect(peer: Peer) -> None:
     del peer.on_action["Ping"]
     await wait_for(lambda: sum(isinstance(e, Connected) for e in sink) >= 2)
     await session.stop()
+
+
+async def test_a_read_s_events_reach_the_sink_together_in_order_before_the_loss(
+    peer: Peer,
+) -> None:
+    async def burst_then_shutdown(msg: Message, writer: asyncio.StreamWriter) -> None:
+        joins = [
+            encode(
+                [
+                    ("Event", "QueueCallerJoin"),
+                    ("Privilege", "agent,all"),
+                    ("Channel", f"PJSIP/carrier-{n:08x}"),
+                    ("Uniqueid", f"1700000000.{n}"),
+                    ("Linkedid", f"1700000000.{n}"),
+                    ("Queue", "q-bremen"),
+                    ("Position", str(n)),
+                    ("Count", str(n)),
+                ]
+            )
+            for n in range(1, 4)
+        ]
+        shutdown = encode([("Event", "Shutdown"), ("Privilege", "system,all")])
+        # One write: the session reads the four blocks at once.
+        writer.write(b"".join(joins) + shutdown)
+
+    peer.on_action["Trigger"] = burst_then_shutdown
+    batches: list[list[object]] = []
+    session = AmiSession(
+        "127.0.0.1",
+        peer.port,
+        "lotse",
+        SECRET,
+        sink=batches.append,
+        rng=random.Random(1),
+        backoff_min_s=5,
+        backoff_max_s=5,
+        action_timeout_s=1.0,
+    )
+    session.start()
+    try:
+        await wait_for(lambda: session.connected)
+        with pytest.raises(AmiDisconnected):
+            await session.action("Trigger")
+        await wait_for(lambda: any(isinstance(b[0], Disconnected) for b in batches))
+    finally:
+        await session.stop()
+    joins = next(b for b in batches if b and isinstance(b[0], QueueCallerJoin))
+    assert [e.position for e in joins if isinstance(e, QueueCallerJoin)] == [1, 2, 3]
+    # The loss comes after the events that arrived before it, never in between.
+    assert batches.index(joins) < next(
+        i for i, b in enumerate(batches) if isinstance(b[0], Disconnected)
+    )
+    assert all(isinstance(b, list) and b for b in batches)

@@ -36,7 +36,7 @@ async def test_login_and_resync_from_real_queuestatus() -> None:
         port,
         os.environ.get("LOTSE_TEST_ASTERISK_USER", "lotse"),
         os.environ.get("LOTSE_TEST_ASTERISK_SECRET", ""),
-        sink=events.append,
+        sink=events.extend,
         rng=random.Random(0),
     )
     session.start()
