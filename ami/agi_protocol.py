@@ -22,9 +22,10 @@ string, so values containing them are refused.
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from enum import Enum
 
 # res_agi reads a command line into a buffer of AGI_BUF_LEN (8192) bytes; a
@@ -36,7 +37,6 @@ MAX_COMMAND_BYTES = 8191
 # prefix, then letters, digits, underscores. Dialplan functions such as
 # CALLERID(num) are deliberately not allowed through SET VARIABLE.
 _VARIABLE_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
-_FORBIDDEN_IN_VALUE = ("\r", "\n", "\x00")
 _REPLY_LINE = re.compile(r"(\d{3})([ -])(.*)")
 _ARG_PREFIX = "agi_arg_"
 
@@ -159,7 +159,15 @@ def parse_env(lines: Iterable[str]) -> AgiRequest:
 
 def escape_value(value: str) -> str:
     """Quote ``value`` so res_agi's ``parse_args`` reads it back as one word."""
-    return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
+    if "\\" in value or '"' in value:
+        value = value.replace("\\", "\\\\").replace('"', '\\"')
+    return '"' + value + '"'
+
+
+@functools.lru_cache(maxsize=256)
+def _valid_name(name: str) -> bool:
+    # A reply sets the same few names every time: checked once each.
+    return _VARIABLE_NAME.fullmatch(name) is not None
 
 
 def format_set_variable(name: str, value: str) -> bytes:
@@ -168,9 +176,9 @@ def format_set_variable(name: str, value: str) -> bytes:
     The error message names the variable but never echoes the value, which
     may carry personal data.
     """
-    if not _VARIABLE_NAME.fullmatch(name):
+    if not _valid_name(name):
         raise ValueError(f"invalid AGI variable name {name[:40]!r}")
-    if any(ch in value for ch in _FORBIDDEN_IN_VALUE):
+    if "\n" in value or "\r" in value or "\x00" in value:
         raise ValueError(f"value for {name} contains CR, LF or NUL")
     line = f"SET VARIABLE {name} {escape_value(value)}\n".encode()
     if len(line) > MAX_COMMAND_BYTES:
@@ -183,10 +191,12 @@ class AgiReply:
     """The channel variables to set, in order; validated on construction."""
 
     variables: tuple[tuple[str, str], ...] = ()
+    # Rendered once: validating a reply is rendering it.
+    _lines: tuple[bytes, ...] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
-        for name, value in self.variables:
-            format_set_variable(name, value)
+        lines = tuple(format_set_variable(name, value) for name, value in self.variables)
+        object.__setattr__(self, "_lines", lines)
 
     @classmethod
     def from_mapping(cls, variables: Mapping[str, str]) -> AgiReply:
@@ -195,7 +205,7 @@ class AgiReply:
 
     def command_lines(self) -> tuple[bytes, ...]:
         """The ``SET VARIABLE`` lines to write, one per variable."""
-        return tuple(format_set_variable(name, value) for name, value in self.variables)
+        return self._lines
 
 
 class ResponseKind(Enum):

@@ -3,10 +3,17 @@
 Asterisk has no AGI timeout. A FastAGI server that accepts a connection and
 never answers keeps the channel inside AGI() until the socket closes, even
 after the caller has hung up. So every accepted connection here is answered
-or closed within ``deadline_s``, whatever the peer or the handler does: the
-session runs under ``asyncio.timeout``, and a watchdog aborts the transport at
-the hard deadline as the last resort (a handler that swallows cancellation,
-a peer that stops reading).
+or closed within ``deadline_s``, whatever the peer or the handler does: a
+little before the deadline the session ends with ``FAILURE`` and a close,
+without waiting for the handler; at the deadline a connection that is still
+not closed (a peer that stops reading) is aborted.
+
+Each connection is an :class:`asyncio.Protocol`, not a stream reader and a
+task: the environment is cut into lines from the bytes received, the handler
+runs as soon as the blank line arrives (a sync handler inline, an async one as
+a task), each ``SET VARIABLE`` goes out when the answer to the one before
+comes in. One timer per connection enforces the deadline. On a busy
+controller this is most of what a routing decision costs, so it is kept lean.
 
 How res_agi (Asterisk 22) turns the end of a session into ``AGISTATUS``:
 the server closing the socket ends AGI() with ``SUCCESS`` — also when no
@@ -22,13 +29,14 @@ branch covers everything else, exactly as when no FastAGI server listens.
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import inspect
 import itertools
 import re
 import time
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
-from enum import StrEnum
+from enum import Enum, StrEnum
+from typing import Any
 
 import structlog
 
@@ -70,29 +78,12 @@ class AgiResult(StrEnum):
 AgiHandler = Callable[[AgiRequest], AgiReply | Awaitable[AgiReply]]
 ResultCallback = Callable[[AgiResult, float], None]
 
+# Results after which AGI() already ends as it should without a FAILURE line.
+_NO_FAILURE_LINE = frozenset({AgiResult.OK, AgiResult.HANGUP, AgiResult.PEER_CLOSED})
+
 
 class AgiRejected(Exception):
     """Raised by a handler to refuse a request; the session ends ``rejected``."""
-
-
-class _EnvTooLarge(Exception):
-    pass
-
-
-class _PeerClosed(Exception):
-    pass
-
-
-@dataclass
-class _Session:
-    """Mutable bookkeeping of one connection (lives only inside the server)."""
-
-    conn_id: str
-    started: float
-    aborted: bool = False
-    script: str = ""
-    commands_sent: int = 0
-    reply_code: int | None = None
 
 
 def _safe(text: str) -> str:
@@ -146,15 +137,17 @@ class FastAgiServer:
         self._scripts = scripts
         self._server: asyncio.Server | None = None
         self._address: tuple[str, int] | None = None
-        self._sessions: set[asyncio.Task[None]] = set()
+        self._sessions: set[_AgiSession] = set()
+        self._idle: asyncio.Event | None = None
         self._ids = itertools.count(1)
 
     async def start(self, host: str = "127.0.0.1", port: int = 4573) -> None:
         """Listen on ``host:port`` (port 0 picks a free port, see ``address``)."""
         if self._server is not None:
             raise RuntimeError("FastAGI server already started")
-        self._server = await asyncio.start_server(
-            self._serve, host, port, limit=self._max_env_bytes, backlog=1024
+        loop = asyncio.get_running_loop()
+        self._server = await loop.create_server(
+            lambda: _AgiSession(self, loop), host, port, backlog=1024
         )
         sockname = self._server.sockets[0].getsockname()
         self._address = (str(sockname[0]), int(sockname[1]))
@@ -180,189 +173,306 @@ class FastAgiServer:
         """Wait up to ``timeout`` s for in-flight sessions; True if all ended.
 
         Sessions are bounded by the deadline, so this normally returns well
-        before ``timeout``; any left afterwards are cancelled and their
-        connections aborted (reported as ``deadline``).
+        before ``timeout``; any left afterwards are aborted (reported as
+        ``deadline``).
         """
-        loop = asyncio.get_running_loop()
-        end = loop.time() + timeout
-        while self._sessions:
-            remaining = end - loop.time()
-            if remaining <= 0:
-                break
-            await asyncio.wait(set(self._sessions), timeout=remaining)
-        left = set(self._sessions)
-        for task in left:
-            task.cancel()
-        if left:
-            await asyncio.wait(left, timeout=1.0)
-        return not left
+        if await self._wait_idle(timeout):
+            return True
+        for session in list(self._sessions):
+            session.abort()
+        await self._wait_idle(1.0)
+        return False
 
-    async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        task = asyncio.current_task()
-        if task is not None:
-            self._sessions.add(task)
-        loop = asyncio.get_running_loop()
-        session = _Session(conn_id=f"agi-{next(self._ids)}", started=self._clock())
-        transport = writer.transport
-
-        def watchdog() -> None:
-            session.aborted = True
-            transport.abort()
-
-        hard_deadline = loop.time() + self._deadline_s
-        watchdog_handle = loop.call_at(hard_deadline, watchdog)
-        result = AgiResult.DEADLINE
+    async def _wait_idle(self, timeout: float) -> bool:
+        if not self._sessions:
+            return True
+        self._idle = idle = asyncio.Event()
         try:
-            try:
-                async with asyncio.timeout(self._deadline_s - self._close_grace_s):
-                    result = await self._session(reader, writer, session)
-            except TimeoutError:
-                result = AgiResult.DEADLINE
-            except Exception as exc:  # a bug here must not kill the server
-                _log.error("fastagi.internal_error", conn=session.conn_id, error=type(exc).__name__)
-                result = AgiResult.HANDLER_ERROR
-            if session.aborted:
-                result = AgiResult.DEADLINE
-            await self._finish(writer, result, hard_deadline)
-        except asyncio.CancelledError:
-            transport.abort()
-            result = AgiResult.DEADLINE
-            raise
-        finally:
-            watchdog_handle.cancel()
-            if task is not None:
-                self._sessions.discard(task)
-            self._report(session, result)
-
-    async def _session(
-        self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, session: _Session
-    ) -> AgiResult:
-        try:
-            lines = await self._read_env(reader)
-        except _EnvTooLarge:
-            return AgiResult.MALFORMED
-        except _PeerClosed:
-            return AgiResult.PEER_CLOSED
-        request = parse_env(lines)
-        session.script = request.script
-        # Each connection is its own task with its own context: everything
-        # logged from here on, the handler's lines included, names the call.
-        if request.uniqueid:
-            structlog.contextvars.bind_contextvars(call_id=log_call_id(request.uniqueid))
-        if not request.is_agi:
-            return AgiResult.MALFORMED
-        if request.script not in self._scripts:
-            return AgiResult.REJECTED
-        try:
-            outcome = self._handler(request)
-            reply = await outcome if inspect.isawaitable(outcome) else outcome
-        except AgiRejected:
-            return AgiResult.REJECTED
-        except Exception as exc:
-            _log.warning("fastagi.handler_error", conn=session.conn_id, error=type(exc).__name__)
-            return AgiResult.HANDLER_ERROR
-        if not isinstance(reply, AgiReply):
-            _log.warning("fastagi.handler_error", conn=session.conn_id, error="not an AgiReply")
-            return AgiResult.HANDLER_ERROR
-        if session.aborted:
-            return AgiResult.DEADLINE
-        return await self._send(reader, writer, reply, session)
-
-    async def _read_env(self, reader: asyncio.StreamReader) -> list[str]:
-        """Read environment lines up to the blank line, each decoded whole.
-
-        Lines are cut at LF before decoding, so a UTF-8 character split
-        across TCP segments is decoded intact; invalid UTF-8 becomes U+FFFD.
-        """
-        lines: list[str] = []
-        total = 0
-        while True:
-            try:
-                raw = await reader.readuntil(b"\n")
-            except asyncio.LimitOverrunError as exc:
-                raise _EnvTooLarge from exc
-            except (asyncio.IncompleteReadError, ConnectionError) as exc:
-                raise _PeerClosed from exc
-            total += len(raw)
-            if total > self._max_env_bytes:
-                raise _EnvTooLarge
-            line = raw.decode("utf-8", errors="replace").rstrip("\r\n")
-            if not line:
-                return lines
-            lines.append(line)
-
-    async def _send(
-        self,
-        reader: asyncio.StreamReader,
-        writer: asyncio.StreamWriter,
-        reply: AgiReply,
-        session: _Session,
-    ) -> AgiResult:
-        """Send each SET VARIABLE and wait for its answer; stop at the first non-200."""
-        try:
-            for line in reply.command_lines():
-                writer.write(line)
-                await writer.drain()
-                session.commands_sent += 1
-                response = await self._read_response(reader)
-                session.reply_code = response.code
-                if response.kind is ResponseKind.HANGUP:
-                    return AgiResult.HANGUP
-                if response.kind is not ResponseKind.SUCCESS:
-                    return AgiResult.COMMAND_FAILED
-        except (asyncio.IncompleteReadError, ConnectionError):
-            return AgiResult.PEER_CLOSED
-        except asyncio.LimitOverrunError:
-            return AgiResult.COMMAND_FAILED
-        return AgiResult.OK
-
-    async def _read_response(self, reader: asyncio.StreamReader) -> AgiResponse:
-        first = classify_reply_line((await reader.readuntil(b"\n")).decode("utf-8", "replace"))
-        code = first.response.code
-        if not first.continued or code is None:
-            return first.response
-        for _ in range(_MAX_CONTINUATION_LINES):
-            line = (await reader.readuntil(b"\n")).decode("utf-8", "replace")
-            if ends_continuation(code, line):
-                break
-        return first.response
-
-    async def _finish(
-        self, writer: asyncio.StreamWriter, result: AgiResult, hard_deadline: float
-    ) -> None:
-        """Close the connection, writing FAILURE first when the answer is incomplete.
-
-        ``close()`` flushes what is buffered; a peer that does not read would
-        keep it open, so the transport is aborted at the hard deadline.
-        """
-        transport = writer.transport
-        if transport.is_closing():
-            return
-        if result not in (AgiResult.OK, AgiResult.HANGUP, AgiResult.PEER_CLOSED):
-            writer.write(FAILURE_LINE)
-        transport.close()
-        try:
-            async with asyncio.timeout_at(hard_deadline):
-                await writer.wait_closed()
+            async with asyncio.timeout(timeout):
+                await idle.wait()
         except TimeoutError:
-            transport.abort()
-        except Exception:  # reset by the peer while closing: it is closed either way
-            transport.abort()
+            return not self._sessions
+        return True
 
-    def _report(self, session: _Session, result: AgiResult) -> None:
-        elapsed = self._clock() - session.started
+    # --- called by the sessions -------------------------------------------------
+
+    def _opened(self, session: _AgiSession) -> None:
+        self._sessions.add(session)
+
+    def _gone(self, session: _AgiSession) -> None:
+        self._sessions.discard(session)
+        if not self._sessions and self._idle is not None:
+            self._idle.set()
+
+    def _report(
+        self, ids: dict[str, str], result: AgiResult, elapsed: float, script: str, commands: int,
+        reply_code: int | None,
+    ) -> None:  # fmt: skip
         _log.info(
             "fastagi.session",
-            conn=session.conn_id,
+            **ids,
             result=result.value,
             elapsed_ms=round(elapsed * 1000, 1),
-            script=_safe(session.script),
-            commands=session.commands_sent,
-            reply_code=session.reply_code,
+            script=_safe(script),
+            commands=commands,
+            reply_code=reply_code,
         )
         if self._on_result is None:
             return
         try:
             self._on_result(result, elapsed)
         except Exception as exc:  # metrics must never break call handling
-            _log.error("fastagi.on_result_error", conn=session.conn_id, error=type(exc).__name__)
+            _log.error("fastagi.on_result_error", **ids, error=type(exc).__name__)
+
+
+class _Phase(Enum):
+    ENV = 1  # reading the environment
+    HANDLING = 2  # the handler decides
+    COMMANDS = 3  # a SET VARIABLE is out, its answer awaited
+    DONE = 4  # result reported, connection closing or closed
+
+
+class _AgiSession(asyncio.Protocol):
+    """One FastAGI connection, from accept to close, as a state machine."""
+
+    def __init__(self, server: FastAgiServer, loop: asyncio.AbstractEventLoop) -> None:
+        self._server = server
+        self._loop = loop
+        self._transport: asyncio.Transport | None = None
+        self._phase = _Phase.ENV
+        self._buffer = bytearray()
+        self._scan = 0  # where the search for the next LF resumes
+        self._env: list[str] = []
+        self._env_bytes = 0
+        self._commands: tuple[bytes, ...] = ()
+        self._sent = 0
+        self._reply_code: int | None = None
+        self._continued_code: int | None = None  # inside a multi-line NNN- answer
+        self._continued_lines = 0
+        self._first_of_answer: AgiResponse | None = None
+        self._script = ""
+        self._call_id: str | None = None
+        self._task: asyncio.Future[Any] | None = None
+        self._timer: asyncio.TimerHandle | None = None
+        self._hard_deadline = 0.0
+        # Each connection logs in its own context: the call id bound for one
+        # call never shows on another's lines.
+        self._context = contextvars.copy_context()
+        self._conn = f"agi-{next(server._ids)}"
+        self._started = server._clock()
+
+    # --- asyncio.Protocol -----------------------------------------------------------
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        assert isinstance(transport, asyncio.Transport)
+        self._transport = transport
+        self._server._opened(self)
+        server = self._server
+        self._hard_deadline = self._loop.time() + server._deadline_s
+        self._timer = self._loop.call_at(
+            self._hard_deadline - server._close_grace_s, self._deadline
+        )
+
+    def data_received(self, data: bytes) -> None:
+        if self._phase is _Phase.DONE:
+            return
+        self._buffer += data
+        if len(self._buffer) > self._server._max_env_bytes:
+            # An environment, or one answer line, longer than any res_agi sends.
+            self._finish(
+                AgiResult.MALFORMED if self._phase is _Phase.ENV else AgiResult.COMMAND_FAILED
+            )
+            return
+        self._lines()
+
+    def eof_received(self) -> bool | None:
+        return None  # the transport closes; connection_lost ends the session
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self._server._gone(self)
+        self._finish(AgiResult.PEER_CLOSED)
+
+    # --- the dialogue ---------------------------------------------------------------
+
+    def _lines(self) -> None:
+        """Take every complete line in the buffer, as far as the phase allows."""
+        buffer = self._buffer
+        while self._phase is _Phase.ENV or self._phase is _Phase.COMMANDS:
+            end = buffer.find(b"\n", self._scan)
+            if end < 0:
+                self._scan = len(buffer)
+                return
+            # Lines are cut at LF before decoding, so a UTF-8 character split
+            # across TCP segments is decoded intact; invalid UTF-8 becomes U+FFFD.
+            line = buffer[:end].decode("utf-8", errors="replace")
+            del buffer[: end + 1]
+            self._scan = 0
+            if self._phase is _Phase.ENV:
+                self._env_line(line.rstrip("\r"), end + 1)
+            else:
+                self._answer_line(line)
+
+    def _env_line(self, line: str, size: int) -> None:
+        self._env_bytes += size
+        if self._env_bytes > self._server._max_env_bytes:
+            self._finish(AgiResult.MALFORMED)
+        elif line:
+            self._env.append(line)
+        else:
+            self._phase = _Phase.HANDLING
+            self._context.run(self._dispatch)
+
+    def _dispatch(self) -> None:
+        """Hand the request to the handler (in this connection's context)."""
+        request = parse_env(self._env)
+        self._script = request.script
+        if request.uniqueid:
+            self._call_id = log_call_id(request.uniqueid)
+            structlog.contextvars.bind_contextvars(call_id=self._call_id)
+        if not request.is_agi:
+            self._finish(AgiResult.MALFORMED)
+            return
+        if request.script not in self._server._scripts:
+            self._finish(AgiResult.REJECTED)
+            return
+        try:
+            outcome = self._server._handler(request)
+        except AgiRejected:
+            self._finish(AgiResult.REJECTED)
+            return
+        except Exception as exc:
+            self._handler_error(type(exc).__name__)
+            return
+        if not inspect.isawaitable(outcome):
+            self._replied(outcome)
+            return
+        task: asyncio.Future[Any] = (
+            self._loop.create_task(outcome, context=self._context)
+            if inspect.iscoroutine(outcome)
+            else asyncio.ensure_future(outcome)
+        )
+        self._task = task
+        task.add_done_callback(self._handler_done)
+
+    def _handler_done(self, task: asyncio.Future[Any]) -> None:
+        self._task = None
+        if task.cancelled():
+            self._finish(AgiResult.DEADLINE)
+            return
+        exc = task.exception()
+        if self._phase is not _Phase.HANDLING:
+            return  # the deadline or the peer ended the session meanwhile
+        if isinstance(exc, AgiRejected):
+            self._finish(AgiResult.REJECTED)
+        elif exc is not None:
+            self._handler_error(type(exc).__name__)
+        else:
+            self._replied(task.result())
+            if self._buffer:
+                self._lines()  # answers the peer sent ahead
+
+    def _handler_error(self, error: str) -> None:
+        _log.warning("fastagi.handler_error", error=error, **self._log_ids())
+        self._finish(AgiResult.HANDLER_ERROR)
+
+    def _replied(self, reply: object) -> None:
+        if self._phase is not _Phase.HANDLING:
+            return
+        if not isinstance(reply, AgiReply):
+            self._handler_error("not an AgiReply")
+            return
+        self._commands = reply.command_lines()
+        self._phase = _Phase.COMMANDS
+        self._next_command()
+
+    def _next_command(self) -> None:
+        if self._sent == len(self._commands):
+            self._finish(AgiResult.OK)
+            return
+        assert self._transport is not None
+        self._transport.write(self._commands[self._sent])
+        self._sent += 1
+        # An answer may already be waiting (it never is from res_agi, but a
+        # peer may send ahead); it is taken by the caller's line loop.
+
+    def _answer_line(self, line: str) -> None:
+        code = self._continued_code
+        if code is not None:
+            # Inside a multi-line answer: only its end matters.
+            self._continued_lines += 1
+            if ends_continuation(code, line) or self._continued_lines >= _MAX_CONTINUATION_LINES:
+                self._continued_code = None
+                assert self._first_of_answer is not None
+                self._answered(self._first_of_answer)
+            return
+        first = classify_reply_line(line)
+        if first.continued and first.response.code is not None:
+            self._continued_code = first.response.code
+            self._continued_lines = 0
+            self._first_of_answer = first.response
+            self._reply_code = first.response.code
+            return
+        self._answered(first.response)
+
+    def _answered(self, response: AgiResponse) -> None:
+        self._reply_code = response.code
+        if response.kind is ResponseKind.HANGUP:
+            self._finish(AgiResult.HANGUP)
+        elif response.kind is not ResponseKind.SUCCESS:
+            self._finish(AgiResult.COMMAND_FAILED)
+        else:
+            self._next_command()
+
+    # --- the end ----------------------------------------------------------------------
+
+    def _deadline(self) -> None:
+        self._timer = None
+        self._finish(AgiResult.DEADLINE)
+
+    def _finish(self, result: AgiResult) -> None:
+        """End the session once: FAILURE when the answer is incomplete, close, report.
+
+        A peer that does not read keeps a closing connection open while its
+        buffer is not flushed; it is aborted at the hard deadline.
+        """
+        if self._phase is _Phase.DONE:
+            return
+        self._phase = _Phase.DONE
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+        if self._task is not None:
+            self._task.cancel()  # a handler that ignores this is simply not waited for
+        transport = self._transport
+        if transport is not None and not transport.is_closing():
+            if result not in _NO_FAILURE_LINE:
+                transport.write(FAILURE_LINE)
+            transport.close()
+            if transport.get_write_buffer_size():
+                self._loop.call_at(self._hard_deadline, transport.abort)
+        self._report(result)
+
+    def abort(self) -> None:
+        """Shutdown: drop the connection now, without a word (reported as ``deadline``)."""
+        if self._phase is not _Phase.DONE:
+            self._phase = _Phase.DONE
+            if self._timer is not None:
+                self._timer.cancel()
+                self._timer = None
+            if self._task is not None:
+                self._task.cancel()
+            self._report(AgiResult.DEADLINE)
+        if self._transport is not None:
+            self._transport.abort()
+
+    def _log_ids(self) -> dict[str, str]:
+        """The connection and, once known, the call: named explicitly, since a
+        session's end may be logged outside its own context."""
+        if self._call_id is None:
+            return {"conn": self._conn}
+        return {"conn": self._conn, "call_id": self._call_id}
+
+    def _report(self, result: AgiResult) -> None:
+        server = self._server
+        elapsed = server._clock() - self._started
+        server._report(self._log_ids(), result, elapsed, self._script, self._sent, self._reply_code)

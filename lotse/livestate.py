@@ -23,7 +23,7 @@ from collections import deque
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
-from typing import Any
+from typing import Any, TypeAlias
 
 from ami.events import (
     AgentComplete,
@@ -69,13 +69,35 @@ class _Member:
         return cls(m.status, m.paused, m.in_call)
 
 
+# waiting, oldest join (clock s), agents logged in, available, busy, mean handle time
+_Counts: TypeAlias = tuple[int, float, int, int, int, float | None]
+
+
 @dataclass
 class _Queue:
     callers: dict[str, float] = field(default_factory=dict)  # uniqueid -> joined (clock s)
     members: dict[str, _Member] = field(default_factory=dict)  # interface -> state
     handle_times: deque[float] = field(default_factory=lambda: deque(maxlen=HANDLE_WINDOW))
+    # The counts below, kept until the queue changes: every routing decision
+    # reads every center, and most decisions see no change since the last.
+    counts: _Counts | None = None
 
     def center_state(self, now: float, override: Override | None) -> CenterState:
+        counts = self.counts
+        if counts is None:
+            counts = self.counts = self._count()
+        waiting, oldest, logged_in, available, busy, aht = counts
+        return CenterState(
+            waiting,
+            max(now - oldest, 0.0) if waiting else 0.0,
+            logged_in,
+            available,
+            busy,
+            aht,
+            override,
+        )
+
+    def _count(self) -> _Counts:
         logged_in = available = busy = 0
         for m in self.members.values():
             if m.status in _NOT_LOGGED_IN:
@@ -85,17 +107,9 @@ class _Queue:
                 busy += 1
             elif not m.paused:
                 available += 1
-        longest = now - min(self.callers.values()) if self.callers else 0.0
+        oldest = min(self.callers.values()) if self.callers else 0.0
         aht = sum(self.handle_times) / len(self.handle_times) if self.handle_times else None
-        return CenterState(
-            waiting=len(self.callers),
-            longest_wait_s=max(longest, 0.0),
-            agents_logged_in=logged_in,
-            agents_available=available,
-            agents_busy=busy,
-            avg_handle_s=aht,
-            override=override,
-        )
+        return len(self.callers), oldest, logged_in, available, busy, aht
 
 
 class LiveState:
@@ -185,8 +199,11 @@ class LiveState:
     def _queue(self, name: str) -> _Queue | None:
         return self._queues.get(name)
 
-    def _changed(self) -> None:
+    def _changed(self, q: _Queue | None = None) -> None:
+        """Something changed: the snapshot, and ``q``'s counts if given, are rebuilt."""
         self._snapshot = None
+        if q is not None:
+            q.counts = None
 
     def _any_waiting(self) -> bool:
         return any(q.callers for q in self._queues.values())
@@ -195,12 +212,12 @@ class LiveState:
         q = self._queue(e.queue)
         if q is not None:
             q.callers[e.uniqueid] = self._clock()
-            self._changed()
+            self._changed(q)
 
     def _caller_leave(self, e: QueueCallerLeave) -> None:
         q = self._queue(e.queue)
         if q is not None and q.callers.pop(e.uniqueid, None) is not None:
-            self._changed()
+            self._changed(q)
 
     def _agent_connect(self, e: AgentConnect) -> None:
         # The caller leaves the queue when answered; QueueCallerLeave follows,
@@ -211,7 +228,7 @@ class LiveState:
             member = q.members.get(e.member)
             if member is not None:
                 member.in_call = True
-            self._changed()
+            self._changed(q)
 
     def _agent_complete(self, e: AgentComplete) -> None:
         q = self._queue(e.queue)
@@ -220,18 +237,18 @@ class LiveState:
             member = q.members.get(e.member)
             if member is not None:
                 member.in_call = False
-            self._changed()
+            self._changed(q)
 
     def _member_update(self, e: QueueMemberStatus | QueueMemberAdded | QueueMemberPause) -> None:
         q = self._queue(e.queue)
         if q is not None:
             q.members[e.member] = _Member.of(e)
-            self._changed()
+            self._changed(q)
 
     def _member_removed(self, e: QueueMemberRemoved) -> None:
         q = self._queue(e.queue)
         if q is not None and q.members.pop(e.member, None) is not None:
-            self._changed()
+            self._changed(q)
 
     # --- resync from a QueueStatus answer -------------------------------------
 
