@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
-from ami.events import AgentComplete, QueueCallerJoin, to_event
+from hypothesis import given
+from hypothesis import strategies as st
+
+from ami.codec import Message
+from ami.events import AgentComplete, Malformed, QueueCallerJoin, QueueStatusComplete, to_event
 from lotse.livestate import LiveState
 from router.state import Override
 from tests.ami.replay import messages
@@ -87,3 +91,87 @@ def test_load_capture_ends_with_empty_queues() -> None:
     state = LiveState({"115-wittenberg": "w", "115-bremen": "b"}, Clock())
     replay("ami-load.txt", state)
     assert sum(s.waiting for s in state.snapshot().centers.values()) == 0
+
+
+# --- the cached counts never outlive a change -----------------------------------
+
+_UIDS = [f"1795392700.{n}" for n in range(6)]
+_MEMBERS = ["Local/a@agents/n", "Local/b@agents/n", "Local/c@agents/n"]
+
+
+def _event(**headers: str) -> object:
+    event = to_event(Message(tuple(headers.items())))
+    assert event is not None and not isinstance(event, Malformed), headers
+    return event
+
+
+def _channel(uid: str) -> dict[str, str]:
+    return {"Channel": f"PJSIP/carrier-{uid[-1]}", "Uniqueid": uid, "Linkedid": uid}
+
+
+def _agent(queue: str, uid: str, member: str) -> dict[str, str]:
+    return {
+        **_channel(uid), "Queue": queue, "Interface": member, "MemberName": member,
+        "DestChannel": f"{member}-1;1", "DestUniqueid": "1795392799.1",
+    }  # fmt: skip
+
+
+_queues = st.sampled_from(sorted(QUEUES))
+_uids = st.sampled_from(_UIDS)
+_members = st.sampled_from(_MEMBERS)
+
+_events = st.one_of(
+    st.builds(
+        lambda q, u: _event(Event="QueueCallerJoin", **_channel(u), Queue=q, Position="1",
+                            Count="1"),
+        _queues, _uids,
+    ),
+    st.builds(
+        lambda q, u: _event(Event="QueueCallerLeave", **_channel(u), Queue=q, Position="1",
+                            Count="0"),
+        _queues, _uids,
+    ),
+    st.builds(
+        lambda q, u, m: _event(Event="AgentConnect", **_agent(q, u, m), HoldTime="3",
+                               RingTime="1"),
+        _queues, _uids, _members,
+    ),
+    st.builds(
+        lambda q, u, m, t: _event(Event="AgentComplete", **_agent(q, u, m), HoldTime="3",
+                                  TalkTime=str(t), Reason="caller"),
+        _queues, _uids, _members, st.integers(1, 600),
+    ),
+    st.builds(
+        lambda name, q, m, status, paused, in_call: _event(
+            Event=name, Queue=q, Interface=m, MemberName=m, StateInterface=m,
+            Membership="dynamic", Penalty="0", CallsTaken="0", LastCall="0", LastPause="0",
+            LoginTime="0", InCall=in_call, Status=status, Paused=paused, PausedReason="",
+            Ringinuse="0",
+            Wrapuptime="0",
+        ),
+        st.sampled_from(["QueueMemberStatus", "QueueMemberAdded", "QueueMemberPause",
+                         "QueueMemberRemoved"]),
+        _queues, _members, st.sampled_from(["1", "2", "5", "6"]), st.sampled_from(["0", "1"]),
+        st.sampled_from(["0", "1"]),
+    ),
+    st.floats(0.5, 30).map(lambda dt: ("tick", dt)),
+)  # fmt: skip
+
+
+@given(st.lists(_events, max_size=40))
+def test_a_snapshot_taken_after_every_event_equals_one_taken_only_at_the_end(
+    steps: list[object],
+) -> None:
+    clock = Clock()
+    watched, unwatched = LiveState(QUEUES, clock), LiveState(QUEUES, clock)
+    for state in (watched, unwatched):
+        state.begin_resync("qs")
+        state.apply(QueueStatusComplete(0, "qs"))
+    for step in steps:
+        if isinstance(step, tuple):
+            clock.now += step[1]
+        else:
+            watched.apply(step)
+            unwatched.apply(step)
+        watched.snapshot()  # fills every cache the next event must invalidate
+    assert watched.snapshot() == unwatched.snapshot()
