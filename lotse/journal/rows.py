@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import typing
 from datetime import UTC, datetime
 from typing import Any
 
@@ -169,18 +170,30 @@ def call_params(rec: Record) -> dict[str, Any]:
 
 def event_params(rec: Record) -> dict[str, Any]:
     """Parameters of :data:`INSERT_EVENT`: the whole record, fields as JSON."""
-    detail = {
-        f.name: getattr(rec, f.name)
-        for f in dataclasses.fields(rec)
-        if f.name not in ("call_id", "at")
-    }
+    detail = {name: getattr(rec, name) for name in _DETAIL_NAMES[type(rec)]}
     return {
         "call_id": rec.call_id,
         "at": timestamp(rec.at),
         "kind": rec.kind,
         "center": _event_center(rec),
-        "detail": json.dumps(detail, ensure_ascii=False, separators=(",", ":"), sort_keys=True),
+        "detail": _DETAIL_JSON.encode(detail),
     }
+
+
+# Compact, UTF-8 as it is; keys come sorted from _detail_names.
+_DETAIL_JSON = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"))
+
+
+def _detail_names(kind: type) -> tuple[str, ...]:
+    """The fields of a record kind kept as its detail, in sorted (stored) order."""
+    return tuple(
+        sorted(f.name for f in dataclasses.fields(kind) if f.name not in ("call_id", "at"))
+    )
+
+
+_DETAIL_NAMES: dict[type, tuple[str, ...]] = {
+    kind: _detail_names(kind) for kind in typing.get_args(Record)
+}
 
 
 def _event_center(rec: Record) -> str | None:
