@@ -115,12 +115,18 @@ _BLANK: dict[str, Any] = {
 
 def timestamp(at: datetime) -> str:
     """The stored form of an aware time: UTC, fixed width, so text order is time order."""
-    return at.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    # isoformat, not strftime: as fixed-width, and a fraction of the cost.
+    return at.astimezone(UTC).isoformat(timespec="microseconds")[:-6] + "Z"
 
 
-def call_params(rec: Record) -> dict[str, Any]:
-    """Parameters of :data:`UPSERT_CALL` for one record."""
+def params(rec: Record) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Parameters of :data:`UPSERT_CALL` and of :data:`INSERT_EVENT` for one record."""
     at = timestamp(rec.at)
+    return call_params(rec, at), event_params(rec, at)
+
+
+def call_params(rec: Record, at: str) -> dict[str, Any]:
+    """Parameters of :data:`UPSERT_CALL` for one record (``at``: its stored time)."""
     params = {**_BLANK, "call_id": rec.call_id, "at": at}
     match rec:
         case CallArrived():
@@ -168,12 +174,12 @@ def call_params(rec: Record) -> dict[str, Any]:
     return params
 
 
-def event_params(rec: Record) -> dict[str, Any]:
+def event_params(rec: Record, at: str) -> dict[str, Any]:
     """Parameters of :data:`INSERT_EVENT`: the whole record, fields as JSON."""
     detail = {name: getattr(rec, name) for name in _DETAIL_NAMES[type(rec)]}
     return {
         "call_id": rec.call_id,
-        "at": timestamp(rec.at),
+        "at": at,
         "kind": rec.kind,
         "center": _event_center(rec),
         "detail": _DETAIL_JSON.encode(detail),

@@ -301,9 +301,10 @@ class Journal:
 
     async def _write_batch(self, batch: list[Record]) -> None:
         """Commit ``batch`` in one transaction; on failure, isolate the bad records."""
+        if not batch:
+            return
         try:
-            calls = [rows.call_params(rec) for rec in batch]
-            events = [rows.event_params(rec) for rec in batch]
+            calls, events = zip(*map(rows.params, batch), strict=True)
             await self._conn.execute("BEGIN")
             await self._conn.executemany(rows.UPSERT_CALL, calls)
             await self._conn.executemany(rows.INSERT_EVENT, events)
