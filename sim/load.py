@@ -1,11 +1,13 @@
 """Live load over the wire: originate a scenario's calls into an Asterisk (or the stand-in).
 
 ``lotse sim load`` logs in to the PBX's AMI like any AMI client, originates
-every call of a scenario window as ``Local/NUMBER@CONTEXT`` (a context that
-sets the caller id to NUMBER and enters the 115 flow, ``originate-115`` in the
-stand-in), and follows each call by its Linkedid through the events Asterisk
-sends: the routing variables ``lotse run`` set, queue joins, the agent
-answering, the static fallback's UserEvent, the hang-up. Callers whose patience
+every call of a scenario window into the generated dialplan's entry,
+``Local/115@lotse-115``, with the caller's number as ``CallerID`` (Asterisk
+hands it from the Local channel's ``;1`` half to ``;2``, which runs the 115
+flow) and its own ``ChannelId``, and follows each call by that id (the
+Linkedid of every channel of the call) through the events Asterisk sends:
+the routing variables ``lotse run`` set, queue joins, the agent answering,
+the static fallback's UserEvent, the hang-up. Callers whose patience
 runs out are hung up with the ``Hangup`` action, as a caller would. The
 summary has the what-if engine's KPIs per home center, the calls lost (an
 originated call that ended without reaching a queue or an announcement, or
@@ -159,14 +161,14 @@ class LoadRun:
     queue_centers: dict[str, str]
     speed: float
     now: Callable[[], float]
-    calls: dict[str, CallRecord] = field(default_factory=dict)  # caller number -> record
+    calls: dict[str, CallRecord] = field(default_factory=dict)  # ChannelId -> record
     by_linkedid: dict[str, CallRecord] = field(default_factory=dict)
     originate_failed: int = 0
 
     def apply(self, event: object) -> None:
         """Fold one typed AMI event into the call it belongs to (others are ignored)."""
         if isinstance(event, Newchannel):
-            rec = self.calls.get(event.exten)
+            rec = self.calls.get(event.uniqueid)
             if rec is not None and rec.linkedid is None:
                 rec.linkedid = event.linkedid
                 rec.first_channel = event.uniqueid
@@ -276,10 +278,15 @@ async def drive(
     *,
     context: str,
     speed: float,
+    id_prefix: str,
     drain_s: float,
     progress: Callable[[int, int], None] | None = None,
 ) -> None:
-    """Originate ``plan`` in (compressed) real time, follow the calls, then wait for them to end."""
+    """Originate ``plan`` in (compressed) real time, follow the calls, then wait for them to end.
+
+    Each call's Local channel is named ``{id_prefix}-{n}`` (``ChannelId``):
+    unique on the PBX as long as the prefix is unique per run.
+    """
     loop = asyncio.get_running_loop()
     consumer = asyncio.create_task(_consume(events, run))
     started = loop.time()
@@ -290,12 +297,15 @@ async def drive(
             if delay > 0:
                 await asyncio.sleep(delay)
             rec = CallRecord(arrival, run.now())
-            run.calls[arrival.caller] = rec
+            channel_id = f"{id_prefix}-{n}"
+            run.calls[channel_id] = rec
             try:
                 await session.action(
                     "Originate",
                     [
-                        ("Channel", f"Local/{arrival.caller}@{context}"),
+                        ("Channel", f"Local/115@{context}"),
+                        ("CallerID", f"<{arrival.caller}>"),
+                        ("ChannelId", channel_id),
                         ("Application", "Wait"),
                         ("Data", "3600"),
                         ("Async", "true"),
@@ -303,7 +313,7 @@ async def drive(
                     timeout=10,
                 )
             except Exception:  # refused, timed out, disconnected: counted as lost
-                del run.calls[arrival.caller]
+                del run.calls[channel_id]
                 run.originate_failed += 1
                 continue
             task = asyncio.create_task(_patience(session, rec, arrival.patience_s / speed))

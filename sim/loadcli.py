@@ -1,7 +1,7 @@
 """``lotse sim load``: a scenario's calls, live over AMI, against a PBX running lotse.
 
 Either against a running PBX (``--pbx HOST:PORT``: the stand-in started with
-``lotse pbx``, or a real Asterisk with an originate context, see the README),
+``lotse pbx``, or a real Asterisk with the generated dialplan, see the README),
 or ``--spawn``: the stand-in and the controller are started here on free
 loopback ports, the stand-in staffed from the scenario, its clock compressed
 by ``--speed`` and set to the scenario's window so the controller routes at
@@ -18,6 +18,7 @@ import random
 import socket
 import sys
 import tempfile
+import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import replace
@@ -29,6 +30,7 @@ from rich.console import Console
 from rich.table import Table
 
 from ami.session import AmiSession
+from dialplans.route import ENTRY_CONTEXT
 from lotse.controller import Controller, RunOptions
 from lotse.journal.store import Journal
 from lotse.logging import configure_logging
@@ -93,8 +95,8 @@ def add_load(sim_sub: Any) -> None:
     )
     load.add_argument(
         "--context",
-        default="originate-115",
-        help="originate context: sets the caller id, enters the 115 flow",
+        default=ENTRY_CONTEXT,
+        help=f"the 115 entry context calls are originated into (default {ENTRY_CONTEXT})",
     )
     load.add_argument(
         "--metrics",
@@ -164,6 +166,8 @@ async def _load(
                 plan,
                 run,
                 context=args.context,
+                # Unique per run: Asterisk refuses a ChannelId already in use.
+                id_prefix=f"load-{os.getpid()}-{int(time.time())}",
                 speed=args.speed,
                 drain_s=max(30.0, 3600 / args.speed),
                 progress=progress,

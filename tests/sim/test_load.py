@@ -57,20 +57,21 @@ def test_arrivals_follow_the_scenario_window() -> None:
 def test_a_call_that_never_reached_a_queue_is_lost() -> None:
     clock = iter(float(t) for t in range(100))
     run = LoadRun({"115-bremen": "bremen"}, speed=10.0, now=lambda: next(clock))
-    for number in ("04211111111", "04212222222"):
-        run.calls[number] = _record(number)
+    for number, channel_id in (("04211111111", "load-1"), ("04212222222", "load-2")):
+        run.calls[channel_id] = _record(number)
 
     def ev(linkedid: str) -> tuple[str, str, str, str]:
         # The caller's leg of the Local pair: channel, uniqueid, linkedid, caller id.
-        return ("Local/x;2", linkedid + ".1", linkedid, "")
+        return ("Local/x;2", linkedid + ";2", linkedid, "")
 
-    run.apply(Newchannel("Local/a;1", "a.0", "a", "", 4, "originate-115", "04211111111"))
-    run.apply(Newchannel("Local/b;1", "b.0", "b", "", 4, "originate-115", "04212222222"))
-    run.apply(VarSet(*ev("a"), "__LOTSE_HOME", "bremen"))
-    run.apply(QueueCallerJoin(*ev("a"), "115-bremen", 1, 1))
-    run.apply(AgentConnect(*ev("a"), "115-bremen", "SIP/agent", "Anna", "", "", 2.0, 1.0))
-    run.apply(Hangup("Local/a;1", "a.0", "a", "", 16, "Normal Clearing"))
-    run.apply(Hangup("Local/b;1", "b.0", "b", "", 16, "Normal Clearing"))
+    # Originate's ChannelId names the ;1 half, which starts the call's Linkedid.
+    run.apply(Newchannel("Local/115@lotse-115-1;1", "load-1", "load-1", "", 4, "lotse-115", "115"))
+    run.apply(Newchannel("Local/115@lotse-115-2;1", "load-2", "load-2", "", 4, "lotse-115", "115"))
+    run.apply(VarSet(*ev("load-1"), "__LOTSE_HOME", "bremen"))
+    run.apply(QueueCallerJoin(*ev("load-1"), "115-bremen", 1, 1))
+    run.apply(AgentConnect(*ev("load-1"), "115-bremen", "SIP/agent", "Anna", "", "", 2.0, 1.0))
+    run.apply(Hangup("Local/115@lotse-115-1;1", "load-1", "load-1", "", 16, "Normal Clearing"))
+    run.apply(Hangup("Local/115@lotse-115-2;1", "load-2", "load-2", "", 16, "Normal Clearing"))
     per, nation, lost = run.tallies(30.0)
     assert lost == 1
     assert nation.offered == 2
