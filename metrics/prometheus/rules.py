@@ -168,6 +168,17 @@ def alert_group(target: float) -> dict[str, Any]:
             "The call journal is falling behind",
             "The oldest unwritten journal record is {{ $value | humanizeDuration }} old.",
         ),
+        _alert(
+            "LotseEventErrors",
+            "increase(lotse_event_errors_total[5m]) > 0",
+            "0m",
+            "warning",
+            "lotse failed to apply AMI events",
+            "{{ $value | printf \"%.0f\" }} AMI events in the last 5 minutes could not be applied "
+            "to the queue state or the call journal and were skipped (a bug, see the "
+            "state.event_failed log lines of the controller); the state may be off until the next "
+            "resync.",
+        ),
     ]
     return {"name": "lotse_alerts", "rules": alerts}
 
