@@ -174,7 +174,7 @@ def alert_group(target: float) -> dict[str, Any]:
             "0m",
             "warning",
             "lotse failed to apply AMI events",
-            "{{ $value | printf \"%.0f\" }} AMI events in the last 5 minutes could not be applied "
+            '{{ $value | printf "%.0f" }} AMI events in the last 5 minutes could not be applied '
             "to the queue state or the call journal and were skipped (a bug, see the "
             "state.event_failed log lines of the controller); the state may be off until the next "
             "resync.",
