@@ -7,16 +7,19 @@ hang fails the test while CI noise cannot.
 from __future__ import annotations
 
 import asyncio
+import itertools
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from functools import cache
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from structlog.testing import capture_logs
 
 from ami.agi_protocol import AgiReply, AgiRequest, parse_env
-from ami.fastagi import AgiRejected, AgiResult, FastAgiServer
+from ami.fastagi import AgiRejected, AgiResult, FastAgiServer, _AgiSession
 from ami.transcript import turns
 from dialplans.contract import AGI_SCRIPT, ARG_CALLID, ARG_DIALED, ARG_POSTAL, ARG_VISITED
 from tests.fixtures.asterisk import FASTAGI_TRANSCRIPT, asterisk_transcript
@@ -528,3 +531,80 @@ def test_server_arguments_are_checked() -> None:
         FastAgiServer(reply_with(), max_env_bytes=10)
     with pytest.raises(RuntimeError):
         _ = FastAgiServer(reply_with()).address
+
+
+# --- the connection state machine, fed in any chunking ------------------------------
+
+
+class _Transport(asyncio.Transport):
+    """Records what the session writes; closes at once (nothing buffered)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.written = bytearray()
+        self.closed = False
+        self.aborted = False
+
+    def write(self, data: bytes | bytearray | memoryview) -> None:
+        assert not self.closed, "written after close"
+        self.written += data
+
+    def close(self) -> None:
+        self.closed = True
+
+    def abort(self) -> None:
+        self.aborted = self.closed = True
+
+    def is_closing(self) -> bool:
+        return self.closed
+
+    def get_write_buffer_size(self) -> int:
+        return 0
+
+
+def _feed(data: bytes, cuts: list[int], handler: Handler) -> tuple[bytes, list[AgiResult]]:
+    """One connection fed ``data`` cut at ``cuts``; what it wrote and reported."""
+    results: list[AgiResult] = []
+
+    async def run() -> bytes:
+        server = FastAgiServer(handler, on_result=lambda r, _e: results.append(r))
+        session = _AgiSession(server, asyncio.get_running_loop())
+        transport = _Transport()
+        session.connection_made(transport)
+        bounds = [0, *sorted(set(cuts)), len(data)]
+        for start, end in itertools.pairwise(bounds):
+            session.data_received(data[start:end])
+        session.connection_lost(None)
+        return bytes(transport.written)
+
+    return asyncio.run(run()), results
+
+
+_VARS = (("LOTSE_ACTION", "queue"), ("LOTSE_QUEUE", "115-bremen"), ("__LOTSE_HOME", "Bremen ü"))
+_LINES = b"".join(
+    f'SET VARIABLE {n} "{v}"\n'.encode() for n, v in _VARS
+)  # what a complete answer writes
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.integers(min_value=1), max_size=12))
+def test_any_chunking_of_a_session_gives_the_same_answer(cuts: list[int]) -> None:
+    # Asterisk's environment, then res_agi's answer to each command; res_agi
+    # never answers ahead, but the bytes may arrive cut anywhere, even inside ü.
+    env = env_bytes("agi_calleridname: Jürgen")
+    data = env + b"200 result=1\n" * len(_VARS)
+    written, results = _feed(data, [c % len(data) for c in cuts], reply_with(*_VARS))
+    assert (written, results) == (_LINES, [AgiResult.OK])
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.binary(max_size=300), st.lists(st.integers(min_value=1), max_size=8))
+def test_any_bytes_end_in_exactly_one_result_and_never_a_partial_answer(
+    data: bytes, cuts: list[int]
+) -> None:
+    written, results = _feed(data, [c % (len(data) or 1) for c in cuts], reply_with(*_VARS))
+    assert len(results) == 1
+    # Either nothing was answered, or FAILURE follows what was sent: never a
+    # silent close after some variables (which res_agi would count a success).
+    if results[0] is not AgiResult.OK:
+        assert written.endswith(b"FAILURE\n") or results[0] is AgiResult.PEER_CLOSED
