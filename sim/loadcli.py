@@ -22,7 +22,7 @@ import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import replace
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -31,10 +31,9 @@ from rich.table import Table
 
 from ami.session import AmiSession
 from dialplans.route import ENTRY_CONTEXT
-from lotse.controller import Controller, RunOptions
-from lotse.journal.store import Journal
 from lotse.logging import configure_logging
 from lotse.paths import default_config_path
+from lotse.standin import stand_in
 from router.config import Config, Endpoint
 from router.configload import load_config
 from router.confignodes import ConfigError
@@ -50,7 +49,7 @@ from sim.load import (
     scrape_latency,
     window_start,
 )
-from sim.pbx import Pbx, ScaledClock
+from sim.pbx import ScaledClock
 from sim.pbx.agents import AgentProfile, Duration
 from sim.pbx.agents import DistKind as PbxDist
 from sim.pbx.staffing import AgentSpec, Staffing
@@ -252,48 +251,25 @@ async def _target(
         secret = os.environ.get(args.secret_env, "")
         yield Endpoint(host or "127.0.0.1", int(port)), secret, args.metrics
         return
-    config = scenario.config
     clock = ScaledClock(args.speed, start_epoch=start.timestamp())
-    # The controller shares this machine with the stand-in and the load.
+    # The load logs in as --user: the spawned stand-in knows it with the spawn secret.
     config = replace(
-        config,
-        controller=replace(config.controller, agi_deadline_ms=2000, ami_username=args.user),
+        scenario.config, controller=replace(scenario.config.controller, ami_username=args.user)
     )
-    agi = Endpoint("127.0.0.1", _free_port())
-    pbx = Pbx(
-        config,
-        staffing=scenario_staffing(scenario, config, start),
-        table=table,
-        clock=clock,
-        seed=args.seed,
-        users={args.user: SPAWN_SECRET},
-        agi_url=f"agi://{agi}/route",
-    )
-    await pbx.start()
-
-    def wall() -> datetime:
-        return datetime.fromtimestamp(clock.now(), UTC)
-
+    metrics = Endpoint("127.0.0.1", _free_port())
     with tempfile.TemporaryDirectory(prefix="lotse-sim-load-") as tmp:
-        journal = await Journal.open(Path(tmp) / "journal.sqlite", clock=wall)
-        host, port = pbx.ami_address
-        metrics = Endpoint("127.0.0.1", _free_port())
-        options = RunOptions(Endpoint(host, port), agi, metrics, tmp)
-        controller = Controller(
+        async with stand_in(
             config,
-            options,
+            staffing=scenario_staffing(scenario, config, start),
+            clock=clock,
             secret=SPAWN_SECRET,
-            journal=journal,
-            wall_clock=wall,
-            state_clock=clock.now,
+            journal=Path(tmp) / "journal.sqlite",
+            agi=Endpoint("127.0.0.1", _free_port()),
+            metrics=metrics,
+            seed=args.seed,
             table=table,
-        )
-        await controller.start()
-        try:
-            yield Endpoint(host, port), SPAWN_SECRET, f"http://{metrics}/metrics"
-        finally:
-            await controller.stop()
-            await pbx.close()
+        ) as rig:
+            yield rig.ami, SPAWN_SECRET, f"http://{metrics}/metrics"
 
 
 def scenario_staffing(scenario: Scenario, config: Config, start: datetime) -> Staffing:

@@ -1,4 +1,4 @@
-"""Who sits in which queue: ``--agents N``, a staffing file, or a scenario's plan.
+"""Who sits in which queue: ``--agents N`` or a staffing file.
 
 A staffing file is YAML::
 
@@ -22,18 +22,13 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
-from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 import yaml
 
 from router.config import Config
-from router.policy import Router
-from sim.engine.timeline import Timeline
-from sim.pbx.agents import AgentProfile, DistKind, Duration
-from sim.scenario import Dist, Scenario
-from sim.scenario import DistKind as ScenarioDist
+from sim.pbx.agents import AgentProfile, Duration
 
 
 class StaffingError(ValueError):
@@ -137,28 +132,3 @@ def load_staffing(path: str | Path, config: Config) -> Staffing:
             seen.add(spec.name)
         queues[queue] = tuple(specs)
     return Staffing(queues)
-
-
-def scenario_staffing(scenario: Scenario, at: datetime) -> Staffing:
-    """The agents each center's plan in ``scenario`` has at ``at`` (an aware datetime).
-
-    The what-if engine's staffing of that half hour (none on a center's
-    holidays and closure days unless the plan staffs them); agents ring and
-    talk as the plan says, without wrap-up. Staffing stays as it was at
-    ``at``: the stand-in does not follow the plan's later shift changes.
-    """
-    timeline = Timeline.build(scenario, Router(scenario.config, scenario.table))
-    agents = timeline.agents[timeline.slot_at((at - timeline.epoch).total_seconds())]
-    queues: dict[str, tuple[AgentSpec, ...]] = {}
-    for cid, count in zip(timeline.center_ids, agents, strict=True):
-        plan = scenario.plan(cid)
-        profile = AgentProfile(ring=_duration(plan.ring), handle=_duration(plan.handle))
-        queue = scenario.config.centers[cid].queue
-        queues[queue] = tuple(AgentSpec(f"{cid}-{n}", profile) for n in range(1, count + 1))
-    return Staffing(queues)
-
-
-def _duration(dist: Dist) -> Duration:
-    if dist.kind is ScenarioDist.NONE:
-        return Duration(DistKind.FIXED, float("inf"))
-    return Duration(DistKind(dist.kind.value), dist.mean_s, dist.spread_s, dist.min_s, dist.max_s)
