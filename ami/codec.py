@@ -263,7 +263,9 @@ class AmiParser:
         append = out.append
         known, known_lower = self._known.__getitem__, self._known_lower.__getitem__
         raws = region.split(_CRLF_BLANK)
-        raws.pop()  # the region ends in an empty line: nothing after it
+        # The region ends in an empty line: after the last separator there is
+        # nothing, or the odd stray CRLF of a run of empty lines (counted last).
+        trailing = raws.pop().count(b"\r\n")
         for raw in raws:
             # Stray empty lines between blocks (seen in captures) count as lines.
             while raw.startswith(b"\r\n"):
@@ -289,7 +291,7 @@ class AmiParser:
             block = raw + _CRLF_BLANK
             self._feed_lines(block, 0, len(block), out)
             line_no, count = self._line_no, self.message_count
-        self._line_no, self.message_count = line_no, count
+        self._line_no, self.message_count = line_no + trailing, count
 
     def _learn(self, lines: list[bytes]) -> Message | None:
         """Parse a block's lines, keeping new short ones; ``None`` if one is odd.
