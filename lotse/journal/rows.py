@@ -1,9 +1,10 @@
 """How a journal record becomes rows: one upsert of ``calls``, one ``call_events`` insert.
 
-Every record kind is expressed as the same parameter set for one upsert
-statement, so a whole batch is two ``executemany`` calls in one transaction.
-``executemany`` applies the rows in order, which the upsert relies on (a
-spill's wait must be added before the answer's). Per column the rule is:
+Every record kind is expressed as the same row of values (:data:`FIELDS`), so
+a whole batch is a few statements of :data:`CHUNK` rows each in one
+transaction (:data:`APPLY_CHUNK`, :func:`chunks`). Its rows apply in order,
+which the upsert relies on (a spill's wait must be added before the
+answer's). Per column the rule is:
 
 * facts about the caller and the final outcome: the newest non-NULL value;
 * ``home``: the first non-NULL value (spills do not move a call's home);
@@ -19,6 +20,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import typing
+from collections.abc import Iterable, Iterator, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
@@ -35,17 +37,45 @@ from lotse.journal.records import (
 )
 from router.policy import Action
 
-UPSERT_CALL = """
+# The values one record contributes, in the order of a batch row. The first
+# names are the upsert's; ``kind``, ``center`` and ``detail`` only the event's.
+FIELDS: tuple[str, ...] = (
+    "call_id", "at", "ortsnetz_prefix", "caller_hash", "number_kind", "dialed_ortsnetz",
+    "home", "final_center", "joined_center", "queued", "answered_center", "answered_at",
+    "wait_s", "spill_wait_s", "talk_s", "abandoned", "offhours", "overflowed", "hop",
+    "hop_inc", "announced", "fallback", "stale", "ended_at", "ended_cause",
+    "kind", "center", "detail",
+)  # fmt: skip
+_INDEX = {name: i for i, name in enumerate(FIELDS)}
+_KIND, _CENTER, _DETAIL = _INDEX["kind"], _INDEX["center"], _INDEX["detail"]
+
+# A batch is a few multi-row statements: their rows go into a view whose
+# INSTEAD OF trigger applies each, in order, to both tables. So the writer
+# thread takes the GIL a few times per batch instead of several times per
+# record (``executemany``): under load the event loop holds the GIL almost
+# always, and each hand-over costs the loop more than the row itself. Rows
+# with a NULL call_id pad the last statement of a batch and are skipped.
+# The view and trigger are TEMP: per connection, never part of the schema.
+APPLY_VIEW = "CREATE TEMP VIEW IF NOT EXISTS journal_apply AS SELECT " + ", ".join(
+    f"NULL AS {name}" for name in FIELDS
+)
+
+APPLY_TRIGGER = """
+CREATE TEMP TRIGGER IF NOT EXISTS journal_apply_row
+INSTEAD OF INSERT ON journal_apply
+WHEN NEW.call_id IS NOT NULL
+BEGIN
 INSERT INTO calls (
     call_id, arrived_at, ortsnetz_prefix, caller_hash, number_kind, dialed_ortsnetz,
     home, final_center, queued, answered_center, answered_at, wait_s, spilled_wait_s,
     talk_s, abandoned, offhours, overflowed, hops, announced, fallback, stale,
     ended_at, ended_cause
 ) VALUES (
-    :call_id, :at, :ortsnetz_prefix, :caller_hash, :number_kind, :dialed_ortsnetz,
-    :home, :final_center, :queued, :answered_center, :answered_at, :wait_s, :spill_wait_s,
-    :talk_s, :abandoned, :offhours, :overflowed, MAX(:hop, :hop_inc), :announced, :fallback,
-    :stale, :ended_at, :ended_cause
+    NEW.call_id, NEW.at, NEW.ortsnetz_prefix, NEW.caller_hash, NEW.number_kind,
+    NEW.dialed_ortsnetz, NEW.home, NEW.final_center, NEW.queued, NEW.answered_center,
+    NEW.answered_at, NEW.wait_s, NEW.spill_wait_s, NEW.talk_s, NEW.abandoned, NEW.offhours,
+    NEW.overflowed, MAX(NEW.hop, NEW.hop_inc), NEW.announced, NEW.fallback, NEW.stale,
+    NEW.ended_at, NEW.ended_cause
 )
 ON CONFLICT (call_id) DO UPDATE SET
     arrived_at = MIN(arrived_at, excluded.arrived_at),
@@ -67,50 +97,38 @@ ON CONFLICT (call_id) DO UPDATE SET
     overflowed = MAX(
         overflowed,
         excluded.overflowed,
-        :joined_center IS NOT NULL AND home IS NOT NULL AND :joined_center != home
+        NEW.joined_center IS NOT NULL AND home IS NOT NULL AND NEW.joined_center != home
     ),
-    hops = MAX(hops + :hop_inc, :hop),
+    hops = MAX(hops + NEW.hop_inc, NEW.hop),
     announced = MAX(announced, excluded.announced),
     fallback = MAX(fallback, excluded.fallback),
     stale = MAX(stale, excluded.stale),
     ended_at = COALESCE(excluded.ended_at, ended_at),
-    ended_cause = COALESCE(excluded.ended_cause, ended_cause)
-"""
-
-INSERT_EVENT = """
+    ended_cause = COALESCE(excluded.ended_cause, ended_cause);
 INSERT INTO call_events (call_id, seq, at, kind, center, detail)
 VALUES (
-    :call_id,
-    (SELECT COALESCE(MAX(seq), 0) + 1 FROM call_events WHERE call_id = :call_id),
-    :at, :kind, :center, :detail
-)
+    NEW.call_id,
+    (SELECT COALESCE(MAX(seq), 0) + 1 FROM call_events WHERE call_id = NEW.call_id),
+    NEW.at, NEW.kind, NEW.center, NEW.detail
+);
+END
 """
 
-_BLANK: dict[str, Any] = {
-    "ortsnetz_prefix": None,
-    "caller_hash": None,
-    "number_kind": None,
-    "dialed_ortsnetz": None,
-    "home": None,
-    "final_center": None,
-    "joined_center": None,
-    "queued": 0,
-    "answered_center": None,
-    "answered_at": None,
-    "wait_s": None,
-    "spill_wait_s": 0.0,
-    "talk_s": None,
-    "abandoned": 0,
-    "offhours": 0,
-    "overflowed": 0,
-    "hop": 0,
-    "hop_inc": 0,
-    "announced": 0,
-    "fallback": 0,
-    "stale": 0,
-    "ended_at": None,
-    "ended_cause": None,
-}
+# Rows per statement: 28 parameters each stays far below SQLite's limit of
+# 32,766, and one fixed size means one prepared statement.
+CHUNK = 64
+APPLY_CHUNK = "INSERT INTO journal_apply VALUES " + ",".join(
+    ["(" + ",".join("?" * len(FIELDS)) + ")"] * CHUNK
+)
+_PAD: tuple[None, ...] = (None,) * len(FIELDS)
+
+_BLANK: tuple[Any, ...] = tuple(
+    0 if name in ("queued", "abandoned", "offhours", "overflowed", "hop", "hop_inc",
+                  "announced", "fallback", "stale")
+    else 0.0 if name == "spill_wait_s"
+    else None
+    for name in FIELDS
+)  # fmt: skip
 
 
 def timestamp(at: datetime) -> str:
@@ -119,71 +137,81 @@ def timestamp(at: datetime) -> str:
     return at.astimezone(UTC).isoformat(timespec="microseconds")[:-6] + "Z"
 
 
-def params(rec: Record) -> tuple[dict[str, Any], dict[str, Any]]:
-    """Parameters of :data:`UPSERT_CALL` and of :data:`INSERT_EVENT` for one record."""
+def chunks(batch: Sequence[Sequence[Any]]) -> Iterator[list[Any]]:
+    """The parameters of :data:`APPLY_CHUNK` for ``batch`` (rows from :func:`row`), in order."""
+    for start in range(0, len(batch), CHUNK):
+        part = batch[start : start + CHUNK]
+        params = [value for values in part for value in values]
+        params.extend(_PAD * (CHUNK - len(part)))
+        yield params
+
+
+def row(rec: Record) -> list[Any]:
+    """The values one record contributes to a batch, in :data:`FIELDS` order."""
     at = timestamp(rec.at)
-    return call_params(rec, at), event_params(rec, at)
+    values = list(_BLANK)
+    values[0] = rec.call_id
+    values[1] = at
+    for name, value in _call_values(rec, at):
+        values[_INDEX[name]] = value
+    values[_KIND] = rec.kind
+    values[_CENTER] = _event_center(rec)
+    values[_DETAIL] = _DETAIL_JSON.encode(
+        {name: getattr(rec, name) for name in _DETAIL_NAMES[type(rec)]}
+    )
+    return values
 
 
-def call_params(rec: Record, at: str) -> dict[str, Any]:
-    """Parameters of :data:`UPSERT_CALL` for one record (``at``: its stored time)."""
-    params = {**_BLANK, "call_id": rec.call_id, "at": at}
+def _call_values(rec: Record, at: str) -> Iterable[tuple[str, Any]]:
+    """The upsert values a record sets beyond the blank row (``at``: its stored time)."""
     match rec:
         case CallArrived():
-            params.update(
-                ortsnetz_prefix=rec.ortsnetz_prefix,
-                caller_hash=rec.caller_hash,
-                number_kind=str(rec.number_kind),
-                dialed_ortsnetz=rec.dialed_ortsnetz,
+            return (
+                ("ortsnetz_prefix", rec.ortsnetz_prefix),
+                ("caller_hash", rec.caller_hash),
+                ("number_kind", str(rec.number_kind)),
+                ("dialed_ortsnetz", rec.dialed_ortsnetz),
             )
         case Decided():
-            params.update(
-                home=rec.home,
-                final_center=rec.target,
-                offhours=int(rec.offhours),
-                overflowed=int(rec.overflow),
-                hop=rec.hop,
-                announced=int(rec.action is Action.ANNOUNCE),
-                stale=int(rec.stale),
+            return (
+                ("home", rec.home),
+                ("final_center", rec.target),
+                ("offhours", int(rec.offhours)),
+                ("overflowed", int(rec.overflow)),
+                ("hop", rec.hop),
+                ("announced", int(rec.action is Action.ANNOUNCE)),
+                ("stale", int(rec.stale)),
             )
         case QueueJoined():
-            params.update(final_center=rec.center, joined_center=rec.center, queued=1)
+            return (("final_center", rec.center), ("joined_center", rec.center), ("queued", 1))
         case Spilled():
-            params.update(final_center=rec.to_center, spill_wait_s=rec.wait_s, hop_inc=1)
+            return (
+                ("final_center", rec.to_center),
+                ("spill_wait_s", rec.wait_s),
+                ("hop_inc", 1),
+            )
         case Answered():
-            params.update(
-                final_center=rec.center,
-                joined_center=rec.center,
-                queued=1,
-                answered_center=rec.center,
-                answered_at=at,
-                wait_s=rec.wait_s,
+            return (
+                ("final_center", rec.center),
+                ("joined_center", rec.center),
+                ("queued", 1),
+                ("answered_center", rec.center),
+                ("answered_at", at),
+                ("wait_s", rec.wait_s),
             )
         case Abandoned():
-            params.update(
-                final_center=rec.center,
-                joined_center=rec.center,
-                queued=1,
-                abandoned=1,
-                wait_s=rec.wait_s,
+            return (
+                ("final_center", rec.center),
+                ("joined_center", rec.center),
+                ("queued", 1),
+                ("abandoned", 1),
+                ("wait_s", rec.wait_s),
             )
         case Ended():
-            params.update(talk_s=rec.talk_s, ended_at=at, ended_cause=rec.cause)
+            return (("talk_s", rec.talk_s), ("ended_at", at), ("ended_cause", rec.cause))
         case FallbackUsed():
-            params.update(final_center=rec.center, fallback=1)
-    return params
-
-
-def event_params(rec: Record, at: str) -> dict[str, Any]:
-    """Parameters of :data:`INSERT_EVENT`: the whole record, fields as JSON."""
-    detail = {name: getattr(rec, name) for name in _DETAIL_NAMES[type(rec)]}
-    return {
-        "call_id": rec.call_id,
-        "at": at,
-        "kind": rec.kind,
-        "center": _event_center(rec),
-        "detail": _DETAIL_JSON.encode(detail),
-    }
+            return (("final_center", rec.center), ("fallback", 1))
+    return ()
 
 
 # Compact, UTF-8 as it is; keys come sorted from _detail_names.

@@ -28,7 +28,7 @@ from datetime import datetime, timedelta
 from os import PathLike
 from pathlib import Path
 from types import TracebackType
-from typing import Self
+from typing import Any, Self
 
 import aiosqlite
 
@@ -45,6 +45,15 @@ _WARN_INTERVAL = timedelta(seconds=60)
 # A report or a purge may hold the write lock briefly; wait rather than fail.
 _BUSY_TIMEOUT_MS = 5000
 _SALT_KEY = "caller_hash_salt"
+
+
+@dataclass(frozen=True, slots=True)
+class _Queued:
+    """A record waiting for the writer: itself, its row's values, when it was queued."""
+
+    rec: Record
+    values: list[Any]
+    since: datetime
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,7 +93,7 @@ class Journal:
         self._batch_size = batch_size
         self._flush_interval_s = flush_interval_s
         self._max_pending = max_pending
-        self._pending: deque[tuple[Record, datetime]] = deque()
+        self._pending: deque[_Queued] = deque()
         self._inflight_since: datetime | None = None
         # One transaction at a time on the connection: writer, flush and purge.
         self._lock = asyncio.Lock()
@@ -142,6 +151,7 @@ class Journal:
         try:
             await _configure(conn, label)
             found = await migrate(conn, label)
+            await _prepare_writes(conn, label)
             source = "configuration"
             if salt is None:
                 salt, source = await _stored_salt(conn, random_bytes), "journal file"
@@ -191,7 +201,11 @@ class Journal:
         return privacy.hash_caller(caller, self._salt)
 
     def record(self, rec: Record) -> None:
-        """Queue ``rec`` for writing; never blocks, never raises (a full queue drops it)."""
+        """Queue ``rec`` for writing; never blocks, never raises.
+
+        A full queue drops the record; one that cannot be stored is counted as
+        failed at once.
+        """
         if self._closing or len(self._pending) >= self._max_pending:
             self._dropped += 1
             self._warn(
@@ -200,7 +214,14 @@ class Journal:
                 self._dropped,
             )
             return
-        self._pending.append((rec, self._clock()))
+        # Made a row now, a record at a time, so that the writer's batch does
+        # not pause the event loop for milliseconds.
+        try:
+            values = rows.row(rec)
+        except (ValueError, TypeError) as err:
+            self._unwritable(rec, err)
+            return
+        self._pending.append(_Queued(rec, values, self._clock()))
         self._nonempty.set()
         if len(self._pending) >= self._batch_size:
             self._full.set()
@@ -209,7 +230,7 @@ class Journal:
         """Seconds the oldest record not yet committed has been waiting (0 when none)."""
         oldest = self._inflight_since
         if oldest is None and self._pending:
-            oldest = self._pending[0][1]
+            oldest = self._pending[0].since
         if oldest is None:
             return 0.0
         return max(0.0, (self._clock() - oldest).total_seconds())
@@ -292,43 +313,44 @@ class Journal:
             while limit > 0 and self._pending:
                 n = min(self._batch_size, limit, len(self._pending))
                 batch = [self._pending.popleft() for _ in range(n)]
-                self._inflight_since = batch[0][1]
+                self._inflight_since = batch[0].since
                 try:
-                    await self._write_batch([rec for rec, _ in batch])
+                    await self._write_batch(batch)
                 finally:
                     self._inflight_since = None
                 limit -= n
 
-    async def _write_batch(self, batch: list[Record]) -> None:
+    async def _write_batch(self, batch: list[_Queued]) -> None:
         """Commit ``batch`` in one transaction; on failure, isolate the bad records."""
         if not batch:
             return
         try:
-            calls, events = zip(*map(rows.params, batch), strict=True)
             await self._conn.execute("BEGIN")
-            await self._conn.executemany(rows.UPSERT_CALL, calls)
-            await self._conn.executemany(rows.INSERT_EVENT, events)
+            for params in rows.chunks([q.values for q in batch]):
+                await self._conn.execute(rows.APPLY_CHUNK, params)
             await self._conn.execute("COMMIT")
-        except (sqlite3.Error, ValueError, TypeError) as err:
+        except sqlite3.Error as err:
             await self._rollback()
             if len(batch) > 1:
-                for rec in batch:
-                    await self._write_batch([rec])
+                for one in batch:
+                    await self._write_batch([one])
                 return
-            self._failed += 1
-            rec = batch[0]
-            # The error text names tables and constraints, never values.
-            self._warn(
-                "failed",
-                "journal: cannot write %s record of call %s: %s (%d failed)",
-                rec.kind,
-                rec.call_id,
-                err,
-                self._failed,
-            )
+            self._unwritable(batch[0].rec, err)
             return
         self._transactions += 1
         self._written += len(batch)
+
+    def _unwritable(self, rec: Record, err: Exception) -> None:
+        self._failed += 1
+        # The error text names tables, constraints or types, never values.
+        self._warn(
+            "failed",
+            "journal: cannot write %s record of call %s: %s (%d failed)",
+            rec.kind,
+            rec.call_id,
+            err,
+            self._failed,
+        )
 
     async def _rollback(self) -> None:
         if self._conn.in_transaction:
@@ -353,6 +375,18 @@ async def _configure(conn: aiosqlite.Connection, label: str) -> None:
         await conn.execute(f"PRAGMA busy_timeout={_BUSY_TIMEOUT_MS}")
     except sqlite3.DatabaseError as err:
         raise JournalError(f"{label}: not a lotse journal ({err})") from err
+
+
+async def _prepare_writes(conn: aiosqlite.Connection, label: str) -> None:
+    """Create this connection's batch-apply view and trigger (TEMP: not in the file)."""
+    try:
+        await conn.execute(rows.APPLY_VIEW)
+        await conn.execute(rows.APPLY_TRIGGER)
+    except sqlite3.Error as err:
+        # Only an SQLite without JSON support or upsert (before 3.38) fails here.
+        raise JournalError(
+            f"{label}: this SQLite ({sqlite3.sqlite_version}) cannot write the journal: {err}"
+        ) from err
 
 
 async def _stored_salt(conn: aiosqlite.Connection, random_bytes: Callable[[int], bytes]) -> bytes:

@@ -11,6 +11,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from lotse.journal import (
     Abandoned,
@@ -18,6 +20,7 @@ from lotse.journal import (
     CallArrived,
     Decided,
     Ended,
+    FallbackUsed,
     Journal,
     QueueJoined,
     Record,
@@ -322,3 +325,81 @@ async def test_open_refuses_bad_settings(tmp_path: Path) -> None:
         await Journal.open(tmp_path / "j.sqlite", clock=Clock(), retention_days=0)
     with pytest.raises(ValueError, match="batch_size"):
         await Journal.open(tmp_path / "j.sqlite", clock=Clock(), batch_size=10, max_pending=5)
+
+
+# --- a batch in a few statements ---------------------------------------------------
+
+_CALL_IDS = st.sampled_from(["c1", "c2", "c3"])
+_CENTERS = st.sampled_from(["koeln", "bonn", "bund"])
+_WAITS = st.floats(min_value=0.0, max_value=3600.0, allow_nan=False).map(lambda w: round(w, 3))
+_TIMES = st.integers(min_value=-3600, max_value=3600).map(lambda s: T0 + timedelta(seconds=s))
+_MAYBE = st.none() | st.text("abcü0123456789", max_size=6)
+_REASONS = ["koeln open", "bonn overloaded: no agent", "koeln closed: after hours"]
+
+
+@st.composite
+def _decided(draw: st.DrawFn) -> Decided:
+    target = draw(st.none() | _CENTERS)
+    action = Action.QUEUE if target else Action.ANNOUNCE
+    reasons = draw(st.lists(st.sampled_from(_REASONS), max_size=2))
+    return Decided.of(
+        draw(_CALL_IDS),
+        draw(_TIMES),
+        decision(draw(_CENTERS), target, *reasons, action=action),
+        hop=draw(st.integers(0, 3)),
+        stale=draw(st.booleans()),
+    )
+
+
+_RECORDS: st.SearchStrategy[Record] = st.one_of(
+    st.builds(CallArrived.of, _CALL_IDS, _TIMES, st.just(KOELN), _MAYBE, _MAYBE),
+    _decided(),
+    st.builds(QueueJoined, _CALL_IDS, _TIMES, _CENTERS, st.just("115-q"), st.integers(1, 9)),
+    st.builds(
+        Spilled,
+        _CALL_IDS,
+        _TIMES,
+        _CENTERS,
+        st.none() | _CENTERS,
+        st.sampled_from(SpillReason),
+        _WAITS,
+    ),
+    st.builds(Answered, _CALL_IDS, _TIMES, _CENTERS, st.just("Anna Ü."), _WAITS),
+    st.builds(Abandoned, _CALL_IDS, _TIMES, _CENTERS, _WAITS, st.integers(1, 9)),
+    st.builds(Ended, _CALL_IDS, _TIMES, st.none() | _WAITS, st.just("Normal Clearing")),
+    st.builds(FallbackUsed, _CALL_IDS, _TIMES, _CENTERS, st.just("AGISTATUS=FAILURE")),
+)
+
+
+def _tables(path: Path) -> tuple[list[tuple[Any, ...]], list[tuple[Any, ...]]]:
+    calls = rows(path, "SELECT * FROM calls ORDER BY call_id")
+    events = rows(path, "SELECT * FROM call_events ORDER BY call_id, seq")
+    return [tuple(r) for r in calls], [tuple(r) for r in events]
+
+
+@settings(
+    max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+# Up to more than two statements' worth of rows (rows.CHUNK = 64).
+@given(st.integers(0, 150).flatmap(lambda n: st.lists(_RECORDS, min_size=n, max_size=n)))
+def test_a_batch_applies_exactly_as_its_records_one_by_one(
+    tmp_path: Path, records: list[Record]
+) -> None:
+    # A batch is a few multi-row SQL statements whose rows a trigger applies
+    # in order; the result must not depend on where the batches were cut.
+    async def write(path: Path, one_by_one: bool) -> None:
+        path.unlink(missing_ok=True)
+        journal = await open_journal(path, Clock(), batch_size=len(records) or 1)
+        for rec in records:
+            journal.record(rec)
+            if one_by_one:
+                await journal.flush()
+        await journal.flush()
+        stats = journal.stats()
+        await journal.close()
+        assert (stats.written, stats.failed) == (len(records), 0)
+
+    whole, single = tmp_path / "batch.sqlite", tmp_path / "single.sqlite"
+    asyncio.run(write(whole, one_by_one=False))
+    asyncio.run(write(single, one_by_one=True))
+    assert _tables(whole) == _tables(single)
