@@ -56,7 +56,7 @@ async def test_new_file_gets_the_current_schema(tmp_path: Path) -> None:
     db = tmp_path / "j.sqlite"
     journal = await Journal.open(db, clock=clock)
     await journal.close()
-    assert version(db) == SCHEMA_VERSION == 2
+    assert version(db) == SCHEMA_VERSION == 3
     assert {"dialed_ortsnetz", "announced", "fallback", "stale"} <= columns(db)
     conn = sqlite3.connect(db)
     assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
@@ -91,6 +91,32 @@ async def test_version_1_journal_is_migrated_keeping_its_calls(tmp_path: Path) -
     assert seqs == [(1, "queued"), (2, "answered")]
 
 
+async def test_version_2_events_move_to_a_rowid_table_with_key_and_index(tmp_path: Path) -> None:
+    db = tmp_path / "j.sqlite"
+    make_v1(db)
+    conn = sqlite3.connect(db)
+    conn.executescript(f"BEGIN; {MIGRATIONS[1]} PRAGMA user_version = 2; COMMIT;")
+    conn.close()
+
+    journal = await Journal.open(db, clock=clock)
+    journal.record(Answered("old", T0, "koeln", "Anna", 14.0))
+    await journal.close()
+
+    conn = sqlite3.connect(db)
+    sql = conn.execute("SELECT sql FROM sqlite_master WHERE name = 'call_events'").fetchone()[0]
+    indexes = {row[1] for row in conn.execute("PRAGMA index_list(call_events)")}
+    events = conn.execute("SELECT call_id, seq, kind FROM call_events ORDER BY seq").fetchall()
+    with pytest.raises(sqlite3.IntegrityError):
+        conn.execute(
+            "INSERT INTO call_events VALUES "
+            "('old', 1, '2026-02-03T08:00:00.000000Z', 'x', NULL, '{}')"
+        )
+    conn.close()
+    assert "WITHOUT ROWID" not in sql.upper()
+    assert "call_events_by_center" in indexes
+    assert events == [("old", 1, "queued"), ("old", 2, "answered")]
+
+
 async def test_failed_migration_leaves_the_old_version(tmp_path: Path) -> None:
     db = tmp_path / "j.sqlite"
     make_v1(db)
@@ -114,7 +140,8 @@ async def test_newer_schema_is_refused_untouched(tmp_path: Path) -> None:
     conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION + 1}")
     conn.close()
 
-    with pytest.raises(SchemaTooNew, match=r"version 3 is newer .* upgrade lotse"):
+    newer = SCHEMA_VERSION + 1
+    with pytest.raises(SchemaTooNew, match=rf"version {newer} is newer .* upgrade lotse"):
         await Journal.open(db, clock=clock)
     assert version(db) == SCHEMA_VERSION + 1
 
