@@ -22,14 +22,15 @@ import os
 import secrets
 import sqlite3
 import threading
+import time
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from os import PathLike
 from pathlib import Path
 from types import TracebackType
-from typing import Self
+from typing import Self, TypeVar
 
 import aiosqlite
 
@@ -40,12 +41,17 @@ from lotse.journal.schema import SCHEMA_VERSION, JournalError, migrate
 log = logging.getLogger(__name__)
 
 Clock = Callable[[], datetime]
+T = TypeVar("T")
 
 # Warnings about dropped or unwritable records repeat at most this often.
 _WARN_INTERVAL = timedelta(seconds=60)
 # A report or a purge may hold the write lock briefly; wait rather than fail.
 _BUSY_TIMEOUT_MS = 5000
 _SALT_KEY = "caller_hash_salt"
+# See _handing_over_the_gil: how long a write may wait before the event loop
+# steps aside, and for how long it then does.
+_GIL_PATIENCE_S = 0.003
+_GIL_STEP_ASIDE_S = 0.0002
 
 
 @dataclass(frozen=True, slots=True)
@@ -329,7 +335,9 @@ class Journal:
         try:
             # One statement in autocommit mode: one transaction, and one trip
             # to the writer thread.
-            await self._conn.execute(rows.APPLY_BATCH, (rows.batch(q.encoded for q in batch),))
+            await _handing_over_the_gil(
+                self._conn.execute(rows.APPLY_BATCH, (rows.batch(q.encoded for q in batch),))
+            )
         except sqlite3.Error as err:
             await self._rollback()
             if len(batch) > 1:
@@ -400,6 +408,24 @@ async def _stored_salt(conn: aiosqlite.Connection, random_bytes: Callable[[int],
         row = await cur.fetchone()
     assert row is not None
     return bytes.fromhex(str(row[0]))
+
+
+async def _handing_over_the_gil(work: Awaitable[T]) -> T:
+    """Await ``work`` done on the connection's thread, making sure that thread gets the GIL.
+
+    While the event loop has work every time it polls (a burst of AMI
+    events), it gives the GIL up at each poll and takes it straight back, and
+    CPython then never lets a waiting thread force a switch: the writer
+    thread would wait for the GIL until the burst ends, however long. So if
+    the work is not done within a few milliseconds, the loop steps aside for
+    a fraction of one, and again every few milliseconds until it is done.
+    """
+    task = asyncio.ensure_future(work)
+    while True:
+        done, _ = await asyncio.wait((task,), timeout=_GIL_PATIENCE_S)
+        if done:
+            return task.result()
+        time.sleep(_GIL_STEP_ASIDE_S)
 
 
 def _yield_cpu_to_routing(conn: aiosqlite.Connection, label: str) -> None:

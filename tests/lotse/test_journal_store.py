@@ -418,3 +418,23 @@ async def test_sqlite_works_only_on_cpu_that_routing_leaves_idle(tmp_path: Path)
         assert journal.stats().written == 1
     finally:
         await journal.close()
+
+
+async def test_records_are_written_while_the_event_loop_never_idles(tmp_path: Path) -> None:
+    # A burst of work that never lets the loop block (as a flood of AMI
+    # events does): CPython alone would keep the GIL from the writer thread
+    # until the burst ends. The journal must keep writing during it.
+    journal = await open_journal(tmp_path / "j.sqlite", Clock(), batch_size=5)
+    for n in range(20):
+        journal.record(QueueJoined(f"c{n}", T0, "koeln", "115-koeln", 1))
+    spins = 0
+    loop = asyncio.get_running_loop()
+    give_up = loop.time() + 30.0  # a bound for a broken writer, far beyond a working one
+    try:
+        while journal.stats().written < 20 and loop.time() < give_up:
+            sum(range(100_000))  # busy for a few ms, holding the GIL
+            spins += 1
+            await asyncio.sleep(0)
+        assert journal.stats().written == 20, f"writer starved for {spins} loop turns"
+    finally:
+        await journal.close()
