@@ -41,7 +41,7 @@ from lotse.journal.schema import SCHEMA_VERSION, JournalError, migrate
 log = logging.getLogger(__name__)
 
 Clock = Callable[[], datetime]
-T = TypeVar("T")
+_T = TypeVar("_T")
 
 # Warnings about dropped or unwritable records repeat at most this often.
 _WARN_INTERVAL = timedelta(seconds=60)
@@ -339,7 +339,7 @@ class Journal:
                 self._conn.execute(rows.APPLY_BATCH, (rows.batch(q.encoded for q in batch),))
             )
         except sqlite3.Error as err:
-            await self._rollback()
+            # Nothing to roll back: a failed autocommit statement undoes itself.
             if len(batch) > 1:
                 for one in batch:
                     await self._write_batch([one])
@@ -410,7 +410,7 @@ async def _stored_salt(conn: aiosqlite.Connection, random_bytes: Callable[[int],
     return bytes.fromhex(str(row[0]))
 
 
-async def _handing_over_the_gil(work: Awaitable[T]) -> T:
+async def _handing_over_the_gil(work: Awaitable[_T]) -> _T:
     """Await ``work`` done on the connection's thread, making sure that thread gets the GIL.
 
     While the event loop has work every time it polls (a burst of AMI
@@ -421,11 +421,16 @@ async def _handing_over_the_gil(work: Awaitable[T]) -> T:
     a fraction of one, and again every few milliseconds until it is done.
     """
     task = asyncio.ensure_future(work)
-    while True:
-        done, _ = await asyncio.wait((task,), timeout=_GIL_PATIENCE_S)
-        if done:
-            return task.result()
-        time.sleep(_GIL_STEP_ASIDE_S)
+    try:
+        while True:
+            done, _ = await asyncio.wait((task,), timeout=_GIL_PATIENCE_S)
+            if done:
+                return task.result()
+            time.sleep(_GIL_STEP_ASIDE_S)
+    finally:
+        # Cancelled while waiting (the writer stopped): the work must not
+        # outlive its caller unobserved, as a plain await would not.
+        task.cancel()
 
 
 def _yield_cpu_to_routing(conn: aiosqlite.Connection, label: str) -> None:
