@@ -48,9 +48,11 @@ _WARN_INTERVAL = timedelta(seconds=60)
 # A report or a purge may hold the write lock briefly; wait rather than fail.
 _BUSY_TIMEOUT_MS = 5000
 _SALT_KEY = "caller_hash_salt"
-# See _handing_over_the_gil: how long a write may wait before the event loop
-# steps aside, and for how long it then does.
-_GIL_PATIENCE_S = 0.003
+# See _handing_over_the_gil: how often a write in flight checks whether the
+# event loop's thread was busy all the time (this share of it, at least), and
+# for how long the loop then steps aside.
+_GIL_CHECK_S = 0.003
+_SATURATED = 0.9
 _GIL_STEP_ASIDE_S = 0.0002
 
 
@@ -416,17 +418,24 @@ async def _handing_over_the_gil(work: Awaitable[_T]) -> _T:
     While the event loop has work every time it polls (a burst of AMI
     events), it gives the GIL up at each poll and takes it straight back, and
     CPython then never lets a waiting thread force a switch: the writer
-    thread would wait for the GIL until the burst ends, however long. So if
-    the work is not done within a few milliseconds, the loop steps aside for
-    a fraction of one, and again every few milliseconds until it is done.
+    thread would wait for the GIL until the burst ends, however long. So
+    while the work is not done, every few milliseconds in which the loop's
+    thread was busy all the time, the loop steps aside for a fraction of one.
+    Only then: when the loop does idle, the writer gets the GIL by itself, and
+    stepping aside would only add latency.
     """
     task = asyncio.ensure_future(work)
     try:
+        busy_since, wall_since = time.thread_time(), time.monotonic()
         while True:
-            done, _ = await asyncio.wait((task,), timeout=_GIL_PATIENCE_S)
+            done, _ = await asyncio.wait((task,), timeout=_GIL_CHECK_S)
             if done:
                 return task.result()
-            time.sleep(_GIL_STEP_ASIDE_S)
+            busy, wall = time.thread_time(), time.monotonic()
+            if busy - busy_since >= _SATURATED * (wall - wall_since):
+                time.sleep(_GIL_STEP_ASIDE_S)
+                busy, wall = time.thread_time(), time.monotonic()
+            busy_since, wall_since = busy, wall
     finally:
         # Cancelled while waiting (the writer stopped): the work must not
         # outlive its caller unobserved, as a plain await would not.

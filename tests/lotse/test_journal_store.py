@@ -7,6 +7,7 @@ import json
 import logging
 import os
 import sqlite3
+import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -28,6 +29,7 @@ from lotse.journal import (
     Spilled,
     SpillReason,
 )
+from lotse.journal import store as journal_store
 from lotse.journal.privacy import caller_hash
 from router.numbering import NumberKind, Origin, Ortsnetz
 from router.policy import Action, Decision
@@ -438,3 +440,30 @@ async def test_records_are_written_while_the_event_loop_never_idles(tmp_path: Pa
         assert journal.stats().written == 20, f"writer starved for {spins} loop turns"
     finally:
         await journal.close()
+
+
+async def test_the_loop_steps_aside_only_when_it_never_idles(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Handing the GIL to the writer costs the loop a pause; with an idle loop
+    # the writer gets the GIL anyway, so a long write must not cost any.
+    pauses: list[float] = []
+    real_time = time
+
+    class Time:
+        thread_time = staticmethod(real_time.thread_time)
+        monotonic = staticmethod(real_time.monotonic)
+
+        @staticmethod
+        def sleep(seconds: float) -> None:
+            pauses.append(seconds)
+            real_time.sleep(seconds)
+
+    monkeypatch.setattr(journal_store, "time", Time)
+    journal = await open_journal(tmp_path / "j.sqlite", Clock(), batch_size=3000)
+    for n in range(3000):  # one batch long enough for many checks
+        journal.record(QueueJoined(f"c{n}", T0, "koeln", "115-koeln", 1))
+    await journal.flush()
+    await journal.close()
+    assert journal.stats().written == 3000
+    assert pauses == []
