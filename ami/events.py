@@ -46,7 +46,10 @@ from enum import IntEnum
 from typing import TypeAlias, TypeVar
 
 from ami.codec import Message
-from dialplans.contract import FALLBACK_USER_EVENT
+from ami.contract import (
+    FALLBACK_USER_EVENT,
+    NEEDED_EVENTS,
+)
 
 
 class DeviceState(IntEnum):
@@ -703,27 +706,8 @@ _BUILDERS: dict[str, Callable[[Message], Event | None]] = {
     "CoreShowChannelsComplete": _core_show_channels_complete,
 }
 
-#: Events that only come as items of an action's result list. Asterisk sends
-#: these to the asking session directly; AMI event filters do not apply.
-LIST_EVENTS: frozenset[str] = frozenset(
-    {
-        "QueueParams",
-        "QueueMember",
-        "QueueEntry",
-        "QueueStatusComplete",
-        "CoreShowChannel",
-        "CoreShowChannelsComplete",
-    }
-)
-
-#: Every event name :func:`to_event` types. Feed these to the AMI user's
-#: ``eventfilter`` lines; everything else is dropped by lotse anyway.
-NEEDED_EVENTS: frozenset[str] = frozenset(_BUILDERS)
-
-#: The VarSet variables lotse reads, as a regular expression on ``Variable``
-#: (for an eventfilter narrower than "all VarSet"; same set as
-#: :func:`wanted_variable`).
-NEEDED_VARIABLES_REGEX = r"^(_{0,2}LOTSE_.*|ROUTE_.*|AGISTATUS|QUEUESTATUS)$"
+if frozenset(_BUILDERS) != NEEDED_EVENTS:  # pragma: no cover - a programming error
+    raise ImportError("ami.contract.NEEDED_EVENTS must name exactly the events ami.events types")
 
 
 def to_event(msg: Message) -> Event | Malformed | None:

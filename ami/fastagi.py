@@ -49,7 +49,7 @@ from ami.agi_protocol import (
     ends_continuation,
     parse_env,
 )
-from dialplans.contract import AGI_SCRIPT
+from ami.contract import AGI_SCRIPT
 
 # res_agi: a line starting with "failure" (case-insensitive) ends AGI() with
 # AGISTATUS=FAILURE.

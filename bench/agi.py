@@ -52,6 +52,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from panoramisk.fast_agi import Application, Request
 from prometheus_client import CollectorRegistry
 
+from ami import contract
 from ami.agi_protocol import parse_env
 from ami.codec import Message
 from ami.events import to_event
@@ -67,7 +68,6 @@ from bench._common import (
     production_logging_to_devnull,
 )
 from bench.agiload import Environments, closed_loop, env_template, paced
-from dialplans import contract
 from lotse.controller import Controller, RunOptions
 from lotse.journal.store import Journal
 from lotse.livestate import LiveState

@@ -53,7 +53,8 @@ from panoramisk import Manager
 from panoramisk.ami_protocol import AMIProtocol
 
 from ami.codec import AmiParser, Message
-from ami.events import NEEDED_EVENTS, NEEDED_VARIABLES_REGEX, QueueStatusComplete
+from ami.contract import NEEDED_EVENTS, NEEDED_VARIABLES_REGEX
+from ami.events import QueueStatusComplete
 from ami.session import _Protocol
 from ami.transcript import received_bytes
 from bench._common import CAPTURES, production_logging_to_devnull

@@ -12,6 +12,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
+from ami import contract
 from dialplans.conf import render_file
 from dialplans.fallback import fallback_contexts
 from dialplans.manager import manager_conf
@@ -46,7 +47,7 @@ Public holidays in the fallback cover {years}; rebuild every year."""
 
 @dataclass(frozen=True)
 class AmiEvents:
-    """What the controller wants from AMI, as ``ami.events`` defines it."""
+    """What the controller wants from AMI, as ``ami.contract`` defines it."""
 
     needed: frozenset[str]
     list_only: frozenset[str]
@@ -54,10 +55,8 @@ class AmiEvents:
 
     @classmethod
     def from_ami(cls) -> AmiEvents:
-        """The controller's own definition, imported late so ``dialplans`` imports alone."""
-        from ami.events import LIST_EVENTS, NEEDED_EVENTS, NEEDED_VARIABLES_REGEX
-
-        return cls(NEEDED_EVENTS, LIST_EVENTS, NEEDED_VARIABLES_REGEX)
+        """The controller's own definition, from the contract both sides import."""
+        return cls(contract.NEEDED_EVENTS, contract.LIST_EVENTS, contract.NEEDED_VARIABLES_REGEX)
 
 
 def build(

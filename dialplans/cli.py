@@ -11,9 +11,9 @@ import sys
 from datetime import date
 from pathlib import Path
 
+from cliutil import default_config_path
 from dialplans.build import AmiEvents, build, write
 from dialplans.conf import DialplanError
-from lotse.paths import default_config_path
 from router.configload import ConfigError, load_config
 
 EXIT_OK = 0

@@ -29,7 +29,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from dialplans import contract as c
+from ami import contract as c
 from dialplans.conf import Context, DialplanError, checked
 from dialplans.hours import closed_days, time_specs
 from dialplans.route import (

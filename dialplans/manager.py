@@ -34,7 +34,7 @@ from __future__ import annotations
 import ipaddress
 from collections.abc import Iterable
 
-from dialplans import contract as c
+from ami import contract as c
 from dialplans.conf import DialplanError, checked, comment_block
 from dialplans.fallback import USER_EVENT
 from router.config import Config

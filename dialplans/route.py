@@ -32,7 +32,7 @@ itself (``agi_exec_full`` returns -1), so no branch can handle it.
 
 from __future__ import annotations
 
-from dialplans import contract as c
+from ami import contract as c
 from dialplans.conf import Context, checked
 from router.config import Config, Endpoint
 

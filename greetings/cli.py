@@ -96,7 +96,7 @@ def run_check(args: argparse.Namespace) -> int:
     script: list[Problem] = []
     if not args.no_config:
         # Imported here: lotse's CLI imports this module, not the other way round.
-        from lotse.commands.common import BadInput, load
+        from cliutil import BadInput, load
         from router.numbering import OrtsnetzTable
 
         try:

@@ -1,59 +1,78 @@
 """The ``lotse`` command line: one entry point, a subcommand per job.
 
 Exit codes follow one rule everywhere: 0 ok, 1 runtime failure, 2 bad input.
+
+Subcommands are registered lazily: ``lotse run`` — the production controller —
+imports only its own command module, never the simulator, the Asterisk
+stand-in or a benchmark. Only ``lotse --help`` (or an unknown command) loads
+every subcommand to list them.
 """
 
 from __future__ import annotations
 
 import argparse
+import importlib
 import sys
 from collections.abc import Callable, Sequence
 
-from dialplans.cli import add_parser as add_dialplan
-from greetings.cli import add_parser as add_greetings
-from lotse import commands
-from lotse.journal.cli import add_parser as add_report
-from metrics.cli import add_parser as add_dashboards
-from sim.cli import add_parser as add_sim
-from sim.pbx.cli import add_parser as add_pbx
+from cliutil import EXIT_BAD_INPUT, EXIT_FAILURE, EXIT_OK
 
-EXIT_OK = 0
-EXIT_FAILURE = 1
-EXIT_BAD_INPUT = 2
+__all__ = ["COMMANDS", "EXIT_BAD_INPUT", "EXIT_FAILURE", "EXIT_OK", "build_parser", "main"]
 
 Registrar = Callable[["argparse._SubParsersAction[argparse.ArgumentParser]"], None]
 
-# Each adds its subcommand; the parser stores the handler as ``func``.
-REGISTRARS: tuple[Registrar, ...] = (
-    commands.add_run,
-    commands.add_route,
-    commands.add_check,
-    add_report,
-    add_dialplan,
-    add_greetings,
-    add_pbx,
-    add_sim,
-    add_dashboards,
-    commands.add_demo,
-)
+# Command name -> "module:function" that adds its subparser (the parser stores
+# the handler as ``func``). One registrar may add several commands.
+COMMANDS: dict[str, str] = {
+    "run": "lotse.commands.run:add_run",
+    "route": "lotse.commands.route:add_route",
+    "check": "lotse.commands.check:add_check",
+    "report": "lotse.journal.cli:add_parser",
+    "dialplan": "dialplans.cli:add_parser",
+    "greetings": "greetings.cli:add_parser",
+    "pbx": "standin.cli:add_parser",
+    "sim": "sim.cli:add_parser",
+    "erlang": "sim.cli:add_parser",
+    "dashboards": "metrics.cli:add_parser",
+    "demo": "lotse.commands.demo:add_demo",
+}
 
 
-def build_parser() -> argparse.ArgumentParser:
-    """The full argument parser, with ``--help`` on every level."""
+def _registrar(spec: str) -> Registrar:
+    module, _, name = spec.partition(":")
+    func: Registrar = getattr(importlib.import_module(module), name)
+    return func
+
+
+def _command(argv: Sequence[str]) -> str | None:
+    """The subcommand named on the command line, if it is a known one."""
+    for arg in argv:
+        if not arg.startswith("-"):
+            return arg if arg in COMMANDS else None
+    return None
+
+
+def build_parser(only: str | None = None) -> argparse.ArgumentParser:
+    """The argument parser, with ``--help`` on every level.
+
+    ``only`` registers just that command's module; ``None`` registers all.
+    """
     parser = argparse.ArgumentParser(
         prog="lotse",
         description="Call-routing control plane for the German public-administration hotline 115.",
     )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
-    for register in REGISTRARS:
-        register(sub)
+    specs = [COMMANDS[only]] if only is not None else list(dict.fromkeys(COMMANDS.values()))
+    for spec in specs:
+        _registrar(spec)(sub)
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the ``lotse`` command; returns the process exit code."""
-    parser = build_parser()
-    args = parser.parse_args(argv)
+    args_list = list(sys.argv[1:] if argv is None else argv)
+    parser = build_parser(_command(args_list))
+    args = parser.parse_args(args_list)
     try:
         code: int = args.func(args)
     except KeyboardInterrupt:

@@ -24,12 +24,12 @@ from rich.table import Table
 
 from lotse.controller import Controller
 from lotse.journal.report import render_text, report
-from lotse.standin import stand_in
+from lotse.rig import stand_in
 from router.config import Config, Endpoint
 from router.numbering import OrtsnetzTable
-from sim.pbx import CallHandle, Pbx, ScaledClock
-from sim.pbx.agents import AgentProfile, Duration
-from sim.pbx.staffing import AgentSpec, Staffing
+from standin import CallHandle, Pbx, ScaledClock
+from standin.agents import AgentProfile, Duration
+from standin.staffing import AgentSpec, Staffing
 
 # Calls per hour at the busiest hour, per center with its own region. The
 # national center also takes mobile and anonymous callers and unconnected regions.

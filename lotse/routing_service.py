@@ -1,6 +1,6 @@
 """The FastAGI handler: one routing request in, channel variables out.
 
-Translates the dialplan's AGI arguments (``dialplans.contract``) into a
+Translates the dialplan's AGI arguments (``ami.contract``) into a
 :class:`router.policy.Call`, asks the policy with the live snapshot and the
 injected wall clock, and renders the decision as the variables the dialplan
 reads. Everything else a decision causes (journal, metrics) is handed to
@@ -15,9 +15,9 @@ from datetime import datetime
 
 import structlog
 
+from ami import contract
 from ami.agi_protocol import AgiReply, AgiRequest
 from ami.fastagi import log_call_id
-from dialplans import contract
 from router.policy import Action, Call, Decision, Router, decide
 from router.state import Snapshot
 

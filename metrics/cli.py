@@ -11,7 +11,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from lotse.paths import default_config_path
+from cliutil import default_config_path
 from router.configload import ConfigError, load_config
 
 EXIT_OK = 0

@@ -18,7 +18,7 @@ from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from lotse.paths import default_config_path
+from cliutil import default_config_path
 from router.configload import load_config
 from router.confignodes import ConfigError
 from router.numbering import OrtsnetzTable

@@ -33,9 +33,9 @@ from zoneinfo import ZoneInfo
 
 from prometheus_client.parser import text_string_to_metric_families
 
+from ami import contract
 from ami.events import AgentConnect, Hangup, LotseFallback, Newchannel, QueueCallerJoin, VarSet
 from ami.session import AmiSession, Connected
-from dialplans import contract
 from router.policy import Router
 from sim.engine.callers import CallerSource
 from sim.engine.timeline import SLOT_S, Timeline

@@ -30,10 +30,10 @@ from rich.console import Console
 from rich.table import Table
 
 from ami.session import AmiSession
+from cliutil import default_config_path
 from dialplans.route import ENTRY_CONTEXT
 from lotse.logging import configure_logging
-from lotse.paths import default_config_path
-from lotse.standin import stand_in
+from lotse.rig import stand_in
 from router.config import Config, Endpoint
 from router.configload import load_config
 from router.confignodes import ConfigError
@@ -49,12 +49,12 @@ from sim.load import (
     scrape_latency,
     window_start,
 )
-from sim.pbx import ScaledClock
-from sim.pbx.agents import AgentProfile, Duration
-from sim.pbx.agents import DistKind as PbxDist
-from sim.pbx.staffing import AgentSpec, Staffing
 from sim.scenario import Dist, Scenario
 from sim.scenarioload import load_scenario
+from standin import ScaledClock
+from standin.agents import AgentProfile, Duration
+from standin.agents import DistKind as PbxDist
+from standin.staffing import AgentSpec, Staffing
 
 EXIT_OK, EXIT_LOST, EXIT_BAD_INPUT = 0, 1, 2
 SPAWN_SECRET = "lotse-sim-load"

@@ -5,8 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from lotse.commands.common import BadInput, load, report_bad_input
-from lotse.paths import default_config_path
+from cliutil import BadInput, default_config_path, load, report_bad_input
 from router.configload import summary
 from router.numbering import OrtsnetzTable
 

@@ -19,7 +19,7 @@ from zoneinfo import ZoneInfo
 from rich.console import Console
 from rich.table import Table
 
-from lotse.commands.common import BadInput, add_config_option, load, report_bad_input
+from cliutil import BadInput, add_config_option, load, report_bad_input
 from lotse.commands.run import endpoint
 from lotse.livedemo import DemoOptions, default_start, run_demo
 from lotse.logging import configure_logging

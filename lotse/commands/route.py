@@ -10,7 +10,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from lotse.commands.common import BadInput, add_config_option, load, report_bad_input
+from cliutil import BadInput, add_config_option, load, report_bad_input
 from lotse.statefile import StateFileError, load_snapshot
 from router.numbering import OrtsnetzTable
 from router.policy import Action, Call, Decision, Router, decide

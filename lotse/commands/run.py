@@ -9,7 +9,7 @@ import signal
 from dataclasses import replace
 from datetime import UTC, datetime
 
-from lotse.commands.common import BadInput, add_config_option, load, report_bad_input
+from cliutil import BadInput, add_config_option, load, report_bad_input
 from lotse.controller import Controller, RunOptions, SecretError, open_journal, read_secret
 from lotse.journal.privacy import SaltError
 from lotse.journal.schema import JournalError

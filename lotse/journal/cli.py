@@ -81,7 +81,7 @@ def _load_config(args: argparse.Namespace) -> Config:
     """The configuration named by ``--config``; raises ``ValueError`` for bad input."""
     # Imported here: the config loader and the numbering plan are only needed
     # when the command actually runs.
-    from lotse.commands.common import BadInput, load
+    from cliutil import BadInput, load
     from router.numbering import OrtsnetzTable
 
     try:

@@ -12,10 +12,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from ami.codec import Message
+from ami.contract import LIST_EVENTS, NEEDED_EVENTS, NEEDED_VARIABLES_REGEX
 from ami.events import (
-    LIST_EVENTS,
-    NEEDED_EVENTS,
-    NEEDED_VARIABLES_REGEX,
     AgentCalled,
     AgentComplete,
     AgentConnect,

@@ -19,9 +19,9 @@ from hypothesis import strategies as st
 from structlog.testing import capture_logs
 
 from ami.agi_protocol import AgiReply, AgiRequest, parse_env
+from ami.contract import AGI_SCRIPT, ARG_CALLID, ARG_DIALED, ARG_POSTAL, ARG_VISITED
 from ami.fastagi import AgiRejected, AgiResult, FastAgiServer, _AgiSession
 from ami.transcript import turns
-from dialplans.contract import AGI_SCRIPT, ARG_CALLID, ARG_DIALED, ARG_POSTAL, ARG_VISITED
 from tests.fixtures.asterisk import FASTAGI_TRANSCRIPT, asterisk_transcript
 
 WAIT = 5.0

@@ -16,7 +16,7 @@ from ami.agi_protocol import (
     format_set_variable,
     parse_env,
 )
-from dialplans.contract import ARG_CALLID, ARG_DIALED, ARG_POSTAL, ARG_VISITED
+from ami.contract import ARG_CALLID, ARG_DIALED, ARG_POSTAL, ARG_VISITED
 
 CALLER = "034911234567"
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from dialplans import contract
+from ami import contract
 from dialplans.build import EXTENSIONS
 from dialplans.fallback import candidates
 from tests.dialplans.helpers import (

@@ -8,10 +8,9 @@ from dataclasses import replace
 
 import pytest
 
-from ami.events import LIST_EVENTS, NEEDED_EVENTS, NEEDED_VARIABLES_REGEX
+from ami.contract import FALLBACK_USER_EVENT, LIST_EVENTS, NEEDED_EVENTS, NEEDED_VARIABLES_REGEX
 from dialplans.build import MANAGER, QUEUES
 from dialplans.conf import DialplanError
-from dialplans.contract import FALLBACK_USER_EVENT
 from dialplans.fallback import USER_EVENT
 from dialplans.manager import manager_conf
 from router.config import ControllerSettings, Endpoint

@@ -152,7 +152,7 @@ def test_cli_check_bad_manifest_and_bad_files(
 def test_cli_check_with_configuration(
     monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    common = pytest.importorskip("lotse.commands.common")
+    common = pytest.importorskip("cliutil")
     shipped = Path(__file__).resolve().parents[2] / "config.yaml"
     assert run(["greetings", "check", "--config", str(shipped)]) == 0
     assert "15 referenced by the configuration" in capsys.readouterr().out

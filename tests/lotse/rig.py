@@ -21,10 +21,10 @@ from lotse.journal.store import Journal
 from router.config import Config, Endpoint
 from router.configload import load_config
 from router.numbering import OrtsnetzTable
-from sim.pbx import Pbx
-from sim.pbx.agents import AgentProfile, Duration
-from sim.pbx.clock import ScaledClock
-from sim.pbx.staffing import AgentSpec, Staffing
+from standin import Pbx
+from standin.agents import AgentProfile, Duration
+from standin.clock import ScaledClock
+from standin.staffing import AgentSpec, Staffing
 
 REPO = Path(__file__).resolve().parents[2]
 BERLIN = ZoneInfo("Europe/Berlin")

@@ -36,11 +36,11 @@ from metrics.grafana.build import DASHBOARDS, RULES_FILE, artefacts, panel_queri
 from router.config import Config, Endpoint, Thresholds
 from router.configload import load_config
 from router.numbering import OrtsnetzTable
-from sim.pbx import Pbx
-from sim.pbx.agents import AgentProfile, Duration
-from sim.pbx.calls import CallHandle
-from sim.pbx.clock import ScaledClock
-from sim.pbx.staffing import AgentSpec, Staffing
+from standin import Pbx
+from standin.agents import AgentProfile, Duration
+from standin.calls import CallHandle
+from standin.clock import ScaledClock
+from standin.staffing import AgentSpec, Staffing
 from tests.lotse.rig import FakeWall, free_port
 
 PROMETHEUS = shutil.which("prometheus")

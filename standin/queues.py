@@ -18,9 +18,9 @@ import asyncio
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
-from sim.pbx.agents import Agent
-from sim.pbx.channels import Channel
-from sim.pbx.emit import Emitter
+from standin.agents import Agent
+from standin.channels import Channel
+from standin.emit import Emitter
 
 NOT_INUSE = 1
 INUSE = 2

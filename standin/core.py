@@ -25,12 +25,12 @@ from enum import Enum
 from typing import TypeVar
 
 from router.config import Config
-from sim.pbx.agiclient import FastAgiClient
-from sim.pbx.calls import Call
-from sim.pbx.channels import ChannelState, ChannelTable
-from sim.pbx.clock import Clock
-from sim.pbx.emit import Emitter
-from sim.pbx.queues import Queues
+from standin.agiclient import FastAgiClient
+from standin.calls import Call
+from standin.channels import ChannelState, ChannelTable
+from standin.clock import Clock
+from standin.emit import Emitter
+from standin.queues import Queues
 
 T = TypeVar("T")
 
@@ -67,7 +67,7 @@ class DialplanSettings:
 
 
 class Core:
-    """Everything a call coroutine needs, built once by :class:`sim.pbx.pbx.Pbx`."""
+    """Everything a call coroutine needs, built once by :class:`standin.pbx.Pbx`."""
 
     def __init__(
         self,

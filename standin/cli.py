@@ -20,14 +20,14 @@ import signal
 import sys
 from pathlib import Path
 
-from lotse.commands.common import BadInput, add_config_option, load, report_bad_input
+from cliutil import BadInput, add_config_option, load, report_bad_input
 from router.config import Config, Endpoint
 from router.numbering import OrtsnetzTable
-from sim.pbx.amiserver import Framing
-from sim.pbx.clock import ScaledClock
-from sim.pbx.emit import EventDetail
-from sim.pbx.pbx import Pbx
-from sim.pbx.staffing import Staffing, StaffingError, load_staffing
+from standin.amiserver import Framing
+from standin.clock import ScaledClock
+from standin.emit import EventDetail
+from standin.pbx import Pbx
+from standin.staffing import Staffing, StaffingError, load_staffing
 
 
 def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:

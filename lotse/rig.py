@@ -20,8 +20,8 @@ from lotse.controller import Controller, RunOptions
 from lotse.journal.store import Journal
 from router.config import Config, Endpoint
 from router.numbering import OrtsnetzTable
-from sim.pbx import Pbx, ScaledClock
-from sim.pbx.staffing import Staffing
+from standin import Pbx, ScaledClock
+from standin.staffing import Staffing
 
 # On one machine with the stand-in and the callers, a decision may take a while.
 AGI_DEADLINE_MS = 2000

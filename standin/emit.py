@@ -13,8 +13,8 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from enum import StrEnum
 
-from sim.pbx.channels import Channel
-from sim.pbx.wire import AmiEvent, Category
+from standin.channels import Channel
+from standin.wire import AmiEvent, Category
 
 Subscriber = Callable[[AmiEvent], None]
 

@@ -3,7 +3,7 @@
 The dialplan asks ``AGI(agi://HOST:PORT/route,DIALED,VISITED,POSTAL,CALLID)`` and
 the controller answers with ``SET VARIABLE`` replies for the names below. Both
 the dialplan generator and the FastAGI service import these names, so the two
-sides cannot drift apart; the Asterisk stand-in in ``sim/`` runs the same flow.
+sides cannot drift apart; the Asterisk stand-in (``standin/``) runs the generated dialplan.
 """
 
 from __future__ import annotations
@@ -82,3 +82,57 @@ FALLBACK_REASONS = (
     "ask-limit",  # the controller kept asking for more rounds than hops allow
     "direct",
 )
+
+
+# What the controller wants from AMI. Kept here, not derived from ``ami.events``,
+# so the dialplan generator (manager_lotse.conf's event filters) imports only
+# this leaf module; ``ami.events`` refuses to load if its builders differ.
+
+#: Every event name ``ami.events.to_event`` types. Feed these to the AMI user's
+#: ``eventfilter`` lines; everything else is dropped by lotse anyway.
+NEEDED_EVENTS: frozenset[str] = frozenset(
+    {
+        "FullyBooted",
+        "Shutdown",
+        "Newchannel",
+        "Hangup",
+        "VarSet",
+        "UserEvent",
+        "QueueCallerJoin",
+        "QueueCallerLeave",
+        "QueueCallerAbandon",
+        "AgentCalled",
+        "AgentRingNoAnswer",
+        "AgentConnect",
+        "AgentComplete",
+        "AgentDump",
+        "QueueMemberStatus",
+        "QueueMemberAdded",
+        "QueueMemberRemoved",
+        "QueueMemberPause",
+        "QueueMember",
+        "QueueParams",
+        "QueueEntry",
+        "QueueStatusComplete",
+        "CoreShowChannel",
+        "CoreShowChannelsComplete",
+    }
+)
+
+#: Events that only come as items of an action's result list. Asterisk sends
+#: these to the asking session directly; AMI event filters do not apply.
+LIST_EVENTS: frozenset[str] = frozenset(
+    {
+        "QueueParams",
+        "QueueMember",
+        "QueueEntry",
+        "QueueStatusComplete",
+        "CoreShowChannel",
+        "CoreShowChannelsComplete",
+    }
+)
+
+#: The VarSet variables lotse reads, as a regular expression on ``Variable``
+#: (for an eventfilter narrower than "all VarSet"; same set as
+#: ``ami.events.wanted_variable``).
+NEEDED_VARIABLES_REGEX = r"^(_{0,2}LOTSE_.*|ROUTE_.*|AGISTATUS|QUEUESTATUS)$"

@@ -16,12 +16,12 @@ from collections.abc import Mapping
 from typing import Protocol
 
 from ami.codec import Message
-from sim.pbx.agents import Agent
-from sim.pbx.amiserver import ActionHandler, Reply, Session, ack, error, response
-from sim.pbx.channels import Channel
-from sim.pbx.core import Core
-from sim.pbx.queues import QueueError
-from sim.pbx.wire import Category, event_mask, render, render_lines
+from standin.agents import Agent
+from standin.amiserver import ActionHandler, Reply, Session, ack, error, response
+from standin.channels import Channel
+from standin.core import Core
+from standin.queues import QueueError
+from standin.wire import Category, event_mask, render, render_lines
 
 _TRUE = frozenset({"yes", "true", "y", "t", "1", "on"})
 

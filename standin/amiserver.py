@@ -32,16 +32,16 @@ from datetime import UTC, datetime
 from enum import StrEnum
 
 from ami.codec import AmiParser, Message
-from sim.pbx.clock import Clock
-from sim.pbx.emit import EventBus
-from sim.pbx.wire import ALL_CLASSES, AmiEvent, Category, render
+from standin.clock import Clock
+from standin.emit import EventBus
+from standin.wire import ALL_CLASSES, AmiEvent, Category, render
 
 BANNER = b"Asterisk Call Manager/11.0.0\r\n"
 _READ_CHUNK = 65536
 # A client that stops reading would make Asterisk's write time out and drop it.
 _MAX_BUFFERED = 32 * 1024 * 1024
 
-_log = logging.getLogger("sim.pbx.ami")
+_log = logging.getLogger("standin.ami")
 
 
 class Framing(StrEnum):

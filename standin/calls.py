@@ -13,7 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from enum import StrEnum
 
-from sim.pbx.channels import Channel
+from standin.channels import Channel
 
 
 class OutcomeKind(StrEnum):
@@ -82,7 +82,7 @@ class Call:
     ended_at: float | None = None
     greeted: bool = False
     fallback: bool = False
-    # Why the dialplan took the static fallback (dialplans.contract.FALLBACK_REASONS).
+    # Why the dialplan took the static fallback (ami.contract.FALLBACK_REASONS).
     fallback_reason: str = ""
     agi_statuses: list[str] = field(default_factory=list)
     actions: list[str] = field(default_factory=list)

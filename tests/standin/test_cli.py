@@ -12,12 +12,12 @@ from pathlib import Path
 
 import pytest
 
-from sim.pbx.cli import add_parser
-from tests.sim.pbxkit import CONFIG_YAML, WAIT, login
+from standin.cli import add_parser
+from tests.standin.kit import CONFIG_YAML, WAIT, login
 
 PROGRAM = (
     "import argparse, sys\n"
-    "from sim.pbx.cli import add_parser\n"
+    "from standin.cli import add_parser\n"
     "p = argparse.ArgumentParser(); sub = p.add_subparsers()\n"
     "add_parser(sub)\n"
     "a = p.parse_args(sys.argv[1:]); sys.exit(a.func(a))\n"

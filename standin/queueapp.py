@@ -17,10 +17,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import StrEnum
 
-from sim.pbx.calls import Call, QueueVisit
-from sim.pbx.channels import Channel, ChannelState
-from sim.pbx.core import Core, Wake
-from sim.pbx.queues import INUSE, NOT_INUSE, Entry, Member, Queue
+from standin.calls import Call, QueueVisit
+from standin.channels import Channel, ChannelState
+from standin.core import Core, Wake
+from standin.queues import INUSE, NOT_INUSE, Entry, Member, Queue
 
 
 class QueueResult(StrEnum):

@@ -1,15 +1,56 @@
-"""Helpers shared by subcommands: loading the config with CLI-friendly errors."""
+"""What every ``lotse`` subcommand shares: exit codes, the config option, config loading.
+
+A leaf below every command-line module (the controller's, the dialplan
+generator's, the simulator's), so none of them imports another's package just
+to read a configuration the same way.
+"""
 
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from pathlib import Path
 
-from lotse.paths import default_config_path
 from router.config import Config
 from router.configload import ConfigError, load_config
 from router.numbering import OrtsnetzTable
+
+__all__ = [
+    "CONFIG_ENV",
+    "EXIT_BAD_INPUT",
+    "EXIT_FAILURE",
+    "EXIT_OK",
+    "REPO_ROOT",
+    "BadInput",
+    "add_config_option",
+    "default_config_path",
+    "load",
+    "report_bad_input",
+]
+
+# One rule for every command: 0 ok, 1 runtime failure, 2 bad input.
+EXIT_OK = 0
+EXIT_FAILURE = 1
+EXIT_BAD_INPUT = 2
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+CONFIG_ENV = "LOTSE_CONFIG"
+
+
+def default_config_path() -> Path:
+    """The configuration to use when ``--config`` is not given.
+
+    ``$LOTSE_CONFIG`` first, then ``config.yaml`` in the working directory, then
+    the demo network shipped beside the packages (the embedded default).
+    """
+    env = os.environ.get(CONFIG_ENV)
+    if env:
+        return Path(env)
+    local = Path("config.yaml")
+    if local.is_file():
+        return local
+    return REPO_ROOT / "config.yaml"
 
 
 def add_config_option(parser: argparse.ArgumentParser) -> None:
@@ -40,4 +81,4 @@ def load(args: argparse.Namespace, table: OrtsnetzTable) -> Config:
 def report_bad_input(err: BadInput) -> int:
     """Print a bad-input error and return exit code 2."""
     print(str(err), file=sys.stderr)
-    return 2
+    return EXIT_BAD_INPUT

@@ -10,12 +10,12 @@ import pytest
 
 from ami.codec import AmiParser, Message
 from ami.events import LotseFallback, to_event
-from sim.pbx import CallOutcome, ManualClock, OutcomeKind, Pbx
-from sim.pbx.agents import AgentProfile, DistKind, Duration
-from sim.pbx.emit import EventDetail
-from sim.pbx.staffing import AgentSpec, Staffing, StaffingError, load_staffing
-from sim.pbx.wire import AmiEvent, event_mask, privilege
-from tests.sim.pbxkit import small_config
+from standin import CallOutcome, ManualClock, OutcomeKind, Pbx
+from standin.agents import AgentProfile, DistKind, Duration
+from standin.emit import EventDetail
+from standin.staffing import AgentSpec, Staffing, StaffingError, load_staffing
+from standin.wire import AmiEvent, event_mask, privilege
+from tests.standin.kit import small_config
 
 BREMEN = "04211234567"
 

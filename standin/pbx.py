@@ -18,18 +18,18 @@ from dataclasses import dataclass, replace
 
 from router.config import Config
 from router.numbering import OrtsnetzTable
-from sim.pbx.actions import Actions
-from sim.pbx.agents import Agent, AgentProfile, local_interface
-from sim.pbx.amiserver import AmiServer, AmiUser, Framing
-from sim.pbx.calls import Call, CallHandle, CallOutcome
-from sim.pbx.channels import Channel, ChannelState
-from sim.pbx.clock import Clock, ScaledClock
-from sim.pbx.core import Core, DialplanSettings
-from sim.pbx.emit import Emitter, EventBus, EventDetail
-from sim.pbx.flow import run_call
-from sim.pbx.queues import Member, Queue
-from sim.pbx.staffing import Staffing
-from sim.pbx.wire import AmiEvent, Category
+from standin.actions import Actions
+from standin.agents import Agent, AgentProfile, local_interface
+from standin.amiserver import AmiServer, AmiUser, Framing
+from standin.calls import Call, CallHandle, CallOutcome
+from standin.channels import Channel, ChannelState
+from standin.clock import Clock, ScaledClock
+from standin.core import Core, DialplanSettings
+from standin.emit import Emitter, EventBus, EventDetail
+from standin.flow import run_call
+from standin.queues import Member, Queue
+from standin.staffing import Staffing
+from standin.wire import AmiEvent, Category
 
 # Originate variable: the postal code the simulated caller keys in when asked.
 SIM_POSTAL_VARIABLE = "SIM_POSTAL_CODE"

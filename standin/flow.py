@@ -27,7 +27,7 @@ anything else goes to ``Config.fallback_center``.
 
 from __future__ import annotations
 
-from dialplans.contract import (
+from ami.contract import (
     DIALPLAN_CALLID,
     DIALPLAN_POSTAL,
     DIALPLAN_VISITED,
@@ -45,11 +45,11 @@ from dialplans.contract import (
 )
 from router.config import Center
 from router.numbering import OrtsnetzTable, classify_caller, dialed_ortsnetz
-from sim.pbx.agiclient import AgiStatus
-from sim.pbx.calls import Call, OutcomeKind
-from sim.pbx.channels import ChannelState
-from sim.pbx.core import Core
-from sim.pbx.queueapp import QueueResult, queue_app
+from standin.agiclient import AgiStatus
+from standin.calls import Call, OutcomeKind
+from standin.channels import ChannelState
+from standin.core import Core
+from standin.queueapp import QueueResult, queue_app
 
 P_ROUTE, P_CHECK, P_ANN_CHECK, P_POSTAL_CHECK = 2, 3, 4, 5
 P_QUEUE_ANSWER, P_GREETING, P_QUEUE, P_SPILL_CHECK, P_HANGUP = 6, 7, 8, 9, 10

@@ -12,13 +12,13 @@ from panoramisk import Manager
 
 from ami.codec import Message
 from ami.transcript import received_bytes, turns
-from sim.pbx import Pbx, ScaledClock
-from sim.pbx.agents import AgentProfile, Duration
-from sim.pbx.amiserver import Framing
-from sim.pbx.staffing import AgentSpec, Staffing
-from sim.pbx.wire import Category, parse_classes
+from standin import Pbx, ScaledClock
+from standin.agents import AgentProfile, Duration
+from standin.amiserver import Framing
+from standin.staffing import AgentSpec, Staffing
+from standin.wire import Category, parse_classes
 from tests.fixtures.asterisk import asterisk_transcript
-from tests.sim.pbxkit import (
+from tests.standin.kit import (
     WAIT,
     AmiClient,
     header_names,

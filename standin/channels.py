@@ -19,7 +19,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from enum import IntEnum
 
-from sim.pbx.clock import Clock
+from standin.clock import Clock
 
 UNKNOWN = "<unknown>"
 

@@ -22,8 +22,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 
-from sim.pbx.channels import Channel
-from sim.pbx.emit import Emitter
+from standin.channels import Channel
+from standin.emit import Emitter
 
 AGI_PORT = 4573
 MAX_AGI_CONNECT_S = 2.0

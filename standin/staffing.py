@@ -28,7 +28,7 @@ from typing import Any
 import yaml
 
 from router.config import Config
-from sim.pbx.agents import AgentProfile, Duration
+from standin.agents import AgentProfile, Duration
 
 
 class StaffingError(ValueError):

@@ -8,13 +8,13 @@ from collections.abc import AsyncIterator, Callable
 import pytest
 
 from ami.codec import Message
+from ami.contract import ARG_CALLID, ARG_DIALED, ARG_POSTAL, ARG_VISITED
 from ami.events import Malformed, to_event
-from dialplans.contract import ARG_CALLID, ARG_DIALED, ARG_POSTAL, ARG_VISITED
-from sim.pbx import OutcomeKind, Pbx, ScaledClock
-from sim.pbx.agents import AgentProfile, Duration
-from sim.pbx.staffing import AgentSpec, Staffing
+from standin import OutcomeKind, Pbx, ScaledClock
+from standin.agents import AgentProfile, Duration
+from standin.staffing import AgentSpec, Staffing
 from tests.fixtures.asterisk import FASTAGI_TRANSCRIPT, asterisk_transcript
-from tests.sim.pbxkit import (
+from tests.standin.kit import (
     WAIT,
     AgiScript,
     AmiClient,
