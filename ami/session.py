@@ -28,7 +28,7 @@ import contextlib
 import hashlib
 import itertools
 import random
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass
 
 import structlog
@@ -137,9 +137,13 @@ class AmiSession:
     Typed events and the :class:`Connected` / :class:`Disconnected` markers go
     to ``sink`` in wire order, a list at a time: the events of one read of the
     socket together, so the consumer wakes once per read, not once per event.
-    ``rng`` (jitter) and the action-id source are injected so tests are
-    repeatable. The secret is only ever sent, never
-    logged.
+    ``rng`` (jitter), ``sleep`` (the wait between attempts) and the action-id
+    source are injected so tests are repeatable. The secret is only ever
+    sent, never logged.
+
+    The backoff grows with every attempt that did not log in and starts over
+    after every login that succeeded: a peer that drops a good session now
+    and then is retried at once, not after minutes.
     """
 
     def __init__(
@@ -158,6 +162,7 @@ class AmiSession:
         backoff_min_s: float = 0.2,
         backoff_max_s: float = 30.0,
         action_ids: Iterable[str] | None = None,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
     ) -> None:
         self.host, self.port = host, port
         self._username = username
@@ -165,6 +170,7 @@ class AmiSession:
         self._sink = sink
         self._batch: list[object] = []
         self._rng = rng
+        self._sleep = sleep
         self._on_malformed = on_malformed
         self.ping_interval_s = ping_interval_s
         self.action_timeout_s = action_timeout_s
@@ -208,10 +214,12 @@ class AmiSession:
         """Connect, log in and stay logged in; reconnect with backoff after every loss."""
         attempt = 0
         while not self._stopping:
-            reason = await self._one_connection()
+            reason, logged_in = await self._one_connection()
             if self._stopping:
                 break
-            if self.logged_in:
+            # Asked of the attempt, not of self.logged_in: _lost() has already
+            # cleared that by the time the connection's end reaches this point.
+            if logged_in:
                 attempt = 0
             self.logged_in = False
             delay = self._backoff(attempt)
@@ -219,18 +227,20 @@ class AmiSession:
             log.warning(
                 "ami.reconnect",
                 reason=reason,
+                attempt=attempt,
                 retry_in_s=round(delay, 2),
                 host=self.host,
                 port=self.port,
             )
-            await asyncio.sleep(delay)
+            await self._sleep(delay)
 
     def _backoff(self, attempt: int) -> float:
         # Full jitter: controllers restarted together do not reconnect in step.
         ceiling = min(self.backoff_max_s, self.backoff_min_s * (2**attempt))
         return self.backoff_min_s + self._rng.uniform(0, ceiling)
 
-    async def _one_connection(self) -> str:
+    async def _one_connection(self) -> tuple[str, bool]:
+        """One connection from connect to loss: why it ended, and whether it logged in."""
         loop = asyncio.get_running_loop()
         manager = _Manager(self, host=self.host, port=self.port, loop=loop, ping_delay=1 << 30)
         self._lost_event = asyncio.Event()
@@ -240,7 +250,7 @@ class AmiSession:
                     manager.config["protocol_factory"], self.host, self.port
                 )
         except (OSError, TimeoutError) as err:
-            return f"connect failed: {type(err).__name__}"
+            return f"connect failed: {type(err).__name__}", False
         _, protocol = transport_protocol
         protocol.factory = manager
         manager.protocol = protocol
@@ -250,7 +260,7 @@ class AmiSession:
             await self._login()
         except AmiError as err:
             self._close_transport()
-            return f"login failed: {err}"
+            return f"login failed: {err}", False
         self.logged_in = True
         log.info("ami.logged_in", host=self.host, port=self.port, user=self._username)
         self._sink([Connected(protocol.parser.banner or "")])
@@ -259,7 +269,7 @@ class AmiSession:
             await self._lost_event.wait()
         finally:
             pinger.cancel()
-        return self._lost_reason
+        return self._lost_reason, True
 
     async def _login(self) -> None:
         challenge = await self.action("Challenge", {"AuthType": "MD5"})

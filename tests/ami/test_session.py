@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import asyncio
-import hashlib
 import random
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Callable
 
 import pytest
 
-from ami.codec import AmiParser, Message, encode
+from ami.codec import Message, encode
 from ami.events import QueueCallerJoin
 from ami.session import (
     AmiActionFailed,
@@ -19,96 +18,8 @@ from ami.session import (
     Connected,
     Disconnected,
 )
-
-BANNER = b"Asterisk Call Manager/11.0.0\r\n"
-SECRET = "s3cret"
-
-
-class Peer:
-    """A minimal AMI server: MD5 challenge, login, scripted replies per action."""
-
-    def __init__(self) -> None:
-        self.actions: list[Message] = []
-        self.writers: list[asyncio.StreamWriter] = []
-        self.on_action: dict[str, Callable[[Message, asyncio.StreamWriter], Awaitable[None]]] = {}
-        self.refuse_login = False
-        self.server: asyncio.Server | None = None
-        self.port = 0
-
-    async def start(self) -> int:
-        self.server = await asyncio.start_server(self._serve, "127.0.0.1", 0)
-        self.port = int(self.server.sockets[0].getsockname()[1])
-        return self.port
-
-    async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        self.writers.append(writer)
-        writer.write(BANNER)
-        parser = AmiParser()
-        try:
-            while data := await reader.read(4096):
-                for msg in parser.feed(data):
-                    if isinstance(msg, Message):
-                        self.actions.append(msg)
-                        await self._answer(msg, writer)
-        except ConnectionError:
-            pass
-
-    async def _answer(self, msg: Message, writer: asyncio.StreamWriter) -> None:
-        aid = msg.action_id or ""
-        name = msg.name or ""
-        if name in self.on_action:
-            await self.on_action[name](msg, writer)
-        elif name == "Challenge":
-            writer.write(
-                encode([("Response", "Success"), ("ActionID", aid), ("Challenge", "123456")])
-            )
-        elif name == "Login":
-            expected = hashlib.md5(b"123456" + SECRET.encode()).hexdigest()
-            if self.refuse_login or msg.get("Key") != expected:
-                writer.write(
-                    encode(
-                        [
-                            ("Response", "Error"),
-                            ("ActionID", aid),
-                            ("Message", "Authentication failed"),
-                        ]
-                    )
-                )
-                await writer.drain()
-                writer.close()
-                return
-            writer.write(
-                encode(
-                    [
-                        ("Response", "Success"),
-                        ("ActionID", aid),
-                        ("Message", "Authentication accepted"),
-                    ]
-                )
-            )
-        elif name == "Ping":
-            writer.write(encode([("Response", "Success"), ("ActionID", aid), ("Ping", "Pong")]))
-        else:
-            writer.write(
-                encode(
-                    [
-                        ("Response", "Error"),
-                        ("ActionID", aid),
-                        ("Message", "Invalid/unknown command"),
-                    ]
-                )
-            )
-        await writer.drain()
-
-    def drop_all(self) -> None:
-        for w in self.writers:
-            w.close()
-        self.writers.clear()
-
-    async def close(self) -> None:
-        self.drop_all()
-        if self.server is not None:
-            self.server.close()
+from tests.ami.peer import PEER_SECRET as SECRET
+from tests.ami.peer import FlappingPeer, Peer
 
 
 @pytest.fixture
@@ -323,3 +234,88 @@ async def test_a_read_s_events_reach_the_sink_together_in_order_before_the_loss(
         i for i, b in enumerate(batches) if isinstance(b[0], Disconnected)
     )
     assert all(isinstance(b, list) and b for b in batches)
+
+
+class MaxJitter(random.Random):
+    """Jitter at its ceiling, so each requested delay names its backoff attempt."""
+
+    def uniform(self, a: float, b: float) -> float:
+        return b
+
+
+def attempt_of(delay: float, low: float, high: float) -> int:
+    """The backoff attempt whose (max-jitter) delay is ``delay``."""
+    attempt = 0
+    while low + min(high, low * 2**attempt) < delay - 1e-9:
+        attempt += 1
+    return attempt
+
+
+async def test_backoff_starts_over_after_every_login_that_held() -> None:
+    # The probe's peer: login accepted, connection dropped 0.3 s later, 8 times.
+    # Before the fix the attempts ran 0…7 (waits up to 20 s) although every
+    # login succeeded.
+    peer = FlappingPeer(hold_s=0.3, flaps=8)
+    await peer.start()
+    delays: list[float] = []
+
+    async def fake_sleep(delay: float) -> None:
+        delays.append(delay)  # the delay asked for; no wall time spent on it
+
+    sink: list[object] = []
+    session = AmiSession(
+        "127.0.0.1",
+        peer.port,
+        "lotse",
+        SECRET,
+        sink=sink.extend,
+        rng=MaxJitter(),
+        backoff_min_s=0.2,
+        backoff_max_s=30.0,
+        action_timeout_s=1.0,
+        sleep=fake_sleep,
+    )
+    session.start()
+    try:
+        await wait_for(lambda: peer.logins == 9 and session.connected, timeout=15)
+    finally:
+        await session.stop()
+        await peer.close()
+    assert peer.dropped == 8
+    assert [attempt_of(d, 0.2, 30.0) for d in delays] == [0] * 8
+    assert delays == [0.4] * 8
+    markers = [type(e).__name__ for e in sink if isinstance(e, Connected | Disconnected)]
+    assert markers == ["Connected", "Disconnected"] * 8 + ["Connected"]
+
+
+async def test_backoff_grows_while_no_login_succeeds() -> None:
+    # The other half of the rule: refused logins and refused connects back off.
+    peer = Peer()
+    await peer.start()
+    peer.refuse_login = True
+    delays: list[float] = []
+
+    async def fake_sleep(delay: float) -> None:
+        delays.append(delay)
+        await asyncio.sleep(0)
+
+    session = AmiSession(
+        "127.0.0.1",
+        peer.port,
+        "lotse",
+        SECRET,
+        sink=lambda _batch: None,
+        rng=MaxJitter(),
+        backoff_min_s=0.2,
+        backoff_max_s=1.0,
+        action_timeout_s=1.0,
+        sleep=fake_sleep,
+    )
+    session.start()
+    try:
+        await wait_for(lambda: len(delays) >= 5)
+    finally:
+        await session.stop()
+        await peer.close()
+    # 0.2 + min(1.0, 0.2 * 2**n): 0.4, 0.6, 1.0, then the ceiling 1.2 (a limit example).
+    assert [round(d, 6) for d in delays[:5]] == [0.4, 0.6, 1.0, 1.2, 1.2]
