@@ -9,28 +9,33 @@ from lotse.journal.records import (
     Abandoned,
     Answered,
     CallArrived,
+    Closed,
     Decided,
     Ended,
     FallbackUsed,
+    Outcome,
     QueueJoined,
     Record,
     Spilled,
     SpillReason,
 )
 from lotse.journal.schema import SCHEMA_VERSION, JournalError, SchemaTooNew
-from lotse.journal.store import Journal, JournalStats
+from lotse.journal.store import Journal, JournalStats, OpenCall
 
 __all__ = [
     "SCHEMA_VERSION",
     "Abandoned",
     "Answered",
     "CallArrived",
+    "Closed",
     "Decided",
     "Ended",
     "FallbackUsed",
     "Journal",
     "JournalError",
     "JournalStats",
+    "OpenCall",
+    "Outcome",
     "QueueJoined",
     "Record",
     "SchemaTooNew",

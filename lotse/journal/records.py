@@ -5,7 +5,9 @@ Asterisk ``Uniqueid`` of the caller's channel):
 
 ``CallArrived`` → ``Decided`` (→ ``QueueJoined`` → ``Spilled`` → ``Decided`` …)
 → ``Answered`` or ``Abandoned`` → ``Ended``; ``FallbackUsed`` when the static
-dialplan routed the call because the controller did not answer in time.
+dialplan routed the call because the controller did not answer in time;
+``Closed`` instead of ``Ended`` when the controller reconciled with Asterisk
+and found the call gone without having seen it end.
 
 Every ``at`` is an aware datetime; the journal stores it in UTC. Records carry
 no caller number: only the Ortsnetz prefix and a salted hash (see
@@ -186,7 +188,8 @@ class Answered:
     """An agent of ``center`` took the call after ``wait_s`` in that queue.
 
     ``agent`` is the queue member name (``Anna``, ``PJSIP/agent-17``), never a
-    phone number.
+    phone number. ``wait_s`` is ``None`` when the answer was found afterwards
+    (a reconcile saw the caller bridged in the queue) and the wait is unknown.
     """
 
     kind: ClassVar[str] = "answered"
@@ -194,7 +197,7 @@ class Answered:
     at: datetime
     center: str
     agent: str
-    wait_s: float
+    wait_s: float | None
 
     def __post_init__(self) -> None:
         _require_aware(self.at)
@@ -237,7 +240,9 @@ class FallbackUsed:
     """The static fallback dialplan routed the call to ``center``.
 
     This happens when the controller missed the FastAGI deadline or was down;
-    ``reason`` says which (``agi-timeout``, ``agi-unreachable`` …).
+    ``reason`` says which (``agi-timeout``, ``agi-unreachable`` …). The
+    fallback sends the caller to the home center's queue, so ``center`` is
+    also the call's home unless a decision named one before.
     """
 
     kind: ClassVar[str] = "fallback"
@@ -250,5 +255,42 @@ class FallbackUsed:
         _require_aware(self.at)
 
 
-Record = CallArrived | Decided | QueueJoined | Spilled | Answered | Abandoned | Ended | FallbackUsed
+class Outcome(StrEnum):
+    """An outcome the journal's flags cannot express (``calls.outcome``)."""
+
+    UNKNOWN = "unknown"
+
+
+@dataclass(frozen=True, slots=True)
+class Closed:
+    """The controller closed a call it had lost sight of, found gone from Asterisk.
+
+    Written when reconciling after a (re)connect or a restart: the call's end
+    was never seen. ``outcome`` is :attr:`Outcome.UNKNOWN` when neither an
+    answer nor an abandon nor an announcement was seen, ``None`` when the
+    journal's flags already tell the outcome and only the end time is a guess
+    (the time of the reconcile). ``reason`` says why the controller lost sight.
+    """
+
+    kind: ClassVar[str] = "closed"
+    call_id: str
+    at: datetime
+    outcome: Outcome | None
+    reason: str
+
+    def __post_init__(self) -> None:
+        _require_aware(self.at)
+
+
+Record = (
+    CallArrived
+    | Decided
+    | QueueJoined
+    | Spilled
+    | Answered
+    | Abandoned
+    | Ended
+    | FallbackUsed
+    | Closed
+)
 """Any journal record."""

@@ -36,6 +36,12 @@ off-hours
     C's calls that arrived while C was closed.
 announced
     C's calls that were given an announcement (off-hours, all busy).
+unknown
+    C's calls whose outcome nobody saw: the controller lost sight of them
+    (killed, AMI down) and found them gone from Asterisk when it reconciled.
+    They are not offered calls: counting them as unanswered would blame the
+    center for the controller's outage. A queue_log import that tells their
+    outcome turns them into ordinary calls.
 
 The national row applies the same definitions to every call of the day —
 including calls that never got a home (a caller who hung up at the
@@ -64,7 +70,8 @@ from router.config import ServiceLevel
 NATIONAL = "national"
 
 _CALLS = """
-SELECT call_id, home, queued, answered_center, wait_s, abandoned, offhours, overflowed, announced
+SELECT call_id, home, queued, answered_center, wait_s, abandoned, offhours, overflowed, announced,
+       outcome
 FROM calls WHERE arrived_at >= ? AND arrived_at < ?
 """
 _HANDLED = """
@@ -93,6 +100,7 @@ class CenterReport:
     overflow_in_answered: int
     offhours: int
     announced: int
+    unknown: int = 0
     national: bool = False
 
 
@@ -109,14 +117,18 @@ class _Tally:
     overflow_in_answered: int = 0
     offhours: int = 0
     announced: int = 0
+    unknown: int = 0
     waits: list[float] = field(default_factory=list)
 
     def add(self, row: aiosqlite.Row, level: ServiceLevel) -> None:
         self.calls += 1
-        self.offered += row["queued"]
         self.offhours += row["offhours"]
         self.announced += row["announced"]
         self.overflow_out += row["overflowed"]
+        if row["outcome"] == "unknown":
+            self.unknown += 1
+            return
+        self.offered += row["queued"]
         wait: float | None = row["wait_s"]
         if row["answered_center"] is not None:
             self.answered += 1
@@ -144,6 +156,7 @@ class _Tally:
             overflow_in_answered=self.overflow_in_answered,
             offhours=self.offhours,
             announced=self.announced,
+            unknown=self.unknown,
             national=national,
         )
 
@@ -220,6 +233,7 @@ _COLUMNS: tuple[tuple[str, str], ...] = (
     ("overflow_in_answered", "in answ."),
     ("offhours", "off-hours"),
     ("announced", "announced"),
+    ("unknown", "unknown"),
 )
 
 

@@ -8,6 +8,8 @@ added before the answer's). Per column the rule is:
 * facts about the caller and the final outcome: the newest non-NULL value;
 * ``home``: the first non-NULL value (spills do not move a call's home);
 * ``arrived_at``: the earliest time seen;
+* ``outcome``: set by a ``Closed`` record, cleared by a later answer or
+  abandon (what happened became known);
 * flags (queued, abandoned, offhours, overflowed …): once set, stay set;
 * ``wait_s``: the caller's whole wait in queues — the waits of the queues
   the call spilled from plus the wait in the queue where it was answered or
@@ -27,6 +29,7 @@ from lotse.journal.records import (
     Abandoned,
     Answered,
     CallArrived,
+    Closed,
     Decided,
     Ended,
     FallbackUsed,
@@ -42,7 +45,7 @@ FIELDS: tuple[str, ...] = (
     "call_id", "at", "ortsnetz_prefix", "caller_hash", "number_kind", "dialed_ortsnetz",
     "home", "final_center", "joined_center", "queued", "answered_center", "answered_at",
     "wait_s", "spill_wait_s", "talk_s", "abandoned", "offhours", "overflowed", "hop",
-    "hop_inc", "announced", "fallback", "stale", "ended_at", "ended_cause",
+    "hop_inc", "announced", "fallback", "stale", "ended_at", "ended_cause", "outcome",
     "kind", "center", "detail",
 )  # fmt: skip
 _INDEX = {name: i for i, name in enumerate(FIELDS)}
@@ -68,13 +71,13 @@ INSERT INTO calls (
     call_id, arrived_at, ortsnetz_prefix, caller_hash, number_kind, dialed_ortsnetz,
     home, final_center, queued, answered_center, answered_at, wait_s, spilled_wait_s,
     talk_s, abandoned, offhours, overflowed, hops, announced, fallback, stale,
-    ended_at, ended_cause
+    ended_at, ended_cause, outcome
 ) VALUES (
     NEW.call_id, NEW.at, NEW.ortsnetz_prefix, NEW.caller_hash, NEW.number_kind,
     NEW.dialed_ortsnetz, NEW.home, NEW.final_center, NEW.queued, NEW.answered_center,
     NEW.answered_at, NEW.wait_s, NEW.spill_wait_s, NEW.talk_s, NEW.abandoned, NEW.offhours,
     NEW.overflowed, MAX(NEW.hop, NEW.hop_inc), NEW.announced, NEW.fallback, NEW.stale,
-    NEW.ended_at, NEW.ended_cause
+    NEW.ended_at, NEW.ended_cause, NEW.outcome
 )
 ON CONFLICT (call_id) DO UPDATE SET
     arrived_at = MIN(arrived_at, excluded.arrived_at),
@@ -103,7 +106,11 @@ ON CONFLICT (call_id) DO UPDATE SET
     fallback = MAX(fallback, excluded.fallback),
     stale = MAX(stale, excluded.stale),
     ended_at = COALESCE(excluded.ended_at, ended_at),
-    ended_cause = COALESCE(excluded.ended_cause, ended_cause);
+    ended_cause = COALESCE(excluded.ended_cause, ended_cause),
+    outcome = CASE
+        WHEN excluded.outcome IS NOT NULL THEN excluded.outcome
+        WHEN excluded.answered_center IS NOT NULL OR excluded.abandoned THEN NULL
+        ELSE outcome END;
 INSERT INTO call_events (call_id, seq, at, kind, center, detail)
 VALUES (
     NEW.call_id,
@@ -214,7 +221,10 @@ def _call_values(rec: Record, at: str) -> Iterable[tuple[str, Any]]:
         case Ended():
             return (("talk_s", rec.talk_s), ("ended_at", at), ("ended_cause", rec.cause))
         case FallbackUsed():
-            return (("final_center", rec.center), ("fallback", 1))
+            return (("home", rec.center), ("final_center", rec.center), ("fallback", 1))
+        case Closed():
+            outcome = None if rec.outcome is None else str(rec.outcome)
+            return (("ended_at", at), ("ended_cause", rec.reason), ("outcome", outcome))
     return ()
 
 

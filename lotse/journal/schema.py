@@ -15,6 +15,8 @@ Tables:
 ``call_events``
     Every record of every call in order (``seq`` per call), with the record's
     fields as JSON in ``detail``: the audit trail, decision reasons included.
+    ``outcome`` is NULL unless the flags cannot tell the outcome: ``unknown``
+    for a call the controller lost sight of and closed when it reconciled.
 ``meta``
     Key/value facts about the journal itself (the generated salt, if any).
 
@@ -101,7 +103,19 @@ ALTER TABLE call_events_v3 RENAME TO call_events;
 CREATE INDEX call_events_by_center ON call_events (center, at);
 """
 
-MIGRATIONS: tuple[str, ...] = (_V1, _V2, _V3)
+# Version 4: a call's explicit outcome where the flags cannot tell it. NULL:
+# read the outcome from the flags (answered, abandoned, announced). 'unknown':
+# the controller lost sight of the call (killed, AMI down) and found it gone
+# when it reconciled with Asterisk; such a call is neither answered nor an
+# unanswered offered call, and the report shows it in a column of its own.
+# A later record that tells what happened (an answer, an abandon, a
+# queue_log import) clears it.
+_V4 = """
+ALTER TABLE calls ADD COLUMN outcome TEXT;
+CREATE INDEX calls_open ON calls (ended_at) WHERE ended_at IS NULL;
+"""
+
+MIGRATIONS: tuple[str, ...] = (_V1, _V2, _V3, _V4)
 SCHEMA_VERSION = len(MIGRATIONS)
 
 

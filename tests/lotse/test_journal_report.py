@@ -15,10 +15,12 @@ from lotse.journal import (
     Abandoned,
     Answered,
     CallArrived,
+    Closed,
     Decided,
     Ended,
     Journal,
     JournalError,
+    Outcome,
     QueueJoined,
     Record,
     Spilled,
@@ -286,3 +288,24 @@ def test_json_separates_centers_and_national_total() -> None:
     assert [c["center"] for c in doc["centers"]] == ["bonn", "koeln"]
     assert doc["national"]["offered"] == 7
     assert doc["national"]["service_level"] == 0.5
+
+
+async def test_a_call_closed_as_unknown_is_its_own_column_not_an_unanswered_offer(
+    tmp_path: Path,
+) -> None:
+    db = tmp_path / "journal.sqlite"
+    journal = await Journal.open(db, clock=lambda: local(23, 0), salt=b"s" * 16)
+    t = local(9, 0)
+    for rec in [
+        *answered_at_home("c1", t, "koeln", 12.0),
+        # Queued when the controller died; gone when it came back.
+        *answered_at_home("c2", t, "koeln", 12.0)[:3],
+        Closed("c2", later(t, 300), Outcome.UNKNOWN, "gone at reconcile"),
+    ]:
+        journal.record(rec)
+    await journal.close()
+    koeln, national = await report(db, DAY, BERLIN, LEVEL)
+    assert (koeln.calls, koeln.offered, koeln.answered, koeln.unknown) == (2, 1, 1, 1)
+    assert koeln.service_level == 1.0
+    assert national.unknown == 1
+    assert "unknown" in render_text([koeln, national], DAY, BERLIN, LEVEL).splitlines()[2]

@@ -56,7 +56,7 @@ async def test_new_file_gets_the_current_schema(tmp_path: Path) -> None:
     db = tmp_path / "j.sqlite"
     journal = await Journal.open(db, clock=clock)
     await journal.close()
-    assert version(db) == SCHEMA_VERSION == 3
+    assert version(db) == SCHEMA_VERSION == 4
     assert {"dialed_ortsnetz", "announced", "fallback", "stale"} <= columns(db)
     conn = sqlite3.connect(db)
     assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"

@@ -20,10 +20,12 @@ from lotse.journal import (
     Abandoned,
     Answered,
     CallArrived,
+    Closed,
     Decided,
     Ended,
     FallbackUsed,
     Journal,
+    Outcome,
     QueueJoined,
     Record,
     Spilled,
@@ -467,3 +469,85 @@ async def test_the_loop_steps_aside_only_when_it_never_idles(
     await journal.close()
     assert journal.stats().written == 3000
     assert pauses == []
+
+
+async def test_commits_are_fsynced_in_wal_mode(tmp_path: Path) -> None:
+    # The durability promise: a committed batch survives a power cut, which
+    # in WAL mode takes synchronous=FULL (2); NORMAL (1) may lose the last ones.
+    journal = await open_journal(tmp_path / "j.sqlite", Clock())
+    async with journal._conn.execute("PRAGMA synchronous") as cur:
+        row = await cur.fetchone()
+    await journal.close()
+    assert row is not None and row[0] == 2
+
+
+async def test_a_batch_waits_for_the_oldest_records_deadline_not_a_fresh_interval(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The writer's wait is bounded by when the oldest record was queued: with
+    # its deadline already past, the writer does not wait at all.
+    journal = await open_journal(tmp_path / "j.sqlite", Clock(), flush_interval_s=3600.0)
+    real = time.monotonic
+    monkeypatch.setattr(journal_store.time, "monotonic", lambda: real() - 7200.0)
+    journal.record(answered_call("c1", T0)[0])
+    monkeypatch.setattr(journal_store.time, "monotonic", real)
+    for _ in range(200):
+        if journal.stats().written:
+            break
+        await asyncio.sleep(0.01)
+    written = journal.stats().written
+    await journal.close()
+    assert written == 1
+
+
+async def test_open_calls_are_found_and_closed_as_unknown(tmp_path: Path) -> None:
+    db = tmp_path / "j.sqlite"
+    clock = Clock()
+    journal = await open_journal(db, clock)
+    for rec in answered_call("done", T0):
+        journal.record(rec)
+    for rec in answered_call("talking", T0)[:-1]:
+        journal.record(rec)
+    for rec in answered_call("waiting", T0)[:3]:
+        journal.record(rec)
+    await journal.close()
+
+    # A new process (after a SIGKILL) finds what the old one left open.
+    journal = await open_journal(db, clock)
+    found = {c.call_id: c for c in await journal.open_calls()}
+    assert set(found) == {"talking", "waiting"}
+    assert found["talking"].answered and not found["waiting"].answered
+    assert found["waiting"].queued and found["waiting"].center == "koeln"
+    later = T0 + timedelta(minutes=5)
+    journal.record(Closed("talking", later, None, "gone at reconcile"))
+    journal.record(Closed("waiting", later, Outcome.UNKNOWN, "gone at reconcile"))
+    assert await journal.open_calls() == []
+    await journal.close()
+    got = {r["call_id"]: r for r in rows(db, "SELECT * FROM calls")}
+    assert got["talking"]["outcome"] is None and got["talking"]["answered_center"] == "koeln"
+    assert got["waiting"]["outcome"] == "unknown"
+    assert got["waiting"]["ended_cause"] == "gone at reconcile"
+    assert got["done"]["outcome"] is None
+
+
+async def test_an_answer_learnt_later_clears_the_unknown_outcome(tmp_path: Path) -> None:
+    db = tmp_path / "j.sqlite"
+    journal = await open_journal(db, Clock())
+    for rec in answered_call("c1", T0)[:3]:
+        journal.record(rec)
+    journal.record(Closed("c1", T0 + timedelta(minutes=1), Outcome.UNKNOWN, "gone"))
+    journal.record(Answered("c1", T0 + timedelta(seconds=20), "koeln", "Anna", None))
+    await journal.close()
+    (row,) = rows(db, "SELECT outcome, answered_center, wait_s FROM calls")
+    assert (row["outcome"], row["answered_center"], row["wait_s"]) == (None, "koeln", None)
+
+
+async def test_a_fallback_call_gets_its_home_from_the_fallback(tmp_path: Path) -> None:
+    db = tmp_path / "j.sqlite"
+    journal = await open_journal(db, Clock())
+    journal.record(FallbackUsed("c1", T0, "bremen", "agi-unreachable"))
+    journal.record(Decided.of("c2", T0, decision("koeln", "bonn", "x")))
+    journal.record(FallbackUsed("c2", T0, "bonn", "agi-timeout"))
+    await journal.close()
+    got = {r["call_id"]: r["home"] for r in rows(db, "SELECT call_id, home FROM calls")}
+    assert got == {"c1": "bremen", "c2": "koeln"}
