@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import os
 import random
+import socket
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -44,6 +45,37 @@ DRAIN_TIMEOUT_S = 2.0
 
 class SecretError(ValueError):
     """The AMI secret could not be found; the message names where it was looked for."""
+
+
+class StartupError(Exception):
+    """The controller cannot start; the message is one line naming the cause (address, path)."""
+
+
+def _listen_error(what: str, endpoint: Endpoint, err: OSError) -> StartupError:
+    # asyncio's bind error repeats the address in its text; the errno's own words suffice.
+    reason = os.strerror(err.errno) if err.errno else str(err)
+    return StartupError(f"cannot listen for {what} on {endpoint}: {reason}")
+
+
+def check_listen(what: str, endpoint: Endpoint) -> None:
+    """Bind ``endpoint`` once and let go: a taken address fails here, before anything starts.
+
+    Run before the journal opens, so a port in use costs nothing to undo and
+    says so in one line. ``SO_REUSEADDR`` as asyncio's and the metrics
+    server's own listeners set it, so a port in TIME_WAIT passes here as it
+    would there. The real bind can still lose a race; :meth:`Controller.start`
+    reports that the same way.
+    """
+    try:
+        infos = socket.getaddrinfo(
+            endpoint.host, endpoint.port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE
+        )
+        family, kind, proto, _, address = infos[0]
+        with socket.socket(family, kind, proto) as probe:
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            probe.bind(address)
+    except OSError as err:
+        raise _listen_error(what, endpoint, err) from err
 
 
 @dataclass(frozen=True)
@@ -202,11 +234,24 @@ class Controller:
     # --- lifecycle ---------------------------------------------------------------
 
     async def start(self) -> None:
-        """Start serving: FastAGI first (it answers even while AMI is down), then AMI."""
-        await self.agi.start(self.options.agi_listen.host, self.options.agi_listen.port)
+        """Start serving: FastAGI first (it answers even while AMI is down), then AMI.
+
+        Raises :class:`StartupError` when an address cannot be listened on,
+        with nothing of this controller left running (the journal is the
+        caller's to close).
+        """
+        agi = self.options.agi_listen
+        try:
+            await self.agi.start(agi.host, agi.port)
+        except OSError as err:
+            raise _listen_error("FastAGI", agi, err) from err
         if self.options.metrics_listen is not None:
             m = self.options.metrics_listen
-            self._http = start_http_server(m.port, addr=m.host, registry=self.registry)
+            try:
+                self._http = start_http_server(m.port, addr=m.host, registry=self.registry)
+            except OSError as err:
+                await self.agi.close()
+                raise _listen_error("metrics", m, err) from err
         self._consumer = asyncio.create_task(self._consume(), name="ami-consumer")
         self._tasks.append(self._consumer)
         self._tasks.append(self.session.start())

@@ -74,6 +74,7 @@ class DemoOptions:
     seed: int
     metrics: Endpoint | None
     journal: Path
+    agi: Endpoint
 
 
 def staffing(config: Config) -> Staffing:
@@ -214,7 +215,7 @@ async def run_demo(config: Config, options: DemoOptions, console: Console) -> in
         clock=clock,
         secret=SECRET,
         journal=options.journal,
-        agi=config.controller.agi_listen,
+        agi=options.agi,
         metrics=options.metrics,
         seed=options.seed,
         table=table,

@@ -61,13 +61,16 @@ async def stand_in(
     metrics: Endpoint | None,
     seed: int,
     table: OrtsnetzTable,
+    journal_key: bytes | None = None,
 ) -> AsyncIterator[StandIn]:
     """Start the stand-in and the controller; stop both (controller first) on exit.
 
     The AMI user is the config's ``controller.ami_username`` with ``secret``;
     the stand-in asks the controller's FastAGI service at ``agi``; the
     controller serves Prometheus metrics on ``metrics`` (``None``: none) and
-    writes its journal to ``journal``.
+    writes its journal to ``journal``, its caller hashes keyed with
+    ``journal_key``. Raises :class:`~lotse.controller.StartupError` when an
+    address is taken, with nothing left running.
     """
     config = replace(config, controller=replace(config.controller, agi_deadline_ms=AGI_DEADLINE_MS))
     pbx = Pbx(
@@ -87,16 +90,23 @@ async def stand_in(
 
         host, port = pbx.ami_address
         ami = Endpoint(host, port)
-        controller = Controller(
-            config,
-            RunOptions(ami, agi, metrics, str(journal)),
-            secret=secret,
-            journal=await Journal.open(journal, clock=wall),
-            wall_clock=wall,
-            state_clock=clock.now,
-            table=table,
-        )
-        await controller.start()
+        opened = await Journal.open(journal, clock=wall, salt=journal_key)
+        try:
+            controller = Controller(
+                config,
+                RunOptions(ami, agi, metrics, str(journal)),
+                secret=secret,
+                journal=opened,
+                wall_clock=wall,
+                state_clock=clock.now,
+                table=table,
+            )
+            await controller.start()
+        except BaseException:
+            # A failed start (an address in use) leaves no journal thread
+            # behind to keep the process alive.
+            await opened.close()
+            raise
         rig = StandIn(pbx, controller, clock, ami, secret)
         try:
             yield rig

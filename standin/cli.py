@@ -149,7 +149,8 @@ def run(args: argparse.Namespace) -> int:
     try:
         return asyncio.run(_serve(pbx, staffing))
     except OSError as err:
-        print(f"lotse pbx: cannot listen on {ami}: {err.strerror or err}", file=sys.stderr)
+        reason = os.strerror(err.errno) if err.errno else str(err)
+        print(f"lotse pbx: cannot listen for AMI on {ami}: {reason}", file=sys.stderr)
         return 1
 
 

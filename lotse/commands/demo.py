@@ -19,8 +19,10 @@ from zoneinfo import ZoneInfo
 from rich.console import Console
 from rich.table import Table
 
-from cliutil import BadInput, add_config_option, load, report_bad_input
+from cliutil import EXIT_FAILURE, BadInput, add_config_option, load, report_bad_input
 from lotse.commands.run import endpoint
+from lotse.controller import StartupError, check_listen
+from lotse.journal.schema import JournalError
 from lotse.livedemo import DemoOptions, default_start, run_demo
 from lotse.logging import configure_logging
 from router.config import Endpoint
@@ -75,11 +77,18 @@ def add_demo(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     )
     parser.add_argument("--seed", type=int, default=1, help="random seed of the traffic")
     parser.add_argument(
+        "--agi-listen",
+        type=endpoint,
+        default=None,
+        help="the controller's FastAGI HOST:PORT (default: controller.agi_listen of the config)",
+    )
+    parser.add_argument(
         "--metrics-listen",
         type=endpoint,
         default=Endpoint("127.0.0.1", 9115),
         help="serve Prometheus metrics here (default 127.0.0.1:9115)",
     )
+    parser.add_argument("--no-metrics", action="store_true", help="serve no metrics")
     parser.add_argument(
         "--journal",
         type=Path,
@@ -112,13 +121,23 @@ def _live(args: argparse.Namespace) -> int:
         return report_bad_input(BadInput("--speed and --hours must be positive"))
     configure_logging("warning")
     options = DemoOptions(
-        start, args.hours, args.speed, args.seed, args.metrics_listen, args.journal
+        start,
+        args.hours,
+        args.speed,
+        args.seed,
+        None if args.no_metrics else args.metrics_listen,
+        args.journal,
+        args.agi_listen or config.controller.agi_listen,
     )
     try:
+        check_listen("FastAGI", options.agi)
+        if options.metrics is not None:
+            check_listen("metrics", options.metrics)
         return asyncio.run(run_demo(config, options, Console()))
-    except OSError as err:
-        print(f"lotse demo: {err}", file=sys.stderr)
-        return 1
+    except (StartupError, JournalError, OSError) as err:
+        # One line, and nothing left running (see lotse run).
+        print(f"lotse demo: {err}", file=sys.stderr, flush=True)
+        return EXIT_FAILURE
 
 
 def _routes(args: argparse.Namespace) -> int:

@@ -6,11 +6,20 @@ import argparse
 import asyncio
 import gc
 import signal
+import sys
 from dataclasses import replace
 from datetime import UTC, datetime
 
-from cliutil import BadInput, add_config_option, load, report_bad_input
-from lotse.controller import Controller, RunOptions, SecretError, open_journal, read_secret
+from cliutil import EXIT_FAILURE, BadInput, add_config_option, load, report_bad_input
+from lotse.controller import (
+    Controller,
+    RunOptions,
+    SecretError,
+    StartupError,
+    check_listen,
+    open_journal,
+    read_secret,
+)
 from lotse.journal.privacy import SaltError
 from lotse.journal.schema import JournalError
 from lotse.logging import configure_logging
@@ -65,20 +74,35 @@ def _run(args: argparse.Namespace) -> int:
     )
     try:
         return asyncio.run(serve(config, options, secret, table))
-    except (JournalError, SaltError, OSError) as err:
-        print(f"lotse run: {err}")
-        return 1
+    except (StartupError, JournalError, SaltError, OSError) as err:
+        # One line on stderr, and by now nothing of lotse is left running:
+        # under systemd (Type=notify) a failed start ends at once, not at the
+        # start timeout.
+        print(f"lotse run: {err}", file=sys.stderr, flush=True)
+        return EXIT_FAILURE
 
 
 async def serve(config: Config, options: RunOptions, secret: str, table: OrtsnetzTable) -> int:
-    """Run until SIGTERM or SIGINT, then drain and flush."""
+    """Run until SIGTERM or SIGINT, then drain and flush.
+
+    A start that fails (an address in use, an unusable journal) raises with
+    everything already started stopped again, the journal's thread included.
+    """
+    # Addresses first: a taken port fails before the journal is touched.
+    check_listen("FastAGI", options.agi_listen)
+    if options.metrics_listen is not None:
+        check_listen("metrics", options.metrics_listen)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
     journal = await open_journal(config, options.journal_path, lambda: datetime.now(UTC))
-    controller = Controller(config, options, secret=secret, journal=journal, table=table)
-    await controller.start()
+    try:
+        controller = Controller(config, options, secret=secret, journal=journal, table=table)
+        await controller.start()
+    except BaseException:
+        await journal.close()
+        raise
     # Everything built so far (config, the numbering plan, compiled routes)
     # lives as long as the process: move it out of the collector's sight so
     # collections during routing do not rescan it.

@@ -1,0 +1,165 @@
+"""A start that fails ends at once: exit 1, one line on stderr naming the cause, nothing left.
+
+Run as real processes: the bug was a process that printed its error and
+never exited (the journal's writer thread kept it alive), which only a
+subprocess shows. The timeouts are hang guards, not timing assertions.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from lotse import cli
+from tests.lotse.rig import REPO, free_port
+
+HANG_GUARD_S = 60
+ENTRY = "import sys; from lotse.cli import main; sys.exit(main())"
+
+
+@pytest.fixture
+def taken() -> Iterator[int]:
+    """A loopback port held by a listening socket for the test's duration."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        sock.listen()
+        yield int(sock.getsockname()[1])
+
+
+def lotse(*argv: str, tmp: Path) -> subprocess.CompletedProcess[str]:
+    env = {
+        **os.environ,
+        "PYTHONPATH": str(REPO),
+        "LOTSE_AMI_SECRET": "startup-secret",
+        "LOTSE_JOURNAL_KEY": "k" * 32,
+    }
+    return subprocess.run(
+        [sys.executable, "-c", ENTRY, *argv],
+        cwd=tmp,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=HANG_GUARD_S,
+    )
+
+
+def one_error_line(done: subprocess.CompletedProcess[str], prefix: str) -> str:
+    lines = done.stderr.splitlines()
+    assert done.returncode == 1, done.stderr
+    assert len(lines) == 1, done.stderr
+    assert lines[0].startswith(prefix) and "Traceback" not in done.stderr
+    assert done.stdout == ""
+    return lines[0]
+
+
+def test_run_with_the_fastagi_port_taken_exits_1_naming_it(tmp_path: Path, taken: int) -> None:
+    done = lotse(
+        "run",
+        "--agi-listen",
+        f"127.0.0.1:{taken}",
+        "--no-metrics",
+        "--journal",
+        str(tmp_path / "j.sqlite"),
+        tmp=tmp_path,
+    )
+    line = one_error_line(done, "lotse run: ")
+    assert f"FastAGI on 127.0.0.1:{taken}" in line and "in use" in line
+
+
+def test_run_with_the_metrics_port_taken_exits_1_naming_it(tmp_path: Path, taken: int) -> None:
+    done = lotse(
+        "run",
+        "--agi-listen",
+        f"127.0.0.1:{free_port()}",
+        "--metrics-listen",
+        f"127.0.0.1:{taken}",
+        "--journal",
+        str(tmp_path / "j.sqlite"),
+        tmp=tmp_path,
+    )
+    assert f"metrics on 127.0.0.1:{taken}" in one_error_line(done, "lotse run: ")
+
+
+@pytest.mark.parametrize("where", ["missing/j.sqlite", "file/j.sqlite", "garbage.sqlite"])
+def test_run_with_an_unusable_journal_exits_1_naming_the_path(tmp_path: Path, where: str) -> None:
+    (tmp_path / "file").write_text("a file, not a directory\n")
+    (tmp_path / "garbage.sqlite").write_text("not a database\n" * 100)
+    journal = tmp_path / where
+    done = lotse(
+        "run",
+        "--agi-listen",
+        f"127.0.0.1:{free_port()}",
+        "--no-metrics",
+        "--journal",
+        str(journal),
+        tmp=tmp_path,
+    )
+    assert str(journal) in one_error_line(done, "lotse run: ")
+
+
+@pytest.mark.parametrize("option", ["--agi-listen", "--metrics-listen"])
+def test_demo_with_a_port_taken_exits_1_naming_it(tmp_path: Path, taken: int, option: str) -> None:
+    ports = {"--agi-listen": free_port(), "--metrics-listen": free_port()}
+    ports[option] = taken
+    argv = [arg for opt, port in ports.items() for arg in (opt, f"127.0.0.1:{port}")]
+    done = lotse("demo", *argv, "--journal", str(tmp_path / "demo.sqlite"), tmp=tmp_path)
+    assert f"127.0.0.1:{taken}" in one_error_line(done, "lotse demo: ")
+
+
+def test_pbx_with_the_ami_port_taken_exits_1_naming_it(tmp_path: Path, taken: int) -> None:
+    done = lotse("pbx", "--ami-listen", f"127.0.0.1:{taken}", tmp=tmp_path)
+    assert f"AMI on 127.0.0.1:{taken}" in one_error_line(done, "lotse pbx: ")
+
+
+def _lingering() -> list[threading.Thread]:
+    return [
+        t
+        for t in threading.enumerate()
+        if t.is_alive() and not t.daemon and t is not threading.main_thread()
+    ]
+
+
+@pytest.mark.parametrize("command", ["run", "demo"])
+def test_a_port_lost_after_the_check_still_leaves_nothing_running(
+    tmp_path: Path,
+    taken: int,
+    command: str,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    # The race the pre-flight check cannot close: the address is taken between
+    # the check and the real bind, after the journal opened. In-process, so
+    # the journal's thread can be looked for afterwards.
+    module = "lotse.commands.run" if command == "run" else "lotse.commands.demo"
+    monkeypatch.setattr(f"{module}.check_listen", lambda _what, _endpoint: None)
+    monkeypatch.setenv("LOTSE_AMI_SECRET", "startup-secret")
+    monkeypatch.setenv("LOTSE_JOURNAL_KEY", "k" * 32)
+    before = set(_lingering())
+    code = cli.main(
+        [
+            command,
+            "--agi-listen",
+            f"127.0.0.1:{taken}",
+            "--metrics-listen",
+            f"127.0.0.1:{free_port()}",
+            "--journal",
+            str(tmp_path / "j.sqlite"),
+        ]
+    )
+    err = capsys.readouterr().err.splitlines()
+    assert code == 1
+    assert err[-1] == f"lotse {command}: cannot listen for FastAGI on 127.0.0.1:{taken}: " + (
+        os.strerror(98)
+    )
+    # aiosqlite stops its thread without waiting for it: give it the time to
+    # end (a hang guard); before the fix it ran on, and the process with it.
+    for thread in set(_lingering()) - before:
+        thread.join(HANG_GUARD_S)
+    assert set(_lingering()) <= before
