@@ -14,19 +14,32 @@ How Asterisk 22 tells the outcomes apart (see the captures in shared/):
 * queue timeout (a spill, not an abandon): ``QueueCallerAbandon`` too, then
   ``QueueCallerLeave`` and ``VarSet QUEUESTATUS=TIMEOUT``, and the call asks
   the controller again.
+
+Reconcile: after every (re)connect the controller hands the tracker the
+journal's open rows (:meth:`CallTracker.begin_reconcile`) and asks Asterisk
+for every live channel (``CoreShowChannels``). The rows become tracks at once,
+so events arriving meanwhile continue them; at ``CoreShowChannelsComplete``
+each call is looked up by its Uniqueid among the live channels. Alive: it is
+followed on (a caller found bridged in its queue was answered unseen). Gone: it
+is closed (:class:`~lotse.journal.records.Closed`), with the outcome
+``unknown`` unless an answer, an abandon or an announcement was journaled. A
+caller alive in a lotse queue whom the journal does not know (the static
+fallback routed it while the controller was down) gets a row.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
-from datetime import datetime
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 
 import structlog
 
 from ami.events import (
     AgentComplete,
     AgentConnect,
+    CoreShowChannel,
+    CoreShowChannelsComplete,
     Hangup,
     LotseFallback,
     QueueCallerAbandon,
@@ -38,18 +51,21 @@ from lotse.journal.records import (
     Abandoned,
     Answered,
     CallArrived,
+    Closed,
     Decided,
     Ended,
     FallbackUsed,
+    Outcome,
     QueueJoined,
     Record,
     Spilled,
     SpillReason,
 )
+from lotse.journal.store import OpenCall
 from lotse.routing_service import RoutingRequest
 from metrics.registry import LotseMetrics
 from router.config import Config
-from router.numbering import NumberKind
+from router.numbering import NumberKind, Origin
 from router.policy import Action, Decision
 from router.state import Snapshot
 
@@ -57,6 +73,29 @@ _log = structlog.get_logger("lotse.calls")
 
 # How long an ended, answered call waits for its AgentComplete (talk time).
 TALK_GRACE_S = 60.0
+# Why a reconcile closed a call or adopted one (journal ``ended_cause`` / fallback reason).
+CLOSED_REASON = "gone at reconcile"
+ADOPTED_REASON = "found at reconcile"
+# The agent of an answer only a reconcile saw (the member is not in CoreShowChannel).
+UNSEEN_AGENT = "unknown"
+
+
+@dataclass
+class _Reconcile:
+    action_id: str
+    rows: dict[str, OpenCall]
+    alive: dict[str, CoreShowChannel] = field(default_factory=dict)
+    ended: set[str] = field(default_factory=set)
+
+
+@dataclass(frozen=True, slots=True)
+class ReconcileResult:
+    """What one reconcile did: calls followed on, closed (of them unknown), adopted."""
+
+    alive: int
+    closed: int
+    unknown: int
+    adopted: int
 
 
 @dataclass
@@ -64,6 +103,8 @@ class _Track:
     home: str | None
     center: str | None = None  # the center whose queue the call is in or was last in
     answered: bool = False
+    abandoned: bool = False
+    announced: bool = False
     talk_s: float | None = None
     pending_leave: QueueCallerAbandon | None = None
     ended_at: datetime | None = None
@@ -80,8 +121,13 @@ class CallTracker:
         metrics: LotseMetrics,
         wall_clock: Callable[[], datetime],
         caller_hash: Callable[[str], str | None],
+        classify: Callable[[str], Origin] | None = None,
+        on_reconciled: Callable[[ReconcileResult], None] | None = None,
     ) -> None:
         self._config = config
+        self._classify = classify
+        self._on_reconciled = on_reconciled
+        self._reconcile: _Reconcile | None = None
         self._record = record
         self._metrics = metrics
         self._now = wall_clock
@@ -99,6 +145,8 @@ class CallTracker:
             VarSet: self._varset,  # type: ignore[dict-item]
             Hangup: self._hangup,  # type: ignore[dict-item]
             LotseFallback: self._fallback,  # type: ignore[dict-item]
+            CoreShowChannel: self._live_channel,  # type: ignore[dict-item]
+            CoreShowChannelsComplete: self._reconciled,  # type: ignore[dict-item]
         }
 
     @property
@@ -132,6 +180,8 @@ class CallTracker:
             req.call_id, now, decision, hop=hop, stale=snapshot.stale, offhours=decision.offhours
         )
         self._record(record)
+        if decision.action is Action.ANNOUNCE:
+            track.announced = True
         if hop == 0 and decision.home:
             self._metrics.arrived.labels(decision.home).inc()
             if record.offhours:
@@ -264,6 +314,7 @@ class CallTracker:
                     wait_s=leave.holdtime,
                 )
             track.pending_leave = None
+            track.abandoned = True
         track.ended_at = now
         track.ended_cause = e.cause_txt or str(e.cause)
         self._sweep(now)
@@ -293,6 +344,8 @@ class CallTracker:
         )
         self._calls.pop(call_id, None)
         self._ending.pop(call_id, None)
+        if self._reconcile is not None:
+            self._reconcile.ended.add(call_id)
 
     def _sweep(self, now: datetime) -> None:
         # Answered calls whose AgentComplete never came (e.g. missed while
@@ -306,3 +359,109 @@ class CallTracker:
                 self._ending.pop(call_id)
             else:
                 self._end(call_id, track)
+
+    # --- reconcile after a (re)connect or a restart ------------------------------
+
+    def begin_reconcile(self, action_id: str, open_calls: list[OpenCall]) -> None:
+        """Follow the journal's open calls from now; a ``CoreShowChannels`` answer
+        with ``action_id`` will tell which are alive (see the module docstring)."""
+        rows = {c.call_id: c for c in open_calls}
+        for call_id, row in rows.items():
+            if call_id not in self._calls:
+                self._calls[call_id] = _Track(
+                    home=row.home,
+                    center=row.center if row.queued else None,
+                    answered=row.answered,
+                    abandoned=row.abandoned,
+                    announced=row.announced,
+                )
+        self._reconcile = _Reconcile(action_id, rows)
+
+    def abort_reconcile(self) -> None:
+        """The answer will not come (AMI lost, action failed): forget the reconcile."""
+        self._reconcile = None
+
+    @property
+    def reconciling(self) -> bool:
+        """A reconcile waits for its ``CoreShowChannels`` answer."""
+        return self._reconcile is not None
+
+    def _live_channel(self, e: CoreShowChannel) -> None:
+        rec = self._reconcile
+        if rec is not None and e.action_id == rec.action_id:
+            rec.alive[e.uniqueid] = e
+
+    def _reconciled(self, e: CoreShowChannelsComplete) -> None:
+        rec = self._reconcile
+        if rec is None or e.action_id != rec.action_id:
+            return
+        self._reconcile = None
+        now = self._now()
+        closed = unknown = alive = 0
+        for call_id in [*self._calls]:
+            track = self._calls[call_id]
+            if call_id in rec.ended or track.ended_at is not None:
+                continue  # ended while the answer came, or waiting for its talk time
+            channel = rec.alive.get(call_id)
+            if channel is not None:
+                alive += 1
+                self._continue(call_id, track, channel, now)
+                continue
+            closed += 1
+            known = track.answered or track.abandoned or track.announced
+            unknown += not known
+            self._record(Closed(call_id, now, None if known else Outcome.UNKNOWN, CLOSED_REASON))
+            self._calls.pop(call_id, None)
+            self._ending.pop(call_id, None)
+            _log.info("call.closed", call_id=log_call_id(call_id), known=known)
+        adopted = 0
+        for channel in rec.alive.values():
+            if channel.uniqueid not in self._calls and self._adopt(channel, now):
+                adopted += 1
+        result = ReconcileResult(alive, closed, unknown, adopted)
+        if self._on_reconciled is not None:
+            self._on_reconciled(result)
+
+    def _queue_of(self, channel: CoreShowChannel) -> tuple[str, str] | None:
+        """(queue, center) of a caller channel in a lotse queue's Queue(), else None."""
+        if channel.application.lower() != "queue":
+            return None
+        queue = channel.application_data.split(",", 1)[0]
+        center = self._center(queue)
+        return None if center is None else (queue, center)
+
+    def _continue(
+        self, call_id: str, track: _Track, channel: CoreShowChannel, now: datetime
+    ) -> None:
+        found = self._queue_of(channel)
+        if found is None:
+            return
+        _queue, center = found
+        track.center = center
+        if channel.bridge_id and not track.answered:
+            # Bridged inside Queue(): an agent took the call while nobody watched.
+            track.answered = True
+            track.pending_leave = None
+            self._record(Answered(call_id, now, center, UNSEEN_AGENT, None))
+
+    def _adopt(self, channel: CoreShowChannel, now: datetime) -> bool:
+        """Journal a caller found in a lotse queue that the journal does not know."""
+        found = self._queue_of(channel)
+        if found is None or self._classify is None:
+            return False
+        queue, center = found
+        call_id = channel.uniqueid
+        arrived = now - timedelta(seconds=max(channel.duration, 0.0))
+        origin = self._classify(channel.caller_id_num)
+        caller_hash = (
+            self._hash(channel.caller_id_num) if origin.kind is not NumberKind.ANONYMOUS else None
+        )
+        track = self._calls[call_id] = _Track(home=center, center=center)
+        self._record(CallArrived.of(call_id, arrived, origin, caller_hash))
+        self._record(FallbackUsed(call_id, arrived, center, ADOPTED_REASON))
+        self._record(QueueJoined(call_id, arrived, center, queue, 0))
+        if channel.bridge_id:
+            track.answered = True
+            self._record(Answered(call_id, now, center, UNSEEN_AGENT, None))
+        _log.info("call.adopted", call_id=log_call_id(call_id), center=center)
+        return True

@@ -26,14 +26,15 @@ from ami.agi_protocol import AgiReply, AgiRequest
 from ami.fastagi import AgiResult, FastAgiServer
 from ami.session import AmiError, AmiSession, Connected, Disconnected
 from lotse import watchdog
-from lotse.calltrack import CallTracker
+from lotse.calltrack import CallTracker, ReconcileResult
 from lotse.journal.privacy import salt_from_env
+from lotse.journal.schema import JournalError
 from lotse.journal.store import Journal
 from lotse.livestate import LiveState
 from lotse.routing_service import RoutingRequest, RoutingService
 from metrics.registry import CenterOpenCollector, LotseMetrics, QueueStateCollector
 from router.config import Config, Endpoint
-from router.numbering import OrtsnetzTable
+from router.numbering import OrtsnetzTable, classify_caller
 from router.policy import Decision, Router
 from router.state import Snapshot
 
@@ -141,8 +142,15 @@ class Controller:
         self.registry.register(QueueStateCollector(self.live.snapshot, centers))
         self.registry.register(CenterOpenCollector(self.router, wall_clock, self.live.snapshot))
         self.journal = journal
+        table = self.router.table
         self.tracker = CallTracker(
-            config, journal.record, self.metrics, wall_clock, journal.caller_hash
+            config,
+            journal.record,
+            self.metrics,
+            wall_clock,
+            journal.caller_hash,
+            classify=lambda raw: classify_caller(raw, table),
+            on_reconciled=self._reconciled,
         )
         self._wall_clock = wall_clock
         self._mono = mono_clock
@@ -179,6 +187,7 @@ class Controller:
     def _decided(
         self, req: RoutingRequest, decision: Decision, now: datetime, snapshot: Snapshot
     ) -> None:
+        self.metrics.decisions.labels("stale" if snapshot.stale else "fresh").inc()
         self.tracker.on_decision(req, decision, now, snapshot)
 
     def _agi_result(self, result: AgiResult, elapsed_s: float) -> None:
@@ -200,6 +209,7 @@ class Controller:
                 elif isinstance(event, Disconnected):
                     self.metrics.ami_connected.set(0)
                     live.mark_stale()
+                    tracker.abort_reconcile()
                     log.warning("state.stale", reason=event.reason)
                 else:
                     try:
@@ -218,7 +228,7 @@ class Controller:
             self.metrics.state_stale.set(1 if live.stale else 0)
 
     async def _resync(self) -> None:
-        """Rebuild the queue state from QueueStatus after every (re)connect."""
+        """Rebuild the queue state from QueueStatus after every (re)connect, then reconcile."""
         action_id = self.session.next_action_id()
         # The consumer handles this call before any list item can arrive,
         # because the items travel through the same queue after it.
@@ -230,6 +240,39 @@ class Controller:
             return
         self.metrics.resyncs.inc()
         log.info("state.resynced", items=result.items)
+        await self._reconcile()
+
+    async def _reconcile(self) -> None:
+        """Match the journal's open calls (this process's and a killed one's) with
+        the channels alive in Asterisk: continue, close or adopt (see calltrack)."""
+        try:
+            open_calls = await self.journal.open_calls()
+        except JournalError as err:
+            log.warning("calls.reconcile_failed", error=str(err))
+            return
+        if not self.session.connected:
+            return  # lost again meanwhile: the next Connected reconciles
+        action_id = self.session.next_action_id()
+        # As for the resync: set up before the answer's items can reach the consumer.
+        self.tracker.begin_reconcile(action_id, open_calls)
+        try:
+            await self.session.action("CoreShowChannels", action_id=action_id, timeout=10)
+        except AmiError as err:
+            self.tracker.abort_reconcile()
+            log.warning("calls.reconcile_failed", error=str(err))
+
+    def _reconciled(self, result: ReconcileResult) -> None:
+        self.metrics.reconciled.labels("alive").inc(result.alive)
+        self.metrics.reconciled.labels("closed_known").inc(result.closed - result.unknown)
+        self.metrics.reconciled.labels("closed_unknown").inc(result.unknown)
+        self.metrics.reconciled.labels("adopted").inc(result.adopted)
+        log.info(
+            "calls.reconciled",
+            alive=result.alive,
+            closed=result.closed,
+            unknown=result.unknown,
+            adopted=result.adopted,
+        )
 
     # --- lifecycle ---------------------------------------------------------------
 

@@ -34,6 +34,8 @@ LATENCY_BUCKETS = (0.0001, 0.00025, 0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.
 
 AGI_RESULTS = ("ok", "deadline", "malformed", "peer_closed", "hangup", "handler_error", "rejected")
 OVERFLOW_REASONS = ("overload", "offhours", "timeout")
+DECISION_STATES = ("fresh", "stale")
+RECONCILE_RESULTS = ("alive", "closed_known", "closed_unknown", "adopted")
 
 
 class LotseMetrics:
@@ -139,6 +141,21 @@ class LotseMetrics:
             buckets=LATENCY_BUCKETS,
             registry=r,
         )
+        self.decisions = Counter(
+            "lotse_decisions_total",
+            "Routing decisions, by the state they were made on: fresh, or stale (AMI down "
+            "or not yet resynced)",
+            ["state"],
+            registry=r,
+        )
+        self.reconciled = Counter(
+            "lotse_calls_reconciled_total",
+            "Calls a reconcile with Asterisk (after a (re)connect or a restart) found alive, "
+            "closed with a known outcome, closed as unknown, or adopted (alive in a lotse "
+            "queue but not in the journal)",
+            ["result"],
+            registry=r,
+        )
         self.fallback_routes = Counter(
             "lotse_fallback_routes_total",
             "Calls the dialplan routed by its static fallback (controller unreachable)",
@@ -170,6 +187,10 @@ class LotseMetrics:
 
     def _init_labels(self) -> None:
         # Series exist from the first scrape, so rate() and absent() work at once.
+        for state in DECISION_STATES:
+            self.decisions.labels(state)
+        for result in RECONCILE_RESULTS:
+            self.reconciled.labels(result)
         for c in self.centers:
             for kind in ("home", "overflow_in"):
                 self.offered.labels(c, kind)

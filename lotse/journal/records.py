@@ -137,7 +137,8 @@ class Decided:
 
 @dataclass(frozen=True, slots=True)
 class QueueJoined:
-    """The call entered a center's Asterisk queue at ``position`` (1 = next)."""
+    """The call entered a center's Asterisk queue at ``position`` (1 = next; 0 = unknown,
+    for a call found in the queue by a reconcile)."""
 
     kind: ClassVar[str] = "queued"
     call_id: str

@@ -27,6 +27,7 @@ ALLOWED_LABELS = {
     "announcement",
     "outcome",
     "result",
+    "state",
     "source",
     "le",
 }
