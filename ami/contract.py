@@ -1,6 +1,6 @@
 """The contract between the generated dialplan and the controller's FastAGI service.
 
-The dialplan asks ``AGI(agi://HOST:PORT/route,DIALED,VISITED,POSTAL,CALLID)`` and
+The dialplan asks ``AGI(agi://HOST:PORT/route,DIALED,VISITED,POSTAL,CALLID,CONFIG)`` and
 the controller answers with ``SET VARIABLE`` replies for the names below. Both
 the dialplan generator and the FastAGI service import these names, so the two
 sides cannot drift apart; the Asterisk stand-in (``standin/``) runs the generated dialplan.
@@ -12,11 +12,16 @@ from enum import StrEnum
 
 AGI_SCRIPT = "route"
 
-# AGI arguments, in order (agi_arg_1 … agi_arg_4).
+# AGI arguments, in order (agi_arg_1 … agi_arg_5).
 ARG_DIALED = 1
 ARG_VISITED = 2
 ARG_POSTAL = 3
 ARG_CALLID = 4
+# The sha256 of the configuration file the dialplan was built from, written
+# into the dialplan as a literal: the controller compares it with its own to
+# notice Asterisk running a dialplan of another configuration. Empty (or
+# missing, from an older dialplan) means unknown.
+ARG_CONFIG = 5
 
 # The postal-code argument: empty until the caller was asked; this value when
 # the prompt ran but the caller entered no usable five digits.

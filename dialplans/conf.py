@@ -27,6 +27,8 @@ _SHAPES: dict[str, re.Pattern[str]] = {
     "time zone": re.compile(r"[A-Za-z][A-Za-z0-9_+-]*(?:/[A-Za-z0-9_+-]+)*", re.ASCII),
     "AMI user name": re.compile(r"[A-Za-z0-9][A-Za-z0-9_.@-]*", re.ASCII),
     "host": re.compile(r"[A-Za-z0-9][A-Za-z0-9.:-]*", re.ASCII),
+    # Empty when the configuration was not loaded from a file.
+    "config sha256": re.compile(r"(?:[0-9a-f]{64})?", re.ASCII),
 }
 
 

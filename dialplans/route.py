@@ -6,7 +6,8 @@ Flow (context ``lotse-route`` unless named otherwise)::
     init       TIMEOUT(absolute), __LOTSE_VISITED=, LOTSE_PLZ=, __LOTSE_CALLID=${UNIQUEID},
                LOTSE_ASKS=0, LOTSE_GREETED= → ask
     ask        LOTSE_ASKS+1 (over the limit → fallback "ask-limit"); clear the
-               reply variables; AGI(agi://HOST:PORT/route,DIALED,VISITED,PLZ,CALLID);
+               reply variables; AGI(agi://HOST:PORT/route,DIALED,VISITED,PLZ,CALLID,CONFIG)
+               (CONFIG: the sha256 of the configuration file it was built from);
                AGISTATUS != SUCCESS → fallback "agi-failure";
                LOTSE_ACTION queue|announce|postal → that extension;
                empty → fallback "no-action"; anything else → fallback "unknown-action"
@@ -168,7 +169,10 @@ def _ask(ctx: Context, config: Config) -> None:
         _var(name)
         for name in (VAR_DIALED, c.DIALPLAN_VISITED, c.DIALPLAN_POSTAL, c.DIALPLAN_CALLID)
     )
-    ctx.same(f"AGI({agi_url(config.controller.agi_listen)},{args})")
+    # The config hash is a literal, so the dialplan cannot lose it: a
+    # controller with another configuration sees the drift on every call.
+    sha = checked("config sha256", config.sha256)
+    ctx.same(f"AGI({agi_url(config.controller.agi_listen)},{args},{sha})")
     ctx.same(f'GotoIf($["{_var("AGISTATUS")}" != "SUCCESS"]?failed)')
     action = _var(c.VAR_ACTION)
     for act in c.AgiAction:

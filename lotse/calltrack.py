@@ -137,6 +137,7 @@ class CallTracker:
         self._ending: dict[str, datetime] = {}
         self._threshold = config.service_level.threshold_s
         self._short = config.service_level.short_abandon_s
+        self._by_queue = dict(config.center_by_queue)
         self._handlers: dict[type, Callable[[object], None]] = {
             QueueCallerJoin: self._join,  # type: ignore[dict-item]
             AgentConnect: self._connect,  # type: ignore[dict-item]
@@ -148,6 +149,17 @@ class CallTracker:
             CoreShowChannel: self._live_channel,  # type: ignore[dict-item]
             CoreShowChannelsComplete: self._reconciled,  # type: ignore[dict-item]
         }
+
+    def reconfigure(self, config: Config) -> None:
+        """Follow a reloaded configuration; calls in flight are kept.
+
+        A queue that is no longer configured still maps to its old center, so
+        a caller waiting there when the center was removed is followed to the end.
+        """
+        self._config = config
+        self._threshold = config.service_level.threshold_s
+        self._short = config.service_level.short_abandon_s
+        self._by_queue = {**self._by_queue, **config.center_by_queue}
 
     @property
     def active_calls(self) -> int:
@@ -203,7 +215,7 @@ class CallTracker:
             handler(event)
 
     def _center(self, queue: str) -> str | None:
-        return self._config.center_by_queue.get(queue)
+        return self._by_queue.get(queue)
 
     def _join(self, e: QueueCallerJoin) -> None:
         center = self._center(e.queue)

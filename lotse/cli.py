@@ -27,6 +27,7 @@ COMMANDS: dict[str, str] = {
     "run": "lotse.commands.run:add_run",
     "route": "lotse.commands.route:add_route",
     "check": "lotse.commands.check:add_check",
+    "ctl": "lotse.commands.ctl:add_ctl",
     "report": "lotse.journal.cli:add_parser",
     "dialplan": "dialplans.cli:add_parser",
     "greetings": "greetings.cli:add_parser",

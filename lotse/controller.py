@@ -23,15 +23,18 @@ import structlog
 from prometheus_client import CollectorRegistry, start_http_server
 
 from ami.agi_protocol import AgiReply, AgiRequest
+from ami.contract import ARG_CONFIG
 from ami.fastagi import AgiResult, FastAgiServer
 from ami.session import AmiError, AmiSession, Connected, Disconnected
 from lotse import watchdog
 from lotse.calltrack import CallTracker, ReconcileResult
+from lotse.control.drift import DialplanDrift
 from lotse.journal.privacy import salt_from_env
 from lotse.journal.schema import JournalError
 from lotse.journal.store import Journal
 from lotse.livestate import LiveState
 from lotse.routing_service import RoutingRequest, RoutingService
+from metrics.control import ControlMetrics
 from metrics.registry import CenterOpenCollector, LotseMetrics, QueueStateCollector
 from router.config import Config, Endpoint
 from router.numbering import OrtsnetzTable, classify_caller
@@ -87,12 +90,14 @@ class RunOptions:
     agi_listen: Endpoint
     metrics_listen: Endpoint | None
     journal_path: str
+    # The operators' control socket (``lotse ctl``); None: none.
+    control_socket: str | None = None
 
     @classmethod
     def from_config(cls, config: Config) -> RunOptions:
         """The config's own controller settings."""
         c = config.controller
-        return cls(c.ami, c.agi_listen, c.metrics_listen, c.journal_path)
+        return cls(c.ami, c.agi_listen, c.metrics_listen, c.journal_path, c.control_socket_path())
 
 
 def read_secret(config: Config, environ: dict[str, str] | None = None) -> str:
@@ -139,8 +144,13 @@ class Controller:
         # Waits are measured on the state clock: the simulator's virtual time
         # in the demo, the monotonic clock otherwise.
         self.live = LiveState(config.center_by_queue, state_clock or mono_clock)
-        self.registry.register(QueueStateCollector(self.live.snapshot, centers))
-        self.registry.register(CenterOpenCollector(self.router, wall_clock, self.live.snapshot))
+        self._queue_collector = QueueStateCollector(self.live.snapshot, centers)
+        self._open_collector = CenterOpenCollector(self.router, wall_clock, self.live.snapshot)
+        self.registry.register(self._queue_collector)
+        self.registry.register(self._open_collector)
+        self.control_metrics = ControlMetrics(self.registry, centers)
+        self.control_metrics.show_config(config.sha256)
+        self.drift = DialplanDrift(self.control_metrics, config.sha256, config.source)
         self.journal = journal
         table = self.router.table
         self.tracker = CallTracker(
@@ -180,6 +190,7 @@ class Controller:
 
     def _timed_service(self, request: AgiRequest) -> AgiReply:
         start = self._mono()
+        self.drift.observe(request.arg(ARG_CONFIG))
         reply = self.service(request)
         self.metrics.decision_latency.observe(self._mono() - start)
         return reply
@@ -194,6 +205,26 @@ class Controller:
         self.metrics.agi_requests.labels(str(result)).inc()
         if result is AgiResult.MALFORMED:
             self.metrics.malformed.labels("agi").inc()
+
+    # --- hot reload ------------------------------------------------------------
+
+    def reconfigure(self, config: Config, router: Router) -> None:
+        """Swap in a reloaded configuration, atomically between two decisions.
+
+        Synchronous on the event loop, like every decision, so no decision
+        sees half of it. Live queue state, calls being followed, counters and
+        overrides are kept. Listen addresses, the AMI login, the journal and
+        the AGI deadline stay as started (they need a restart).
+        """
+        self.config = config
+        self.router = router
+        self.live.reconfigure(config.center_by_queue)
+        self.tracker.reconfigure(config)
+        self.service.use(router)
+        self._queue_collector.use_centers(config.centers)
+        self._open_collector.use_router(router)
+        self.control_metrics.show_config(config.sha256)
+        self.drift.expect(config.sha256, config.source)
 
     # --- the ordered consumer ----------------------------------------------------
 

@@ -82,7 +82,7 @@ class _Queue:
     # reads every center, and most decisions see no change since the last.
     counts: _Counts | None = None
 
-    def center_state(self, now: float, override: Override | None) -> CenterState:
+    def center_state(self, now: float, override: tuple[Override, str] | None) -> CenterState:
         counts = self.counts
         if counts is None:
             counts = self.counts = self._count()
@@ -94,7 +94,8 @@ class _Queue:
             available,
             busy,
             aht,
-            override,
+            override[0] if override is not None else None,
+            override[1] if override is not None else "",
         )
 
     def _count(self) -> _Counts:
@@ -124,7 +125,7 @@ class LiveState:
         self._queue_to_center = dict(queue_to_center)
         self._clock = clock
         self._queues: dict[str, _Queue] = {q: _Queue() for q in self._queue_to_center}
-        self._overrides: dict[str, Override] = {}
+        self._overrides: dict[str, tuple[Override, str]] = {}
         self._resync: dict[str, _Queue] | None = None
         self._resync_id: str | None = None
         self._stale = True
@@ -186,12 +187,28 @@ class LiveState:
         """True until the first complete resync, and again after a disconnect."""
         return self._stale
 
-    def set_override(self, center_id: str, override: Override | None) -> None:
-        """A supervisor opens or closes a center by hand (``None`` lifts it)."""
+    def set_override(self, center_id: str, override: Override | None, note: str = "") -> None:
+        """A supervisor opens or closes a center by hand (``None`` lifts it).
+
+        ``note`` (the supervisor's reason) is named in the decisions it shapes.
+        """
         if override is None:
             self._overrides.pop(center_id, None)
         else:
-            self._overrides[center_id] = override
+            self._overrides[center_id] = (override, note)
+        self._changed()
+
+    def reconfigure(self, queue_to_center: Mapping[str, str]) -> None:
+        """Follow a reloaded configuration without losing what is known.
+
+        Queues still configured keep their callers, agents and handle times
+        (also when their center was renamed); new queues start empty until the
+        next resync fills them; removed queues are dropped. Overrides stay.
+        """
+        self._queue_to_center = dict(queue_to_center)
+        self._queues = {q: self._queues.get(q) or _Queue() for q in self._queue_to_center}
+        if self._resync is not None:
+            self._resync = {q: self._resync.get(q) or _Queue() for q in self._queue_to_center}
         self._changed()
 
     # --- handlers, one per Asterisk event ------------------------------------

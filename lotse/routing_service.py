@@ -100,6 +100,10 @@ class RoutingService:
         self._wall_clock = wall_clock
         self._on_decision = on_decision
 
+    def use(self, router: Router) -> None:
+        """Route with ``router`` from the next request on (a configuration reload)."""
+        self._router = router
+
     def __call__(self, request: AgiRequest) -> AgiReply:
         """Decide for one request; never raises for any request content."""
         routing = call_from_request(request)

@@ -227,6 +227,10 @@ class QueueStateCollector(Collector):
         self._snapshot = snapshot
         self._centers = tuple(centers)
 
+    def use_centers(self, centers: Iterable[str]) -> None:
+        """Report these centers from the next scrape on (a configuration reload)."""
+        self._centers = tuple(centers)
+
     def collect(self) -> Iterator[GaugeMetricFamily]:
         snap = self._snapshot()
         families = {
@@ -281,6 +285,10 @@ class CenterOpenCollector(Collector):
         self._router = router
         self._now = wall_clock
         self._snapshot = snapshot
+
+    def use_router(self, router: Router) -> None:
+        """Judge with this configuration from the next scrape on (a configuration reload)."""
+        self._router = router
 
     def collect(self) -> Iterator[GaugeMetricFamily]:
         """One gauge per configured center, for the wall-clock time of the scrape."""

@@ -9,6 +9,7 @@ controller, the simulator — reads them without re-checking.
 from __future__ import annotations
 
 import bisect
+import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date, time
@@ -168,6 +169,14 @@ class ControllerSettings:
     journal_path: str = "lotse-journal.sqlite"
     journal_retention_days: int = 90
     journal_salt_env: str = "LOTSE_JOURNAL_SALT"
+    # The operators' Unix control socket; None: beside the journal.
+    control_socket: str | None = None
+
+    def control_socket_path(self, journal_path: str | None = None) -> str:
+        """Where the control socket is: as configured, else ``lotse.sock`` beside the journal."""
+        if self.control_socket:
+            return self.control_socket
+        return os.path.join(os.path.dirname(journal_path or self.journal_path), "lotse.sock")
 
 
 @dataclass(frozen=True)
@@ -194,6 +203,10 @@ class Config:
     max_hops: int = 3
     controller: ControllerSettings = field(default_factory=ControllerSettings)
     source: str = "<config>"
+    # sha256 of the file's bytes as loaded ("" when not loaded from a file):
+    # names the configuration in ``lotse ctl status``, the metrics and the
+    # dialplan built from it.
+    sha256: str = ""
 
     @cached_property
     def center_by_ortsnetz(self) -> Mapping[str, str]:

@@ -12,8 +12,10 @@ shipped ``config.yaml``.
 
 from __future__ import annotations
 
+import hashlib
 import sys
 import zoneinfo
+from dataclasses import replace
 from pathlib import Path
 
 from yaml.nodes import MappingNode, Node, ScalarNode
@@ -62,7 +64,8 @@ def load_config(path: str | Path, *, table: OrtsnetzTable | None = None) -> Conf
         line = data.count(b"\n", 0, err.start) + 1
         col = err.start - (data.rfind(b"\n", 0, err.start) + 1) + 1
         raise ConfigError([Problem(source, line, col, "not UTF-8 text")]) from err
-    return load_config_text(text, source, table)
+    config = load_config_text(text, source, table)
+    return replace(config, sha256=hashlib.sha256(data).hexdigest())
 
 
 def load_config_text(
@@ -231,6 +234,7 @@ class _Loader:
                 "journal",
                 "journal_retention_days",
                 "journal_salt_env",
+                "control_socket",
             ),
         )
         secret_env = self._env_name(
@@ -265,6 +269,9 @@ class _Loader:
                 f.get("journal_salt_env"), f"{p}.journal_salt_env", d.journal_salt_env
             )
             or d.journal_salt_env,
+            control_socket=self.r.optional_string(
+                f.get("control_socket"), f"{p}.control_socket", d.control_socket
+            ),
         )
 
     def _endpoint(self, node: Node | None, path: str, default: Endpoint) -> Endpoint:

@@ -125,7 +125,7 @@ def closed_reason(
     """
     override = state.override
     if override is not None:
-        return None if override is Override.OPEN else "closed by supervisor override"
+        return None if override is Override.OPEN else state.override_closed_reason()
     day = moment.day
     if day in center.closures:
         return f"closure day {day.isoformat()}"

@@ -102,7 +102,7 @@ def _closed(plan: CenterPlan, instant: Instant, states: Mapping[str, CenterState
     cid = plan.id
     state = states.get(cid)
     if state is not None and state.override is not None:
-        return None if state.override is Override.OPEN else "closed by supervisor override"
+        return None if state.override is Override.OPEN else state.override_closed_reason()
     why = instant.closures.get(cid)
     if why is not None:
         return why
@@ -140,9 +140,12 @@ def _choose_target(
 
     chain = [c for c in plan.overflow if c not in visited] if visited else plan.overflow
     if cid not in visited:
-        overload = _overload_reason(plan, states.get(cid, UNKNOWN))
+        home_state = states.get(cid, UNKNOWN)
+        overload = _overload_reason(plan, home_state)
         if overload is None:
             reasons.append(plan.is_open)
+            if home_state.override is Override.OPEN:
+                reasons.append(home_state.override_open_reason())
             return _queue(home, plan, chain, visited, instant, states, router, reasons)
         reasons.append(f"{cid} overloaded: {overload}")
         target = _first_open(chain, instant, states, router, reasons, _OVERFLOW, plan)

@@ -34,6 +34,17 @@ class CenterState:
     agents_busy: int = 0
     avg_handle_s: float | None = None
     override: Override | None = None
+    # What the supervisor gave as the override's reason (and until when); it
+    # appears in every decision the override shapes.
+    override_note: str = ""
+
+    def override_closed_reason(self) -> str:
+        """Why a closing override closes the center, as decisions name it."""
+        return f"closed by override: {self.override_note or 'no reason given'}"
+
+    def override_open_reason(self) -> str:
+        """Why an opening override keeps the center open, as decisions name it."""
+        return f"open by override: {self.override_note or 'no reason given'}"
 
     def expected_wait_s(self, default_handle_s: float = 240.0) -> float | None:
         """Expected wait of a caller joining now, or ``None`` when unknown.

@@ -11,6 +11,7 @@ from dataclasses import replace
 from datetime import UTC, datetime
 
 from cliutil import EXIT_FAILURE, BadInput, add_config_option, load, report_bad_input
+from lotse.control.operations import Operations
 from lotse.controller import (
     Controller,
     RunOptions,
@@ -50,6 +51,12 @@ def add_run(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     parser.add_argument("--metrics-listen", type=endpoint, help="Prometheus metrics HOST:PORT")
     parser.add_argument("--no-metrics", action="store_true", help="serve no metrics")
     parser.add_argument("--journal", help="call journal SQLite file")
+    parser.add_argument(
+        "--control",
+        metavar="PATH",
+        help="Unix control socket for lotse ctl (default: controller.control_socket, "
+        "else lotse.sock beside the journal)",
+    )
     parser.add_argument("--log-level", default="info", choices=("debug", "info", "warning"))
     parser.set_defaults(func=_run)
 
@@ -71,6 +78,11 @@ def _run(args: argparse.Namespace) -> int:
         agi_listen=args.agi_listen or options.agi_listen,
         metrics_listen=None if args.no_metrics else (args.metrics_listen or options.metrics_listen),
         journal_path=args.journal or options.journal_path,
+    )
+    options = replace(
+        options,
+        control_socket=args.control
+        or config.controller.control_socket_path(args.journal or options.journal_path),
     )
     try:
         return asyncio.run(serve(config, options, secret, table))
@@ -99,15 +111,32 @@ async def serve(config: Config, options: RunOptions, secret: str, table: Ortsnet
     journal = await open_journal(config, options.journal_path, lambda: datetime.now(UTC))
     try:
         controller = Controller(config, options, secret=secret, journal=journal, table=table)
-        await controller.start()
+        # Stored overrides apply from the first decision; SIGHUP reloads the config.
+        ops = await Operations.open(
+            controller,
+            table=table,
+            wall_clock=lambda: datetime.now(UTC),
+            socket_path=options.control_socket,
+        )
     except BaseException:
         await journal.close()
         raise
+    try:
+        # The control socket first: one taken by another controller fails the
+        # start before this one answers FastAGI.
+        await ops.start()
+        await controller.start()
+    except BaseException:
+        await ops.close()
+        await journal.close()
+        raise
+    loop.add_signal_handler(signal.SIGHUP, ops.reload_soon)
     # Everything built so far (config, the numbering plan, compiled routes)
     # lives as long as the process: move it out of the collector's sight so
     # collections during routing do not rescan it.
     gc.collect()
     gc.freeze()
     await stop.wait()
+    await ops.close()
     await controller.stop()
     return 0

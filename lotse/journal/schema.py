@@ -19,6 +19,12 @@ Tables:
     for a call the controller lost sight of and closed when it reconciled.
 ``meta``
     Key/value facts about the journal itself (the generated salt, if any).
+``overrides``
+    The supervisor overrides in effect, one row per center (``lotse ctl
+    override``): read at start-up, so an override survives a restart.
+``control_audit``
+    Every change made over the control socket, kept: when, who (the peer's
+    uid), what (override, expiry, reload), for which center, until when, why.
 
 Times are UTC text, ``YYYY-MM-DDTHH:MM:SS.ffffffZ``: fixed width, so text
 order is time order and the indexes serve range queries by day.
@@ -115,7 +121,31 @@ ALTER TABLE calls ADD COLUMN outcome TEXT;
 CREATE INDEX calls_open ON calls (ended_at) WHERE ended_at IS NULL;
 """
 
-MIGRATIONS: tuple[str, ...] = (_V1, _V2, _V3, _V4)
+# Version 5: supervisor overrides and the audit trail of the control socket.
+_V5 = """
+CREATE TABLE overrides (
+    center TEXT PRIMARY KEY,
+    mode TEXT NOT NULL,
+    reason TEXT NOT NULL,
+    until TEXT,
+    set_at TEXT NOT NULL,
+    set_by_uid INTEGER
+) WITHOUT ROWID;
+CREATE TABLE control_audit (
+    id INTEGER PRIMARY KEY,
+    at TEXT NOT NULL,
+    uid INTEGER,
+    action TEXT NOT NULL,
+    center TEXT,
+    mode TEXT,
+    until TEXT,
+    reason TEXT NOT NULL DEFAULT '',
+    detail TEXT NOT NULL DEFAULT ''
+);
+CREATE INDEX control_audit_by_time ON control_audit (at);
+"""
+
+MIGRATIONS: tuple[str, ...] = (_V1, _V2, _V3, _V4, _V5)
 SCHEMA_VERSION = len(MIGRATIONS)
 
 

@@ -81,8 +81,9 @@ def test_init_and_agi_question() -> None:
     ask = _extension("lotse-route", "ask")
     agi = (
         " same => n,AGI(agi://127.0.0.1:4573/route,"
-        "${LOTSE_DIALED},${LOTSE_VISITED},${LOTSE_PLZ},${LOTSE_CALLID})"
+        f"${{LOTSE_DIALED}},${{LOTSE_VISITED}},${{LOTSE_PLZ}},${{LOTSE_CALLID}},{CONFIG.sha256})"
     )
+    assert len(CONFIG.sha256) == 64
     assert agi in ask
     position = ask.index(agi)
     # The reply variables are cleared before the question, the status checked after.

@@ -108,12 +108,26 @@ def test_opening_hours_follow_daylight_saving_time(router: Router) -> None:
 def test_manual_override(router: Router) -> None:
     closed = staffed(bremen=CenterState(agents_logged_in=5, override=Override.CLOSED))
     d = decide(Call("0421 1234"), TUESDAY, closed, router)
-    assert d.target == "bund" and "bremen closed: closed by supervisor override" in d.reasons
+    assert d.target == "bund" and "bremen closed: closed by override: no reason given" in d.reasons
     sunday = datetime(2026, 11, 29, 10, 0, tzinfo=BERLIN)
     opened = staffed(
         bremen=CenterState(agents_logged_in=2, agents_available=2, override=Override.OPEN)
     )
     assert decide(Call("0421 1234"), sunday, opened, router).target == "bremen"
+
+
+def test_override_names_the_supervisors_reason(router: Router) -> None:
+    closed = CenterState(
+        agents_logged_in=5, override=Override.CLOSED, override_note="staff meeting"
+    )
+    d = decide(Call("0421 1234"), TUESDAY, staffed(bremen=closed), router)
+    assert "bremen closed: closed by override: staff meeting" in d.reasons
+    sunday = datetime(2026, 11, 29, 10, 0, tzinfo=BERLIN)
+    opened = CenterState(
+        agents_logged_in=2, agents_available=2, override=Override.OPEN, override_note="crisis day"
+    )
+    d = decide(Call("0421 1234"), sunday, staffed(bremen=opened), router)
+    assert d.target == "bremen" and "open by override: crisis day" in d.reasons
 
 
 def test_overload_spills_to_first_open_partner_that_is_not_overloaded(router: Router) -> None:

@@ -1,0 +1,324 @@
+"""``lotse ctl``: talk to a running ``lotse run`` over its Unix control socket.
+
+Exit codes as everywhere: 0 ok, 1 runtime failure (no controller listening,
+no permission on the socket, no answer), 2 bad input (an unknown center, a
+refused configuration, a bad time).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import socket
+import sys
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from cliutil import EXIT_BAD_INPUT, EXIT_FAILURE, EXIT_OK, add_config_option, default_config_path
+from lotse.control.protocol import FAILED, MAX_REQUEST_BYTES
+from router.config import ControllerSettings
+
+SOCKET_ENV = "LOTSE_CONTROL_SOCKET"
+# Where deploy/lotse.service puts it.
+SYSTEMD_SOCKET = "/run/lotse/lotse.sock"
+# An answer is at most a few hundred centers' status or 100 decisions.
+MAX_ANSWER_BYTES = 16 * 1024 * 1024
+
+
+class CtlError(Exception):
+    """The controller could not be asked; exit code 1."""
+
+
+def add_ctl(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """Register ``lotse ctl [--socket PATH] [--json] COMMAND``."""
+    parser = sub.add_parser(
+        "ctl",
+        help="control a running controller (status, route, override, reload)",
+        description="Ask or change a running `lotse run` over its Unix control socket. "
+        "The socket is only for the controller's user and group (mode 0660).",
+    )
+    parser.add_argument(
+        "--socket",
+        metavar="PATH",
+        help=f"control socket (default: ${SOCKET_ENV}, controller.control_socket of the "
+        f"config, {SYSTEMD_SOCKET} if it exists, else lotse.sock beside the journal)",
+    )
+    _json_option(parser, argparse.SUPPRESS)
+    parser.add_argument(
+        "--timeout", type=float, default=10.0, metavar="S", help="seconds to wait for an answer"
+    )
+    add_config_option(parser)
+    commands = parser.add_subparsers(dest="ctl_command", metavar="COMMAND", required=True)
+
+    status = commands.add_parser(
+        "status",
+        help="configuration, AMI, dialplan and every center now",
+        description="The configuration in effect (path, sha256, loaded at), the AMI "
+        "connection, whether the dialplan was built from the same configuration, and per "
+        "center: open now and why, override, callers waiting, agents, expected wait.",
+    )
+    _json_option(status, argparse.SUPPRESS)
+
+    route = commands.add_parser(
+        "route",
+        help="the running controller's decision for caller numbers",
+        description="Where calls from these numbers would go now, with the live queue "
+        "state and the overrides. Places no call and writes no call record.",
+    )
+    route.add_argument("numbers", nargs="+", metavar="NUMBER", help="caller number(s)")
+    route.add_argument("--at", help="local time (ISO 8601; default: now)")
+    route.add_argument("--dialed", default="115", help="dialed number (default 115)")
+    route.add_argument("--postal-code", help="postal code the caller entered")
+    route.add_argument("--visited", default="", help="centers already visited, comma-separated")
+    _json_option(route, argparse.SUPPRESS)
+
+    override = commands.add_parser(
+        "override",
+        help="close or open a center by hand, or return it to its hours",
+        description="closed: the center takes no calls now (they spill as off-hours); "
+        "open: it stays open outside its hours; auto: back to its opening hours. Takes "
+        "effect on the next decision, survives a restart, and is kept in the audit trail "
+        "with your uid. The static fallback in the dialplan does not know overrides.",
+    )
+    override.add_argument("center", help="center id (as in the configuration)")
+    override.add_argument("mode", choices=("closed", "open", "auto"))
+    override.add_argument(
+        "--until", metavar="ISO-TIME", help="end the override by itself at this local time"
+    )
+    override.add_argument("--reason", default="", help="why (named in every decision)")
+    _json_option(override, argparse.SUPPRESS)
+
+    reload = commands.add_parser(
+        "reload",
+        help="read and check the configuration file again; swap it in if it has no problem",
+        description="Like SIGHUP. A file with problems is refused (exit 2, every problem as "
+        "FILE:LINE:COL: message) and the old configuration stays in effect; a good one is "
+        "swapped in between two decisions, keeping queue state, calls and overrides.",
+    )
+    _json_option(reload, argparse.SUPPRESS)
+    parser.set_defaults(func=_run, json=False)
+
+
+def _json_option(parser: argparse.ArgumentParser, default: Any) -> None:
+    parser.add_argument(
+        "--json", action="store_true", default=default, help="print the answer as JSON"
+    )
+
+
+def socket_path(args: argparse.Namespace) -> str:
+    """The control socket to use: option, environment, configuration, systemd's, default."""
+    if args.socket:
+        return str(args.socket)
+    env = os.environ.get(SOCKET_ENV)
+    if env:
+        return env
+    configured, journal = _from_config(args.config or default_config_path())
+    if configured:
+        return configured
+    if Path(SYSTEMD_SOCKET).exists():
+        return SYSTEMD_SOCKET
+    return ControllerSettings(journal_path=journal).control_socket_path()
+
+
+def _from_config(path: Path) -> tuple[str | None, str]:
+    """``controller.control_socket`` and ``controller.journal``, read leniently.
+
+    The client must find the socket even when the file has just been broken
+    (that is when an operator runs ``lotse ctl reload``).
+    """
+    default_journal = ControllerSettings().journal_path
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, yaml.YAMLError):
+        return None, default_journal
+    controller = data.get("controller") if isinstance(data, dict) else None
+    if not isinstance(controller, dict):
+        return None, default_journal
+    sock, journal = controller.get("control_socket"), controller.get("journal")
+    return (
+        sock if isinstance(sock, str) and sock else None,
+        journal if isinstance(journal, str) and journal else default_journal,
+    )
+
+
+def ask(path: str, request: dict[str, Any], timeout_s: float = 10.0) -> dict[str, Any]:
+    """Send one request, return the controller's answer; :class:`CtlError` if it cannot."""
+    line = json.dumps(request, ensure_ascii=False).encode() + b"\n"
+    if len(line) > MAX_REQUEST_BYTES:
+        raise CtlError(f"request longer than {MAX_REQUEST_BYTES} bytes")
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:
+        sock.settimeout(timeout_s)
+        try:
+            sock.connect(path)
+        except (FileNotFoundError, ConnectionRefusedError):
+            raise CtlError(f"no controller listening on {path}") from None
+        except PermissionError:
+            raise CtlError(
+                f"{path}: permission denied (the control socket is for the controller's "
+                "user and group)"
+            ) from None
+        except OSError as err:
+            raise CtlError(f"{path}: cannot connect: {err.strerror or err}") from None
+        try:
+            sock.sendall(line)
+            answer = _read_line(sock)
+        except TimeoutError:
+            raise CtlError(f"{path}: no answer within {timeout_s:g} s") from None
+        except OSError as err:
+            raise CtlError(f"{path}: connection failed: {err.strerror or err}") from None
+    try:
+        decoded = json.loads(answer)
+    except ValueError:
+        raise CtlError(f"{path}: the controller's answer is not JSON") from None
+    if not isinstance(decoded, dict) or "ok" not in decoded:
+        raise CtlError(f"{path}: unexpected answer")
+    return decoded
+
+
+def _read_line(sock: socket.socket) -> bytes:
+    chunks: list[bytes] = []
+    size = 0
+    while True:
+        chunk = sock.recv(65536)
+        if not chunk:
+            break
+        chunks.append(chunk)
+        size += len(chunk)
+        if chunk.endswith(b"\n") or size > MAX_ANSWER_BYTES:
+            break
+    return b"".join(chunks)
+
+
+def _request(args: argparse.Namespace) -> dict[str, Any]:
+    command = args.ctl_command
+    if command == "route":
+        return {
+            "command": "route",
+            "numbers": args.numbers,
+            "at": args.at,
+            "dialed": args.dialed,
+            "postal_code": args.postal_code,
+            "visited": args.visited,
+        }
+    if command == "override":
+        return {
+            "command": "override",
+            "center": args.center,
+            "mode": args.mode,
+            "until": args.until,
+            "reason": args.reason,
+        }
+    return {"command": command}
+
+
+def _run(args: argparse.Namespace) -> int:
+    path = socket_path(args)
+    try:
+        answer = ask(path, _request(args), args.timeout)
+    except CtlError as err:
+        print(f"lotse ctl: {err}", file=sys.stderr)
+        return EXIT_FAILURE
+    if not answer.get("ok"):
+        return _report_error(answer, args.json)
+    result = answer.get("result") or {}
+    for warning in answer.get("warnings") or []:
+        print(f"warning: {warning}", file=sys.stderr)
+    if args.json:
+        if args.ctl_command == "route":
+            for decision in result.get("decisions", []):
+                print(json.dumps(decision, ensure_ascii=False))
+        else:
+            print(json.dumps(result, ensure_ascii=False, indent=2))
+        return EXIT_OK
+    print(_render(args.ctl_command, result))
+    return EXIT_OK
+
+
+def _report_error(answer: dict[str, Any], as_json: bool) -> int:
+    if as_json:
+        print(json.dumps(answer, ensure_ascii=False, indent=2))
+    print(f"lotse ctl: {answer.get('message', 'error')}", file=sys.stderr)
+    for problem in answer.get("problems") or []:
+        print(problem, file=sys.stderr)
+    return EXIT_FAILURE if answer.get("error") == FAILED else EXIT_BAD_INPUT
+
+
+def _render(command: str, result: dict[str, Any]) -> str:
+    if command == "status":
+        return render_status(result)
+    if command == "route":
+        return "\n".join(_render_decision(d) for d in result.get("decisions", []))
+    if command == "override":
+        return _render_override(result["center"], result.get("override"))
+    return f"reloaded {result['config']} (sha256 {result['config_sha256']})"
+
+
+def render_status(s: dict[str, Any]) -> str:
+    """``lotse ctl status`` for people."""
+    ami = s["ami"]
+    ami_text = "connected" if ami["connected"] else "not connected"
+    if ami["stale"]:
+        ami_text += ", state stale (routing on the last known state)"
+    dialplan = s["dialplan"]
+    if dialplan["mismatch"] is None:
+        dp_text = "not seen yet (no FastAGI request with a configuration hash)"
+    elif dialplan["mismatch"]:
+        dp_text = f"built from ANOTHER configuration ({dialplan['config_sha256']}): " + (
+            dialplan["hint"] or ""
+        )
+    else:
+        dp_text = "built from this configuration"
+    lines = [
+        f"config    {s['config']}",
+        f"sha256    {s['config_sha256']}",
+        f"loaded    {s['loaded_at']}",
+        f"AMI       {ami_text}",
+        f"dialplan  {dp_text}",
+        "",
+        f"{'center':<16} {'open':<5} {'waiting':>7} {'agents':>7} {'free':>5} "
+        f"{'exp.wait':>8}  why / override",
+    ]
+    for c in s["centers"]:
+        logged = "?" if c["agents_logged_in"] is None else str(c["agents_logged_in"])
+        wait = "-" if c["expected_wait_s"] is None else f"{c['expected_wait_s']} s"
+        why = c["why"]
+        if c["override"] is not None:
+            o = c["override"]
+            until = f" until {o['until']}" if o["until"] else ""
+            why += f" [override {o['mode']}{until}, by uid {o['set_by_uid']}]"
+        lines.append(
+            f"{c['id']:<16} {'yes' if c['open'] else 'no':<5} {c['waiting']:>7} {logged:>7} "
+            f"{c['agents_available']:>5} {wait:>8}  {why}"
+        )
+    return "\n".join(lines)
+
+
+def _render_decision(d: dict[str, Any]) -> str:
+    net = f", Ortsnetz 0{d['ortsnetz']} {d['ortsnetz_name']}" if d.get("ortsnetz") else ""
+    head = f"{d['caller']} ({d['number_kind']}{net}) at {d['at']}"
+    if d["action"] == "queue":
+        spill = (
+            f"spill after {d['queue_timeout_s']} s"
+            if d["queue_timeout_s"]
+            else "final, no further spill"
+        )
+        what = (
+            f"queue {d['queue']} at {d['target']} for home {d['home']}; "
+            f"greeting {d['greeting']}; {spill}"
+        )
+    elif d["action"] == "announce":
+        what = f"announcement {d['announcement']}"
+    else:
+        what = f"ask for the postal code (prompt {d['prompt']})"
+    return "\n".join([head, f"  -> {what}", *(f"     - {r}" for r in d["reasons"])])
+
+
+def _render_override(center: str, override: dict[str, Any] | None) -> str:
+    if override is None:
+        return f"{center}: auto (its opening hours, holidays and closure days decide)"
+    until = f" until {override['until']}" if override["until"] else ""
+    reason = override["reason"] or "no reason given"
+    return f"{center}: {override['mode']} by override{until} ({reason})"

@@ -1,0 +1,106 @@
+"""The control socket's protocol: one JSON object per line, each way.
+
+A request names its ``command`` and the command's arguments::
+
+    {"command": "status"}
+    {"command": "route", "numbers": ["0421 1234"], "at": "2026-12-24T17:30",
+     "dialed": "115", "postal_code": null}
+    {"command": "override", "center": "bremen", "mode": "closed",
+     "until": "2026-12-24T18:00+01:00", "reason": "staff meeting"}
+    {"command": "reload"}
+
+The answer is ``{"ok": true, "result": {...}, "warnings": [...]}`` or
+``{"ok": false, "error": KIND, "message": "...", "problems": [...]}``, where
+``KIND`` tells the client its exit code: ``failed`` is a runtime failure (1),
+every other kind is input to fix (2).
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+# A request is a few hundred bytes; the bound keeps a garbage writer from
+# making the controller buffer without end.
+MAX_REQUEST_BYTES = 64 * 1024
+MAX_NUMBERS = 100
+COMMANDS = ("status", "route", "override", "reload")
+
+# Error kinds (``failed`` alone means "not your input's fault").
+BAD_REQUEST = "bad_request"
+TOO_LARGE = "too_large"
+UNKNOWN_COMMAND = "unknown_command"
+UNKNOWN_CENTER = "unknown_center"
+BAD_INPUT = "bad_input"
+REFUSED = "refused"
+FORBIDDEN = "forbidden"
+BUSY = "busy"
+FAILED = "failed"
+
+
+class RequestError(Exception):
+    """A request that cannot be served; becomes an error answer."""
+
+    def __init__(self, kind: str, message: str, problems: list[str] | None = None) -> None:
+        super().__init__(message)
+        self.kind = kind
+        self.message = message
+        self.problems = problems or []
+
+
+@dataclass(frozen=True)
+class Peer:
+    """Who is on the other end of a control connection (from ``SO_PEERCRED``)."""
+
+    pid: int
+    uid: int
+    gid: int
+
+
+@dataclass(frozen=True)
+class Answer:
+    """A successful answer: the result and anything the operator should know."""
+
+    result: dict[str, Any]
+    warnings: list[str] = field(default_factory=list)
+
+
+def parse_request(line: bytes) -> dict[str, Any]:
+    """One request line as a dict with a known ``command``; :class:`RequestError` otherwise."""
+    try:
+        request = json.loads(line)
+    except (UnicodeDecodeError, ValueError):
+        raise RequestError(BAD_REQUEST, "not a JSON object on one line") from None
+    if not isinstance(request, dict):
+        raise RequestError(BAD_REQUEST, "not a JSON object on one line")
+    command = request.get("command")
+    if command not in COMMANDS:
+        raise RequestError(
+            UNKNOWN_COMMAND, f"unknown command {command!r}; known: {', '.join(COMMANDS)}"
+        )
+    return request
+
+
+def text_arg(request: dict[str, Any], key: str, *, required: bool = False) -> str | None:
+    """A string argument of the request (``None`` when absent and not required)."""
+    value = request.get(key)
+    if value is None:
+        if required:
+            raise RequestError(BAD_REQUEST, f"{key}: missing")
+        return None
+    if not isinstance(value, str):
+        raise RequestError(BAD_REQUEST, f"{key}: expected a string")
+    return value
+
+
+def encode_answer(answer: Answer) -> bytes:
+    """A successful answer as one line."""
+    body = {"ok": True, "result": answer.result, "warnings": answer.warnings}
+    return json.dumps(body, ensure_ascii=False).encode() + b"\n"
+
+
+def encode_error(err: RequestError) -> bytes:
+    """An error answer as one line."""
+    body = {"ok": False, "error": err.kind, "message": err.message, "problems": err.problems}
+    return json.dumps(body, ensure_ascii=False).encode() + b"\n"
