@@ -29,6 +29,7 @@ COMMANDS: dict[str, str] = {
     "check": "lotse.commands.check:add_check",
     "ctl": "lotse.commands.ctl:add_ctl",
     "report": "lotse.journal.cli:add_parser",
+    "journal": "lotse.queuelog.cli:add_parser",
     "dialplan": "dialplans.cli:add_parser",
     "greetings": "greetings.cli:add_parser",
     "pbx": "standin.cli:add_parser",

@@ -7,7 +7,9 @@ Asterisk ``Uniqueid`` of the caller's channel):
 → ``Answered`` or ``Abandoned`` → ``Ended``; ``FallbackUsed`` when the static
 dialplan routed the call because the controller did not answer in time;
 ``Closed`` instead of ``Ended`` when the controller reconciled with Asterisk
-and found the call gone without having seen it end.
+and found the call gone without having seen it end; ``Imported`` when records
+of the call were taken from Asterisk's own ``queue_log`` (the journey's
+records then follow it).
 
 Every ``at`` is an aware datetime; the journal stores it in UTC. Records carry
 no caller number: only the Ortsnetz prefix and a salted hash (see
@@ -283,6 +285,25 @@ class Closed:
         _require_aware(self.at)
 
 
+@dataclass(frozen=True, slots=True)
+class Imported:
+    """Records of the call were imported from ``source`` rather than seen by the controller.
+
+    ``source`` is ``queue_log`` (Asterisk's queue_log, see :mod:`lotse.queuelog`).
+    ``home`` is the home the source implies, for a call the journal did not
+    know yet (``None`` when merging into a call it knows: its home stays).
+    """
+
+    kind: ClassVar[str] = "imported"
+    call_id: str
+    at: datetime
+    source: str
+    home: str | None
+
+    def __post_init__(self) -> None:
+        _require_aware(self.at)
+
+
 Record = (
     CallArrived
     | Decided
@@ -293,5 +314,6 @@ Record = (
     | Ended
     | FallbackUsed
     | Closed
+    | Imported
 )
 """Any journal record."""

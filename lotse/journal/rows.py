@@ -8,6 +8,8 @@ added before the answer's). Per column the rule is:
 * facts about the caller and the final outcome: the newest non-NULL value;
 * ``home``: the first non-NULL value (spills do not move a call's home);
 * ``arrived_at``: the earliest time seen;
+* ``source``: the first non-NULL value (``queue_log`` once anything was
+  imported from Asterisk's queue_log);
 * ``outcome``: set by a ``Closed`` record, cleared by a later answer or
   abandon (what happened became known);
 * flags (queued, abandoned, offhours, overflowed …): once set, stay set;
@@ -33,6 +35,7 @@ from lotse.journal.records import (
     Decided,
     Ended,
     FallbackUsed,
+    Imported,
     QueueJoined,
     Record,
     Spilled,
@@ -46,7 +49,7 @@ FIELDS: tuple[str, ...] = (
     "home", "final_center", "joined_center", "queued", "answered_center", "answered_at",
     "wait_s", "spill_wait_s", "talk_s", "abandoned", "offhours", "overflowed", "hop",
     "hop_inc", "announced", "fallback", "stale", "ended_at", "ended_cause", "outcome",
-    "kind", "center", "detail",
+    "source", "kind", "center", "detail",
 )  # fmt: skip
 _INDEX = {name: i for i, name in enumerate(FIELDS)}
 _KIND, _CENTER, _DETAIL = _INDEX["kind"], _INDEX["center"], _INDEX["detail"]
@@ -71,13 +74,13 @@ INSERT INTO calls (
     call_id, arrived_at, ortsnetz_prefix, caller_hash, number_kind, dialed_ortsnetz,
     home, final_center, queued, answered_center, answered_at, wait_s, spilled_wait_s,
     talk_s, abandoned, offhours, overflowed, hops, announced, fallback, stale,
-    ended_at, ended_cause, outcome
+    ended_at, ended_cause, outcome, source
 ) VALUES (
     NEW.call_id, NEW.at, NEW.ortsnetz_prefix, NEW.caller_hash, NEW.number_kind,
     NEW.dialed_ortsnetz, NEW.home, NEW.final_center, NEW.queued, NEW.answered_center,
     NEW.answered_at, NEW.wait_s, NEW.spill_wait_s, NEW.talk_s, NEW.abandoned, NEW.offhours,
     NEW.overflowed, MAX(NEW.hop, NEW.hop_inc), NEW.announced, NEW.fallback, NEW.stale,
-    NEW.ended_at, NEW.ended_cause, NEW.outcome
+    NEW.ended_at, NEW.ended_cause, NEW.outcome, NEW.source
 )
 ON CONFLICT (call_id) DO UPDATE SET
     arrived_at = MIN(arrived_at, excluded.arrived_at),
@@ -107,6 +110,7 @@ ON CONFLICT (call_id) DO UPDATE SET
     stale = MAX(stale, excluded.stale),
     ended_at = COALESCE(excluded.ended_at, ended_at),
     ended_cause = COALESCE(excluded.ended_cause, ended_cause),
+    source = COALESCE(source, excluded.source),
     outcome = CASE
         WHEN excluded.outcome IS NOT NULL THEN excluded.outcome
         WHEN excluded.answered_center IS NOT NULL OR excluded.abandoned THEN NULL
@@ -225,6 +229,8 @@ def _call_values(rec: Record, at: str) -> Iterable[tuple[str, Any]]:
         case Closed():
             outcome = None if rec.outcome is None else str(rec.outcome)
             return (("ended_at", at), ("ended_cause", rec.reason), ("outcome", outcome))
+        case Imported():
+            return (("home", rec.home), ("source", rec.source))
     return ()
 
 

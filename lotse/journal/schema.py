@@ -145,7 +145,14 @@ CREATE TABLE control_audit (
 CREATE INDEX control_audit_by_time ON control_audit (at);
 """
 
-MIGRATIONS: tuple[str, ...] = (_V1, _V2, _V3, _V4, _V5)
+# Version 6: where the journal learned of a call. NULL: the controller saw it
+# (FastAGI, AMI); 'queue_log': some or all of its journey was imported from
+# Asterisk's queue_log (calls the controller never saw, or lost sight of).
+_V6 = """
+ALTER TABLE calls ADD COLUMN source TEXT;
+"""
+
+MIGRATIONS: tuple[str, ...] = (_V1, _V2, _V3, _V4, _V5, _V6)
 SCHEMA_VERSION = len(MIGRATIONS)
 
 

@@ -303,6 +303,19 @@ class Journal:
             for r in found
         ]
 
+    async def exclusive(self, work: Callable[[aiosqlite.Connection], Awaitable[_T]]) -> _T:
+        """Run ``work`` on the journal's connection, alone, after writing what is queued.
+
+        For importers that must read and write in one transaction (Asterisk's
+        queue_log, :mod:`lotse.queuelog.importer`): ``work`` gets the
+        connection in autocommit mode with the batch view of
+        :data:`~lotse.journal.rows.APPLY_BATCH` ready, opens its own
+        transaction and ends it. The writer waits meanwhile.
+        """
+        await self.flush()
+        async with self._lock:
+            return await work(self._conn)
+
     async def close(self) -> None:
         """Write everything still queued, stop the writer and close the file (idempotent)."""
         if self._closed:

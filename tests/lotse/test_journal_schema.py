@@ -56,8 +56,10 @@ async def test_new_file_gets_the_current_schema(tmp_path: Path) -> None:
     db = tmp_path / "j.sqlite"
     journal = await Journal.open(db, clock=clock)
     await journal.close()
-    assert version(db) == SCHEMA_VERSION == 5
-    assert {"dialed_ortsnetz", "announced", "fallback", "stale"} <= columns(db)
+    assert version(db) == SCHEMA_VERSION == 6
+    assert {"dialed_ortsnetz", "announced", "fallback", "stale", "outcome", "source"} <= columns(
+        db
+    )
     conn = sqlite3.connect(db)
     tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
     assert {"overrides", "control_audit"} <= tables
@@ -85,11 +87,12 @@ async def test_version_1_journal_is_migrated_keeping_its_calls(tmp_path: Path) -
     assert version(db) == SCHEMA_VERSION
     conn = sqlite3.connect(db)
     call = conn.execute(
-        "SELECT home, answered_center, wait_s, announced, fallback, stale FROM calls"
+        "SELECT home, answered_center, wait_s, announced, fallback, stale, source FROM calls"
     ).fetchone()
     seqs = conn.execute("SELECT seq, kind FROM call_events ORDER BY seq").fetchall()
     conn.close()
-    assert call == ("koeln", "koeln", 14.0, 0, 0, 0)
+    # The controller saw the old calls: no source.
+    assert call == ("koeln", "koeln", 14.0, 0, 0, 0, None)
     assert seqs == [(1, "queued"), (2, "answered")]
 
 
