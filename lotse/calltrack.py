@@ -25,6 +25,12 @@ is closed (:class:`~lotse.journal.records.Closed`), with the outcome
 ``unknown`` unless an answer, an abandon or an announcement was journaled. A
 caller alive in a lotse queue whom the journal does not know (the static
 fallback routed it while the controller was down) gets a row.
+
+Service-level metrics are counted in both views of docs/service-level.md:
+per queue (``lotse_calls_*``, each queue entry with its own wait, as Asterisk
+counts) and per home (``lotse_home_calls_*``, each call once for its home with
+the wait summed over its spills), the latter by the definitions of
+:mod:`metrics.servicelevel`, which the journal report shares.
 """
 
 from __future__ import annotations
@@ -64,6 +70,7 @@ from lotse.journal.records import (
 from lotse.journal.store import OpenCall
 from lotse.routing_service import RoutingRequest
 from metrics.registry import LotseMetrics
+from metrics.servicelevel import answered_in_time, short_abandon
 from router.config import Config
 from router.numbering import NumberKind, Origin
 from router.policy import Action, Decision
@@ -102,6 +109,8 @@ class ReconcileResult:
 class _Track:
     home: str | None
     center: str | None = None  # the center whose queue the call is in or was last in
+    queues: list[str] = field(default_factory=list)  # centers whose queue it entered
+    spilled_wait_s: float = 0.0  # waited in the queues it spilled from
     answered: bool = False
     abandoned: bool = False
     announced: bool = False
@@ -135,8 +144,7 @@ class CallTracker:
         self._calls: dict[str, _Track] = {}
         # Ended, answered calls waiting for their AgentComplete, oldest first.
         self._ending: dict[str, datetime] = {}
-        self._threshold = config.service_level.threshold_s
-        self._short = config.service_level.short_abandon_s
+        self._level = config.service_level
         self._by_queue = dict(config.center_by_queue)
         self._handlers: dict[type, Callable[[object], None]] = {
             QueueCallerJoin: self._join,  # type: ignore[dict-item]
@@ -224,7 +232,16 @@ class CallTracker:
         track = self._calls.setdefault(e.uniqueid, _Track(home=None))
         track.center = center
         kind = "home" if track.home in (None, center) else "overflow_in"
-        self._metrics.offered.labels(center, kind).inc()
+        m = self._metrics
+        m.offered.labels(center, kind).inc()
+        # A call the controller never routed is credited to its first queue's center.
+        home = track.home = track.home or center
+        if not track.queues:
+            m.home_offered.labels(home).inc()
+        if center != home and center not in track.queues:
+            m.home_overflow.labels(home, center).inc()
+        if center not in track.queues:
+            track.queues.append(center)
         self._record(QueueJoined(e.uniqueid, self._now(), center, e.queue, e.position))
         _log.debug(
             "call.queued", call_id=log_call_id(e.uniqueid), center=center, position=e.position
@@ -239,9 +256,15 @@ class CallTracker:
         track.pending_leave = None
         m = self._metrics
         m.answered.labels(center).inc()
-        if e.holdtime <= self._threshold:
+        if answered_in_time(e.holdtime, self._level):
             m.answered_in_sl.labels(center).inc()
         m.wait.labels(center, "answered").observe(e.holdtime)
+        home = track.home or center
+        wait = track.spilled_wait_s + e.holdtime
+        m.home_answered.labels(home).inc()
+        if answered_in_time(wait, self._level):
+            m.home_answered_in_sl.labels(home).inc()
+        m.home_wait.labels(home, "answered").observe(wait)
         self._record(Answered(e.uniqueid, self._now(), center, e.member_name, e.holdtime))
         _log.debug(
             "call.answered", call_id=log_call_id(e.uniqueid), center=center, wait_s=e.holdtime
@@ -299,6 +322,7 @@ class CallTracker:
             return
         center = self._center(leave.queue)
         if center is not None:
+            track.spilled_wait_s += leave.holdtime
             self._record(Spilled(call_id, now, center, None, reason, leave.holdtime))
             _log.debug(
                 "call.spilled",
@@ -318,6 +342,9 @@ class CallTracker:
             center = self._center(leave.queue)
             if center is not None:
                 self._count_abandon(center, leave.holdtime)
+                self._count_home_abandon(
+                    track.home or center, track.spilled_wait_s + leave.holdtime
+                )
                 self._record(Abandoned(e.uniqueid, now, center, leave.holdtime, leave.position))
                 _log.debug(
                     "call.abandoned",
@@ -338,11 +365,18 @@ class CallTracker:
     def _count_abandon(self, center: str, wait_s: float) -> None:
         m = self._metrics
         m.abandoned.labels(center).inc()
-        if wait_s <= self._threshold:
+        if wait_s <= self._level.threshold_s:
             m.abandoned_in_sl.labels(center).inc()
-        if wait_s < self._short:
+        if short_abandon(wait_s, self._level):
             m.short_abandoned.labels(center).inc()
         m.wait.labels(center, "abandoned").observe(wait_s)
+
+    def _count_home_abandon(self, home: str, wait_s: float) -> None:
+        m = self._metrics
+        m.home_abandoned.labels(home).inc()
+        if short_abandon(wait_s, self._level):
+            m.home_short_abandoned.labels(home).inc()
+        m.home_wait.labels(home, "abandoned").observe(wait_s)
 
     def _end(self, call_id: str, track: _Track) -> None:
         assert track.ended_at is not None
@@ -383,6 +417,7 @@ class CallTracker:
                 self._calls[call_id] = _Track(
                     home=row.home,
                     center=row.center if row.queued else None,
+                    queues=[row.center] if row.queued and row.center else [],
                     answered=row.answered,
                     abandoned=row.abandoned,
                     announced=row.announced,

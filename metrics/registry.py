@@ -1,8 +1,19 @@
 """The Prometheus metrics lotse exports, on an injected registry.
 
-Label values are center ids, reasons and results — never caller numbers. Every
-service-level definition in use can be computed from the counters, per center
-(the center that queued the call):
+Label values are center ids, reasons and results — never caller numbers.
+
+The service level is counted in two views (docs/service-level.md):
+
+* **per home** (``lotse_home_calls_*``, the 115 promise and the headline):
+  each call once, for its home center, with the wait summed over its spills —
+  the definitions of :mod:`metrics.servicelevel`, the same the journal report
+  uses;
+* **per queue** (``lotse_calls_*``, Asterisk's view, for comparison with
+  ``queue show``): each queue entry at the queue's center with the wait in that
+  queue.
+
+Every service-level definition in use can be computed per queue from the
+per-queue counters:
 
 * the 115 promise (headline): ``answered_within_threshold / (offered - short_abandoned)``
 * Asterisk's ``SL``: ``answered_within_threshold / answered``
@@ -47,39 +58,88 @@ class LotseMetrics:
         r = registry
         self.offered = Counter(
             "lotse_calls_offered_total",
-            "Calls queued at a center: its own municipality's (home) or a partner's (overflow_in)",
+            "Per queue (Asterisk's view): queue entries at the center, its own municipality's "
+            "(home) or a partner's (overflow_in)",
             ["center", "type"],
             registry=r,
         )
         self.answered = Counter(
             "lotse_calls_answered_total",
-            "Calls answered by an agent of the center",
+            "Per queue (Asterisk's view): calls answered by an agent of the center",
             ["center"],
             registry=r,
         )
         self.answered_in_sl = Counter(
             "lotse_calls_answered_within_threshold_total",
-            "Calls answered within the service-level threshold (30 s)",
+            "Per queue (Asterisk's view): calls answered within the service-level threshold "
+            "(30 s) of waiting in this queue",
             ["center"],
             registry=r,
         )
         self.abandoned = Counter(
             "lotse_calls_abandoned_total",
-            "Callers who hung up while waiting in the queue",
+            "Per queue (Asterisk's view): callers who hung up while waiting in the queue",
             ["center"],
             registry=r,
         )
         self.abandoned_in_sl = Counter(
             "lotse_calls_abandoned_within_threshold_total",
-            "Callers who hung up within the service-level threshold",
+            "Per queue (Asterisk's view): callers who hung up within the service-level threshold",
             ["center"],
             registry=r,
         )
         self.short_abandoned = Counter(
             "lotse_calls_short_abandoned_total",
-            "Callers who hung up within the short-abandon limit (5 s); not counted as offered "
-            "by the 115 promise",
+            "Per queue (Asterisk's view): callers who hung up within the short-abandon limit (5 s)",
             ["center"],
+            registry=r,
+        )
+        # Per home center: the 115 promise (metrics.servicelevel), each call once.
+        self.home_offered = Counter(
+            "lotse_home_calls_offered_total",
+            "Per home: calls of the center's region that entered a queue, here or at a "
+            "partner, each call once (the 115 promise's offered)",
+            ["center"],
+            registry=r,
+        )
+        self.home_answered = Counter(
+            "lotse_home_calls_answered_total",
+            "Per home: calls of the center's region answered, here or at a partner",
+            ["center"],
+            registry=r,
+        )
+        self.home_answered_in_sl = Counter(
+            "lotse_home_calls_answered_within_threshold_total",
+            "Per home: calls answered with a wait summed over all their queues within the "
+            "service-level threshold (30 s)",
+            ["center"],
+            registry=r,
+        )
+        self.home_abandoned = Counter(
+            "lotse_home_calls_abandoned_total",
+            "Per home: callers of the center's region who hung up while waiting in a queue",
+            ["center"],
+            registry=r,
+        )
+        self.home_short_abandoned = Counter(
+            "lotse_home_calls_short_abandoned_total",
+            "Per home: callers who hung up after waiting less than the short-abandon limit "
+            "(5 s) in all; not counted as offered by the 115 promise",
+            ["center"],
+            registry=r,
+        )
+        self.home_overflow = Counter(
+            "lotse_home_calls_overflow_total",
+            "Per home: calls of the center's region that entered a partner's queue, once per "
+            "call and partner (overflow out of center, into to_center)",
+            ["center", "to_center"],
+            registry=r,
+        )
+        self.home_wait = Histogram(
+            "lotse_home_wait_seconds",
+            "Per home: the caller's wait summed over all queues until answer or abandon",
+            ["center", "outcome"],
+            buckets=WAIT_BUCKETS,
             registry=r,
         )
         self.overflowed = Counter(
@@ -109,7 +169,8 @@ class LotseMetrics:
         )
         self.wait = Histogram(
             "lotse_wait_seconds",
-            "Time callers waited in the queue until answer or abandon",
+            "Per queue (Asterisk's view): time callers waited in this queue until answer or "
+            "abandon",
             ["center", "outcome"],
             buckets=WAIT_BUCKETS,
             registry=r,
@@ -203,15 +264,22 @@ class LotseMetrics:
                 self.arrived,
                 self.offhours,
                 self.fallback_routes,
+                self.home_offered,
+                self.home_answered,
+                self.home_answered_in_sl,
+                self.home_abandoned,
+                self.home_short_abandoned,
             ):
                 metric.labels(c)
             self.talk.labels(c)
             for outcome in ("answered", "abandoned"):
                 self.wait.labels(c, outcome)
+                self.home_wait.labels(c, outcome)
             # Every flow a call can take, so the first overflow after a restart
             # shows in increase() instead of starting a series at 1.
             for to in self.centers:
                 if to != c:
+                    self.home_overflow.labels(c, to)
                     for reason in OVERFLOW_REASONS:
                         self.overflowed.labels(c, to, reason)
         for result in AGI_RESULTS:
