@@ -80,7 +80,9 @@ class Journey:
     ``queues`` are the centers whose queue the call entered (each once, in
     order); ``wait_s`` the summed wait (see the module docstring) until the
     answer or the hang-up, ``None`` when the call neither was answered nor
-    abandoned in a queue.
+    abandoned in a queue. ``unknown``: nobody saw how the call ended (the
+    controller lost sight of it and found it gone); such a call is not
+    offered, so the center is not blamed for the controller's outage.
     """
 
     home: str | None
@@ -90,6 +92,7 @@ class Journey:
     wait_s: float | None = None
     offhours: bool = False
     announced: bool = False
+    unknown: bool = False  # nobody saw how it ended (controller outage): not offered
 
     @property
     def offered(self) -> bool:
@@ -119,6 +122,7 @@ class Tally:
     overflow_in_answered: int = 0
     offhours: int = 0
     announced: int = 0
+    unknown: int = 0
     waits: list[float] = field(default_factory=list)
 
     def add(self, call: Journey, level: ServiceLevel) -> None:
@@ -127,6 +131,9 @@ class Tally:
         self.offhours += call.offhours
         self.announced += call.announced
         self.overflow_out += len(call.partners)
+        if call.unknown:
+            self.unknown += 1
+            return
         if not call.offered:
             return
         self.offered += 1

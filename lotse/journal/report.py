@@ -1,7 +1,10 @@
 """The daily 115 service report, per center and national, read from the call journal.
 
-Definitions (per center C, over the calls that *arrived* on the local day,
-each call counted once however often it spilled):
+The report shows the per-home view of the service level; the figures are
+defined once, in :mod:`metrics.servicelevel` (the controller's
+``lotse_home_calls_*`` metrics count the same). In short (per center C, over
+the calls that *arrived* on the local day, each call counted once however
+often it spilled):
 
 calls
     Calls whose home municipality is C — the center responsible for the
@@ -28,10 +31,12 @@ service level
 ASA
     Average speed of answer: mean wait of the answered calls.
 overflow out
-    C's calls that were handed to another center (overflow or off-hours
-    partner, or a spill).
+    Queue entries of C's calls at other centers (overflow or off-hours
+    partner, or a spill), once per call and partner: a call that spilled to
+    two partners counts twice.
 overflow in / in answered
-    Other municipalities' calls that queued at C / that C answered.
+    Other municipalities' calls that queued at C / that C answered; once per
+    call. Nationally overflow in equals overflow out.
 off-hours
     C's calls that arrived while C was closed.
 announced
@@ -54,7 +59,7 @@ import csv
 import io
 import json
 from collections import defaultdict
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import asdict, dataclass, fields
 from datetime import date, datetime, time, timedelta
 from os import PathLike
 from pathlib import Path
@@ -65,9 +70,8 @@ import aiosqlite
 
 from lotse.journal.rows import timestamp
 from lotse.journal.schema import JournalError, migrate
+from metrics.servicelevel import NATIONAL, PER_HOME_VIEW, Journey, Tally, tally
 from router.config import ServiceLevel
-
-NATIONAL = "national"
 
 _CALLS = """
 SELECT call_id, home, queued, answered_center, wait_s, abandoned, offhours, overflowed, announced,
@@ -75,10 +79,11 @@ SELECT call_id, home, queued, answered_center, wait_s, abandoned, offhours, over
 FROM calls WHERE arrived_at >= ? AND arrived_at < ?
 """
 _HANDLED = """
-SELECT DISTINCT e.call_id, e.center
+SELECT e.call_id, e.center
 FROM calls AS c JOIN call_events AS e ON e.call_id = c.call_id
 WHERE c.arrived_at >= ? AND c.arrived_at < ?
   AND e.kind IN ('queued', 'answered', 'abandoned') AND e.center IS NOT NULL
+ORDER BY e.call_id, e.seq
 """
 
 
@@ -104,61 +109,25 @@ class CenterReport:
     national: bool = False
 
 
-@dataclass
-class _Tally:
-    calls: int = 0
-    offered: int = 0
-    answered: int = 0
-    answered_within: int = 0
-    abandoned: int = 0
-    short_abandoned: int = 0
-    overflow_out: int = 0
-    overflow_in: int = 0
-    overflow_in_answered: int = 0
-    offhours: int = 0
-    announced: int = 0
-    unknown: int = 0
-    waits: list[float] = field(default_factory=list)
-
-    def add(self, row: aiosqlite.Row, level: ServiceLevel) -> None:
-        self.calls += 1
-        self.offhours += row["offhours"]
-        self.announced += row["announced"]
-        self.overflow_out += row["overflowed"]
-        if row["outcome"] == "unknown":
-            self.unknown += 1
-            return
-        self.offered += row["queued"]
-        wait: float | None = row["wait_s"]
-        if row["answered_center"] is not None:
-            self.answered += 1
-            if wait is not None:
-                self.waits.append(wait)
-                self.answered_within += wait <= level.threshold_s
-        elif row["abandoned"]:
-            self.abandoned += 1
-            self.short_abandoned += wait is not None and wait < level.short_abandon_s
-
-    def result(self, center: str, *, national: bool = False) -> CenterReport:
-        denominator = self.offered - self.short_abandoned
-        return CenterReport(
-            center=center,
-            calls=self.calls,
-            offered=self.offered,
-            answered=self.answered,
-            answered_within=self.answered_within,
-            abandoned=self.abandoned,
-            short_abandoned=self.short_abandoned,
-            service_level=self.answered_within / denominator if denominator > 0 else None,
-            asa_s=sum(self.waits) / len(self.waits) if self.waits else None,
-            overflow_out=self.overflow_out,
-            overflow_in=self.overflow_in,
-            overflow_in_answered=self.overflow_in_answered,
-            offhours=self.offhours,
-            announced=self.announced,
-            unknown=self.unknown,
-            national=national,
-        )
+def _result(center: str, t: Tally, *, national: bool = False) -> CenterReport:
+    return CenterReport(
+        center=center,
+        calls=t.calls,
+        offered=t.offered,
+        answered=t.answered,
+        answered_within=t.answered_within,
+        abandoned=t.abandoned,
+        short_abandoned=t.short_abandoned,
+        service_level=t.service_level,
+        asa_s=t.asa_s,
+        overflow_out=t.overflow_out,
+        overflow_in=t.overflow_in,
+        overflow_in_answered=t.overflow_in_answered,
+        offhours=t.offhours,
+        announced=t.announced,
+        unknown=t.unknown,
+        national=national,
+    )
 
 
 def day_bounds(day: date, tz: ZoneInfo) -> tuple[datetime, datetime]:
@@ -191,30 +160,33 @@ async def report(
     return _aggregate(list(calls), list(handled), service_level)
 
 
+def journeys(calls: list[aiosqlite.Row], handled: list[aiosqlite.Row]) -> list[Journey]:
+    """The journal's calls as :class:`~metrics.servicelevel.Journey` values."""
+    queues: defaultdict[str, list[str]] = defaultdict(list)
+    for row in handled:
+        if row["center"] not in queues[row["call_id"]]:
+            queues[row["call_id"]].append(row["center"])
+    return [
+        Journey(
+            home=row["home"],
+            queues=tuple(queues[row["call_id"]]) if row["queued"] else (),
+            answered_by=row["answered_center"],
+            abandoned=bool(row["abandoned"]),
+            wait_s=row["wait_s"],
+            offhours=bool(row["offhours"]),
+            announced=bool(row["announced"]),
+            unknown=row["outcome"] == "unknown",
+        )
+        for row in calls
+    ]
+
+
 def _aggregate(
     calls: list[aiosqlite.Row], handled: list[aiosqlite.Row], level: ServiceLevel
 ) -> list[CenterReport]:
-    per_center: defaultdict[str, _Tally] = defaultdict(_Tally)
-    total = _Tally()
-    by_id = {}
-    for row in calls:
-        by_id[row["call_id"]] = row
-        total.add(row, level)
-        if row["home"] is not None:
-            per_center[row["home"]].add(row, level)
-    for row in handled:
-        call = by_id[row["call_id"]]
-        center, home = row["center"], call["home"]
-        tally = per_center[center]
-        if home is None or home == center:
-            continue
-        tally.overflow_in += 1
-        total.overflow_in += 1
-        if call["answered_center"] == center:
-            tally.overflow_in_answered += 1
-            total.overflow_in_answered += 1
-    rows = [per_center[c].result(c) for c in sorted(per_center)]
-    rows.append(total.result(NATIONAL, national=True))
+    per_center, total = tally(journeys(calls, handled), level)
+    rows = [_result(c, per_center[c]) for c in sorted(per_center)]
+    rows.append(_result(NATIONAL, total, national=True))
     return rows
 
 
@@ -249,7 +221,7 @@ def render_text(rows: list[CenterReport], day: date, tz: ZoneInfo, level: Servic
         return "  ".join([first, *rest]).rstrip()
 
     title = (
-        f"115 service report {day.isoformat()} ({tz.key}); "
+        f"115 service report {day.isoformat()} ({tz.key}), {PER_HOME_VIEW}; "
         f"SL = answered ≤{level.threshold_s}s / (offered − abandoned <{level.short_abandon_s}s), "
         f"target {level.target:.0%}"
     )

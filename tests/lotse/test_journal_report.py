@@ -309,3 +309,39 @@ async def test_a_call_closed_as_unknown_is_its_own_column_not_an_unanswered_offe
     assert koeln.service_level == 1.0
     assert national.unknown == 1
     assert "unknown" in render_text([koeln, national], DAY, BERLIN, LEVEL).splitlines()[2]
+
+
+async def test_overflow_counts_once_per_call_and_partner_so_national_in_equals_out(
+    tmp_path: Path,
+) -> None:
+    db = tmp_path / "journal.sqlite"
+    journal = await Journal.open(db, clock=lambda: local(23, 0), salt=b"s" * 16)
+    t, u = local(10, 0), local(11, 0)
+    for rec in [
+        # Köln -> Bonn -> Bund: two partners' queues, answered at the second.
+        CallArrived.of("s1", t, KOELN_CALLER, "h-s1"),
+        decided("s1", t, "koeln", "koeln"),
+        QueueJoined("s1", later(t, 8), "koeln", "115-koeln", 1),
+        Spilled("s1", later(t, 38), "koeln", None, SpillReason.TIMEOUT, 30.0),
+        decided("s1", later(t, 38), "koeln", "bonn", hop=1),
+        QueueJoined("s1", later(t, 39), "bonn", "115-bonn", 1),
+        Spilled("s1", later(t, 69), "bonn", None, SpillReason.TIMEOUT, 30.0),
+        decided("s1", later(t, 69), "koeln", "bund", hop=2),
+        QueueJoined("s1", later(t, 70), "bund", "115-bund", 1),
+        Answered("s1", later(t, 71), "bund", "Berta", 1.0),
+        Ended("s1", later(t, 200), 129.0, "Normal Clearing"),
+        # Sent to Bonn (overload) but hung up during the greeting: never queued there.
+        CallArrived.of("s2", u, KOELN_CALLER, "h-s2"),
+        decided("s2", u, "koeln", "bonn"),
+        Ended("s2", later(u, 4), None, "Normal Clearing"),
+    ]:
+        journal.record(rec)
+    await journal.close()
+    rows = {r.center: r for r in await report(db, DAY, BERLIN, LEVEL)}
+    koeln, national = rows["koeln"], rows["national"]
+    assert (koeln.calls, koeln.offered, koeln.answered, koeln.answered_within) == (2, 1, 1, 0)
+    assert koeln.asa_s == 61.0  # 30 + 30 + 1 s, summed over the three queues
+    assert (koeln.overflow_out, rows["bonn"].overflow_in, rows["bund"].overflow_in) == (2, 1, 1)
+    assert (rows["bonn"].overflow_in_answered, rows["bund"].overflow_in_answered) == (0, 1)
+    assert national.overflow_in == national.overflow_out == 2
+    assert "per home center" in render_text(list(rows.values()), DAY, BERLIN, LEVEL)
