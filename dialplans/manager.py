@@ -1,4 +1,9 @@
-"""``manager_lotse.conf``: the controller's AMI user, with least privilege and event filters.
+"""``manager_lotse.conf``: the controller's and the load tester's AMI users, least privilege.
+
+Two users: ``[lotse]`` (``controller.ami_username``) for ``lotse run``, which
+never originates a call, and ``[lotse-load]`` (:func:`load_username`) for
+``lotse sim load``, which originates calls and hangs up impatient callers and
+may do nothing else. Each sees only the events it follows.
 
 Verified against Asterisk 22.10.1 (``main/manager.c``, ``apps/app_queue.c``):
 
@@ -7,9 +12,11 @@ Verified against Asterisk 22.10.1 (``main/manager.c``, ``apps/app_queue.c``):
   Logoff, Login, Challenge, QueueStatus, QueueSummary need none; QueueAdd,
   QueueRemove, QueuePause ``agent``; Redirect ``call``; Originate
   ``originate`` (plus ``system`` only for apps like System/Exec, which lotse
-  does not originate); Getvar ``call`` or ``reporting``; CoreShowChannels
-  ``system`` or ``reporting``. Hence ``call,agent,originate,reporting``:
-  ``system`` (Reload, restart, ...) and ``command`` (CLI) stay out.
+  does not originate); Hangup ``system`` or ``call``; Getvar ``call`` or
+  ``reporting``; CoreShowChannels ``system`` or ``reporting``. Hence
+  ``call,agent,reporting`` for the controller (it never originates) and
+  ``call,originate`` for the load tester: ``system`` (Reload, restart, ...)
+  and ``command`` (CLI) stay out of both.
 - Read classes: an event reaches the user only if the user has all of the
   event's classes (``readperm & category == category``): AgentCalled & co. and
   Queue* are ``agent``, Newchannel/Hangup ``call``, VarSet ``dialplan``,
@@ -61,7 +68,35 @@ on whose behalf it answers. channelvars is global and the last one wins: if your
 The secret is never generated. Put it into /etc/asterisk/manager_lotse_secret.conf
 (readable by Asterisk only), one line:
     secret = <the value of ${secret_env}>
-Without that file Asterisk refuses every login of this user."""
+Without that file Asterisk refuses every login of this user.
+
+The second user, [<user>-load], is the load tester's (`lotse sim load`): it may
+originate calls and hang them up, nothing else. Give it a secret only on test
+systems, in /etc/asterisk/manager_lotse_load_secret.conf; without one it cannot
+log in."""
+
+
+# The write classes of each user (see the module docstring for the actions behind them).
+CONTROLLER_WRITE = "call,agent,reporting"
+CONTROLLER_READ = "system,call,agent,dialplan,user"
+LOAD_WRITE = "call,originate"
+LOAD_READ = "call,agent,dialplan,user"
+#: The events ``lotse sim load`` follows a call by (besides VarSet and UserEvent).
+LOAD_EVENTS = (
+    "AgentConnect",
+    "Hangup",
+    "Newchannel",
+    "QueueCallerAbandon",
+    "QueueCallerJoin",
+    "VarSet",
+    "UserEvent",
+)
+LOAD_USER_SUFFIX = "-load"
+
+
+def load_username(config: Config) -> str:
+    """The load tester's AMI user: the controller's with ``-load`` (``lotse-load``)."""
+    return config.controller.ami_username + LOAD_USER_SUFFIX
 
 
 def manager_conf(
@@ -98,16 +133,43 @@ def manager_conf(
         "deny = 0.0.0.0/0.0.0.0",
         "deny = ::/0",
         *_permits(config),
-        "; Actions: QueueAdd/Remove/Pause (agent), Redirect (call), Originate (originate),",
+        "; The controller. Actions: QueueAdd/Remove/Pause (agent), Redirect (call),",
         "; CoreShowChannels and Getvar (reporting); Ping, QueueStatus, Events need none.",
-        "write = call,agent,originate,reporting",
+        "; No originate: placing calls is the load tester's, below.",
+        f"write = {CONTROLLER_WRITE}",
         "; Events: Agent*/Queue* (agent), Newchannel/Hangup (call), VarSet (dialplan),",
         "; FullyBooted/Shutdown (system), UserEvent (user).",
-        "read = system,call,agent,dialplan,user",
+        f"read = {CONTROLLER_READ}",
         "; Only the events lotse uses (Asterisk 21+ filter syntax); everything else is dropped.",
+        *_filters(names, variables_regex),
     ]
-    lines += [f"eventfilter(action(include),name({name})) =" for name in names]
+    load_user = checked("AMI user name", load_username(config))
+    load_names = sorted(set(LOAD_EVENTS) - {"VarSet", "UserEvent"})
     lines += [
+        "",
+        "; The load tester (`lotse sim load --user " + load_user + "`): only for test systems.",
+        "; It originates calls into the 115 entry and hangs up callers whose patience ran",
+        "; out; it sees the events it follows a call by. Same secret file convention:",
+        "; leave it out of production by not giving it a secret.",
+        f"[{load_user}]",
+        "#tryinclude manager_lotse_load_secret.conf",
+        "deny = 0.0.0.0/0.0.0.0",
+        "deny = ::/0",
+        *_permits(config),
+        "; Originate (originate), Hangup (call).",
+        f"write = {LOAD_WRITE}",
+        "; Events: Newchannel/Hangup (call), QueueCallerJoin/Abandon, AgentConnect (agent),",
+        "; VarSet (dialplan), UserEvent (user).",
+        f"read = {LOAD_READ}",
+        *_filters(load_names, variables_regex),
+    ]
+    return "\n".join(lines) + "\n"
+
+
+def _filters(names: list[str], variables_regex: str) -> list[str]:
+    """Include filters for ``names``, VarSet of lotse's variables and the fallback's UserEvent."""
+    return [
+        *(f"eventfilter(action(include),name({name})) =" for name in names),
         "; VarSet only for the variables lotse reads, not the dozens each call sets.",
         "eventfilter(action(include),name(VarSet),header(Variable),method(regex)) = "
         + variables_regex,
@@ -115,7 +177,6 @@ def manager_conf(
         f"eventfilter(action(include),name(UserEvent),header(UserEvent),method(exact)) = "
         f"{USER_EVENT}",
     ]
-    return "\n".join(lines) + "\n"
 
 
 def _permits(config: Config) -> list[str]:

@@ -21,7 +21,6 @@ import tempfile
 import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from dataclasses import replace
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -31,6 +30,7 @@ from rich.table import Table
 
 from ami.session import AmiSession
 from cliutil import default_config_path
+from dialplans.manager import load_username
 from dialplans.route import ENTRY_CONTEXT
 from lotse.logging import configure_logging
 from lotse.rig import stand_in
@@ -85,7 +85,10 @@ def add_load(sim_sub: Any) -> None:
         default=60.0,
         help="virtual seconds per real second; 1 = wall clock (default 60)",
     )
-    load.add_argument("--user", default="lotse", help="AMI user (default lotse)")
+    load.add_argument(
+        "--user",
+        help="AMI user (default: the generated load tester's, lotse-load; see manager_lotse.conf)",
+    )
     load.add_argument(
         "--secret-env",
         default="LOTSE_AMI_SECRET",
@@ -130,6 +133,7 @@ def load_command(args: argparse.Namespace) -> int:
     if args.speed <= 0 or args.hours <= 0:
         print("lotse sim load: --speed and --hours must be positive", file=sys.stderr)
         return EXIT_BAD_INPUT
+    args.user = args.user or default_user(scenario.config)
     summary = asyncio.run(_load(args, scenario, table, start))
     if args.json:
         print(json.dumps(summary, ensure_ascii=False))
@@ -252,10 +256,7 @@ async def _target(
         yield Endpoint(host or "127.0.0.1", int(port)), secret, args.metrics
         return
     clock = ScaledClock(args.speed, start_epoch=start.timestamp())
-    # The load logs in as --user: the spawned stand-in knows it with the spawn secret.
-    config = replace(
-        scenario.config, controller=replace(scenario.config.controller, ami_username=args.user)
-    )
+    config = scenario.config
     metrics = Endpoint("127.0.0.1", _free_port())
     with tempfile.TemporaryDirectory(prefix="lotse-sim-load-") as tmp:
         async with stand_in(
@@ -268,8 +269,15 @@ async def _target(
             metrics=metrics,
             seed=args.seed,
             table=table,
+            # The load logs in as --user: the spawned stand-in knows it with the spawn secret.
+            extra_users={args.user: SPAWN_SECRET},
         ) as rig:
             yield rig.ami, SPAWN_SECRET, f"http://{metrics}/metrics"
+
+
+def default_user(config: Config) -> str:
+    """The AMI user ``lotse dialplan build`` generates for the load tester."""
+    return load_username(config)
 
 
 def scenario_staffing(scenario: Scenario, config: Config, start: datetime) -> Staffing:

@@ -21,6 +21,7 @@ import sys
 from pathlib import Path
 
 from cliutil import BadInput, add_config_option, load, report_bad_input
+from dialplans.manager import load_username
 from router.config import Config, Endpoint
 from router.numbering import OrtsnetzTable
 from standin.amiserver import Framing
@@ -139,7 +140,8 @@ def run(args: argparse.Namespace) -> int:
         table=table,
         clock=ScaledClock(args.speed),
         seed=args.seed,
-        users={config.controller.ami_username: secret},
+        # The controller's user and the load tester's (`lotse sim load`), as generated.
+        users={config.controller.ami_username: secret, load_username(config): secret},
         ami_host=ami.host,
         ami_port=ami.port,
         agi_url=agi_url,

@@ -12,7 +12,7 @@ from ami.contract import FALLBACK_USER_EVENT, LIST_EVENTS, NEEDED_EVENTS, NEEDED
 from dialplans.build import MANAGER, QUEUES
 from dialplans.conf import DialplanError
 from dialplans.fallback import USER_EVENT
-from dialplans.manager import manager_conf
+from dialplans.manager import LOAD_EVENTS, load_username, manager_conf
 from router.config import ControllerSettings, Endpoint
 from tests.dialplans.helpers import build_files, center, demo_config, small_config
 from tests.fixtures.asterisk import asterisk_transcript
@@ -21,6 +21,8 @@ CONFIG = demo_config()
 FILES = build_files(CONFIG)
 QUEUES_TEXT = FILES[QUEUES]
 MANAGER_TEXT = FILES[MANAGER]
+CONTROLLER_USER = CONFIG.controller.ami_username
+LOAD_USER = "lotse-load"
 
 
 def _settings(text: str) -> list[str]:
@@ -53,16 +55,60 @@ def test_queue_settings_leave_decisions_to_the_controller() -> None:
     assert not any(line.startswith("member") for line in settings)
 
 
+def _section(text: str, name: str) -> list[str]:
+    """The setting lines of one ``[name]`` section."""
+    found: list[str] = []
+    inside = False
+    for line in _settings(text):
+        if line.startswith("["):
+            inside = line == f"[{name}]"
+        elif inside:
+            found.append(line)
+    assert found, name
+    return found
+
+
+def _classes(settings: list[str], key: str) -> set[str]:
+    values = [line.split("=", 1)[1] for line in settings if line.startswith(f"{key} =")]
+    assert len(values) == 1
+    return {v.strip() for v in values[0].split(",")}
+
+
 def test_manager_user_is_least_privilege() -> None:
     settings = _settings(MANAGER_TEXT)
     assert "[general](+)" in settings and "channelvars = LOTSE_HOME" in settings
-    assert f"[{CONFIG.controller.ami_username}]" in settings
-    assert "write = call,agent,originate,reporting" in settings
-    assert "read = system,call,agent,dialplan,user" in settings
-    assert "deny = 0.0.0.0/0.0.0.0" in settings
-    assert "permit = 127.0.0.1/255.255.255.255" in settings
-    assert "#tryinclude manager_lotse_secret.conf" in settings
+    ctl = _section(MANAGER_TEXT, CONTROLLER_USER)
+    assert CONTROLLER_USER == CONFIG.controller.ami_username == "lotse"
+    # The controller reads queue state and follows calls; it never places one.
+    assert _classes(ctl, "write") == {"call", "agent", "reporting"}
+    assert "originate" not in _classes(ctl, "write")
+    assert _classes(ctl, "read") == {"system", "call", "agent", "dialplan", "user"}
+    assert "deny = 0.0.0.0/0.0.0.0" in ctl
+    assert "permit = 127.0.0.1/255.255.255.255" in ctl
+    assert "#tryinclude manager_lotse_secret.conf" in ctl
     assert not any(line.startswith("secret") for line in settings)
+
+
+def test_the_load_tester_has_its_own_user_that_may_originate_and_hang_up_only() -> None:
+    assert LOAD_USER == load_username(CONFIG) == "lotse-load"
+    load = _section(MANAGER_TEXT, LOAD_USER)
+    # Originate needs "originate", Hangup "call" (or "system"); nothing else.
+    assert _classes(load, "write") == {"originate", "call"}
+    assert _classes(load, "read") == {"call", "agent", "dialplan", "user"}
+    assert "#tryinclude manager_lotse_load_secret.conf" in load
+    assert "deny = 0.0.0.0/0.0.0.0" in load
+    names = {
+        m[1]
+        for line in load
+        if (m := re.fullmatch(r"eventfilter\(action\(include\),name\((\w+)\)\) =", line))
+    }
+    assert names == set(LOAD_EVENTS) - {"VarSet", "UserEvent"}
+
+
+def test_sim_load_logs_in_as_the_load_user_by_default() -> None:
+    from sim.loadcli import default_user
+
+    assert default_user(CONFIG) == LOAD_USER
 
 
 def test_eventfilters_name_every_needed_event() -> None:
@@ -134,7 +180,7 @@ def _events(name: str) -> list[list[str]]:
 
 @pytest.mark.parametrize("capture", ["ami-answered.txt", "ami-agi-down.txt", "ami-timeout.txt"])
 def test_filters_keep_what_lotse_needs_from_a_real_call(capture: str) -> None:
-    filters = _filters(MANAGER_TEXT)
+    filters = _filters("\n".join(_section(MANAGER_TEXT, CONTROLLER_USER)))
     events = _events(capture)
     kept = [e for e in events if _passes(filters, e)]
     dropped = [e for e in events if not _passes(filters, e)]
@@ -149,9 +195,28 @@ def test_filters_keep_what_lotse_needs_from_a_real_call(capture: str) -> None:
     assert len(kept) < len(events) / 2
 
 
-def test_filters_keep_the_fallback_user_event_only() -> None:
+@pytest.mark.parametrize("capture", ["ami-answered.txt", "ami-agi-down.txt", "ami-timeout.txt"])
+def test_load_user_filters_keep_what_the_load_follows_from_a_real_call(capture: str) -> None:
+    filters = _filters("\n".join(_section(MANAGER_TEXT, LOAD_USER)))
+    events = _events(capture)
+    kept = {e[0][7:] for e in events if _passes(filters, e)}
+    seen = {e[0][7:] for e in events}
+    assert seen & {"Newchannel", "Hangup", "QueueCallerJoin", "AgentConnect"} <= kept
+    assert "Newexten" in seen and "Newexten" not in kept
+    kept_vars = {
+        line[10:]
+        for e in events
+        if _passes(filters, e)
+        for line in e
+        if line.startswith("Variable: ")
+    }
+    assert all(re.search(NEEDED_VARIABLES_REGEX, v) for v in kept_vars)
+
+
+@pytest.mark.parametrize("user", [CONTROLLER_USER, LOAD_USER])
+def test_filters_keep_the_fallback_user_event_only(user: str) -> None:
     assert USER_EVENT == FALLBACK_USER_EVENT
-    filters = _filters(MANAGER_TEXT)
+    filters = _filters("\n".join(_section(MANAGER_TEXT, user)))
     ours = ["Event: UserEvent", "Channel: PJSIP/carrier-1", "UserEvent: LotseFallback"]
     other = ["Event: UserEvent", "Channel: PJSIP/carrier-1", "UserEvent: Something"]
     assert _passes(filters, ours)
