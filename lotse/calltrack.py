@@ -165,8 +165,7 @@ class CallTracker:
         a caller waiting there when the center was removed is followed to the end.
         """
         self._config = config
-        self._threshold = config.service_level.threshold_s
-        self._short = config.service_level.short_abandon_s
+        self._level = config.service_level
         self._by_queue = {**self._by_queue, **config.center_by_queue}
 
     @property
