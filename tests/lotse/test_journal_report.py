@@ -317,7 +317,7 @@ async def test_overflow_counts_once_per_call_and_partner_so_national_in_equals_o
     db = tmp_path / "journal.sqlite"
     journal = await Journal.open(db, clock=lambda: local(23, 0), salt=b"s" * 16)
     t, u = local(10, 0), local(11, 0)
-    for rec in [
+    records: list[Record] = [
         # Köln -> Bonn -> Bund: two partners' queues, answered at the second.
         CallArrived.of("s1", t, KOELN_CALLER, "h-s1"),
         decided("s1", t, "koeln", "koeln"),
@@ -334,7 +334,8 @@ async def test_overflow_counts_once_per_call_and_partner_so_national_in_equals_o
         CallArrived.of("s2", u, KOELN_CALLER, "h-s2"),
         decided("s2", u, "koeln", "bonn"),
         Ended("s2", later(u, 4), None, "Normal Clearing"),
-    ]:
+    ]
+    for rec in records:
         journal.record(rec)
     await journal.close()
     rows = {r.center: r for r in await report(db, DAY, BERLIN, LEVEL)}
