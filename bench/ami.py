@@ -37,6 +37,7 @@ import argparse
 import asyncio
 import gc
 import json
+import os
 import re
 import sys
 import tempfile
@@ -59,6 +60,7 @@ from ami.session import _Protocol
 from ami.transcript import received_bytes
 from bench._common import CAPTURES, production_logging_to_devnull
 from lotse.controller import Controller, RunOptions, open_journal
+from lotse.journal.privacy import JournalKey
 from router.configload import load_config
 from router.numbering import OrtsnetzTable
 
@@ -186,7 +188,8 @@ async def _lotse_round(reads: list[bytes], workdir: Path) -> float:
     config = load_config(REPO / "config.yaml", table=table)
     options = RunOptions.from_config(config)
     path = workdir / f"journal-{time.monotonic_ns()}.sqlite"
-    journal = await open_journal(config, str(path), lambda: datetime.now(UTC))
+    key = JournalKey(os.urandom(32), "a one-off key for the benchmark")
+    journal = await open_journal(config, str(path), lambda: datetime.now(UTC), key)
     controller = Controller(config, options, secret="bench", journal=journal, table=table)
     # Logged in and resynced: the state is current, as after every connect.
     controller.live.begin_resync("bench-resync")

@@ -29,7 +29,7 @@ from ami.session import AmiError, AmiSession, Connected, Disconnected
 from lotse import watchdog
 from lotse.calltrack import CallTracker, ReconcileResult
 from lotse.control.drift import DialplanDrift
-from lotse.journal.privacy import salt_from_env
+from lotse.journal.privacy import JournalKey, JournalKeyError, load_key
 from lotse.journal.schema import JournalError
 from lotse.journal.store import Journal
 from lotse.livestate import LiveState
@@ -372,10 +372,37 @@ class Controller:
         log.info("controller.stopped")
 
 
-async def open_journal(config: Config, path: str, wall_clock: Callable[[], datetime]) -> Journal:
-    """Open the journal with the salt from the configured environment variable, if set."""
+def journal_key(config: Config, environ: dict[str, str] | None = None) -> JournalKey:
+    """The key of the journal's caller hashes, from the environment or the key file.
+
+    Raises :class:`JournalKeyError` when there is none: a production journal
+    is never written with hashes anyone holding the file could reverse.
+    """
     c = config.controller
-    salt = salt_from_env(c.journal_salt_env) if c.journal_salt_env else None
-    return await Journal.open(
-        path, clock=wall_clock, salt=salt, retention_days=c.journal_retention_days
+    key = load_key(c.journal_key_env, c.journal_key_file, c.journal_salt_env, environ)
+    if key is None:
+        raise JournalKeyError(
+            f"no journal key: set ${c.journal_key_env} or controller.journal_key_file "
+            "in the config (at least 16 random characters; see README, Privacy)"
+        )
+    return key
+
+
+async def open_journal(
+    config: Config,
+    path: str,
+    wall_clock: Callable[[], datetime],
+    key: JournalKey | None = None,
+) -> Journal:
+    """Open the journal with ``key``, else the configured one (:func:`journal_key`)."""
+    c = config.controller
+    key = key or journal_key(config)
+    journal = await Journal.open(
+        path, clock=wall_clock, key=key.secret, retention_days=c.journal_retention_days
     )
+    # Where the key came from, never the key; after the open, so that a
+    # journal that cannot be opened costs one line, its error.
+    log.info("journal.key", source=key.source)
+    if "deprecated" in key.source:
+        log.warning("journal.key_deprecated_name", source=key.source, use=c.journal_key_env)
+    return journal

@@ -23,6 +23,7 @@ from rich.live import Live
 from rich.table import Table
 
 from lotse.controller import Controller
+from lotse.journal.privacy import key_from_file, write_key_file
 from lotse.journal.report import render_text, report
 from lotse.rig import stand_in
 from router.config import Config, Endpoint
@@ -206,6 +207,12 @@ async def run_demo(config: Config, options: DemoOptions, console: Console) -> in
     clock = ScaledClock(options.speed, start_epoch=options.start.timestamp())
     options.journal.parent.mkdir(parents=True, exist_ok=True)
     options.journal.unlink(missing_ok=True)
+    key_path, generated = demo_key(options.journal)
+    key = key_from_file(key_path)
+    console.print(
+        f"Journal key: {key_path} ({'generated' if generated else 'kept'}, mode 0600, "
+        "outside the journal; caller hashes are keyed with it)"
+    )
     placed: list[CallHandle] = []
     traffic = Traffic(config, table, random.Random(options.seed))
     end = options.start.timestamp() + options.hours * 3600
@@ -219,6 +226,7 @@ async def run_demo(config: Config, options: DemoOptions, console: Console) -> in
         metrics=options.metrics,
         seed=options.seed,
         table=table,
+        journal_key=key,
     ) as rig:
         controller = rig.controller
         driver = asyncio.create_task(
@@ -248,6 +256,20 @@ async def run_demo(config: Config, options: DemoOptions, console: Console) -> in
     print(f"\nJournal: {options.journal}")
     print(render_text(rows, day, tz, config.service_level))
     return 0
+
+
+def demo_key(journal: Path) -> tuple[Path, bool]:
+    """The demo journal's key file beside it (``X.key`` for ``X.sqlite``), created if missing.
+
+    Returns the path and whether it was created now. The key lives outside
+    the journal, as in production, so the demo's file can be shown around.
+    """
+    path = journal.with_suffix(".key")
+    try:
+        write_key_file(path)
+    except FileExistsError:
+        return path, False
+    return path, True
 
 
 def default_start(tz: ZoneInfo) -> datetime:

@@ -63,3 +63,6 @@ def configure_logging(level: str = "info", stream: TextIO | None = None) -> None
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(numeric)
+    # aiosqlite's debug lines print every statement with its parameters (row
+    # data); never wanted in lotse's log, even at --log-level debug.
+    logging.getLogger("aiosqlite").setLevel(max(numeric, logging.INFO))

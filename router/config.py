@@ -168,6 +168,9 @@ class ControllerSettings:
     agi_deadline_ms: int = 300
     journal_path: str = "lotse-journal.sqlite"
     journal_retention_days: int = 90
+    journal_key_env: str = "LOTSE_JOURNAL_KEY"
+    journal_key_file: str | None = None
+    # The key's older name, still read (deprecated).
     journal_salt_env: str = "LOTSE_JOURNAL_SALT"
     # The operators' Unix control socket; None: beside the journal.
     control_socket: str | None = None

@@ -233,6 +233,8 @@ class _Loader:
                 "agi_deadline_ms",
                 "journal",
                 "journal_retention_days",
+                "journal_key_env",
+                "journal_key_file",
                 "journal_salt_env",
                 "control_socket",
             ),
@@ -264,6 +266,13 @@ class _Loader:
                 f"{p}.journal_retention_days",
                 d.journal_retention_days,
                 minimum=1,
+            ),
+            journal_key_env=self._env_name(
+                f.get("journal_key_env"), f"{p}.journal_key_env", d.journal_key_env
+            )
+            or d.journal_key_env,
+            journal_key_file=self.r.optional_string(
+                f.get("journal_key_file"), f"{p}.journal_key_file", d.journal_key_file
             ),
             journal_salt_env=self._env_name(
                 f.get("journal_salt_env"), f"{p}.journal_salt_env", d.journal_salt_env

@@ -22,6 +22,7 @@ from rich.table import Table
 from cliutil import EXIT_FAILURE, BadInput, add_config_option, load, report_bad_input
 from lotse.commands.run import endpoint
 from lotse.controller import StartupError, check_listen
+from lotse.journal.privacy import JournalKeyError
 from lotse.journal.schema import JournalError
 from lotse.livedemo import DemoOptions, default_start, run_demo
 from lotse.logging import configure_logging
@@ -134,6 +135,8 @@ def _live(args: argparse.Namespace) -> int:
         if options.metrics is not None:
             check_listen("metrics", options.metrics)
         return asyncio.run(run_demo(config, options, Console()))
+    except JournalKeyError as err:
+        return report_bad_input(BadInput(f"lotse demo: {err}"))
     except (StartupError, JournalError, OSError) as err:
         # One line, and nothing left running (see lotse run).
         print(f"lotse demo: {err}", file=sys.stderr, flush=True)

@@ -18,10 +18,11 @@ from lotse.controller import (
     SecretError,
     StartupError,
     check_listen,
+    journal_key,
     open_journal,
     read_secret,
 )
-from lotse.journal.privacy import SaltError
+from lotse.journal.privacy import JournalKey, JournalKeyError
 from lotse.journal.schema import JournalError
 from lotse.logging import configure_logging
 from router.config import Config, Endpoint
@@ -67,10 +68,11 @@ def _run(args: argparse.Namespace) -> int:
         table = OrtsnetzTable.load()
         config = load(args, table)
         secret = read_secret(config)
+        key = journal_key(config)
     except BadInput as err:
         return report_bad_input(err)
-    except SecretError as err:
-        return report_bad_input(BadInput(str(err)))
+    except (SecretError, JournalKeyError) as err:
+        return report_bad_input(BadInput(f"lotse run: {err}"))
     options = RunOptions.from_config(config)
     options = replace(
         options,
@@ -85,8 +87,8 @@ def _run(args: argparse.Namespace) -> int:
         or config.controller.control_socket_path(args.journal or options.journal_path),
     )
     try:
-        return asyncio.run(serve(config, options, secret, table))
-    except (StartupError, JournalError, SaltError, OSError) as err:
+        return asyncio.run(serve(config, options, secret, table, key))
+    except (StartupError, JournalError, OSError) as err:
         # One line on stderr, and by now nothing of lotse is left running:
         # under systemd (Type=notify) a failed start ends at once, not at the
         # start timeout.
@@ -94,8 +96,16 @@ def _run(args: argparse.Namespace) -> int:
         return EXIT_FAILURE
 
 
-async def serve(config: Config, options: RunOptions, secret: str, table: OrtsnetzTable) -> int:
+async def serve(
+    config: Config,
+    options: RunOptions,
+    secret: str,
+    table: OrtsnetzTable,
+    key: JournalKey | None = None,
+) -> int:
     """Run until SIGTERM or SIGINT, then drain and flush.
+
+    ``key`` keys the journal's caller hashes (default: the configured one).
 
     A start that fails (an address in use, an unusable journal) raises with
     everything already started stopped again, the journal's thread included.
@@ -108,7 +118,7 @@ async def serve(config: Config, options: RunOptions, secret: str, table: Ortsnet
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
-    journal = await open_journal(config, options.journal_path, lambda: datetime.now(UTC))
+    journal = await open_journal(config, options.journal_path, lambda: datetime.now(UTC), key)
     try:
         controller = Controller(config, options, secret=secret, journal=journal, table=table)
         # Stored overrides apply from the first decision; SIGHUP reloads the config.

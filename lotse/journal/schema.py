@@ -18,7 +18,8 @@ Tables:
     ``outcome`` is NULL unless the flags cannot tell the outcome: ``unknown``
     for a call the controller lost sight of and closed when it reconciled.
 ``meta``
-    Key/value facts about the journal itself (the generated salt, if any).
+    Key/value facts about the journal itself (never the hash key; a salt an
+    older lotse kept here is deleted on open).
 ``overrides``
     The supervisor overrides in effect, one row per center (``lotse ctl
     override``): read at start-up, so an override survives a restart.

@@ -54,6 +54,7 @@ _T = TypeVar("_T")
 _WARN_INTERVAL = timedelta(seconds=60)
 # A report or a purge may hold the write lock briefly; wait rather than fail.
 _BUSY_TIMEOUT_MS = 5000
+# Where an older lotse kept a generated hash salt (deleted on open).
 _SALT_KEY = "caller_hash_salt"
 # See _handing_over_the_gil: how often a write in flight checks whether the
 # event loop's thread was busy all the time (this share of it, at least), and
@@ -115,7 +116,7 @@ class Journal:
         label: str,
         *,
         clock: Clock,
-        salt: bytes,
+        key: bytes,
         retention_days: int,
         batch_size: int,
         flush_interval_s: float,
@@ -124,7 +125,7 @@ class Journal:
         self._conn = conn
         self._label = label
         self._clock = clock
-        self._salt = salt
+        self._key = key
         self._retention = timedelta(days=retention_days)
         self._batch_size = batch_size
         self._flush_interval_s = flush_interval_s
@@ -150,6 +151,7 @@ class Journal:
         path: str | PathLike[str],
         *,
         clock: Clock,
+        key: bytes | None = None,
         salt: bytes | None = None,
         retention_days: int = 90,
         batch_size: int = 200,
@@ -159,10 +161,14 @@ class Journal:
     ) -> Journal:
         """Open (creating or migrating) the journal at ``path`` and start its writer.
 
-        ``salt`` keys the caller hashes (see :mod:`lotse.journal.privacy`); when
-        ``None`` the journal's own stored salt is used, drawn with
-        ``random_bytes`` the first time. Calls older than ``retention_days`` are
-        purged before the journal accepts records.
+        ``key`` keys the caller hashes (see :mod:`lotse.journal.privacy`;
+        ``salt`` is its older name). It is held in memory only: never written
+        to the file, never passed to SQLite, never logged. When ``None`` a
+        one-off key is drawn with ``random_bytes``, and hashes link repeat
+        callers only while this journal is open (tests and tools; ``lotse
+        run`` refuses to start without a key). A salt an older lotse stored
+        in the file is deleted. Calls older than ``retention_days`` are purged
+        before the journal accepts records.
 
         Raises :class:`JournalError` when the file cannot be used, including
         :class:`~lotse.journal.schema.SchemaTooNew`.
@@ -188,17 +194,19 @@ class Journal:
             await _configure(conn, label)
             found = await migrate(conn, label)
             await _prepare_writes(conn, label)
-            source = "configuration"
-            if salt is None:
-                salt, source = await _stored_salt(conn, random_bytes), "journal file"
+            await _drop_stored_salt(conn, label)
         except BaseException:
             await conn.close()
             raise
+        key = key if key is not None else salt
+        source = "configuration"
+        if key is None:
+            key, source = random_bytes(privacy.KEY_BYTES), "a one-off key (none configured)"
         journal = cls(
             conn,
             label,
             clock=clock,
-            salt=salt,
+            key=key,
             retention_days=retention_days,
             batch_size=batch_size,
             flush_interval_s=flush_interval_s,
@@ -212,7 +220,7 @@ class Journal:
         _yield_cpu_to_routing(conn, label)
         journal._writer = asyncio.create_task(journal._run(), name="journal-writer")
         log.info(
-            "journal %s open: schema version %d (found %d), caller-hash salt from %s, "
+            "journal %s open: schema version %d (found %d), caller-hash key from %s, "
             "%d old calls purged",
             label,
             SCHEMA_VERSION,
@@ -234,8 +242,8 @@ class Journal:
         await self.close()
 
     def caller_hash(self, caller: str) -> str | None:
-        """The salted hash of a caller number as the switch delivered it (``None`` if anonymous)."""
-        return privacy.hash_caller(caller, self._salt)
+        """The keyed hash of a caller number as the switch delivered it (``None`` if anonymous)."""
+        return privacy.hash_caller(caller, self._key)
 
     def record(self, rec: Record) -> None:
         """Queue ``rec`` for writing; never blocks, never raises.
@@ -464,16 +472,32 @@ async def _prepare_writes(conn: aiosqlite.Connection, label: str) -> None:
         ) from err
 
 
-async def _stored_salt(conn: aiosqlite.Connection, random_bytes: Callable[[int], bytes]) -> bytes:
-    """The journal's own salt, created on first use (kept in ``meta``, never logged)."""
-    candidate = random_bytes(privacy.SALT_BYTES).hex()
-    await conn.execute(
-        "INSERT OR IGNORE INTO meta (key, value) VALUES (?, ?)", (_SALT_KEY, candidate)
-    )
-    async with conn.execute("SELECT value FROM meta WHERE key = ?", (_SALT_KEY,)) as cur:
+async def _drop_stored_salt(conn: aiosqlite.Connection, label: str) -> None:
+    """Delete the hash salt an older lotse kept in the journal itself.
+
+    Whoever had the file had that salt, and with it every caller behind a hash
+    (an Ortsnetz prefix beside it leaves a few million numbers to try). The
+    key now lives outside the journal; hashes made with the old salt stay as
+    they are, unlinked to new ones, until the retention period purges them.
+    ``secure_delete`` overwrites the deleted value in the file, and the
+    checkpoint moves that page out of the write-ahead log. The value itself is
+    neither read nor logged.
+    """
+    async with conn.execute("SELECT count(*) FROM meta WHERE key = ?", (_SALT_KEY,)) as cur:
         row = await cur.fetchone()
-    assert row is not None
-    return bytes.fromhex(str(row[0]))
+    if not row or not row[0]:
+        return
+    await conn.execute("PRAGMA secure_delete = ON")
+    try:
+        await conn.execute("DELETE FROM meta WHERE key = ?", (_SALT_KEY,))
+        await conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    finally:
+        await conn.execute("PRAGMA secure_delete = OFF")
+    log.warning(
+        "journal %s: deleted the caller-hash salt an older lotse stored in the journal; "
+        "hashes written before no longer link to new ones",
+        label,
+    )
 
 
 async def _handing_over_the_gil(work: Awaitable[_T]) -> _T:

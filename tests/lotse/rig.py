@@ -16,7 +16,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
-from lotse.controller import Controller, RunOptions
+from lotse.controller import Controller, RunOptions, open_journal
+from lotse.journal.privacy import JournalKey
 from lotse.journal.store import Journal
 from router.config import Config, Endpoint
 from router.configload import load_config
@@ -70,8 +71,11 @@ def staffing(config: Config, unstaffed: set[str]) -> Staffing:
 
 
 @asynccontextmanager
-async def running_rig(tmp_path: Path) -> AsyncIterator[Rig]:
-    """Stand-in and controller started, the controller attached and in sync."""
+async def running_rig(tmp_path: Path, key: JournalKey | None = None) -> AsyncIterator[Rig]:
+    """Stand-in and controller started, the controller attached and in sync.
+
+    With ``key``, the journal is opened as ``lotse run`` opens it, keyed with it.
+    """
     table = OrtsnetzTable.load()
     config = load_config(REPO / "config.yaml", table=table)
     # A loaded CI machine must not push a decision past the deadline: that
@@ -90,7 +94,10 @@ async def running_rig(tmp_path: Path) -> AsyncIterator[Rig]:
     await pbx.start()
     wall = FakeWall()
     journal_path = tmp_path / "journal.sqlite"
-    journal = await Journal.open(journal_path, clock=wall)
+    if key is None:
+        journal = await Journal.open(journal_path, clock=wall)
+    else:
+        journal = await open_journal(config, str(journal_path), wall, key)
     host, port = pbx.ami_address
     options = RunOptions(
         ami=Endpoint(host, port),

@@ -13,11 +13,15 @@ from hypothesis import strategies as st
 
 from lotse.journal import Answered, CallArrived, Decided, Ended, Journal, QueueJoined
 from lotse.journal.privacy import (
+    JournalKeyError,
     SaltError,
     caller_hash,
     canonical_number,
     hash_caller,
+    key_from_file,
+    load_key,
     salt_from_env,
+    write_key_file,
 )
 from router.numbering import NumberKind, OrtsnetzTable, classify_caller
 from router.policy import Action
@@ -140,3 +144,83 @@ async def test_no_caller_number_anywhere_in_the_journal_files(
             assert form.encode() not in closed_bytes, form
             assert form not in caplog.text
     assert SALT.decode() not in caplog.text
+
+
+KEY = "0123456789abcdef-key"
+
+
+def key_file(tmp_path: Path, mode: int, text: str = KEY + "\n") -> Path:
+    path = tmp_path / "journal.key"
+    path.write_text(text)
+    path.chmod(mode)
+    return path
+
+
+@pytest.mark.parametrize("mode", [0o600, 0o400])
+def test_a_key_file_only_its_owner_can_read_is_taken(tmp_path: Path, mode: int) -> None:
+    assert key_from_file(key_file(tmp_path, mode)) == KEY.encode()
+
+
+@pytest.mark.parametrize("mode", [0o640, 0o604, 0o644, 0o660, 0o610])
+def test_a_key_file_others_can_read_is_refused(tmp_path: Path, mode: int) -> None:
+    # 0o610: only the group's execute bit, still more than the owner alone.
+    path = key_file(tmp_path, mode)
+    with pytest.raises(JournalKeyError) as err:
+        key_from_file(path)
+    assert str(path) in str(err.value) and f"{mode:04o}" in str(err.value)
+    assert KEY not in str(err.value)
+
+
+def test_key_file_problems_name_the_file_never_the_key(tmp_path: Path) -> None:
+    with pytest.raises(JournalKeyError, match="No such file"):
+        key_from_file(tmp_path / "missing.key")
+    with pytest.raises(JournalKeyError, match="empty"):
+        key_from_file(key_file(tmp_path, 0o600, "  \n"))
+    with pytest.raises(JournalKeyError, match="too short") as err:
+        key_from_file(key_file(tmp_path, 0o600, "hunter2\n"))
+    assert "hunter2" not in str(err.value)
+    (tmp_path / "dir.key").mkdir(mode=0o700)
+    with pytest.raises(JournalKeyError, match="not a regular file"):
+        key_from_file(tmp_path / "dir.key")
+
+
+def test_a_key_is_exactly_16_bytes_at_least() -> None:
+    assert salt_from_env("K", {"K": "x" * 16}) == b"x" * 16
+    with pytest.raises(JournalKeyError):
+        salt_from_env("K", {"K": "x" * 15})
+
+
+def test_key_sources_in_order_env_then_file_then_the_old_salt_name(tmp_path: Path) -> None:
+    path = key_file(tmp_path, 0o600)
+    env = {"LOTSE_JOURNAL_KEY": "e" * 16, "LOTSE_JOURNAL_SALT": "s" * 16}
+    got = load_key("LOTSE_JOURNAL_KEY", str(path), "LOTSE_JOURNAL_SALT", env)
+    assert got is not None and got.secret == b"e" * 16 and got.source == "$LOTSE_JOURNAL_KEY"
+    del env["LOTSE_JOURNAL_KEY"]
+    got = load_key("LOTSE_JOURNAL_KEY", str(path), "LOTSE_JOURNAL_SALT", env)
+    assert got is not None and got.secret == KEY.encode() and got.source == f"file {path}"
+    got = load_key("LOTSE_JOURNAL_KEY", None, "LOTSE_JOURNAL_SALT", env)
+    assert got is not None and got.secret == b"s" * 16 and "deprecated" in got.source
+    assert load_key("LOTSE_JOURNAL_KEY", None, "LOTSE_JOURNAL_SALT", {}) is None
+    assert "s" * 16 not in repr(got)
+
+
+def test_a_written_key_file_is_0600_and_never_overwritten(tmp_path: Path) -> None:
+    path = tmp_path / "demo.key"
+    write_key_file(path)
+    assert path.stat().st_mode & 0o777 == 0o600
+    first = key_from_file(path)
+    assert len(first) == 64
+    with pytest.raises(FileExistsError):
+        write_key_file(path)
+    assert key_from_file(path) == first
+
+
+def test_the_demo_keeps_its_key_beside_the_journal_not_in_it(tmp_path: Path) -> None:
+    from lotse.livedemo import demo_key
+
+    journal = tmp_path / "run" / "demo-journal.sqlite"
+    journal.parent.mkdir()
+    path, generated = demo_key(journal)
+    assert (path, generated) == (tmp_path / "run" / "demo-journal.key", True)
+    assert path.stat().st_mode & 0o777 == 0o600
+    assert demo_key(journal) == (path, False)

@@ -300,28 +300,54 @@ async def test_purge_removes_only_calls_past_retention(tmp_path: Path) -> None:
     assert len(rows(db, "SELECT * FROM call_events")) == 5
 
 
-async def test_generated_salt_is_kept_in_the_journal(tmp_path: Path) -> None:
+async def test_without_a_key_the_key_is_one_off_and_never_stored(tmp_path: Path) -> None:
     clock = Clock()
     number = "0221 4711835"
+    path = tmp_path / "a.sqlite"
 
-    async def hash_in(path: Path, fill: bytes) -> str | None:
+    async def hash_in(fill: bytes) -> str | None:
         journal = await Journal.open(path, clock=clock, random_bytes=lambda n: fill * n)
         try:
             return journal.caller_hash(number)
         finally:
             await journal.close()
 
-    first = await hash_in(tmp_path / "a.sqlite", b"\x01")
-    # Reopened, the stored salt wins over a fresh random one.
-    assert await hash_in(tmp_path / "a.sqlite", b"\x02") == first
-    assert await hash_in(tmp_path / "b.sqlite", b"\x02") != first
+    first = await hash_in(b"\x01")
     assert first == caller_hash("02214711835", b"\x01" * 32)
+    # Reopened, a new one-off key: nothing of the first was kept.
+    assert await hash_in(b"\x02") != first
+    assert rows(path, "SELECT * FROM meta WHERE key = 'caller_hash_salt'") == []
 
 
-async def test_explicit_salt_overrides_the_stored_one(tmp_path: Path) -> None:
-    journal = await Journal.open(tmp_path / "j.sqlite", clock=Clock(), salt=b"k" * 20)
+async def test_a_salt_an_older_lotse_stored_is_deleted_and_old_hashes_stay(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    db = tmp_path / "j.sqlite"
+    journal = await open_journal(db, Clock())
+    journal.record(CallArrived.of("old", T0, KOELN, "0123456789abcdef"))
+    await journal.close()
+    stored = "5a17" * 16
+    with sqlite3.connect(db) as conn:
+        conn.execute("INSERT INTO meta (key, value) VALUES ('caller_hash_salt', ?)", (stored,))
+    with caplog.at_level(logging.DEBUG):
+        journal = await Journal.open(db, clock=Clock(), key=b"k" * 32)
+        await journal.close()
+    assert rows(db, "SELECT * FROM meta WHERE key = 'caller_hash_salt'") == []
+    assert [tuple(r) for r in rows(db, "SELECT caller_hash FROM calls")] == [("0123456789abcdef",)]
+    assert "deleted the caller-hash salt" in caplog.text
+    assert stored not in caplog.text
+    # Overwritten in the file, not only unlinked from the table.
+    files = [db, db.with_name(db.name + "-wal")]
+    assert not any(stored.encode() in f.read_bytes() for f in files if f.exists())
+
+
+async def test_the_key_keys_the_hashes_and_salt_is_its_old_name(tmp_path: Path) -> None:
+    journal = await Journal.open(tmp_path / "j.sqlite", clock=Clock(), key=b"k" * 20)
     assert journal.caller_hash("+49 221 4711835") == caller_hash("02214711835", b"k" * 20)
     assert journal.caller_hash("anonymous") is None
+    await journal.close()
+    journal = await Journal.open(tmp_path / "j.sqlite", clock=Clock(), salt=b"k" * 20)
+    assert journal.caller_hash("+49 221 4711835") == caller_hash("02214711835", b"k" * 20)
     await journal.close()
 
 

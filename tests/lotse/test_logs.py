@@ -6,13 +6,17 @@ from __future__ import annotations
 import io
 import json
 import re
+import sqlite3
 from collections import defaultdict
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
+from lotse.journal.privacy import JournalKey, load_key
+from lotse.journal.store import Journal
 from lotse.logging import configure_logging
-from tests.lotse.rig import SECRET, Rig, outcomes
+from tests.lotse.rig import SECRET, FakeWall, Rig, outcomes, running_rig
 
 # Caller numbers as switches deliver them, and the digits that would give each away.
 CALLERS = {
@@ -64,3 +68,33 @@ async def test_every_line_of_a_call_names_it_and_none_gives_a_number_away(
     assert len(journeys) == len(calls)
     for events in journeys:
         assert {"fastagi.session", "call.queued", "call.answered", "call.ended"} <= events
+
+
+async def test_neither_the_journal_key_nor_an_old_stored_salt_reaches_a_log_line(
+    tmp_path: Path, log_lines: io.StringIO
+) -> None:
+    # A journal an older lotse wrote, with its salt stored inside it.
+    path = tmp_path / "journal.sqlite"
+    journal = await Journal.open(path, clock=FakeWall())
+    await journal.close()
+    old_salt = "0ld5a17" * 9
+    with sqlite3.connect(path) as conn:
+        conn.execute("INSERT INTO meta (key, value) VALUES ('caller_hash_salt', ?)", (old_salt,))
+    key_text = "the-journal-key-" + "k3y" * 8
+    key = load_key("LOTSE_JOURNAL_KEY", None, None, {"LOTSE_JOURNAL_KEY": key_text})
+    assert isinstance(key, JournalKey) and key_text not in repr(key)
+    async with running_rig(tmp_path, key) as rig:
+        got = await outcomes(rig, [("04219876543", None), ("+49 3491 987654", None)])
+        assert all(o.answered for o in got)  # type: ignore[attr-defined]
+        await rig.controller.stop()
+    text = log_lines.getvalue()
+    events = [json.loads(line)["event"] for line in text.splitlines()]
+    assert "route.decided" in events and "journal.key" in events
+    assert any("deleted the caller-hash salt" in e for e in events)
+    for secret in (key_text, key_text.encode().hex(), old_salt):
+        assert secret not in text
+    # aiosqlite's own debug lines (each statement with its parameters) stay out.
+    assert not [e for e in events if e.startswith(("executing", "operation", "returning"))]
+    # Nor is the key anywhere in the journal file.
+    files = [path, path.with_name(path.name + "-wal")]
+    assert not any(key_text.encode() in f.read_bytes() for f in files if f.exists())

@@ -163,3 +163,58 @@ def test_a_port_lost_after_the_check_still_leaves_nothing_running(
     for thread in set(_lingering()) - before:
         thread.join(HANG_GUARD_S)
     assert set(_lingering()) <= before
+
+
+def config_with_key_file(tmp_path: Path, key_file: Path) -> Path:
+    text = (REPO / "config.yaml").read_text(encoding="utf-8")
+    assert "  journal_key_file: null\n" in text
+    path = tmp_path / "config.yaml"
+    path.write_text(text.replace("  journal_key_file: null\n", f"  journal_key_file: {key_file}\n"))
+    return path
+
+
+def test_run_without_a_journal_key_is_refused(tmp_path: Path) -> None:
+    env_key = "LOTSE_JOURNAL_KEY"
+    done = subprocess.run(
+        [sys.executable, "-c", ENTRY, "run", "--journal", str(tmp_path / "j.sqlite")],
+        cwd=tmp_path,
+        env={
+            k: v
+            for k, v in {**os.environ, "PYTHONPATH": str(REPO), "LOTSE_AMI_SECRET": "x"}.items()
+            if k not in (env_key, "LOTSE_JOURNAL_SALT")
+        },
+        capture_output=True,
+        text=True,
+        timeout=HANG_GUARD_S,
+    )
+    assert done.returncode == 2
+    assert done.stderr.splitlines() == [
+        "lotse run: no journal key: set $LOTSE_JOURNAL_KEY or controller.journal_key_file "
+        "in the config (at least 16 random characters; see README, Privacy)"
+    ]
+    assert not (tmp_path / "j.sqlite").exists()
+
+
+@pytest.mark.parametrize("mode", [0o644, 0o640])
+def test_run_with_a_key_file_others_can_read_is_refused(
+    tmp_path: Path,
+    mode: int,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    key_file = tmp_path / "journal.key"
+    key_file.write_text("a-key-of-enough-length\n")
+    key_file.chmod(mode)
+    monkeypatch.delenv("LOTSE_JOURNAL_KEY", raising=False)
+    monkeypatch.delenv("LOTSE_JOURNAL_SALT", raising=False)
+    monkeypatch.setenv("LOTSE_AMI_SECRET", "x")
+    config = config_with_key_file(tmp_path, key_file)
+    code = cli.main(["run", "--config", str(config), "--journal", str(tmp_path / "j.sqlite")])
+    err = capsys.readouterr().err
+    assert code == 2
+    assert err == (
+        f"lotse run: journal key file {key_file}: open to group or others "
+        f"(mode {mode:04o}); chmod 600 {key_file}\n"
+    )
+    assert "a-key-of-enough-length" not in err
+    assert not (tmp_path / "j.sqlite").exists()

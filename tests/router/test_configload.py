@@ -893,6 +893,11 @@ def test_closures() -> None:
             32,
             "controller.journal_salt_env: 'LOTSE-SALT' is not an environment variable name",
         ),
+        (
+            "controller: {journal_key_env: LOTSE-KEY}",
+            31,
+            "controller.journal_key_env: 'LOTSE-KEY' is not an environment variable name",
+        ),
     ],
 )
 def test_global_limits(setting: str, col: int, message: str) -> None:
