@@ -92,7 +92,7 @@ async def stand_in(
 
         host, port = pbx.ami_address
         ami = Endpoint(host, port)
-        opened = await Journal.open(journal, clock=wall, salt=journal_key)
+        opened = await Journal.open(journal, clock=wall, key=journal_key)
         try:
             controller = Controller(
                 config,

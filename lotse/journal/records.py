@@ -12,7 +12,7 @@ of the call were taken from Asterisk's own ``queue_log`` (the journey's
 records then follow it).
 
 Every ``at`` is an aware datetime; the journal stores it in UTC. Records carry
-no caller number: only the Ortsnetz prefix and a salted hash (see
+no caller number: only the Ortsnetz prefix and a keyed hash (see
 :mod:`lotse.journal.privacy`).
 """
 

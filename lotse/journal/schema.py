@@ -10,7 +10,7 @@ Tables:
 
 ``calls``
     One row per call, kept current by upserts as records arrive: where the
-    caller came from (Ortsnetz prefix, salted hash), the home center, where
+    caller came from (Ortsnetz prefix, keyed hash), the home center, where
     the call ended up, waits, talk time and flags. What the daily report reads.
 ``call_events``
     Every record of every call in order (``seq`` per call), with the record's
