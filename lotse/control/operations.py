@@ -45,6 +45,8 @@ RESTART_SETTINGS = (
     ("agi_deadline_ms", "controller.agi_deadline_ms"),
     ("journal_path", "controller.journal"),
     ("journal_retention_days", "controller.journal_retention_days"),
+    ("journal_key_env", "controller.journal_key_env"),
+    ("journal_key_file", "controller.journal_key_file"),
     ("journal_salt_env", "controller.journal_salt_env"),
     ("control_socket", "controller.control_socket"),
 )
