@@ -10,6 +10,7 @@ metrics. Clocks and randomness are injected here and nowhere else.
 from __future__ import annotations
 
 import asyncio
+import logging
 import os
 import random
 import socket
@@ -397,12 +398,17 @@ async def open_journal(
     """Open the journal with ``key``, else the configured one (:func:`journal_key`)."""
     c = config.controller
     key = key or journal_key(config)
-    journal = await Journal.open(
-        path, clock=wall_clock, key=key.secret, retention_days=c.journal_retention_days
-    )
-    # Where the key came from, never the key; after the open, so that a
-    # journal that cannot be opened costs one line, its error.
-    log.info("journal.key", source=key.source)
     if "deprecated" in key.source:
-        log.warning("journal.key_deprecated_name", source=key.source, use=c.journal_key_env)
-    return journal
+        # The standard library's logger, like the journal's own: commands that
+        # print JSON on stdout (import-queue-log) configure no structlog.
+        logging.getLogger("lotse.journal").warning(
+            "journal key from %s: name it $%s instead", key.source, c.journal_key_env
+        )
+    # The journal's open line says where the key came from, never the key.
+    return await Journal.open(
+        path,
+        clock=wall_clock,
+        key=key.secret,
+        key_source=key.source,
+        retention_days=c.journal_retention_days,
+    )

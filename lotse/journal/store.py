@@ -152,6 +152,7 @@ class Journal:
         *,
         clock: Clock,
         key: bytes | None = None,
+        key_source: str = "configuration",
         salt: bytes | None = None,
         retention_days: int = 90,
         batch_size: int = 200,
@@ -162,7 +163,8 @@ class Journal:
         """Open (creating or migrating) the journal at ``path`` and start its writer.
 
         ``key`` keys the caller hashes (see :mod:`lotse.journal.privacy`;
-        ``salt`` is its older name). It is held in memory only: never written
+        ``salt`` is its older name; ``key_source`` says where it came from,
+        for the log). It is held in memory only: never written
         to the file, never passed to SQLite, never logged. When ``None`` a
         one-off key is drawn with ``random_bytes``, and hashes link repeat
         callers only while this journal is open (tests and tools; ``lotse
@@ -199,7 +201,7 @@ class Journal:
             await conn.close()
             raise
         key = key if key is not None else salt
-        source = "configuration"
+        source = key_source
         if key is None:
             key, source = random_bytes(privacy.KEY_BYTES), "a one-off key (none configured)"
         journal = cls(

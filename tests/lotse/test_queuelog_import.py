@@ -357,6 +357,12 @@ def test_cli_text_output_counts_bad_lines(
     qlog = tmp_path / "queue_log"
     qlog.write_text(ANSWERED + "garbage\n" + f"{T0}|a;2|q|NONE|NEWTHING|\n" + f"{T0 + 99}|torn")
     argv = ["journal", "import-queue-log", str(qlog), "--journal", str(tmp_path / "j.sqlite")]
+    # Hashes must match the controller's: the import needs the journal key too.
+    monkeypatch.delenv("LOTSE_JOURNAL_KEY", raising=False)
+    monkeypatch.delenv("LOTSE_JOURNAL_SALT", raising=False)
+    assert run_cli(argv, monkeypatch, LATER) == 2
+    assert "no journal key" in capsys.readouterr().err
+    monkeypatch.setenv("LOTSE_JOURNAL_KEY", "a-key-of-sixteen-bytes-or-more")
     assert run_cli(argv, monkeypatch, LATER) == 0
     out = capsys.readouterr().out
     assert "1 calls imported, 0 skipped" in out
