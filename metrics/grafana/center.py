@@ -59,6 +59,30 @@ def build(settings: Settings) -> dashboard.Dashboard:
             [Query(_now("lotse_center_open", "max"))],
             steps=thresholds((None, "text")),
             mappings=value_map({"0": ("Closed", "orange"), "1": ("Open", "green")}),
+            w=3,
+        )
+    )
+    d = d.with_panel(
+        big_number(
+            "Supervisor override",
+            "An override set with `lotse ctl override`: closed now, kept open outside its "
+            "hours, or auto (its hours, holidays and closure days decide). The static "
+            "fallback in the dialplan does not know overrides.",
+            [
+                Query(
+                    f'max(lotse_center_override{{{C},mode="closed"}}) '
+                    f'+ 2 * max(lotse_center_override{{{C},mode="open"}})'
+                )
+            ],
+            steps=thresholds((None, "text")),
+            mappings=value_map(
+                {
+                    "0": ("Auto (calendar)", "text"),
+                    "1": ("Closed by override", "red"),
+                    "2": ("Open by override", "blue"),
+                }
+            ),
+            w=6,
         )
     )
     d = d.with_panel(
@@ -66,6 +90,7 @@ def build(settings: Settings) -> dashboard.Dashboard:
             "Callers waiting",
             "Callers in the center's queue now.",
             [Query(_now("lotse_queue_callers_waiting"))],
+            w=3,
         )
     )
     d = d.with_panel(
@@ -76,6 +101,7 @@ def build(settings: Settings) -> dashboard.Dashboard:
             [Query(_now("lotse_queue_longest_wait_seconds", "max"))],
             unit="s",
             steps=wait_steps,
+            w=3,
         )
     )
     for title, metric, text in (
@@ -83,7 +109,7 @@ def build(settings: Settings) -> dashboard.Dashboard:
         ("Agents available", "lotse_agents_available", "Logged in, not paused, not on a call."),
         ("Agents busy", "lotse_agents_busy", "On a call."),
     ):
-        d = d.with_panel(big_number(title, text, [Query(_now(metric))]))
+        d = d.with_panel(big_number(title, text, [Query(_now(metric))], w=3))
     d = d.with_panel(
         timeseries(
             "Queue",

@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 from prometheus_client import CollectorRegistry, generate_latest
 
+from metrics.control import ControlMetrics
 from metrics.registry import CenterOpenCollector, LotseMetrics, QueueStateCollector
 from router.config import Config
 from router.configload import load_config
@@ -32,6 +33,7 @@ def exposition(config: Config, at: datetime | None = None) -> str:
     """Everything the controller's registry exposes, in the text format."""
     registry = CollectorRegistry()
     LotseMetrics(registry, config.centers)
+    ControlMetrics(registry, config.centers).show_config(config.sha256)
     registry.register(QueueStateCollector(Snapshot, config.centers))
     when = at or datetime(2026, 11, 24, 9, 0, tzinfo=UTC)
     router = Router(config, OrtsnetzTable.load())

@@ -29,6 +29,8 @@ ALLOWED_LABELS = {
     "result",
     "state",
     "source",
+    "mode",
+    "sha256",
     "le",
 }
 
@@ -49,7 +51,7 @@ def test_promtool_check_metrics_is_clean() -> None:
 
 def test_labels_are_ids_and_reasons_only() -> None:
     text = exposition(repo_config())
-    names = set(re.findall(r"[{,]([a-z_]+)=", text))
+    names = set(re.findall(r"[{,]([a-z0-9_]+)=", text))
     assert names <= ALLOWED_LABELS, names - ALLOWED_LABELS
 
 
