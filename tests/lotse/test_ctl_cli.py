@@ -1,0 +1,210 @@
+"""``lotse run --control`` and ``lotse ctl`` as processes, as an operator runs them.
+
+The stand-in (``lotse pbx``) plays Asterisk; ``lotse run`` uses the real
+clock, so no assertion depends on whether a center is open right now. The
+timeouts are hang guards, not timing assertions.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from lotse.commands.ctl import CtlError, ask
+from tests.lotse.rig import REPO, free_port
+
+HANG_GUARD_S = 60
+ENTRY = "import sys; from lotse.cli import main; sys.exit(main())"
+ENV = {
+    **os.environ,
+    "PYTHONPATH": str(REPO),
+    "LOTSE_AMI_SECRET": "ctl-secret",
+    "LOTSE_JOURNAL_SALT": "s" * 32,
+    "LOTSE_JOURNAL_KEY": "k" * 32,
+}
+
+
+@dataclass
+class Running:
+    tmp: Path
+    config: Path
+    socket: str
+    metrics: int
+    run_args: list[str]
+    run: subprocess.Popen[str] | None = None
+
+    def start(self) -> None:
+        self.run = subprocess.Popen(
+            [sys.executable, "-c", ENTRY, *self.run_args],
+            cwd=self.tmp,
+            env=ENV,
+            stdout=subprocess.DEVNULL,
+            stderr=open(self.tmp / "run.log", "a"),  # noqa: SIM115
+            text=True,
+        )
+        deadline = time.monotonic() + HANG_GUARD_S
+        while True:
+            try:
+                if ask(self.socket, {"command": "status"})["result"]["ami"]["connected"]:
+                    return
+            except CtlError:
+                pass
+            assert self.run.poll() is None, (self.tmp / "run.log").read_text()
+            assert time.monotonic() < deadline, "lotse run did not come up"
+            time.sleep(0.1)
+
+    def stop(self) -> None:
+        if self.run is not None and self.run.poll() is None:
+            self.run.send_signal(signal.SIGTERM)
+            self.run.wait(HANG_GUARD_S)
+        self.run = None
+
+    def ctl(self, *argv: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [sys.executable, "-c", ENTRY, "ctl", "--socket", self.socket, *argv],
+            cwd=self.tmp,
+            env=ENV,
+            capture_output=True,
+            text=True,
+            timeout=HANG_GUARD_S,
+            check=False,
+        )
+
+    def status(self) -> dict[str, Any]:
+        done = self.ctl("status", "--json")
+        assert done.returncode == 0, done.stderr
+        result: dict[str, Any] = json.loads(done.stdout)
+        return result
+
+    def metric(self, name: str, labels: str = "") -> float | None:
+        url = f"http://127.0.0.1:{self.metrics}/metrics"
+        with urllib.request.urlopen(url, timeout=HANG_GUARD_S) as response:
+            text = response.read().decode()
+        for line in text.splitlines():
+            if line.startswith(name + labels + " "):
+                return float(line.rsplit(" ", 1)[1])
+        return None
+
+
+@pytest.fixture
+def running(tmp_path: Path) -> Iterator[Running]:
+    sock_dir = Path(tempfile.mkdtemp(prefix="lotse-cli-", dir="/tmp"))
+    config = tmp_path / "config.yaml"
+    shutil.copy(REPO / "config.yaml", config)
+    ami, agi, metrics = free_port(), free_port(), free_port()
+    pbx = subprocess.Popen(
+        [
+            *(sys.executable, "-c", ENTRY, "pbx", "--config", str(config)),
+            *("--ami-listen", f"127.0.0.1:{ami}", "--agi", f"127.0.0.1:{agi}"),
+        ],
+        cwd=tmp_path,
+        env=ENV,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    r = Running(
+        tmp_path,
+        config,
+        str(sock_dir / "ctl.sock"),
+        metrics,
+        [
+            *("run", "--config", str(config), "--ami", f"127.0.0.1:{ami}"),
+            *("--agi-listen", f"127.0.0.1:{agi}", "--metrics-listen", f"127.0.0.1:{metrics}"),
+            *("--journal", str(tmp_path / "journal.sqlite")),
+            *("--control", str(sock_dir / "ctl.sock")),
+        ],
+    )
+    try:
+        r.start()
+        yield r
+    finally:
+        r.stop()
+        pbx.send_signal(signal.SIGTERM)
+        pbx.wait(HANG_GUARD_S)
+        shutil.rmtree(sock_dir, ignore_errors=True)
+
+
+def test_the_operators_session(running: Running) -> None:
+    r = running
+    sha = hashlib.sha256(r.config.read_bytes()).hexdigest()
+    status = r.status()
+    assert status["config_sha256"] == sha
+    assert oct(os.stat(r.socket).st_mode & 0o777) == "0o660"
+
+    done = r.ctl("route", "0421 1234", "--json")
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout)["home"] == "bremen"
+
+    done = r.ctl("override", "atlantis", "closed")
+    assert done.returncode == 2 and "unknown center" in done.stderr
+    done = r.ctl("override", "bremen", "closed", "--reason", "staff meeting")
+    assert done.returncode == 0, done.stderr
+    decision = json.loads(r.ctl("route", "0421 1234", "--json").stdout)
+    assert decision["target"] != "bremen"
+    assert "bremen closed: closed by override: staff meeting" in decision["reasons"]
+    assert r.metric("lotse_center_override", '{center="bremen",mode="closed"}') == 1
+
+    # A broken file is refused, every problem as FILE:LINE:COL, the old one kept.
+    good = r.config.read_text(encoding="utf-8")
+    r.config.write_text(good.replace("max_hops: 3", "max_hops: -1"), encoding="utf-8")
+    done = r.ctl("reload")
+    assert done.returncode == 2
+    where = re.compile(re.escape(str(r.config)) + r":\d+:\d+: max_hops")
+    assert any(where.match(line) for line in done.stderr.splitlines()), done.stderr
+    assert r.status()["config_sha256"] == sha
+    assert r.metric("lotse_config_reloads_total", '{result="refused"}') == 1
+
+    # SIGHUP loads a changed file.
+    changed = good.replace("queue_timeout_s: 30", "queue_timeout_s: 25")
+    r.config.write_text(changed, encoding="utf-8")
+    new_sha = hashlib.sha256(changed.encode()).hexdigest()
+    assert r.run is not None
+    r.run.send_signal(signal.SIGHUP)
+    deadline = time.monotonic() + HANG_GUARD_S
+    while r.status()["config_sha256"] != new_sha:
+        assert time.monotonic() < deadline, "SIGHUP did not reload"
+        time.sleep(0.1)
+    assert r.metric("lotse_config_reloads_total", '{result="accepted"}') == 1
+    assert r.metric("lotse_config_info", f'{{sha256="{new_sha}"}}') == 1
+    assert r.metric("lotse_dialplan_config_mismatch") == 0
+
+    # The override survives a restart; auto removes it.
+    r.stop()
+    assert not os.path.exists(r.socket)
+    r.start()
+    bremen = next(c for c in r.status()["centers"] if c["id"] == "bremen")
+    assert bremen["override"]["mode"] == "closed"
+    assert bremen["override"]["reason"] == "staff meeting"
+    assert r.ctl("override", "bremen", "auto").returncode == 0
+    bremen = next(c for c in r.status()["centers"] if c["id"] == "bremen")
+    assert bremen["override"] is None
+    done = r.ctl("status")
+    assert done.returncode == 0 and "sha256    " + new_sha in done.stdout
+
+
+def test_no_controller_listening_is_a_runtime_failure(tmp_path: Path) -> None:
+    done = subprocess.run(
+        [sys.executable, "-c", ENTRY, "ctl", "--socket", str(tmp_path / "none.sock"), "status"],
+        env=ENV,
+        capture_output=True,
+        text=True,
+        timeout=HANG_GUARD_S,
+        check=False,
+    )
+    assert done.returncode == 1
+    assert "no controller listening" in done.stderr
