@@ -67,7 +67,7 @@ class AgiResult(StrEnum):
 
     OK = "ok"  # every variable set, connection closed: AGISTATUS=SUCCESS
     DEADLINE = "deadline"  # closed unanswered at the deadline (or shutdown)
-    MALFORMED = "malformed"  # no AGI environment: garbage, oversize env
+    MALFORMED = "malformed"  # no AGI environment: garbage, oversize env, unusable values
     PEER_CLOSED = "peer_closed"  # Asterisk closed before the session ended
     HANGUP = "hangup"  # res_agi reported the caller hung up
     HANDLER_ERROR = "handler_error"  # the routing handler raised or returned junk
@@ -84,6 +84,16 @@ _NO_FAILURE_LINE = frozenset({AgiResult.OK, AgiResult.HANGUP, AgiResult.PEER_CLO
 
 class AgiRejected(Exception):
     """Raised by a handler to refuse a request; the session ends ``rejected``."""
+
+
+class AgiMalformed(Exception):
+    """Raised by a handler for a request whose content it cannot use.
+
+    E.g. a CR or NUL inside a value it would act on or send back. The session
+    ends ``malformed`` (counted like a garbled environment, answered
+    ``FAILURE`` so the dialplan takes its fallback). The message names the
+    field and the problem, never the value: it is logged.
+    """
 
 
 def _safe(text: str) -> str:
@@ -340,6 +350,9 @@ class _AgiSession(asyncio.Protocol):
         except AgiRejected:
             self._finish(AgiResult.REJECTED)
             return
+        except AgiMalformed as exc:
+            self._malformed_request(str(exc))
+            return
         except Exception as exc:
             self._handler_error(type(exc).__name__)
             return
@@ -364,12 +377,18 @@ class _AgiSession(asyncio.Protocol):
             return  # the deadline or the peer ended the session meanwhile
         if isinstance(exc, AgiRejected):
             self._finish(AgiResult.REJECTED)
+        elif isinstance(exc, AgiMalformed):
+            self._malformed_request(str(exc))
         elif exc is not None:
             self._handler_error(type(exc).__name__)
         else:
             self._replied(task.result())
             if self._buffer:
                 self._lines()  # answers the peer sent ahead
+
+    def _malformed_request(self, reason: str) -> None:
+        _log.warning("fastagi.malformed_request", reason=_safe(reason), **self._log_ids())
+        self._finish(AgiResult.MALFORMED)
 
     def _handler_error(self, error: str) -> None:
         _log.warning("fastagi.handler_error", error=error, **self._log_ids())

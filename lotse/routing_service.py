@@ -17,7 +17,7 @@ import structlog
 
 from ami import contract
 from ami.agi_protocol import AgiReply, AgiRequest
-from ami.fastagi import log_call_id
+from ami.fastagi import AgiMalformed, log_call_id
 from router.policy import Action, Call, Decision, Router, decide
 from router.state import Snapshot
 
@@ -42,8 +42,43 @@ class RoutingRequest:
     channel: str
 
 
+# Characters no value the routing acts on may hold: they cut a line of the AGI
+# dialogue (the call id goes back in a SET VARIABLE) or a journal's text.
+_LINE_BREAKING = frozenset("\r\n\x00")
+_ROUTING_ARGS = (
+    contract.ARG_DIALED,
+    contract.ARG_VISITED,
+    contract.ARG_POSTAL,
+    contract.ARG_CALLID,
+)
+
+
+def _check_values(request: AgiRequest) -> None:
+    """Raise :class:`AgiMalformed` if a value the routing uses holds CR, LF or NUL.
+
+    Checked before any decision, so such a request is counted as malformed
+    input, answered FAILURE (the dialplan's static fallback) and journaled
+    nowhere: no decision exists for a call that took the fallback.
+    """
+    fields = (
+        ("agi_uniqueid", request.uniqueid),
+        ("agi_callerid", request.callerid),
+        ("agi_channel", request.channel),
+        ("agi_dnid", request.dnid),
+        ("agi_extension", request.extension),
+        *((f"agi_arg_{n}", request.arg(n)) for n in _ROUTING_ARGS),
+    )
+    for name, value in fields:
+        if not _LINE_BREAKING.isdisjoint(value):
+            raise AgiMalformed(f"{name} contains CR, LF or NUL")
+
+
 def call_from_request(request: AgiRequest) -> RoutingRequest:
-    """Read the contract's AGI arguments; missing ones fall back to the channel's facts."""
+    """Read the contract's AGI arguments; missing ones fall back to the channel's facts.
+
+    Raises :class:`AgiMalformed` for a value holding CR, LF or NUL.
+    """
+    _check_values(request)
     dialed = request.arg(contract.ARG_DIALED) or request.extension or request.dnid or "115"
     visited = contract.split_visited(request.arg(contract.ARG_VISITED))
     postal_arg = request.arg(contract.ARG_POSTAL).strip()
@@ -105,7 +140,10 @@ class RoutingService:
         self._router = router
 
     def __call__(self, request: AgiRequest) -> AgiReply:
-        """Decide for one request; never raises for any request content."""
+        """Decide for one request.
+
+        Raises only :class:`AgiMalformed` (before deciding), for values it cannot use.
+        """
         routing = call_from_request(request)
         now = self._wall_clock()
         snapshot = self._snapshot()

@@ -20,7 +20,7 @@ from structlog.testing import capture_logs
 
 from ami.agi_protocol import AgiReply, AgiRequest, parse_env
 from ami.contract import AGI_SCRIPT, ARG_CALLID, ARG_DIALED, ARG_POSTAL, ARG_VISITED
-from ami.fastagi import AgiRejected, AgiResult, FastAgiServer, _AgiSession
+from ami.fastagi import AgiMalformed, AgiRejected, AgiResult, FastAgiServer, _AgiSession
 from ami.transcript import turns
 from tests.fixtures.asterisk import FASTAGI_TRANSCRIPT, asterisk_transcript
 
@@ -343,6 +343,22 @@ async def test_handler_may_reject(make_server: Factory) -> None:
     server, recorder = await make_server(handler)
     assert await play_asterisk(server, env_bytes()) == [b"FAILURE\n"]
     assert await recorder.next() is AgiResult.REJECTED
+
+
+@pytest.mark.parametrize("asynchronous", [False, True])
+async def test_handler_may_call_a_request_malformed(
+    make_server: Factory, asynchronous: bool
+) -> None:
+    def refuse(request: AgiRequest) -> AgiReply:
+        raise AgiMalformed("agi_uniqueid contains CR, LF or NUL")
+
+    async def refuse_later(request: AgiRequest) -> AgiReply:
+        await asyncio.sleep(0)
+        return refuse(request)
+
+    server, recorder = await make_server(refuse_later if asynchronous else refuse)
+    assert await play_asterisk(server, env_bytes()) == [b"FAILURE\n"]
+    assert await recorder.next() is AgiResult.MALFORMED
 
 
 @pytest.mark.parametrize(
