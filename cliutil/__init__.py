@@ -73,7 +73,7 @@ def load(args: argparse.Namespace, table: OrtsnetzTable) -> Config:
     try:
         return load_config(path, table=table)
     except ConfigError as err:
-        raise BadInput("\n".join(str(p) for p in err.problems)) from err
+        raise BadInput("\n".join(err.lines())) from err
     except OSError as err:
         raise BadInput(f"{path}: cannot read configuration: {err.strerror}") from err
 

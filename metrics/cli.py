@@ -67,8 +67,8 @@ def run_build(args: argparse.Namespace) -> int:
     try:
         config = load_config(path)
     except ConfigError as err:
-        for problem in err.problems:
-            print(problem, file=sys.stderr)
+        for line in err.lines():
+            print(line, file=sys.stderr)
         return EXIT_BAD_INPUT
     except OSError as err:
         print(f"{path}: cannot read configuration: {err.strerror}", file=sys.stderr)

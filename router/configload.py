@@ -34,8 +34,19 @@ from router.confignodes import NULL, ConfigError, NodeReader, Problem, compose, 
 from router.configvalues import ENV_NAME, parse_endpoint
 from router.numbering import OrtsnetzTable
 
-__all__ = ["ConfigError", "Problem", "check_main", "load_config", "load_config_text", "summary"]
+__all__ = [
+    "MAX_CONFIG_BYTES",
+    "ConfigError",
+    "Problem",
+    "check_main",
+    "load_config",
+    "load_config_text",
+    "summary",
+]
 
+# A national network (every Ortsnetz and postal code listed) stays far below;
+# composing YAML costs some seconds per MiB, so this bounds a check's work.
+MAX_CONFIG_BYTES = 1024 * 1024
 _EMPTY = "empty configuration; expected at least the keys 'centers' and 'fallback_center'"
 _TOP_OPTIONAL = (
     "timezone",
@@ -57,7 +68,22 @@ def load_config(path: str | Path, *, table: OrtsnetzTable | None = None) -> Conf
     the package when not given) that every configured Ortsnetz must be in.
     """
     source = str(path)
-    data = Path(path).read_bytes()
+    with Path(path).open("rb") as file:
+        # Read no more than the limit (and a byte to notice): a runaway file
+        # costs neither the memory nor the minutes its YAML would.
+        data = file.read(MAX_CONFIG_BYTES + 1)
+    if len(data) > MAX_CONFIG_BYTES:
+        raise ConfigError(
+            [
+                Problem(
+                    source,
+                    1,
+                    1,
+                    f"larger than {MAX_CONFIG_BYTES // 1024} KiB, the limit for a configuration "
+                    "(the shipped one is some 13 KiB): is this the right file?",
+                )
+            ]
+        )
     try:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError as err:
@@ -99,8 +125,8 @@ def check_main(path: str | Path) -> int:
     try:
         config = load_config(path)
     except ConfigError as err:
-        for problem in err.problems:
-            print(problem, file=sys.stderr)
+        for line in err.lines():
+            print(line, file=sys.stderr)
         return 2
     except OSError as err:
         print(f"{path}: cannot read configuration: {err.strerror or err}", file=sys.stderr)

@@ -44,12 +44,29 @@ class Problem:
         return f"{self.file}:{self.line}:{self.col}: {self.message}"
 
 
+# Problems listed when a configuration is refused; the rest are counted. A
+# file with a million bad dates needs its first hundred read, not all.
+MAX_LISTED_PROBLEMS = 100
+
+
 class ConfigError(Exception):
-    """A configuration was refused; ``problems`` lists every problem found, in file order."""
+    """A configuration was refused; ``problems`` lists every problem found, in file order.
+
+    Printed (``str``, :meth:`lines`) it lists the first
+    :data:`MAX_LISTED_PROBLEMS` and then how many more there are.
+    """
 
     def __init__(self, problems: Sequence[Problem]) -> None:
         self.problems = list(problems)
-        super().__init__("\n".join(str(p) for p in self.problems))
+        super().__init__("\n".join(self.lines()))
+
+    def lines(self, limit: int = MAX_LISTED_PROBLEMS) -> list[str]:
+        """The first ``limit`` problems as text, then ``… and N more problems`` if any."""
+        listed = [str(p) for p in self.problems[:limit]]
+        more = len(self.problems) - len(listed)
+        if more > 0:
+            listed.append(f"… and {more} more problem{'' if more == 1 else 's'}")
+        return listed
 
 
 def did_you_mean(word: str, choices: Iterable[str]) -> str:

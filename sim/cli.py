@@ -113,8 +113,8 @@ def run_command(args: argparse.Namespace) -> int:
             args.scenario, table=table, config=lambda: load_config(config_path, table=table)
         )
     except ConfigError as problem:
-        for p in problem.problems:
-            print(p, file=sys.stderr)
+        for line in problem.lines():
+            print(line, file=sys.stderr)
         return EXIT_BAD_INPUT
     except OSError as failure:
         name = failure.filename or args.scenario

@@ -124,8 +124,8 @@ def load_command(args: argparse.Namespace) -> int:
         )
         start = window_start(scenario, args.start)
     except ConfigError as problem:
-        for p in problem.problems:
-            print(p, file=sys.stderr)
+        for line in problem.lines():
+            print(line, file=sys.stderr)
         return EXIT_BAD_INPUT
     except (OSError, ValueError) as failure:
         print(f"lotse sim load: {failure}", file=sys.stderr)

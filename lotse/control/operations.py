@@ -299,7 +299,7 @@ class Operations:
                 config = await asyncio.to_thread(load_config, path, table=self._table)
                 router = await asyncio.to_thread(Router, config, self._table)
             except ConfigError as err:
-                return await self._refused(path, [str(x) for x in err.problems], uid, via)
+                return await self._refused(path, err.lines(), uid, via)
             except OSError as err:
                 problem = f"{path}: cannot read configuration: {err.strerror}"
                 return await self._refused(path, [problem], uid, via)
