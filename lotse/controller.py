@@ -294,6 +294,7 @@ class Controller:
             log.warning("calls.reconcile_failed", error=str(err))
 
     def _reconciled(self, result: ReconcileResult) -> None:
+        self.metrics.reconciles.inc()
         self.metrics.reconciled.labels("alive").inc(result.alive)
         self.metrics.reconciled.labels("closed_known").inc(result.closed - result.unknown)
         self.metrics.reconciled.labels("closed_unknown").inc(result.unknown)

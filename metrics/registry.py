@@ -209,6 +209,11 @@ class LotseMetrics:
             ["state"],
             registry=r,
         )
+        self.reconciles = Counter(
+            "lotse_reconciles_total",
+            "Reconciles of the journal's open calls with Asterisk's live channels completed",
+            registry=r,
+        )
         self.reconciled = Counter(
             "lotse_calls_reconciled_total",
             "Calls a reconcile with Asterisk (after a (re)connect or a restart) found alive, "

@@ -5,7 +5,9 @@ every call of a scenario window into the generated dialplan's entry,
 ``Local/115@lotse-115``, with the caller's number as ``CallerID`` (Asterisk
 hands it from the Local channel's ``;1`` half to ``;2``, which runs the 115
 flow) and its own ``ChannelId``, and follows each call by that id (the
-Linkedid of every channel of the call) through the events Asterisk sends:
+Linkedid of every channel of the call; lotse journals it under the
+Uniqueid of its ``;2`` half, :func:`caller_uniqueid`) through the events
+Asterisk sends:
 the routing variables ``lotse run`` set, queue joins, the agent answering,
 the static fallback's UserEvent, the hang-up. Callers whose patience
 runs out are hung up with the ``Hangup`` action, as a caller would. The
@@ -328,6 +330,13 @@ async def drive(
         for task in hangups:
             task.cancel()
         consumer.cancel()
+
+
+def caller_uniqueid(channel_id: str) -> str:
+    """The Uniqueid of an originated call's ``;2`` half, which runs the 115 flow and
+    whose Uniqueid lotse journals the call under: Asterisk (core_unreal.c) names it
+    after the ``ChannelId`` given for ``;1``."""
+    return f"{channel_id};2"
 
 
 async def _consume(events: asyncio.Queue[list[object]], run: LoadRun) -> None:

@@ -15,16 +15,19 @@ import asyncio
 import json
 import os
 import random
+import secrets
 import socket
 import sys
 import tempfile
 import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+import yaml
 from rich.console import Console
 from rich.table import Table
 
@@ -33,25 +36,40 @@ from cliutil import default_config_path
 from dialplans.manager import load_username
 from dialplans.route import ENTRY_CONTEXT
 from lotse.logging import configure_logging
-from lotse.rig import stand_in
+from lotse.rig import AGI_DEADLINE_MS
+from lotse.simclock import SimClock
 from router.config import Config, Endpoint
 from router.configload import load_config
 from router.confignodes import ConfigError
 from router.numbering import OrtsnetzTable
 from router.policy import Router
+from sim.chaos import (
+    DECISIONS_METRIC,
+    LATENCY_METRIC,
+    AmiProxy,
+    Chaos,
+    ChaosKind,
+    ControllerProcess,
+    Sampler,
+    child_env,
+    lotse_run_argv,
+    run_chaos,
+    scrape,
+)
 from sim.load import (
     Latency,
     LoadRun,
     arrivals,
+    caller_uniqueid,
     connected,
     drive,
     latency_between,
-    scrape_latency,
     window_start,
 )
+from sim.loadjournal import journal_figures
 from sim.scenario import Dist, Scenario
 from sim.scenarioload import load_scenario
-from standin import ScaledClock
+from standin import Pbx, ScaledClock
 from standin.agents import AgentProfile, Duration
 from standin.agents import DistKind as PbxDist
 from standin.staffing import AgentSpec, Staffing
@@ -106,10 +124,27 @@ def add_load(sim_sub: Any) -> None:
         metavar="URL",
         help="the controller's metrics, for its decision latency",
     )
+    load.add_argument(
+        "--chaos",
+        action="append",
+        default=[],
+        type=_chaos,
+        metavar="SPEC",
+        help="with --spawn (repeatable): kill-controller:AT_S:RESTART_AFTER_S sends the "
+        "controller SIGKILL AT_S seconds into the load and restarts it RESTART_AFTER_S later; "
+        "ami-drop:EVERY_S cuts its AMI connection every EVERY_S seconds",
+    )
     load.add_argument("--seed", type=int, default=0)
     load.add_argument("--config", type=Path, help="lotse config (default: config.yaml)")
     load.add_argument("--json", action="store_true", help="print the summary as JSON")
     load.set_defaults(func=load_command)
+
+
+def _chaos(text: str) -> Chaos:
+    try:
+        return Chaos.parse(text)
+    except ValueError as err:
+        raise argparse.ArgumentTypeError(str(err)) from err
 
 
 def load_command(args: argparse.Namespace) -> int:
@@ -134,6 +169,9 @@ def load_command(args: argparse.Namespace) -> int:
         print("lotse sim load: --speed and --hours must be positive", file=sys.stderr)
         return EXIT_BAD_INPUT
     args.user = args.user or default_user(scenario.config)
+    if args.chaos and not args.spawn:
+        print("lotse sim load: --chaos needs --spawn", file=sys.stderr)
+        return EXIT_BAD_INPUT
     summary = asyncio.run(_load(args, scenario, table, start))
     if args.json:
         print(json.dumps(summary, ensure_ascii=False))
@@ -143,42 +181,102 @@ def load_command(args: argparse.Namespace) -> int:
     return EXIT_OK if summary["lost"] == 0 else EXIT_LOST
 
 
+@dataclass
+class _Target:
+    """The PBX the load drives and what is known of its controller."""
+
+    ami: Endpoint
+    secret: str
+    sampler: Sampler
+    controller: ControllerProcess | None = None
+    proxy: AmiProxy | None = None
+    journal: Path | None = None
+
+
 async def _load(
     args: argparse.Namespace, scenario: Scenario, table: OrtsnetzTable, start: datetime
 ) -> dict[str, Any]:
     rng = random.Random(args.seed)
     plan = arrivals(scenario, Router(scenario.config, table), rng, start, args.hours)
     err = Console(stderr=True)
-    async with _target(args, scenario, table, start) as (ami, secret, metrics_url):
+
+    def note(text: str) -> None:
+        if not args.json:
+            err.print(text, highlight=False)
+
+    async with _target(args, scenario, table, start) as target:
         events: asyncio.Queue[list[object]] = asyncio.Queue()
-        session = AmiSession(ami.host, ami.port, args.user, secret, sink=events.put_nowait, rng=rng)
+        session = AmiSession(
+            target.ami.host, target.ami.port, args.user, target.secret,
+            sink=events.put_nowait, rng=rng,
+        )  # fmt: skip
         session.start()
         try:
             await connected(events, timeout=15)
             loop = asyncio.get_running_loop()
             run = LoadRun(dict(scenario.config.center_by_queue), args.speed, loop.time)
-            before = scrape_latency(metrics_url)
+            if target.controller is None:
+                first = await asyncio.to_thread(scrape, target.sampler.metrics_url)
+                if first is not None:
+                    target.sampler.counters.baseline(first)
 
             def progress(done: int, total: int) -> None:
-                if not args.json and (done % 50 == 0 or done == total):
-                    err.print(f"originated {done}/{total}", highlight=False)
+                if done % 50 == 0 or done == total:
+                    note(f"originated {done}/{total}")
 
-            await drive(
-                session,
-                events,
-                plan,
-                run,
-                context=args.context,
-                # Unique per run: Asterisk refuses a ChannelId already in use.
-                id_prefix=f"load-{os.getpid()}-{int(time.time())}",
-                speed=args.speed,
-                drain_s=max(30.0, 3600 / args.speed),
-                progress=progress,
-            )
-            latency = latency_between(before, scrape_latency(metrics_url))
+            background = [
+                asyncio.create_task(target.sampler.run()),
+                asyncio.create_task(run_chaos(args.chaos, target.controller, target.proxy, note)),
+            ]
+            try:
+                await drive(
+                    session,
+                    events,
+                    plan,
+                    run,
+                    context=args.context,
+                    # Unique per run: Asterisk refuses a ChannelId already in use.
+                    id_prefix=f"load-{os.getpid()}-{int(time.time())}",
+                    speed=args.speed,
+                    drain_s=max(30.0, 3600 / args.speed),
+                    progress=progress,
+                )
+            finally:
+                for task in background:
+                    task.cancel()
+                await asyncio.gather(*background, return_exceptions=True)
+            journal: dict[str, Any] | None = None
+            controller = target.controller
+            if controller is not None and target.journal is not None:
+                # Back up (after a kill), caught up with Asterisk (after a cut),
+                # then stopped so that its journal is complete on disk.
+                if not controller.running:
+                    await controller.start()
+                else:
+                    await controller.wait_ready()
+                await controller.stop()
+                ids = [caller_uniqueid(channel_id) for channel_id in run.calls]
+                journal = journal_figures(target.journal, ids)
+            else:
+                await target.sampler.sample()
         finally:
             await session.stop()
-    return summary(run, scenario, plan, latency, args)
+        counters = target.sampler.counters
+        latency = latency_between({}, counters.histogram(LATENCY_METRIC))
+        stale = counters.total(f"{DECISIONS_METRIC}_total", state="stale")
+        decisions = stale + counters.total(f"{DECISIONS_METRIC}_total", state="fresh")
+        chaos = {
+            "kills": controller.kills if controller is not None else 0,
+            "ami_cuts": target.proxy.cuts if target.proxy is not None else 0,
+        }
+    out = summary(run, scenario, plan, latency, args)
+    out.update(
+        decisions=int(decisions) if decisions else latency.decisions,
+        stale_decisions=int(stale),
+        journal=journal,
+        chaos=chaos,
+    )
+    return out
 
 
 def summary(
@@ -248,31 +346,82 @@ def print_summary(s: dict[str, Any], console: Console) -> None:
 @asynccontextmanager
 async def _target(
     args: argparse.Namespace, scenario: Scenario, table: OrtsnetzTable, start: datetime
-) -> AsyncIterator[tuple[Endpoint, str, str]]:
-    """The PBX to load: (AMI endpoint, secret, metrics URL), spawned here if asked."""
+) -> AsyncIterator[_Target]:
+    """The PBX to load, spawned here if asked: the stand-in in this process, the
+    controller as its own ``lotse run`` process (so that chaos can kill it)."""
     if not args.spawn:
         host, _, port = args.pbx.rpartition(":")
         secret = os.environ.get(args.secret_env, "")
-        yield Endpoint(host or "127.0.0.1", int(port)), secret, args.metrics
+        yield _Target(Endpoint(host or "127.0.0.1", int(port)), secret, Sampler(args.metrics))
         return
     clock = ScaledClock(args.speed, start_epoch=start.timestamp())
     config = scenario.config
+    agi = Endpoint("127.0.0.1", _free_port())
     metrics = Endpoint("127.0.0.1", _free_port())
-    with tempfile.TemporaryDirectory(prefix="lotse-sim-load-") as tmp:
-        async with stand_in(
-            config,
-            staffing=scenario_staffing(scenario, config, start),
-            clock=clock,
-            secret=SPAWN_SECRET,
-            journal=Path(tmp) / "journal.sqlite",
-            agi=Endpoint("127.0.0.1", _free_port()),
-            metrics=metrics,
-            seed=args.seed,
-            table=table,
-            # The load logs in as --user: the spawned stand-in knows it with the spawn secret.
-            extra_users={args.user: SPAWN_SECRET},
-        ) as rig:
-            yield rig.ami, SPAWN_SECRET, f"http://{metrics}/metrics"
+    # The load logs in as --user, the controller as the config's AMI user.
+    users = {args.user: SPAWN_SECRET, config.controller.ami_username: SPAWN_SECRET}
+    pbx = Pbx(
+        config,
+        staffing=scenario_staffing(scenario, config, start),
+        table=table,
+        clock=clock,
+        seed=args.seed,
+        users=users,
+        agi_url=f"agi://{agi}/route",
+    )
+    await pbx.start()
+    proxy: AmiProxy | None = None
+    controller: ControllerProcess | None = None
+    try:
+        ami = Endpoint(*pbx.ami_address)
+        controller_ami = ami
+        if any(c.kind is ChaosKind.AMI_DROP for c in args.chaos):
+            proxy = AmiProxy(ami)
+            controller_ami = await proxy.start()
+        with tempfile.TemporaryDirectory(prefix="lotse-sim-load-") as tmp:
+            journal = Path(tmp) / "journal.sqlite"
+            epoch0, mono0 = clock.reference
+            c = config.controller
+            env = {c.ami_secret_env or "LOTSE_AMI_SECRET": SPAWN_SECRET}
+            # A key of this run's own: the journal is a test's.
+            env[c.journal_key_env] = secrets.token_hex(32)
+            controller = ControllerProcess(
+                metrics_url=f"http://{metrics}/metrics",
+                argv=lotse_run_argv(
+                    config=_config_path(args),
+                    ami=controller_ami,
+                    agi=agi,
+                    metrics=metrics,
+                    journal=journal,
+                    sim_clock=SimClock(epoch0, mono0, args.speed).render(),
+                    agi_deadline_ms=AGI_DEADLINE_MS,
+                ),
+                env=child_env(env),
+                log_path=Path(tmp) / "lotse-run.log",
+            )
+            try:
+                await controller.start()
+                yield _Target(ami, SPAWN_SECRET, controller, controller, proxy, journal)
+            finally:
+                await controller.stop()
+    finally:
+        if proxy is not None:
+            await proxy.close()
+        await pbx.close()
+
+
+def _config_path(args: argparse.Namespace) -> Path:
+    """The network configuration file the scenario names (``network:``), else --config's."""
+    try:
+        doc = yaml.safe_load(args.scenario.read_text(encoding="utf-8"))
+    except (OSError, yaml.YAMLError):
+        doc = None
+    network = doc.get("network") if isinstance(doc, dict) else None
+    if isinstance(network, str) and network:
+        scenario: Path = args.scenario
+        return (scenario.parent / network).resolve()
+    fallback: Path = args.config or default_config_path()
+    return fallback.resolve()
 
 
 def default_user(config: Config) -> str:

@@ -42,6 +42,12 @@ class ScaledClock:
         self._t0 = time.monotonic()
         self._epoch0 = time.time() if start_epoch is None else start_epoch
 
+    @property
+    def reference(self) -> tuple[float, float]:
+        """(virtual epoch, ``time.monotonic()``) at construction: another process
+        computes the same time from these and the speed (``lotse run --sim-clock``)."""
+        return self._epoch0, self._t0
+
     def now(self) -> float:
         """Virtual epoch: start plus elapsed real time times the speed."""
         return self._epoch0 + (time.monotonic() - self._t0) * self.speed

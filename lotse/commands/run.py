@@ -7,6 +7,7 @@ import asyncio
 import gc
 import signal
 import sys
+from collections.abc import Callable
 from dataclasses import replace
 from datetime import UTC, datetime
 
@@ -25,6 +26,7 @@ from lotse.controller import (
 from lotse.journal.privacy import JournalKey, JournalKeyError
 from lotse.journal.schema import JournalError
 from lotse.logging import configure_logging
+from lotse.simclock import SimClock
 from router.config import Config, Endpoint
 from router.numbering import OrtsnetzTable
 
@@ -59,7 +61,19 @@ def add_run(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         "else lotse.sock beside the journal)",
     )
     parser.add_argument("--log-level", default="info", choices=("debug", "info", "warning"))
+    # For lotse sim load --spawn only: the simulated day's compressed clock and
+    # a FastAGI deadline that suits a machine shared with the load; not for
+    # production, so not in --help.
+    parser.add_argument("--sim-clock", type=_sim_clock, help=argparse.SUPPRESS)
+    parser.add_argument("--agi-deadline-ms", type=int, help=argparse.SUPPRESS)
     parser.set_defaults(func=_run)
+
+
+def _sim_clock(text: str) -> SimClock:
+    try:
+        return SimClock.parse(text)
+    except ValueError as err:
+        raise argparse.ArgumentTypeError(str(err)) from err
 
 
 def _run(args: argparse.Namespace) -> int:
@@ -73,6 +87,10 @@ def _run(args: argparse.Namespace) -> int:
         return report_bad_input(err)
     except (SecretError, JournalKeyError) as err:
         return report_bad_input(BadInput(f"lotse run: {err}"))
+    if args.agi_deadline_ms is not None:
+        config = replace(
+            config, controller=replace(config.controller, agi_deadline_ms=args.agi_deadline_ms)
+        )
     options = RunOptions.from_config(config)
     options = replace(
         options,
@@ -87,7 +105,7 @@ def _run(args: argparse.Namespace) -> int:
         or config.controller.control_socket_path(args.journal or options.journal_path),
     )
     try:
-        return asyncio.run(serve(config, options, secret, table, key))
+        return asyncio.run(serve(config, options, secret, table, key, sim_clock=args.sim_clock))
     except (StartupError, JournalError, OSError) as err:
         # One line on stderr, and by now nothing of lotse is left running:
         # under systemd (Type=notify) a failed start ends at once, not at the
@@ -102,10 +120,13 @@ async def serve(
     secret: str,
     table: OrtsnetzTable,
     key: JournalKey | None = None,
+    *,
+    sim_clock: SimClock | None = None,
 ) -> int:
     """Run until SIGTERM or SIGINT, then drain and flush.
 
-    ``key`` keys the journal's caller hashes (default: the configured one).
+    ``key`` keys the journal's caller hashes (default: the configured one);
+    ``sim_clock`` is the wall and queue clock of a simulated day (load tests).
 
     A start that fails (an address in use, an unusable journal) raises with
     everything already started stopped again, the journal's thread included.
@@ -118,14 +139,26 @@ async def serve(
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
-    journal = await open_journal(config, options.journal_path, lambda: datetime.now(UTC), key)
+    wall: Callable[[], datetime] = _utc_now
+    state: Callable[[], float] | None = None
+    if sim_clock is not None:
+        wall, state = sim_clock.wall, sim_clock.now
+    journal = await open_journal(config, options.journal_path, wall, key)
     try:
-        controller = Controller(config, options, secret=secret, journal=journal, table=table)
+        controller = Controller(
+            config,
+            options,
+            secret=secret,
+            journal=journal,
+            table=table,
+            wall_clock=wall,
+            state_clock=state,
+        )
         # Stored overrides apply from the first decision; SIGHUP reloads the config.
         ops = await Operations.open(
             controller,
             table=table,
-            wall_clock=lambda: datetime.now(UTC),
+            wall_clock=wall,
             socket_path=options.control_socket,
         )
     except BaseException:
@@ -150,3 +183,7 @@ async def serve(
     await ops.close()
     await controller.stop()
     return 0
+
+
+def _utc_now() -> datetime:
+    return datetime.now(UTC)
