@@ -134,6 +134,13 @@ def add_load(sim_sub: Any) -> None:
         "controller SIGKILL AT_S seconds into the load and restarts it RESTART_AFTER_S later; "
         "ami-drop:EVERY_S cuts its AMI connection every EVERY_S seconds",
     )
+    load.add_argument(
+        "--journal",
+        type=Path,
+        metavar="PATH",
+        help="with --spawn: where the controller keeps its call journal (default: a "
+        "temporary file, removed afterwards); read it with lotse report",
+    )
     load.add_argument("--seed", type=int, default=0)
     load.add_argument("--config", type=Path, help="lotse config (default: config.yaml)")
     load.add_argument("--json", action="store_true", help="print the summary as JSON")
@@ -169,8 +176,8 @@ def load_command(args: argparse.Namespace) -> int:
         print("lotse sim load: --speed and --hours must be positive", file=sys.stderr)
         return EXIT_BAD_INPUT
     args.user = args.user or default_user(scenario.config)
-    if args.chaos and not args.spawn:
-        print("lotse sim load: --chaos needs --spawn", file=sys.stderr)
+    if (args.chaos or args.journal) and not args.spawn:
+        print("lotse sim load: --chaos and --journal need --spawn", file=sys.stderr)
         return EXIT_BAD_INPUT
     summary = asyncio.run(_load(args, scenario, table, start))
     if args.json:
@@ -379,7 +386,7 @@ async def _target(
             proxy = AmiProxy(ami)
             controller_ami = await proxy.start()
         with tempfile.TemporaryDirectory(prefix="lotse-sim-load-") as tmp:
-            journal = Path(tmp) / "journal.sqlite"
+            journal = args.journal or Path(tmp) / "journal.sqlite"
             epoch0, mono0 = clock.reference
             c = config.controller
             env = {c.ami_secret_env or "LOTSE_AMI_SECRET": SPAWN_SECRET}
