@@ -10,6 +10,8 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+from collections.abc import Iterator
+from datetime import datetime, tzinfo
 from pathlib import Path
 
 from router.config import Config
@@ -82,3 +84,27 @@ def report_bad_input(err: BadInput) -> int:
     """Print a bad-input error and return exit code 2."""
     print(str(err), file=sys.stderr)
     return EXIT_BAD_INPUT
+
+
+def parse_at(text: str | None, tz: tzinfo) -> datetime:
+    """``--at``: an ISO 8601 moment, in ``tz`` when it names no zone; None is now."""
+    if text is None:
+        return datetime.now(tz)
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        raise BadInput(f"--at: {text!r} is not an ISO 8601 time (e.g. 2026-12-24T17:30)") from None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=tz)
+    return moment
+
+
+def numbers_from(items: list[str]) -> Iterator[str]:
+    """Command-line numbers; ``-`` reads one per line from standard input."""
+    for item in items:
+        if item == "-":
+            for line in sys.stdin:
+                if line.strip():
+                    yield line.strip()
+        else:
+            yield item

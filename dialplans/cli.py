@@ -1,4 +1,5 @@
-"""``lotse dialplan build``: write the Asterisk files for a configuration.
+"""``lotse dialplan build``: write the Asterisk files for a configuration
+(``lotse dialplan trace`` is :mod:`dialplans.tracecli`).
 
 Exit codes as everywhere in lotse: 0 ok, 1 runtime failure (the files could
 not be written), 2 bad input (the configuration needs fixing).
@@ -14,6 +15,7 @@ from pathlib import Path
 from cliutil import default_config_path
 from dialplans.build import AmiEvents, build, write
 from dialplans.conf import DialplanError
+from dialplans.tracecli import add_trace_parser
 from router.configload import ConfigError, load_config
 
 EXIT_OK = 0
@@ -22,7 +24,7 @@ EXIT_BAD_INPUT = 2
 
 
 def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    """Register ``lotse dialplan build [--config C] [--out DIR] [--years Y1-Y2]``."""
+    """Register ``lotse dialplan build`` and ``lotse dialplan trace``."""
     parser = sub.add_parser(
         "dialplan",
         help="generate the Asterisk dialplan, queues and AMI user",
@@ -53,6 +55,7 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
         "(default: this year and the next)",
     )
     build_parser.set_defaults(func=run_build)
+    add_trace_parser(commands)
 
 
 def parse_years(text: str | None, today: date) -> range:

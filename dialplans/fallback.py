@@ -7,7 +7,8 @@ Entered at ``lotse-fallback,s,1`` whenever the controller cannot be trusted
                 (TESTTIME honoured like GotoIfTime does);
                 dialed 0+Ortsnetz+115 → that Ortsnetz decides (known → home, else unknown);
                 else the caller number: FILTER to digits and +, +49…/0049… → 0…,
-                then the longest configured Ortsnetz prefix (5, 4, 3, 2 digits)
+                digits without the trunk 0 get one; a national number of a valid
+                length: the longest configured Ortsnetz prefix (5, 4, 3, 2 digits)
                 via lotse-fallback-ortsnetz; nothing found (mobile, anonymous,
                 foreign, unconnected region) → home = fallback center
     home-<id>   __LOTSE_HOME=<id>, UserEvent(LotseFallback,Center:<id>,Reason:…);
@@ -40,6 +41,7 @@ from dialplans.route import (
     spill_condition,
 )
 from router.config import Center, Config
+from router.numbering import MAX_NSN, MIN_NSN, MIN_SUBSCRIBER
 from router.opening import HolidayCalendar
 
 ORTSNETZ_CONTEXT = "lotse-fallback-ortsnetz"
@@ -158,6 +160,9 @@ def _start(ctx: Context, config: Config) -> None:
     ctx.same(f'GotoIf($["{num}" = ""]?{home},1)')
     ctx.same(f'GotoIf($["${{{VAR_NUM}:0:3}}" = "+49"]?plus)')
     ctx.same(f'GotoIf($["${{{VAR_NUM}:0:4}}" = "0049"]?intl)')
+    ctx.note("Digits without the trunk 0 are national, as the routing policy reads them.")
+    ctx.same(f'GotoIf($["${{{VAR_NUM}:0:1}}" = "0" | "${{{VAR_NUM}:0:1}}" = "+"]?national)')
+    ctx.same(f"Set({VAR_NUM}=0{num})")
     ctx.same("Goto(national)")
     ctx.same(f"Set({VAR_NUM}=${{{VAR_NUM}:3}})", label="plus")
     ctx.same("Goto(trunk)")
@@ -166,20 +171,28 @@ def _start(ctx: Context, config: Config) -> None:
         f'Set({VAR_NUM}=${{IF($["${{{VAR_NUM}:0:1}}" = "0"]?{num}:0{num})}})',
         label="trunk",
     )
-    ctx.note("Only national numbers (0 then not 0) carry an Ortsnetz; longest prefix first.")
+    ctx.note(
+        "Only national numbers (0 then not 0) of a valid length carry an Ortsnetz, and\n"
+        f"only with at least {MIN_SUBSCRIBER} digits behind it (router/numbering.py); "
+        "longest prefix first."
+    )
+    length = f"${{LEN({num})}}"
     ctx.same(
-        f'GotoIf($["${{{VAR_NUM}:0:1}}" != "0" | "${{{VAR_NUM}:1:1}}" = "0"]?{home},1)',
+        f'GotoIf($["${{{VAR_NUM}:0:1}}" != "0" | "${{{VAR_NUM}:1:1}}" = "0"'
+        f" | {length} < {MIN_NSN + 1} | {length} > {MAX_NSN + 1}]?{home},1)",
         label="national",
     )
-    for length in (5, 4, 3, 2):
-        prefix = f"${{{VAR_NUM}:1:{length}}}"
-        ctx.same(_goto_ortsnetz(prefix))
+    for digits in (5, 4, 3, 2):
+        prefix = f"${{{VAR_NUM}:1:{digits}}}"
+        ctx.same(_goto_ortsnetz(prefix, f"{length} >= {1 + digits + MIN_SUBSCRIBER}"))
     ctx.same(f"Goto({home},1)")
 
 
-def _goto_ortsnetz(code: str) -> str:
-    """Jump to the Ortsnetz data entry for ``code`` if there is one."""
-    return f"GotoIf(${{DIALPLAN_EXISTS({ORTSNETZ_CONTEXT},{code},1)}}?{ORTSNETZ_CONTEXT},{code},1)"
+def _goto_ortsnetz(code: str, also: str = "") -> str:
+    """Jump to the Ortsnetz data entry for ``code`` if there is one (and ``also`` holds)."""
+    exists = f"${{DIALPLAN_EXISTS({ORTSNETZ_CONTEXT},{code},1)}}"
+    cond = f"$[{exists} & {also}]" if also else exists
+    return f"GotoIf({cond}?{ORTSNETZ_CONTEXT},{code},1)"
 
 
 def _home(ctx: Context, config: Config, center: Center) -> None:

@@ -31,11 +31,11 @@ _DATA_FILE = "ortsnetze.tsv"
 # this leaves room for separators) and are rejected before any parsing.
 _MAX_INPUT = 64
 # E.164 allows 15 digits including the country code 49.
-_MAX_NSN = 13
+MAX_NSN = 13
 # Shortest subscriber number behind an Ortsnetz code that counts as a caller.
-_MIN_SUBSCRIBER = 3
+MIN_SUBSCRIBER = 3
 # Shortest non-geographic number (118xx directory enquiries).
-_MIN_SERVICE = 5
+MIN_NSN = 5
 
 # Characters people and switches put between digits. "(0)" in "+49 (0)421" is
 # handled after deletion: a German NSN never starts with 0.
@@ -205,7 +205,7 @@ class OrtsnetzTable:
         for length in (5, 4, 3, 2):
             origin = landline.get(nsn[:length])
             if origin is not None:
-                return origin if len(nsn) - length >= _MIN_SUBSCRIBER else None
+                return origin if len(nsn) - length >= MIN_SUBSCRIBER else None
         return None
 
 
@@ -302,7 +302,7 @@ def _drop_bracketed_trunk(nsn: str) -> str:
 def _classify_nsn(nsn: str, table: OrtsnetzTable) -> Origin:
     """Classify a German national significant number (ASCII digits, no trunk 0)."""
     length = len(nsn)
-    if length < _MIN_SERVICE or length > _MAX_NSN:
+    if length < MIN_NSN or length > MAX_NSN:
         return _INVALID
     first = nsn[0]
     if first == "1":

@@ -4,14 +4,12 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
-from collections.abc import Iterator
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from cliutil import BadInput, add_config_option, load, report_bad_input
-from lotse.statefile import StateFileError, load_snapshot
+from cliutil import BadInput, add_config_option, load, numbers_from, parse_at, report_bad_input
+from cliutil.statefile import StateFileError, load_snapshot
 from router.numbering import OrtsnetzTable
 from router.policy import Action, Call, Decision, Router, decide
 from router.state import Snapshot
@@ -40,14 +38,14 @@ def _run(args: argparse.Namespace) -> int:
     try:
         table = OrtsnetzTable.load()
         router = Router(load(args, table), table)
-        now = _parse_time(args.at, router)
+        now = parse_at(args.at, router.tz)
         snapshot = load_snapshot(args.state) if args.state else Snapshot()
         visited = _parse_visited(args.visited, router)
     except StateFileError as err:
         return report_bad_input(BadInput(str(err)))
     except BadInput as err:
         return report_bad_input(err)
-    for number in _numbers(args.numbers):
+    for number in numbers_from(args.numbers):
         call = Call(number, args.dialed, args.postal_code, visited)
         decision = decide(call, now, snapshot, router)
         if args.json:
@@ -55,28 +53,6 @@ def _run(args: argparse.Namespace) -> int:
         else:
             print(render(decision, now))
     return 0
-
-
-def _numbers(items: list[str]) -> Iterator[str]:
-    for item in items:
-        if item == "-":
-            for line in sys.stdin:
-                if line.strip():
-                    yield line.strip()
-        else:
-            yield item
-
-
-def _parse_time(text: str | None, router: Router) -> datetime:
-    if text is None:
-        return datetime.now(router.tz)
-    try:
-        moment = datetime.fromisoformat(text)
-    except ValueError:
-        raise BadInput(f"--at: {text!r} is not an ISO 8601 time (e.g. 2026-12-24T17:30)") from None
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=router.tz)
-    return moment
 
 
 def _parse_visited(text: str, router: Router) -> tuple[str, ...]:
