@@ -217,15 +217,22 @@ class Controller:
         overrides are kept. Listen addresses, the AMI login, the journal and
         the AGI deadline stay as started (they need a restart).
         """
+        added = set(config.center_by_queue) - set(self.config.center_by_queue)
         self.config = config
         self.router = router
         self.live.reconfigure(config.center_by_queue)
+        self.metrics.follow_centers(config.centers)
         self.tracker.reconfigure(config)
         self.service.use(router)
         self._queue_collector.use_centers(config.centers)
         self._open_collector.use_router(router)
         self.control_metrics.show_config(config.sha256)
         self.drift.expect(config.sha256, config.source)
+        if added and self.session.connected:
+            # New queues start empty: ask Asterisk who is in them.
+            self._tasks.append(
+                asyncio.create_task(self._resync(reconcile=False), name="reload-resync")
+            )
 
     # --- the ordered consumer ----------------------------------------------------
 
@@ -259,8 +266,11 @@ class Controller:
             # Once per batch: the gauge follows resyncs and disconnects.
             self.metrics.state_stale.set(1 if live.stale else 0)
 
-    async def _resync(self) -> None:
-        """Rebuild the queue state from QueueStatus after every (re)connect, then reconcile."""
+    async def _resync(self, reconcile: bool = True) -> None:
+        """Rebuild the queue state from QueueStatus after every (re)connect, then reconcile.
+
+        A reload that adds queues asks too, without reconciling (no call was missed).
+        """
         action_id = self.session.next_action_id()
         # The consumer handles this call before any list item can arrive,
         # because the items travel through the same queue after it.
@@ -272,7 +282,8 @@ class Controller:
             return
         self.metrics.resyncs.inc()
         log.info("state.resynced", items=result.items)
-        await self._reconcile()
+        if reconcile:
+            await self._reconcile()
 
     async def _reconcile(self) -> None:
         """Match the journal's open calls (this process's and a killed one's) with

@@ -251,6 +251,16 @@ class LotseMetrics:
         )
         self._init_labels()
 
+    def follow_centers(self, centers: Iterable[str]) -> None:
+        """A reload added centers: their series exist from the next scrape on.
+
+        Series of removed centers stay (their counters keep their totals).
+        """
+        added = [c for c in centers if c not in self.centers]
+        if added:
+            self.centers = (*self.centers, *added)
+            self._init_labels()
+
     def _init_labels(self) -> None:
         # Series exist from the first scrape, so rate() and absent() work at once.
         for state in DECISION_STATES:

@@ -164,6 +164,7 @@ class Operations:
 
     def reload_soon(self, uid: int | None = None) -> None:
         """Reload in the background (SIGHUP): the outcome goes to the log and the metrics."""
+        self._tasks = [t for t in self._tasks if not t.done()]
         self._tasks.append(asyncio.create_task(self.reload(uid, via="SIGHUP"), name="reload"))
 
     def _count_rejected(self, kind: str) -> None:

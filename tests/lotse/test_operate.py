@@ -379,3 +379,37 @@ async def test_the_swap_keeps_queue_state_calls_and_overrides(op: Operated) -> N
     assert outcome.answered and not outcome.fallback
     answered = c.registry.get_sample_value("lotse_calls_answered_total", {"center": "bremen"})
     assert answered == 1
+
+
+async def test_a_reload_adding_a_center_routes_to_it_at_once(op: Operated) -> None:
+    text = op.config_path.read_text(encoding="utf-8")
+    text = text.replace('      - "0471"   # Bremerhaven\n', "", 1)
+    text = text.replace('      - "27568-27580"   # Bremerhaven\n', "", 1)
+    block = (
+        "  bremerhaven:\n"
+        "    name: Bürgertelefon Bremerhaven\n"
+        "    state: HB\n"
+        "    queue: 115-bremerhaven\n"
+        "    greeting: lotse/greeting-bremen\n"
+        "    offhours_announcement: lotse/offhours-bremen\n"
+        '    hours: {mon-fri: "08:00-18:00"}\n'
+        '    ortsnetze: ["0471"]\n'
+        "    overflow_partners: [bremen]\n"
+        "    offhours_partners: [bremen]\n"
+    )
+    text = text.replace("\ncenters:\n", "\ncenters:\n" + block, 1)
+    op.config_path.write_text(text, encoding="utf-8")
+    answer = await op.ctl("reload")
+    assert answer["ok"], answer
+    decision = await op.route("0471 123456")
+    assert decision["home"] == "bremerhaven"
+    # The stand-in has no such queue: nobody is logged in there, so bremen helps.
+    assert decision["target"] == "bremen"
+    assert "bremerhaven overloaded: no agent logged in" in decision["reasons"]
+    c = op.controller
+    assert c is not None
+    series = {"center": "bremerhaven"}
+    assert c.registry.get_sample_value("lotse_calls_arrived_total", series) == 0
+    assert c.registry.get_sample_value("lotse_agents_logged_in", series) == 0
+    status = (await op.ctl("status"))["result"]
+    assert "bremerhaven" in [x["id"] for x in status["centers"]]
