@@ -193,11 +193,12 @@ def test_fallback_is_counted_without_personal_data() -> None:
 
 
 def test_no_caller_number_leaks_into_the_dialplan() -> None:
-    # Long digit runs would be numbers; the only ones allowed are closed-day dates.
+    # Long digit runs would be numbers; the only ones allowed are closed-day dates
+    # (and whatever the configuration's sha256 happens to hold).
     for line in LINES:
         if line.startswith(";"):
             continue
-        for run in re.findall(r"\d{6,}", line):
+        for run in re.findall(r"\d{6,}", line.replace(CONFIG.sha256, "<sha256>")):
             assert re.fullmatch(r"20\d{6}", run) and "-" + run in line, line
     # Caller IDs are read once, for routing, and never handed to an event or a log line.
     uses = [line for line in LINES if "CALLERID" in line and not line.startswith(";")]
