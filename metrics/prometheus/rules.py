@@ -141,6 +141,16 @@ def alert_group(target: float) -> dict[str, Any]:
             "or failing): no overflow, no off-hours logic for them.",
         ),
         _alert(
+            "LotseDialplanConfigMismatch",
+            "lotse_dialplan_config_mismatch == 1",
+            "15m",
+            "warning",
+            "Asterisk runs a dialplan built from another lotse configuration",
+            "The dialplan's static fallback and queues follow another configuration than the "
+            "controller's (a reload without rebuilding the dialplan): run lotse dialplan "
+            "build, then dialplan reload and queue reload all in Asterisk.",
+        ),
+        _alert(
             "LotseRoutingOnStaleState",
             "lotse_state_stale == 1",
             "2m",
