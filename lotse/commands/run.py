@@ -13,6 +13,7 @@ from datetime import UTC, datetime
 
 from cliutil import EXIT_FAILURE, BadInput, add_config_option, load, report_bad_input
 from lotse.control.operations import Operations
+from lotse.control.server import check_control_socket
 from lotse.controller import (
     Controller,
     RunOptions,
@@ -131,10 +132,13 @@ async def serve(
     A start that fails (an address in use, an unusable journal) raises with
     everything already started stopped again, the journal's thread included.
     """
-    # Addresses first: a taken port fails before the journal is touched.
+    # Addresses first: a taken port or control socket fails before the
+    # journal is touched, in one line.
     check_listen("FastAGI", options.agi_listen)
     if options.metrics_listen is not None:
         check_listen("metrics", options.metrics_listen)
+    if options.control_socket is not None:
+        check_control_socket(options.control_socket)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):

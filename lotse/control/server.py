@@ -92,22 +92,40 @@ def bind_control_socket(path: str, mode: int = DEFAULT_MODE) -> socket.socket:
     return sock
 
 
-def _remove_stale(target: Path) -> None:
+def check_control_socket(path: str) -> None:
+    """Raise :class:`ControlSocketError` now if :func:`bind_control_socket` would refuse ``path``.
+
+    For ``lotse run`` to fail before it opens anything (another controller
+    on the socket, a file in its place); the bind itself checks again.
+    """
+    if len(os.fsencode(path)) > MAX_PATH_BYTES:
+        raise ControlSocketError(f"{path}: longer than a Unix socket path may be (107 bytes)")
+    target = Path(path)
+    if target.parent.is_dir():  # else the bind makes it, or says why not
+        _is_stale(target)
+
+
+def _is_stale(target: Path) -> bool:
+    """True for a socket no controller listens on; raises if ``target`` must be kept."""
     try:
         st = target.lstat()
     except FileNotFoundError:
-        return
+        return False
     if not stat.S_ISSOCK(st.st_mode):
         raise ControlSocketError(f"{target}: exists and is not a socket; not replacing it")
     probe = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     try:
         probe.connect(str(target))
     except (ConnectionRefusedError, FileNotFoundError):
-        target.unlink(missing_ok=True)
-        return
+        return True
     finally:
         probe.close()
     raise ControlSocketError(f"{target}: another controller is listening on this control socket")
+
+
+def _remove_stale(target: Path) -> None:
+    if _is_stale(target):
+        target.unlink(missing_ok=True)
 
 
 class ControlServer:

@@ -218,3 +218,30 @@ def test_run_with_a_key_file_others_can_read_is_refused(
     )
     assert "a-key-of-enough-length" not in err
     assert not (tmp_path / "j.sqlite").exists()
+
+
+@pytest.mark.parametrize("occupant", ["file", "live socket"])
+def test_run_with_the_control_socket_taken_exits_1_naming_it(tmp_path: Path, occupant: str) -> None:
+    path = tmp_path / "lotse.sock"
+    holder = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    try:
+        if occupant == "file":
+            path.write_text("not a socket\n")
+        else:
+            holder.bind(str(path))
+            holder.listen()
+        done = lotse(
+            "run",
+            "--agi-listen",
+            f"127.0.0.1:{free_port()}",
+            "--no-metrics",
+            "--journal",
+            str(tmp_path / "j.sqlite"),
+            "--control",
+            str(path),
+            tmp=tmp_path,
+        )
+    finally:
+        holder.close()
+    assert str(path) in one_error_line(done, "lotse run: ")
+    assert not (tmp_path / "j.sqlite").exists()
