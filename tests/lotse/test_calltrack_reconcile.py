@@ -1,0 +1,123 @@
+"""The call tracker's reconcile, event by event (the rig tests play it over the wire)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from prometheus_client import CollectorRegistry
+
+from ami.events import CoreShowChannel, CoreShowChannelsComplete, Hangup
+from lotse.calltrack import ADOPTED_REASON, CLOSED_REASON, CallTracker, ReconcileResult
+from lotse.journal.records import (
+    Answered,
+    CallArrived,
+    Closed,
+    Ended,
+    FallbackUsed,
+    Outcome,
+    QueueJoined,
+    Record,
+)
+from lotse.journal.store import OpenCall
+from metrics.registry import LotseMetrics
+from router.configload import load_config
+from router.numbering import OrtsnetzTable, classify_caller
+from tests.lotse.rig import REPO
+
+NOW = datetime(2026, 11, 24, 9, 0, tzinfo=UTC)
+TABLE = OrtsnetzTable.load()
+CONFIG = load_config(REPO / "config.yaml", table=TABLE)
+
+
+def tracker() -> tuple[CallTracker, list[Record], list[ReconcileResult]]:
+    records: list[Record] = []
+    results: list[ReconcileResult] = []
+    t = CallTracker(
+        CONFIG,
+        records.append,
+        LotseMetrics(CollectorRegistry(), CONFIG.centers),
+        lambda: NOW,
+        lambda number: "h:" + number[:4],
+        classify=lambda raw: classify_caller(raw, TABLE),
+        on_reconciled=results.append,
+    )
+    return t, records, results
+
+
+def row(call_id: str, *, answered: bool = False, queued: bool = True) -> OpenCall:
+    return OpenCall(call_id, "bremen", "bremen", answered, False, False, queued)
+
+
+def channel(
+    uniqueid: str, app: str = "Queue", data: str = "115-bremen,,,,30", bridge: str | None = None
+) -> CoreShowChannel:
+    return CoreShowChannel(
+        f"PJSIP/carrier-{uniqueid}", uniqueid, uniqueid, "04211234567", 6, "lotse-115", "115",
+        8, app, data, 42.0, bridge, "r1",
+    )  # fmt: skip
+
+
+def done(action_id: str = "r1") -> CoreShowChannelsComplete:
+    return CoreShowChannelsComplete(0, action_id)
+
+
+def hangup(uniqueid: str) -> Hangup:
+    return Hangup(f"PJSIP/carrier-{uniqueid}", uniqueid, uniqueid, "", 16, "Normal Clearing")
+
+
+def test_gone_calls_are_closed_alive_ones_followed_on() -> None:
+    t, records, results = tracker()
+    t.begin_reconcile(
+        "r1",
+        [row("waiting-gone"), row("talking-gone", answered=True), row("alive"), row("bridged")],
+    )
+    t.apply(channel("alive"))
+    t.apply(channel("bridged", bridge="b-1"))
+    t.apply(done())
+    assert records == [
+        Closed("waiting-gone", NOW, Outcome.UNKNOWN, CLOSED_REASON),
+        Closed("talking-gone", NOW, None, CLOSED_REASON),  # the answer tells the outcome
+        Answered("bridged", NOW, "bremen", "unknown", None),  # answered unseen
+    ]
+    assert results == [ReconcileResult(alive=2, closed=2, unknown=1, adopted=0)]
+    # The alive call's end later lands on its row, once.
+    records.clear()
+    t.apply(hangup("alive"))
+    assert records == [Ended("alive", NOW, None, "Normal Clearing")]
+    assert t.active_calls == 1  # "bridged" talks on
+
+
+def test_a_call_ending_while_the_answer_travels_is_ended_not_closed() -> None:
+    t, records, results = tracker()
+    t.begin_reconcile("r1", [row("c1")])
+    t.apply(hangup("c1"))  # before the list arrives: ended, seen
+    t.apply(done())
+    assert records == [Ended("c1", NOW, None, "Normal Clearing")]
+    assert results == [ReconcileResult(0, 0, 0, 0)]
+
+
+def test_an_answer_of_another_reconcile_or_none_at_all_changes_nothing() -> None:
+    t, records, results = tracker()
+    t.begin_reconcile("r1", [row("c1")])
+    t.apply(done("r0"))  # an older reconcile's answer
+    assert records == [] and results == [] and t.reconciling
+    t.abort_reconcile()  # AMI lost again
+    t.apply(done("r1"))
+    assert records == [] and results == []
+
+
+def test_a_caller_in_a_lotse_queue_the_journal_does_not_know_is_adopted() -> None:
+    t, records, results = tracker()
+    t.begin_reconcile("r1", [])
+    t.apply(channel("fb", bridge="b-2"))
+    t.apply(channel("agent-leg", app="AppQueue", data="(Outgoing Line)"))
+    t.apply(channel("elsewhere", data="support-queue"))
+    t.apply(done())
+    kinds = [type(r) for r in records]
+    assert kinds == [CallArrived, FallbackUsed, QueueJoined, Answered]
+    arrived = records[0]
+    assert isinstance(arrived, CallArrived)
+    assert arrived.ortsnetz_prefix == "0421" and arrived.caller_hash == "h:0421"
+    assert (NOW - arrived.at).total_seconds() == 42.0  # the channel's age
+    assert records[1] == FallbackUsed("fb", arrived.at, "bremen", ADOPTED_REASON)
+    assert results == [ReconcileResult(alive=0, closed=0, unknown=0, adopted=1)]
