@@ -392,6 +392,15 @@ class CallTracker:
         if self._reconcile is not None:
             self._reconcile.ended.add(call_id)
 
+    def end_pending(self) -> None:
+        """End every hung-up call still waiting for its AgentComplete (at shutdown)."""
+        for call_id in list(self._ending):
+            track = self._calls.get(call_id)
+            if track is None:
+                self._ending.pop(call_id, None)
+            else:
+                self._end(call_id, track)
+
     def _sweep(self, now: datetime) -> None:
         # Answered calls whose AgentComplete never came (e.g. missed while
         # disconnected) end without a talk time after a grace period.

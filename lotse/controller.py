@@ -378,6 +378,9 @@ class Controller:
         for task in self._tasks:
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
+        # Calls that hung up but wait for their talk time end now, without
+        # it: their rows must not stay open for the next start to guess at.
+        self.tracker.end_pending()
         await self.journal.close()
         if self._http is not None:
             server = self._http[0]  # type: ignore[index]

@@ -121,3 +121,15 @@ def test_a_caller_in_a_lotse_queue_the_journal_does_not_know_is_adopted() -> Non
     assert (NOW - arrived.at).total_seconds() == 42.0  # the channel's age
     assert records[1] == FallbackUsed("fb", arrived.at, "bremen", ADOPTED_REASON)
     assert results == [ReconcileResult(alive=0, closed=0, unknown=0, adopted=1)]
+
+
+def test_at_shutdown_a_call_waiting_for_its_talk_time_is_ended_without_it() -> None:
+    t, records, _ = tracker()
+    t.begin_reconcile("r1", [row("c1", answered=True)])
+    t.apply(channel("c1", bridge="b-1"))
+    t.apply(done())
+    t.apply(hangup("c1"))  # answered: AgentComplete (the talk time) would follow
+    assert records == []
+    t.end_pending()
+    assert records == [Ended("c1", NOW, None, "Normal Clearing")]
+    assert t.active_calls == 0
