@@ -22,7 +22,7 @@ from cliutil import default_config_path
 from router.configload import load_config
 from router.confignodes import ConfigError
 from router.numbering import OrtsnetzTable
-from sim.engine import NATIONAL, SimReport, simulate
+from sim.engine import NATIONAL, DecisionMismatch, SimReport, simulate
 from sim.erlang import ErlangResult, agents_for, erlang
 from sim.loadcli import add_load
 from sim.national import national_network, render_config
@@ -56,6 +56,12 @@ def add_parser(sub: SubParsers[argparse.ArgumentParser]) -> None:
     run.add_argument("--seed", type=int, default=0, metavar="N", help="random seed (default 0)")
     run.add_argument("--json", action="store_true", help="print the report as one JSON object")
     run.add_argument("--plot", type=Path, metavar="DIR", help="write PNG charts into DIR")
+    run.add_argument(
+        "--verify-decisions",
+        action="store_true",
+        help="also route every call by the policy directly and fail (exit 1) on the first "
+        "call whose kept decision differs",
+    )
     run.add_argument(
         "--config",
         type=Path,
@@ -121,7 +127,11 @@ def run_command(args: argparse.Namespace) -> int:
         print(f"{name}: cannot read: {failure.strerror or failure}", file=sys.stderr)
         return EXIT_BAD_INPUT
     started = time.perf_counter()
-    report = _run(scenario, args.seed, err)
+    try:
+        report = _run(scenario, args.seed, err, verify=args.verify_decisions)
+    except DecisionMismatch as mismatch:
+        print(f"{args.scenario}: seed {args.seed}: {mismatch}", file=sys.stderr)
+        return EXIT_FAILURE
     elapsed = time.perf_counter() - started
     if args.json:
         print(json.dumps(_finite(report.to_json()), ensure_ascii=False, allow_nan=False))
@@ -151,9 +161,9 @@ def run_command(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def _run(scenario: Scenario, seed: int, err: Console) -> SimReport:
+def _run(scenario: Scenario, seed: int, err: Console, *, verify: bool = False) -> SimReport:
     if not err.is_terminal:
-        return simulate(scenario, seed=seed)
+        return simulate(scenario, seed=seed, verify_decisions=verify)
     columns = (
         TextColumn("[bold]{task.description}"),
         BarColumn(),
@@ -163,7 +173,10 @@ def _run(scenario: Scenario, seed: int, err: Console) -> SimReport:
     with Progress(*columns, console=err, transient=True) as progress:
         task = progress.add_task(scenario.name, total=1.0)
         return simulate(
-            scenario, seed=seed, progress=lambda done: progress.update(task, completed=done)
+            scenario,
+            seed=seed,
+            progress=lambda done: progress.update(task, completed=done),
+            verify_decisions=verify,
         )
 
 

@@ -5,12 +5,14 @@ returns a :class:`SimReport`; ``sim.engine.plots`` draws its charts.
 """
 
 from sim.engine.core import Engine, simulate
+from sim.engine.decisions import DecisionMismatch
 from sim.engine.report import NATIONAL, CenterReport, Flow, SimReport
 from sim.engine.timeline import NoHolidays
 
 __all__ = [
     "NATIONAL",
     "CenterReport",
+    "DecisionMismatch",
     "Engine",
     "Flow",
     "NoHolidays",

@@ -2,10 +2,12 @@
 
 Virtual time runs from local midnight of the scenario's first day; nothing
 reads a clock, and all randomness comes from one ``random.Random(seed)``, so a
-seed replays the same run exactly. Every call is routed by
-:func:`router.policy.decide_at`, the controller's own policy, with a
-:class:`router.state.Snapshot` of the engine's live centers, and the engine
-plays the dialplan's answer to it (``dialplans/contract.py``):
+seed replays the same run exactly. Every call is routed by the controller's own
+policy, :func:`router.policy.decide_at`, with a :class:`router.state.Snapshot`
+of the engine's live centers; ``sim.engine.decisions`` keeps each decision with
+the facts it rests on and asks the policy again only when one of them changed
+(``verify_decisions=True`` asks it for every call as well and fails on any
+difference). The engine plays the dialplan's answer (``dialplans/contract.py``):
 
 * ``queue``: the caller joins the target's queue (FIFO); a free agent rings
   at once. If ``queue_timeout_s`` passes unanswered, the call is routed again
@@ -17,6 +19,12 @@ plays the dialplan's answer to it (``dialplans/contract.py``):
 A caller's patience runs from first joining a queue, across spills; an agent
 who picks up after the ring time keeps the line for the handle time. Staffing
 changes on the half hour; an agent whose shift ends finishes the call first.
+
+Most calls arrive, find their decision kept and an agent free, and are
+answered at once: the loop handles that case inline, without a per-call
+object. Everything else goes through :meth:`Engine._route` with a
+:class:`SimCall`; with ``_route`` or ``_answer`` replaced on an instance (tests
+that watch every call), every call takes that path.
 """
 
 from __future__ import annotations
@@ -29,16 +37,15 @@ import random
 from collections.abc import Callable
 from typing import Any
 
-from router.policy import Action, Call, Router, decide_at
-from router.state import Snapshot
+from router.policy import Action, Router
 from sim.engine.callers import CallerSource
+from sim.engine.decisions import Choice, Decider
 from sim.engine.model import (
     DONE,
     HIST_BINS,
     HIST_STEP_S,
     ROUTING,
     WAITING,
-    LiveStates,
     SimCall,
     SimCenter,
 )
@@ -46,15 +53,17 @@ from sim.engine.report import SimReport, build_report
 from sim.engine.timeline import SLOT_S, Timeline
 from sim.scenario import Scenario
 
-# Event kinds, most frequent first (the loop tests them in this order).
-DEPART, ARRIVAL, WAIT_END, PROMPT, STAFF, END = range(6)
-_PROGRESS_EVERY = 1 << 15
+# Events in the heap, most frequent first (the loop tests them in this order).
+# Arrivals are not among them: the next one is kept aside and compared.
+DEPART, WAIT_END, PROMPT, STAFF, END = range(5)
+_PROGRESS_EVERY = (1 << 14) - 1
 _QUEUE, _POSTAL = Action.QUEUE, Action.ASK_POSTAL_CODE
+_INF = math.inf
 _heappush = heapq.heappush
 
 Progress = Callable[[float], None]
-# (time, sequence, kind, payload): the sequence breaks ties in scheduling order.
-_Event = tuple[float, int, int, Any]
+# (time, sequence, kind, payload, extra): the sequence breaks ties in scheduling order.
+_Event = tuple[float, int, int, Any, Any]
 
 
 class Engine:
@@ -67,6 +76,7 @@ class Engine:
         seed: int = 0,
         router: Router | None = None,
         progress: Progress | None = None,
+        verify_decisions: bool = False,
     ) -> None:
         self.scenario = scenario
         self.seed = seed
@@ -81,8 +91,11 @@ class Engine:
             for i, cid in enumerate(self.timeline.center_ids)
         ]
         self.by_id = {c.id: c for c in self.centers}
-        self.states = LiveStates(self.by_id)
-        self.snapshot = Snapshot(centers=self.states)
+        # The policy gets the moment in its own time zone, so its conversion is free.
+        self.epoch_ts = self.timeline.epoch.timestamp()
+        self.decider = Decider(
+            self.router, self.by_id, self.epoch_ts, seed=seed, verify=verify_decisions
+        )
         self.sources: list[CallerSource | None] = []
         self.heap: list[_Event] = []
         self.seq = itertools.count()
@@ -91,8 +104,6 @@ class Engine:
         uo = config.unknown_origin
         self.prompt_ok = scenario.callers.prompt_s
         self.prompt_fail = uo.attempts * (scenario.callers.prompt_s + uo.digit_timeout_s)
-        # The policy gets the moment in its own time zone, so its conversion is free.
-        self.epoch_ts = self.timeline.epoch.timestamp()
         # Moves of calls between centers: (from, to) -> calls.
         self.overflow: dict[tuple[str, str], int] = {}
         self.offhours_flows: dict[tuple[str, str], int] = {}
@@ -100,19 +111,12 @@ class Engine:
         self.events = 0
         self.unrouted = 0
         self.routings = 0
-        self._arrival_t = 0.0
-        self._arrival_slot = 0
         self._ran = False
 
     # --- the loop ---------------------------------------------------------------
 
     def run(self) -> SimReport:
-        """Simulate the period, let the last calls finish, and report.
-
-        The two events of nearly every call (its arrival and its agent hanging
-        up) are handled inline: at tens of thousands of calls per second, a
-        function call per step is a noticeable share of the time.
-        """
+        """Simulate the period, let the last calls finish, and report."""
         if self._ran:
             raise RuntimeError("an Engine runs once; build a new one for another run")
         self._ran = True
@@ -120,60 +124,104 @@ class Engine:
         end = tl.end_s
         self._push(end, END, None)
         self._schedule_staffing()
+        sources = self._sources()
+        # A single region with callers needs no draw for where a call comes from.
+        calling = [i for i, s in enumerate(sources) if s is not None]
+        only = calling[0] if len(calling) == 1 else -1
+        decider = self.decider
+        # Watched runs (a spy on _route or _answer, or verifying) route every call alike.
+        inline = not decider.verify and "_route" not in vars(self) and "_answer" not in vars(self)
         heap, pop = self.heap, heapq.heappop
         progress = self.progress
-        rng_random = self.rng.random
-        cum_rates, slots, centers = tl.cum_rates, tl.slots, self.centers
-        sources = self._sources()
-        route, serve_next, next_arrival = self._route, self._serve_next, self._next_arrival
+        rng_random, expo = self.rng.random, self.rng.expovariate
+        route, act, take, serve_next = self._route, self._act, self._take, self._serve_next
         bisect_right = bisect.bisect_right
-        next_arrival()
-        events = 0
-        while heap:
-            t, seq, kind, payload = pop(heap)
+
+        arrival_t, k = self._next_arrival(0.0, 0)
+        cum, total, slot_end, hour = self._slot(k)
+        arrivals = events = kept = 0
+        while True:
+            if heap and heap[0][0] <= arrival_t:
+                t, seq, kind, payload, extra = pop(heap)
+                events += 1
+                if kind == DEPART:
+                    # An agent of ``payload`` hangs up after a call of ``extra`` seconds.
+                    payload.busy -= 1
+                    payload.handle_times.append(extra)
+                    if payload.pending_logout:
+                        self._account(payload, t)
+                        payload.pending_logout -= 1
+                        payload.logged_in -= 1
+                    elif payload.waiting:
+                        serve_next(t, payload)
+                elif kind == WAIT_END:
+                    self._wait_end(t, payload, seq)
+                elif kind == PROMPT:
+                    route(t, payload)
+                elif kind == STAFF:
+                    self._staff(t, payload)
+                else:
+                    # The period is over: close the agents' books; no time counts after this.
+                    for center in self.centers:
+                        self._account(center, t)
+                        center.acct_t = _INF
+                continue
+            if arrival_t == _INF:
+                break
+
+            # --- an arrival ---
+            t = arrival_t
             events += 1
-            if kind == DEPART:
-                center, handle = payload
-                dt = t - center.acct_t
-                if dt > 0.0:
-                    center.staffed_s += center.logged_in * dt
-                    center.busy_s += center.busy * dt
-                    center.acct_t = t
-                center.busy -= 1
-                center.dirty = True
-                center.handle_times.append(handle)
-                if center.pending_logout:
-                    center.pending_logout -= 1
-                    center.logged_in -= 1
-                elif center.waiting:
-                    serve_next(t, center)
-            elif kind == ARRIVAL:
-                k = self._arrival_slot
-                cum = cum_rates[k]
-                index = bisect_right(cum, rng_random() * cum[-1])
+            arrivals += 1
+            if progress is not None and not arrivals & _PROGRESS_EVERY:
+                progress(min(t / end, 1.0) if end > 0 else 1.0)
+            if only < 0:
+                index = bisect_right(cum, rng_random() * total)
                 if index >= len(cum):
                     index = len(cum) - 1
-                source = sources[index]
-                assert source is not None
-                call = SimCall(source.caller(), centers[index], slots[k].hour_index)
-                self.arrivals += 1
-                next_arrival()
-                route(t, call)
-            elif kind == WAIT_END:
-                self._wait_end(t, payload, seq)
-            elif kind == PROMPT:
-                route(t, payload)
-            elif kind == STAFF:
-                self._staff(t, payload)
             else:
-                # The period is over: close the agents' books; no time counts after this.
-                for center in centers:
-                    self._account(center, t)
-                    center.acct_t = math.inf
-            if progress is not None and not events % _PROGRESS_EVERY:
-                progress(min(t / end, 1.0) if end > 0 else 1.0)
+                index = only
+            source = sources[index]
+            assert source is not None
+            cls = source.draw()
+            call_hour = hour
+            arrival_t = t + expo(total)
+            if arrival_t >= slot_end:
+                arrival_t, k = self._next_arrival(slot_end, k + 1)
+                cum, total, slot_end, hour = self._slot(k)
+            if not inline:
+                route(t, SimCall(cls, source, call_hour))
+                continue
+            choice = cls.first
+            if choice is None or t >= choice.until or (choice.deps and not choice.holds(t)):
+                choice = decider.choose(t, cls, None, ())
+            else:
+                kept += 1
+            target = choice.target
+            if (
+                choice.action is not _QUEUE
+                or target is None
+                or target.waiting
+                or target.logged_in <= target.busy
+            ):
+                act(t, SimCall(cls, source, call_hour), choice)
+                continue
+            # Queued where an agent is free: answered at once, no call object needed.
+            home = choice.home
+            assert home is not None
+            home.offered += 1
+            home.hour_offered[call_hour] += 1
+            if choice.offhours:
+                home.off_hours += 1
+            if target is not home:
+                self._moved(home, target, choice.offhours)
+            home.queued += 1
+            take(t, target, home, call_hour, t)
+
         self.events = events
-        for center in centers:
+        self.arrivals = arrivals
+        self.routings = kept + decider.routings
+        for center in self.centers:
             for waiting in center.queue:
                 if waiting.state == WAITING and waiting.at is center and waiting.home is not None:
                     waiting.state = DONE
@@ -184,7 +232,7 @@ class Engine:
 
     def _push(self, t: float, kind: int, payload: Any) -> int:
         seq = next(self.seq)
-        _heappush(self.heap, (t, seq, kind, payload))
+        _heappush(self.heap, (t, seq, kind, payload, None))
         return seq
 
     # --- arrivals ---------------------------------------------------------------
@@ -194,22 +242,22 @@ class Engine:
         tl, scenario = self.timeline, self.scenario
         calling = {i for row in tl.rates for i, rate in enumerate(row) if rate > 0.0}
         self.sources = [
-            CallerSource(c.center, scenario.config, scenario.callers, self.rng)
+            CallerSource(c.center, scenario.config, scenario.callers, self.rng, scenario.table)
             if c.index in calling
             else None
             for c in self.centers
         ]
         return self.sources
 
-    def _next_arrival(self) -> None:
-        """Draw the next arrival of the merged stream of all centers' callers.
+    def _next_arrival(self, t: float, k: int) -> tuple[float, int]:
+        """The next arrival of the merged stream of all centers' callers after ``t``.
 
         Rates are constant within a half hour; an exponential gap that crosses
         the slot's end is redrawn from the end at the next slot's rate, which
-        is exact for a Poisson process.
+        is exact for a Poisson process. Returns (time, its slot), or infinity
+        when no call comes any more.
         """
         tl = self.timeline
-        t, k = self._arrival_t, self._arrival_slot
         expo = self.rng.expovariate
         last = len(tl.slots) - 1
         while k <= last:
@@ -218,78 +266,81 @@ class Engine:
             if total > 0.0:
                 nxt = t + expo(total)
                 if nxt < slot_end:
-                    self._arrival_t, self._arrival_slot = nxt, k
-                    _heappush(self.heap, (nxt, next(self.seq), ARRIVAL, None))
-                    return
+                    return nxt, k
             t, k = slot_end, k + 1
-        self._arrival_slot = k
+        return _INF, k
+
+    def _slot(self, k: int) -> tuple[tuple[float, ...], float, float, int]:
+        """Slot ``k``'s running rates, their total, its end and its hour of the report."""
+        tl = self.timeline
+        if k >= len(tl.slots):
+            return (0.0,), 0.0, _INF, 0
+        cum = tl.cum_rates[k]
+        slot_end = tl.end_s if k == len(tl.slots) - 1 else (k + 1) * SLOT_S
+        return cum, cum[-1], slot_end, tl.slots[k].hour_index
 
     # --- routing ----------------------------------------------------------------
 
     def _route(self, t: float, call: SimCall) -> None:
-        """Ask the policy where the call goes and do it."""
+        """Decide where the call goes and do it."""
         # The policy never sends a call back to a center in ``visited`` and
         # ends it after ``max_hops`` queues, so this terminates.
-        self.routings += 1
-        visited = call.visited
-        self.states.now = t
-        router = self.router
-        decision = decide_at(
-            Call(call.caller, "115", call.postal, visited),
-            router.instant_at(self.epoch_ts + t),
-            self.snapshot,
-            router,
-        )
+        self._act(t, call, self.decider.choose(t, call.cls, call.postal, call.visited))
+
+    def _act(self, t: float, call: SimCall, choice: Choice) -> None:
+        """Play the decision: queue (or answer at once), ask for the postal code, announce."""
         home = call.home
-        if home is None and decision.home is not None:
-            home = self.by_id[decision.home]
+        if home is None and choice.home is not None:
+            home = choice.home
             call.home = home
             home.offered += 1
             home.hour_offered[call.hour] += 1
-            if decision.offhours:
+            if choice.offhours:
                 home.off_hours += 1
-        action = decision.action
+        action = choice.action
         if action is _QUEUE:
-            assert home is not None and decision.target is not None
-            target = self.by_id[decision.target]
+            target = choice.target
+            assert home is not None and target is not None
             origin = call.at if call.at is not None else home
             if target is not origin:
-                key = (origin.id, target.id)
-                flows = self.offhours_flows if decision.offhours else self.overflow
-                flows[key] = flows.get(key, 0) + 1
+                self._moved(origin, target, choice.offhours)
             if call.first_queue < 0.0:
                 call.first_queue = t
-                call.deadline = t + home.patience()
                 home.queued += 1
             call.at = target
             call.joined = t
             if not target.waiting and target.logged_in > target.busy:
                 self._answer(t, call, target)
                 return
+            if call.deadline < 0.0:
+                call.deadline = call.first_queue + home.patience()
             target.queue.append(call)
             target.waiting += 1
-            target.dirty = True
             call.state = WAITING
-            timeout = decision.queue_timeout_s
+            timeout = choice.timeout
             end = call.deadline
             if timeout > 0 and t + timeout < end:
                 end = t + timeout
-            if end != math.inf:
+            if end != _INF:
                 call.wait_seq = self._push(end, WAIT_END, call)
         elif action is _POSTAL:
-            source = self.sources[call.source.index]
-            assert source is not None
-            call.postal = source.postal_code()
+            call.postal = call.source.postal_code()
             self._push(t + (self.prompt_ok if call.postal else self.prompt_fail), PROMPT, call)
         else:
             call.state = DONE
             if home is None:
                 self.unrouted += 1
-            elif decision.offhours and call.first_queue < 0.0:
+            elif choice.offhours and call.first_queue < 0.0:
                 home.announced_offhours += 1
                 home.hour_excluded[call.hour] += 1
             else:
                 home.announced_busy += 1
+
+    def _moved(self, origin: SimCenter, target: SimCenter, offhours: bool) -> None:
+        """Count a call sent from ``origin`` (its home or last queue) to another center."""
+        key = (origin.id, target.id)
+        flows = self.offhours_flows if offhours else self.overflow
+        flows[key] = flows.get(key, 0) + 1
 
     def _wait_end(self, t: float, call: SimCall, seq: int) -> None:
         """The caller's patience or the queue timeout ran out, whichever came first."""
@@ -299,7 +350,6 @@ class Engine:
         home = call.home
         assert center is not None and home is not None
         center.waiting -= 1
-        center.dirty = True
         if t >= call.deadline:
             call.state = DONE
             home.abandoned += 1
@@ -314,28 +364,34 @@ class Engine:
     # --- agents -----------------------------------------------------------------
 
     def _answer(self, t: float, call: SimCall, center: SimCenter) -> None:
-        """An agent of ``center`` takes the call: it rings, then they talk."""
-        dt = t - center.acct_t
-        if dt > 0.0:
-            center.staffed_s += center.logged_in * dt
-            center.busy_s += center.busy * dt
-            center.acct_t = t
-        center.busy += 1
-        center.dirty = True
+        """An agent of ``center`` takes the call."""
         call.state = DONE
-        ring = center.ring()
-        handle = center.handle()
-        wait = t + ring - call.first_queue
         home = call.home
         assert home is not None
+        self._take(t, center, home, call.hour, call.first_queue)
+
+    def _take(self, t: float, center: SimCenter, home: SimCenter, hour: int, since: float) -> None:
+        """An agent of ``center`` takes a call of ``home`` (arrived in report hour
+        ``hour``, waiting since ``since``): it rings, then they talk."""
+        center.busy += 1
+        ring = center.ring_s
+        if ring is None:
+            ring = center.ring()
+        handle = center.handle()
+        busy = ring + handle
+        end = self.timeline.end_s
+        if t < end:
+            # Agents' time counts within the period only.
+            center.busy_s += busy if t + busy <= end else end - t
+        wait = t + ring - since
         home.answered += 1
         home.wait_sum += wait
         if wait <= self.threshold:
             home.within += 1
-            home.hour_within[call.hour] += 1
+            home.hour_within[hour] += 1
         home.hist[min(int(wait / HIST_STEP_S), HIST_BINS - 1)] += 1
         center.answered_here += 1
-        _heappush(self.heap, (t + ring + handle, next(self.seq), DEPART, (center, handle)))
+        _heappush(self.heap, (t + busy, next(self.seq), DEPART, center, handle))
 
     def _serve_next(self, t: float, center: SimCenter) -> None:
         """The longest-waiting caller still in the queue goes to a free agent."""
@@ -364,7 +420,6 @@ class Engine:
         """Shift change: agents log in, or log out (after their current call)."""
         for center, target in changes:
             self._account(center, t)
-            center.dirty = True
             current = center.logged_in - center.pending_logout
             if target > current:
                 more = target - current
@@ -381,11 +436,10 @@ class Engine:
 
     @staticmethod
     def _account(center: SimCenter, t: float) -> None:
-        """Add agent time up to ``t`` to the occupancy tallies."""
+        """Add logged-in agent time up to ``t`` (before the number logged in changes)."""
         dt = t - center.acct_t
         if dt > 0.0:
             center.staffed_s += center.logged_in * dt
-            center.busy_s += center.busy * dt
             center.acct_t = t
 
 
@@ -395,6 +449,17 @@ def simulate(
     seed: int = 0,
     router: Router | None = None,
     progress: Progress | None = None,
+    verify_decisions: bool = False,
 ) -> SimReport:
-    """Run ``scenario`` once with ``seed``; the same seed gives the same report."""
-    return Engine(scenario, seed=seed, router=router, progress=progress).run()
+    """Run ``scenario`` once with ``seed``; the same seed gives the same report.
+
+    With ``verify_decisions`` every call is also routed by the policy directly;
+    a kept decision that differs raises :class:`sim.engine.DecisionMismatch`.
+    """
+    return Engine(
+        scenario,
+        seed=seed,
+        router=router,
+        progress=progress,
+        verify_decisions=verify_decisions,
+    ).run()

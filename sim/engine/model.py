@@ -2,23 +2,25 @@
 
 Plain mutable objects with ``__slots__``, changed only by the event loop in
 ``sim.engine.core``. The routing policy never sees them: it reads
-:class:`router.state.CenterState` values built from them on demand by
-:class:`LiveStates`, the same state model the controller folds from AMI
+:class:`router.state.CenterState` values built from them when it is asked
+(``sim.engine.decisions``), the same state model the controller folds from AMI
 events (``lotse.livestate``).
 """
 
 from __future__ import annotations
 
 import dataclasses
-import math
 import random
 from collections import deque
-from collections.abc import Callable, Iterator, Mapping
-from typing import Any
+from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 from router.config import Center
 from router.state import CenterState
-from sim.scenario import CenterPlan
+from sim.scenario import CenterPlan, DistKind
+
+if TYPE_CHECKING:
+    from sim.engine.callers import CallerClass, CallerSource
 
 # Conversations the recent average handle time is taken over (as the controller does).
 HANDLE_WINDOW = 30
@@ -60,8 +62,9 @@ def center_state(
     available: int,
     busy: int,
     avg_handle_s: float | None,
+    kind: type[CenterState] = CenterState,
 ) -> CenterState:
-    """A :class:`CenterState` with these values, built at a third of the usual cost.
+    """A :class:`CenterState` (or subclass ``kind``) with these values, at a third of the cost.
 
     A frozen dataclass sets each field through ``object.__setattr__``; filling
     the instance dict at once gives an equal, equally frozen object. Used while
@@ -69,7 +72,7 @@ def center_state(
     else the normal constructor.
     """
     if not _FAST_STATE:
-        return CenterState(
+        made = CenterState(
             waiting=waiting,
             longest_wait_s=longest_wait_s,
             agents_logged_in=logged_in,
@@ -77,7 +80,13 @@ def center_state(
             agents_busy=busy,
             avg_handle_s=avg_handle_s,
         )
-    state: CenterState = _new(CenterState)
+        if kind is CenterState:
+            return made
+        # A subclass may read its fields through properties: copy, do not construct.
+        copy: CenterState = _new(kind)
+        copy.__dict__.update(made.__dict__)
+        return copy
+    state: CenterState = _new(kind)
     state.__dict__.update(
         waiting=waiting,
         longest_wait_s=longest_wait_s,
@@ -95,7 +104,7 @@ class SimCall:
 
     __slots__ = (
         "at",
-        "caller",
+        "cls",
         "deadline",
         "first_queue",
         "home",
@@ -108,8 +117,8 @@ class SimCall:
         "wait_seq",
     )
 
-    def __init__(self, caller: str, source: SimCenter, hour: int) -> None:
-        self.caller = caller
+    def __init__(self, cls: CallerClass, source: CallerSource, hour: int) -> None:
+        self.cls = cls  # what the policy can tell of the number (sim.engine.callers)
         self.source = source
         self.hour = hour
         self.postal: str | None = None
@@ -118,7 +127,8 @@ class SimCall:
         self.at: SimCenter | None = None  # the queue it waits in, or last waited in
         self.first_queue = -1.0  # when it first joined a queue (the wait starts)
         self.joined = 0.0  # when it joined its current queue
-        self.deadline = math.inf  # when the caller's patience runs out
+        # When the caller's patience runs out: drawn when they first have to wait.
+        self.deadline = -1.0
         self.state = ROUTING
         self.wait_seq = -1  # the pending wait-end event; others are stale
 
@@ -140,10 +150,7 @@ class SimCenter:
         "answered_here",
         "busy",
         "busy_s",
-        "cached",
-        "cached_t",
         "center",
-        "dirty",
         "handle",
         "handle_times",
         "hist",
@@ -160,6 +167,7 @@ class SimCenter:
         "queue",
         "queued",
         "ring",
+        "ring_s",
         "short_abandoned",
         "staffed_s",
         "unfinished",
@@ -177,15 +185,14 @@ class SimCenter:
         self.handle: Callable[[], float] = plan.handle.sampler(rng)
         self.patience: Callable[[], float] = plan.patience.sampler(rng)
         self.ring: Callable[[], float] = plan.ring.sampler(rng)
+        # A fixed ring time (the usual 0 s) is not drawn per call.
+        self.ring_s = self.ring() if plan.ring.kind is DistKind.FIXED else None
         self.queue: deque[SimCall] = deque()
         self.waiting = 0
         self.logged_in = 0
         self.busy = 0
         self.pending_logout = 0
         self.handle_times: deque[float] = deque(maxlen=HANDLE_WINDOW)
-        self.dirty = True
-        self.cached = CenterState()
-        self.cached_t = -1.0
         # Tallies of calls whose home this center is.
         self.offered = 0
         self.off_hours = 0
@@ -202,64 +209,32 @@ class SimCenter:
         self.hour_offered = [0] * hours
         self.hour_excluded = [0] * hours
         self.hour_within = [0] * hours
-        # Tallies of this center's agents, over the scenario's period.
+        # Tallies of this center's agents, over the scenario's period: busy time
+        # is added per call, logged-in time whenever the number logged in changes.
         self.answered_here = 0
         self.busy_s = 0.0
         self.staffed_s = 0.0
         self.acct_t = 0.0
 
-    def state(self, now: float) -> CenterState:
-        """The center as the policy sees it at ``now``, rebuilt only after a change.
+    def avg_handle(self) -> float | None:
+        """The recent average handle time, or ``None`` before any call ended."""
+        times = self.handle_times
+        return sum(times) / len(times) if times else None
 
-        Waits grow with time, so a center with callers waiting is rebuilt once
-        per moment for ``longest_wait_s``, as the controller's snapshot is.
-        """
-        if self.dirty or (self.waiting and self.cached_t != now):
-            longest = 0.0
-            if self.waiting:
-                queue = self.queue
-                while queue[0].state != WAITING or queue[0].at is not self:
-                    queue.popleft()
-                longest = now - queue[0].joined
-            times = self.handle_times
-            self.cached = center_state(
-                self.waiting,
-                longest,
-                self.logged_in,
-                self.logged_in - self.busy,
-                self.busy,
-                sum(times) / len(times) if times else None,
-            )
-            self.cached_t = now
-            self.dirty = False
-        return self.cached
-
-
-class LiveStates(Mapping[str, CenterState]):
-    """The centers' states as the snapshot's mapping, built per center when asked.
-
-    The policy asks about a handful of centers per decision (the home and its
-    partner chain); building all of a national network's states for every call
-    would cost more than the decision. The engine does not change any state
-    while a decision runs, so what the policy reads is one consistent moment.
-    """
-
-    __slots__ = ("_by_id", "now")
-
-    def __init__(self, by_id: Mapping[str, SimCenter]) -> None:
-        self._by_id = by_id
-        self.now = 0.0
-
-    def __getitem__(self, key: str) -> CenterState:
-        return self._by_id[key].state(self.now)
-
-    def get(self, key: str, default: Any = None) -> Any:
-        """The state of center ``key``, or ``default`` for an unknown center."""
-        center = self._by_id.get(key)
-        return default if center is None else center.state(self.now)
-
-    def __iter__(self) -> Iterator[str]:
-        return iter(self._by_id)
-
-    def __len__(self) -> int:
-        return len(self._by_id)
+    def state(self, now: float, kind: type[CenterState] = CenterState) -> CenterState:
+        """The center as the policy sees it at ``now`` (``kind``: a subclass to build)."""
+        longest = 0.0
+        if self.waiting:
+            queue = self.queue
+            while queue[0].state != WAITING or queue[0].at is not self:
+                queue.popleft()
+            longest = now - queue[0].joined
+        return center_state(
+            self.waiting,
+            longest,
+            self.logged_in,
+            self.logged_in - self.busy,
+            self.busy,
+            self.avg_handle(),
+            kind,
+        )

@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-import sim.engine.core as core
+import sim.engine.decisions as decisions
 from router import policy
 from router.compiled import Instant
 from router.config import Center, Config, Thresholds, TimeRange, WeeklyHours
@@ -91,7 +91,10 @@ def plan(rate: float, agents: int, **kw: Any) -> CenterPlan:
 
 
 def watch_decisions(monkeypatch: pytest.MonkeyPatch) -> list[tuple[Call, Decision]]:
-    """Record every (call, decision) the engine asks the real policy for."""
+    """Record every (call, decision) the engine asks the real policy for.
+
+    With ``verify_decisions`` the engine asks it once for every routing.
+    """
     seen: list[tuple[Call, Decision]] = []
     real = policy.decide_at
 
@@ -100,7 +103,7 @@ def watch_decisions(monkeypatch: pytest.MonkeyPatch) -> list[tuple[Call, Decisio
         seen.append((call, decision))
         return decision
 
-    monkeypatch.setattr(core, "decide_at", recording)
+    monkeypatch.setattr(decisions, "decide_at", recording)
     return seen
 
 
@@ -140,12 +143,12 @@ def test_every_call_ends_exactly_once(table: OrtsnetzTable) -> None:
         assert report.unrouted == 0
 
 
-def test_every_call_and_every_spill_asks_the_policy(
+def test_every_call_and_every_spill_is_routed_by_the_policy(
     table: OrtsnetzTable, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     seen = watch_decisions(monkeypatch)
     sc = load_scenario(SCENARIOS / "monday-peak.yaml", table=table)
-    report = simulate(sc, seed=1)
+    report = simulate(sc, seed=1, verify_decisions=True)
     assert len(seen) == report.routings > report.calls
     first = [call for call, _ in seen if not call.visited and call.postal_code is None]
     assert len(first) == report.calls
@@ -166,7 +169,7 @@ def test_a_spill_routes_again_with_the_last_target_visited(
         {"home": plan(40, 1, handle=Dist(DistKind.FIXED, 600)), "partner": plan(0, 30)},
     )
     seen = watch_decisions(monkeypatch)
-    report = simulate(sc, seed=1)
+    report = simulate(sc, seed=1, verify_decisions=True)
     spills = [(call, d) for call, d in seen if call.visited]
     assert spills
     for call, decision in spills:
@@ -277,9 +280,9 @@ def test_the_policy_sees_the_live_state_as_the_controller_would(
         assert snapshot.of("nowhere") == CenterState()
         return real(call, instant, snapshot, router)
 
-    monkeypatch.setattr(core, "decide_at", spy)
+    monkeypatch.setattr(decisions, "decide_at", spy)
     solo = center("solo", ortsnetze=("30",))
-    simulate(scenario(table, [solo], {"solo": plan(500, 20)}), seed=1)
+    simulate(scenario(table, [solo], {"solo": plan(500, 20)}), seed=1, verify_decisions=True)
     assert any(s.waiting > 0 for s in states)
     for s in states:
         assert isinstance(s, CenterState)
