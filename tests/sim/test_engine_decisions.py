@@ -65,14 +65,14 @@ def _drifting(after: int) -> Any:
     real = policy.decide_at
     asked = [0]
 
-    def policy(call: Call, instant: Instant, snapshot: Snapshot, router: Router) -> Decision:
+    def drifting(call: Call, instant: Instant, snapshot: Snapshot, router: Router) -> Decision:
         decision = real(call, instant, snapshot, router)
         asked[0] += 1
         if asked[0] > after:
             return decision._replace(reasons=(*decision.reasons, "drift"))
         return decision
 
-    return policy
+    return drifting
 
 
 def test_a_kept_decision_that_differs_fails_the_run(
