@@ -175,3 +175,20 @@ def test_a_snapshot_taken_after_every_event_equals_one_taken_only_at_the_end(
             unwatched.apply(step)
         watched.snapshot()  # fills every cache the next event must invalidate
     assert watched.snapshot() == unwatched.snapshot()
+
+
+def test_reconfigure_keeps_known_queues_and_overrides() -> None:
+    clock = Clock()
+    state = LiveState(QUEUES, clock)
+    state.begin_resync("qs-1")
+    replay("ami-answered.txt", state, until=QueueCallerJoin)
+    state.set_override("wittenberg", Override.OPEN, "crisis day")
+    before = state.snapshot().of("wittenberg")
+    assert before.waiting == 1
+    # Bremen removed, a new center added.
+    state.reconfigure({"115-wittenberg": "wittenberg", "115-new": "new"})
+    after = state.snapshot()
+    assert after.of("wittenberg") == before
+    assert set(after.centers) == {"wittenberg", "new"}
+    assert after.of("new").agents_logged_in == 0 and after.of("new").waiting == 0
+    assert not after.stale
