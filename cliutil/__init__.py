@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import socket
 import sys
 from collections.abc import Iterator
 from datetime import datetime, tzinfo
@@ -28,6 +29,7 @@ __all__ = [
     "add_config_option",
     "default_config_path",
     "load",
+    "os_reason",
     "report_bad_input",
 ]
 
@@ -108,3 +110,14 @@ def numbers_from(items: list[str]) -> Iterator[str]:
                     yield line.strip()
         else:
             yield item
+
+
+def os_reason(err: OSError) -> str:
+    """Why an OS call failed, in the system's words, for a one-line error.
+
+    asyncio's bind error repeats the address in its text, so the errno's own
+    words are used; a name that does not resolve has its own codes (EAI_*).
+    """
+    if isinstance(err, socket.gaierror):
+        return f"cannot resolve the name: {err.strerror}"
+    return os.strerror(err.errno) if err.errno else str(err)

@@ -27,6 +27,7 @@ from ami.agi_protocol import AgiReply, AgiRequest
 from ami.contract import ARG_CONFIG
 from ami.fastagi import AgiResult, FastAgiServer
 from ami.session import AmiError, AmiSession, Connected, Disconnected
+from cliutil import os_reason
 from lotse import watchdog
 from lotse.calltrack import CallTracker, ReconcileResult
 from lotse.control.drift import DialplanDrift
@@ -57,9 +58,7 @@ class StartupError(Exception):
 
 
 def _listen_error(what: str, endpoint: Endpoint, err: OSError) -> StartupError:
-    # asyncio's bind error repeats the address in its text; the errno's own words suffice.
-    reason = os.strerror(err.errno) if err.errno else str(err)
-    return StartupError(f"cannot listen for {what} on {endpoint}: {reason}")
+    return StartupError(f"cannot listen for {what} on {endpoint}: {os_reason(err)}")
 
 
 def check_listen(what: str, endpoint: Endpoint) -> None:

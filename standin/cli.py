@@ -20,7 +20,7 @@ import signal
 import sys
 from pathlib import Path
 
-from cliutil import BadInput, add_config_option, load, report_bad_input
+from cliutil import BadInput, add_config_option, load, os_reason, report_bad_input
 from dialplans.manager import load_username
 from router.config import Config, Endpoint
 from router.numbering import OrtsnetzTable
@@ -151,8 +151,7 @@ def run(args: argparse.Namespace) -> int:
     try:
         return asyncio.run(_serve(pbx, staffing))
     except OSError as err:
-        reason = os.strerror(err.errno) if err.errno else str(err)
-        print(f"lotse pbx: cannot listen for AMI on {ami}: {reason}", file=sys.stderr)
+        print(f"lotse pbx: cannot listen for AMI on {ami}: {os_reason(err)}", file=sys.stderr)
         return 1
 
 

@@ -245,3 +245,18 @@ def test_run_with_the_control_socket_taken_exits_1_naming_it(tmp_path: Path, occ
         holder.close()
     assert str(path) in one_error_line(done, "lotse run: ")
     assert not (tmp_path / "j.sqlite").exists()
+
+
+def test_an_address_that_does_not_resolve_says_so() -> None:
+    from lotse.controller import _listen_error
+    from router.config import Endpoint
+
+    err = socket.gaierror(socket.EAI_NONAME, "Name or service not known")
+    assert str(_listen_error("FastAGI", Endpoint("agi.invalid", 4573), err)) == (
+        "cannot listen for FastAGI on agi.invalid:4573: "
+        "cannot resolve the name: Name or service not known"
+    )
+    taken = OSError(98, "error while attempting to bind on address ('127.0.0.1', 4573): x")
+    assert str(_listen_error("FastAGI", Endpoint("127.0.0.1", 4573), taken)) == (
+        f"cannot listen for FastAGI on 127.0.0.1:4573: {os.strerror(98)}"
+    )
