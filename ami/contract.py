@@ -121,6 +121,8 @@ NEEDED_EVENTS: frozenset[str] = frozenset(
         "QueueStatusComplete",
         "CoreShowChannel",
         "CoreShowChannelsComplete",
+        "Status",
+        "StatusComplete",
     }
 )
 
@@ -134,6 +136,8 @@ LIST_EVENTS: frozenset[str] = frozenset(
         "QueueStatusComplete",
         "CoreShowChannel",
         "CoreShowChannelsComplete",
+        "Status",
+        "StatusComplete",
     }
 )
 

@@ -356,6 +356,36 @@ class CoreShowChannelsComplete:
     action_id: str | None
 
 
+@dataclass(frozen=True, slots=True)
+class ChannelStatus:
+    """Status list item: one live channel and the variables the action asked for.
+
+    ``variables`` holds each ``Variable: NAME=value`` line (an unset variable
+    reads empty): after an answer, app_queue's ``QEHOLDTIME`` (the caller's
+    wait, with ``setqueueentryvar``) and ``MEMBERNAME`` (``setinterfacevar``).
+    """
+
+    channel: str
+    uniqueid: str
+    application: str
+    bridge_id: str | None
+    seconds: float
+    variables: tuple[tuple[str, str], ...]
+    action_id: str | None
+
+    def variable(self, name: str) -> str | None:
+        """A variable's value, ``None`` when not asked for or empty."""
+        return next((v for n, v in self.variables if n == name and v), None)
+
+
+@dataclass(frozen=True, slots=True)
+class StatusComplete:
+    """End of a Status list."""
+
+    list_items: int
+    action_id: str | None
+
+
 Event: TypeAlias = (
     FullyBooted
     | Shutdown
@@ -381,6 +411,8 @@ Event: TypeAlias = (
     | QueueStatusComplete
     | CoreShowChannel
     | CoreShowChannelsComplete
+    | ChannelStatus
+    | StatusComplete
 )
 
 
@@ -679,6 +711,29 @@ def _core_show_channels_complete(msg: Message) -> CoreShowChannelsComplete:
     return CoreShowChannelsComplete(_int(f, "ListItems"), f.get("actionid"))
 
 
+def _status(msg: Message) -> ChannelStatus:
+    f = msg.fields
+    variables = []
+    for key, value in msg.headers:
+        if key.lower() == "variable":
+            name, _, val = value.partition("=")
+            variables.append((name, val))
+    return ChannelStatus(
+        _nonempty(f, "Channel"),
+        _nonempty(f, "Uniqueid"),
+        f.get("application") or "",
+        f.get("bridgeid") or None,
+        _seconds(f, "Seconds"),
+        tuple(variables),
+        f.get("actionid"),
+    )
+
+
+def _status_complete(msg: Message) -> StatusComplete:
+    f = msg.fields
+    return StatusComplete(_int(f, "ListItems"), f.get("actionid"))
+
+
 _BUILDERS: dict[str, Callable[[Message], Event | None]] = {
     "FullyBooted": _fully_booted,
     "Shutdown": _shutdown,
@@ -704,6 +759,8 @@ _BUILDERS: dict[str, Callable[[Message], Event | None]] = {
     "QueueStatusComplete": _queue_status_complete,
     "CoreShowChannel": _core_show_channel,
     "CoreShowChannelsComplete": _core_show_channels_complete,
+    "Status": _status,
+    "StatusComplete": _status_complete,
 }
 
 if frozenset(_BUILDERS) != NEEDED_EVENTS:  # pragma: no cover - a programming error

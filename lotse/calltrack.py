@@ -20,7 +20,10 @@ journal's open rows (:meth:`CallTracker.begin_reconcile`) and asks Asterisk
 for every live channel (``CoreShowChannels``). The rows become tracks at once,
 so events arriving meanwhile continue them; at ``CoreShowChannelsComplete``
 each call is looked up by its Uniqueid among the live channels. Alive: it is
-followed on (a caller found bridged in its queue was answered unseen). Gone: it
+followed on (a caller found bridged in its queue was answered unseen: the
+controller asks ``Status`` for its ``QEHOLDTIME`` and ``MEMBERNAME``, which
+app_queue set on the caller's channel, and journals the answer with that
+wait, or without one if Status cannot tell). Gone: it
 is closed (:class:`~lotse.journal.records.Closed`), with the outcome
 ``unknown`` unless an answer, an abandon or an announcement was journaled. A
 caller alive in a lotse queue whom the journal does not know (the static
@@ -44,12 +47,14 @@ import structlog
 from ami.events import (
     AgentComplete,
     AgentConnect,
+    ChannelStatus,
     CoreShowChannel,
     CoreShowChannelsComplete,
     Hangup,
     LotseFallback,
     QueueCallerAbandon,
     QueueCallerJoin,
+    StatusComplete,
     VarSet,
 )
 from ami.fastagi import log_call_id
@@ -97,12 +102,18 @@ class _Reconcile:
 
 @dataclass(frozen=True, slots=True)
 class ReconcileResult:
-    """What one reconcile did: calls followed on, closed (of them unknown), adopted."""
+    """What one reconcile did: calls followed on, closed (of them unknown), adopted.
+
+    ``unseen_answers`` are (call id, channel) of callers found bridged in
+    their queue without an answer seen: ask Asterisk's ``Status`` for their
+    wait (:meth:`CallTracker.expect_status`).
+    """
 
     alive: int
     closed: int
     unknown: int
     adopted: int
+    unseen_answers: tuple[tuple[str, str], ...] = ()
 
 
 @dataclass
@@ -137,6 +148,10 @@ class CallTracker:
         self._classify = classify
         self._on_reconciled = on_reconciled
         self._reconcile: _Reconcile | None = None
+        # Answers a reconcile found (call id -> center) until Status tells the
+        # wait, and which Status action asks for which call.
+        self._unseen: dict[str, str] = {}
+        self._status_for: dict[str, str] = {}
         self._record = record
         self._metrics = metrics
         self._now = wall_clock
@@ -156,6 +171,8 @@ class CallTracker:
             LotseFallback: self._fallback,  # type: ignore[dict-item]
             CoreShowChannel: self._live_channel,  # type: ignore[dict-item]
             CoreShowChannelsComplete: self._reconciled,  # type: ignore[dict-item]
+            ChannelStatus: self._status,  # type: ignore[dict-item]
+            StatusComplete: self._status_complete,  # type: ignore[dict-item]
         }
 
     def reconfigure(self, config: Config) -> None:
@@ -253,21 +270,27 @@ class CallTracker:
             return
         track.answered = True
         track.pending_leave = None
-        m = self._metrics
-        m.answered.labels(center).inc()
-        if answered_in_time(e.holdtime, self._level):
-            m.answered_in_sl.labels(center).inc()
-        m.wait.labels(center, "answered").observe(e.holdtime)
-        home = track.home or center
-        wait = track.spilled_wait_s + e.holdtime
-        m.home_answered.labels(home).inc()
-        if answered_in_time(wait, self._level):
-            m.home_answered_in_sl.labels(home).inc()
-        m.home_wait.labels(home, "answered").observe(wait)
+        self._count_answer(center, track, e.holdtime)
         self._record(Answered(e.uniqueid, self._now(), center, e.member_name, e.holdtime))
         _log.debug(
             "call.answered", call_id=log_call_id(e.uniqueid), center=center, wait_s=e.holdtime
         )
+
+    def _count_answer(self, center: str, track: _Track, holdtime: float | None) -> None:
+        """The answer's metrics; without a known wait only the answer itself counts."""
+        m = self._metrics
+        home = track.home or center
+        m.answered.labels(center).inc()
+        m.home_answered.labels(home).inc()
+        if holdtime is None:
+            return
+        if answered_in_time(holdtime, self._level):
+            m.answered_in_sl.labels(center).inc()
+        m.wait.labels(center, "answered").observe(holdtime)
+        wait = track.spilled_wait_s + holdtime
+        if answered_in_time(wait, self._level):
+            m.home_answered_in_sl.labels(home).inc()
+        m.home_wait.labels(home, "answered").observe(wait)
 
     def _complete(self, e: AgentComplete) -> None:
         center = self._center(e.queue)
@@ -336,6 +359,7 @@ class CallTracker:
         if track is None:
             return
         now = self._now()
+        self._answer_unseen(e.uniqueid, None, None)
         leave = track.pending_leave
         if leave is not None and not track.answered:
             center = self._center(leave.queue)
@@ -473,7 +497,10 @@ class CallTracker:
         for channel in rec.alive.values():
             if channel.uniqueid not in self._calls and self._adopt(channel, now):
                 adopted += 1
-        result = ReconcileResult(alive, closed, unknown, adopted)
+        unseen = tuple(
+            (ch.uniqueid, ch.channel) for ch in rec.alive.values() if ch.uniqueid in self._unseen
+        )
+        result = ReconcileResult(alive, closed, unknown, adopted, unseen)
         if self._on_reconciled is not None:
             self._on_reconciled(result)
 
@@ -497,7 +524,7 @@ class CallTracker:
             # Bridged inside Queue(): an agent took the call while nobody watched.
             track.answered = True
             track.pending_leave = None
-            self._record(Answered(call_id, now, center, UNSEEN_AGENT, None))
+            self._unseen[call_id] = center
 
     def _adopt(self, channel: CoreShowChannel, now: datetime) -> bool:
         """Journal a caller found in a lotse queue that the journal does not know."""
@@ -517,6 +544,40 @@ class CallTracker:
         self._record(QueueJoined(call_id, arrived, center, queue, 0))
         if channel.bridge_id:
             track.answered = True
-            self._record(Answered(call_id, now, center, UNSEEN_AGENT, None))
+            self._unseen[call_id] = center
         _log.info("call.adopted", call_id=log_call_id(call_id), center=center)
         return True
+
+    # --- the wait of an answer only a reconcile saw -------------------------------
+
+    def expect_status(self, action_id: str, call_id: str) -> None:
+        """A ``Status`` action with ``action_id`` asks for ``call_id``'s wait."""
+        self._status_for[action_id] = call_id
+
+    def status_failed(self, action_id: str) -> None:
+        """That ``Status`` will not answer (no such channel, AMI lost): journal the
+        answer without its wait."""
+        call_id = self._status_for.pop(action_id, None)
+        if call_id is not None:
+            self._answer_unseen(call_id, None, None)
+
+    def _status(self, e: ChannelStatus) -> None:
+        if e.action_id is None or self._status_for.get(e.action_id) != e.uniqueid:
+            return
+        wait: float | None = None
+        held = e.variable("QEHOLDTIME")
+        if held is not None and held.isdigit():
+            wait = float(held)
+        self._answer_unseen(e.uniqueid, wait, e.variable("MEMBERNAME"))
+
+    def _status_complete(self, e: StatusComplete) -> None:
+        if e.action_id is not None:
+            self.status_failed(e.action_id)  # answered by _status if its item came
+
+    def _answer_unseen(self, call_id: str, wait: float | None, agent: str | None) -> None:
+        center = self._unseen.pop(call_id, None)
+        track = self._calls.get(call_id)
+        if center is None or track is None:
+            return
+        self._count_answer(center, track, wait)
+        self._record(Answered(call_id, self._now(), center, agent or UNSEEN_AGENT, wait))

@@ -284,6 +284,22 @@ class Controller:
         if reconcile:
             await self._reconcile()
 
+    async def _ask_waits(self, calls: tuple[tuple[str, str], ...]) -> None:
+        """Ask Asterisk how long each caller answered unseen had waited (QEHOLDTIME)."""
+        for call_id, channel in calls:
+            action_id = self.session.next_action_id()
+            self.tracker.expect_status(action_id, call_id)
+            try:
+                await self.session.action(
+                    "Status",
+                    [("Channel", channel), ("Variables", "QEHOLDTIME,MEMBERNAME")],
+                    action_id=action_id,
+                    timeout=5,
+                )
+            except AmiError:
+                # Gone meanwhile, or the link: the answer is journaled without its wait.
+                self.tracker.status_failed(action_id)
+
     async def _reconcile(self) -> None:
         """Match the journal's open calls (this process's and a killed one's) with
         the channels alive in Asterisk: continue, close or adopt (see calltrack)."""
@@ -305,6 +321,10 @@ class Controller:
 
     def _reconciled(self, result: ReconcileResult) -> None:
         self.metrics.reconciles.inc()
+        if result.unseen_answers:
+            self._tasks.append(
+                asyncio.create_task(self._ask_waits(result.unseen_answers), name="ami-status")
+            )
         self.metrics.reconciled.labels("alive").inc(result.alive)
         self.metrics.reconciled.labels("closed_known").inc(result.closed - result.unknown)
         self.metrics.reconciled.labels("closed_unknown").inc(result.unknown)

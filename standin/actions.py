@@ -109,6 +109,7 @@ class Actions:
             "queueremove": (Category.AGENT, self.queue_remove),
             "queuepause": (Category.AGENT, self.queue_pause),
             "coreshowchannels": (Category.SYSTEM | Category.REPORTING, self.core_show_channels),
+            "status": (Category.SYSTEM | Category.CALL | Category.REPORTING, self.status),
             "originate": (Category.ORIGINATE, self.originate),
             "redirect": (Category.CALL, self.redirect),
             "getvar": (Category.CALL | Category.REPORTING, self.getvar),
@@ -309,6 +310,59 @@ class Actions:
             chunks.append(_list_item("CoreShowChannel", fields, action_id, id_first=True))
             count += 1
         chunks.append(_list_complete("CoreShowChannelsComplete", action_id, count))
+        return Reply([b"".join(chunks)])
+
+    async def status(self, session: Session, msg: Message) -> Reply:
+        """``Status`` [Channel] [Variables]: one Status event per channel, as manager.c's
+        action_status writes it (the ActionID last, the asked variables before it)."""
+        now = self.core.clock.now()
+        action_id = msg.get("ActionID")
+        name = msg.get("Channel") or ""
+        wanted = [v.strip() for v in (msg.get("Variables") or "").split(",") if v.strip()]
+        if name:
+            one = self.core.channels.get(name)
+            if one is None:
+                return error(msg, "No such channel")
+            channels = [one]
+        else:
+            channels = list(self.core.channels)
+        em = self.core.emitter
+        chunks = [_listack(msg, "Channel status will follow")]
+        for ch in channels:
+            fields = [
+                ("Privilege", "Call"),
+                *em.snap(ch),
+                ("Type", ch.tech),
+                ("DNID", ""),
+                ("EffectiveConnectedLineNum", ch.connected_num or "<unknown>"),
+                ("EffectiveConnectedLineName", ch.connected_name or "<unknown>"),
+                ("TimeToHangup", "0"),
+                ("BridgeID", ch.bridge_id),
+                ("Application", ch.app),
+                ("Data", ch.appdata),
+                ("Nativeformats", "(ulaw)"),
+                ("Readformat", "ulaw"),
+                ("Readtrans", ""),
+                ("Writeformat", "ulaw"),
+                ("Writetrans", ""),
+                ("Callgroup", "0"),
+                ("Pickupgroup", "0"),
+                ("Seconds", str(max(0, int(now - ch.created)))),
+                *(("Variable", f"{v}={ch.get_var(v) or ''}") for v in wanted),
+            ]
+            chunks.append(_list_item("Status", fields, action_id))
+        idtext = [("ActionID", action_id)] if action_id else []
+        chunks.append(
+            render(
+                [
+                    ("Event", "StatusComplete"),
+                    *idtext,
+                    ("EventList", "Complete"),
+                    ("ListItems", str(len(channels))),
+                    ("Items", str(len(channels))),
+                ]
+            )
+        )
         return Reply([b"".join(chunks)])
 
     async def originate(self, session: Session, msg: Message) -> Reply:

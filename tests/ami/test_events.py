@@ -19,6 +19,7 @@ from ami.events import (
     AgentConnect,
     AgentDump,
     AgentRingNoAnswer,
+    ChannelStatus,
     CoreShowChannel,
     CoreShowChannelsComplete,
     DeviceState,
@@ -38,6 +39,7 @@ from ami.events import (
     QueueParams,
     QueueStatusComplete,
     Shutdown,
+    StatusComplete,
     VarSet,
     to_event,
     wanted_variable,
@@ -629,3 +631,27 @@ def test_fallback_user_event_is_typed_and_others_ignored() -> None:
     assert isinstance(event, LotseFallback)
     assert (event.center, event.reason, event.uniqueid) == ("wittenberg", "agi-failure", "1.1")
     assert to_event(Message((*base, ("UserEvent", "SomethingElse")))) is None
+
+
+def test_status_items_carry_the_variables_asked_for() -> None:
+    item = Message(
+        (
+            ("Event", "Status"), ("Privilege", "Call"), ("Channel", "PJSIP/carrier-00000000"),
+            ("Uniqueid", "1795392628.0"), ("Linkedid", "1795392628.0"), ("BridgeID", "b-1"),
+            ("Application", "Queue"), ("Data", "115-wittenberg,,,,12"), ("Seconds", "14"),
+            ("Variable", "QEHOLDTIME=9"), ("Variable", "MEMBERNAME=Agent One"),
+            ("Variable", "EMPTY="), ("ActionID", "st-1"),
+        )
+    )  # fmt: skip
+    got = to_event(item)
+    assert isinstance(got, ChannelStatus)
+    assert got.variable("QEHOLDTIME") == "9" and got.variable("MEMBERNAME") == "Agent One"
+    assert got.variable("EMPTY") is None and got.variable("OTHER") is None
+    assert (got.bridge_id, got.seconds, got.action_id) == ("b-1", 14.0, "st-1")
+    done = Message(
+        (("Event", "StatusComplete"), ("ActionID", "st-1"), ("EventList", "Complete"),
+         ("ListItems", "1"), ("Items", "1"))
+    )  # fmt: skip
+    assert to_event(done) == StatusComplete(1, "st-1")
+    broken = to_event(Message(tuple(h for h in item.headers if h[0] != "Seconds")))
+    assert isinstance(broken, Malformed)

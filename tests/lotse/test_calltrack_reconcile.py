@@ -6,7 +6,13 @@ from datetime import UTC, datetime
 
 from prometheus_client import CollectorRegistry
 
-from ami.events import CoreShowChannel, CoreShowChannelsComplete, Hangup
+from ami.events import (
+    ChannelStatus,
+    CoreShowChannel,
+    CoreShowChannelsComplete,
+    Hangup,
+    StatusComplete,
+)
 from lotse.calltrack import ADOPTED_REASON, CLOSED_REASON, CallTracker, ReconcileResult
 from lotse.journal.records import (
     Answered,
@@ -57,6 +63,12 @@ def channel(
     )  # fmt: skip
 
 
+def status(uniqueid: str, action_id: str, *variables: tuple[str, str]) -> ChannelStatus:
+    return ChannelStatus(
+        f"PJSIP/carrier-{uniqueid}", uniqueid, "Queue", "b-1", 60.0, variables, action_id
+    )
+
+
 def done(action_id: str = "r1") -> CoreShowChannelsComplete:
     return CoreShowChannelsComplete(0, action_id)
 
@@ -77,9 +89,15 @@ def test_gone_calls_are_closed_alive_ones_followed_on() -> None:
     assert records == [
         Closed("waiting-gone", NOW, Outcome.UNKNOWN, CLOSED_REASON),
         Closed("talking-gone", NOW, None, CLOSED_REASON),  # the answer tells the outcome
-        Answered("bridged", NOW, "bremen", "unknown", None),  # answered unseen
     ]
-    assert results == [ReconcileResult(alive=2, closed=2, unknown=1, adopted=0)]
+    # Answered unseen: Status tells the wait app_queue left on the channel.
+    unseen = (("bridged", "PJSIP/carrier-bridged"),)
+    assert results == [ReconcileResult(2, 2, 1, 0, unseen)]
+    records.clear()
+    t.expect_status("s1", "bridged")
+    t.apply(status("bridged", "s1", ("QEHOLDTIME", "17"), ("MEMBERNAME", "Anna")))
+    t.apply(StatusComplete(1, "s1"))
+    assert records == [Answered("bridged", NOW, "bremen", "Anna", 17.0)]
     # The alive call's end later lands on its row, once.
     records.clear()
     t.apply(hangup("alive"))
@@ -114,13 +132,32 @@ def test_a_caller_in_a_lotse_queue_the_journal_does_not_know_is_adopted() -> Non
     t.apply(channel("elsewhere", data="support-queue"))
     t.apply(done())
     kinds = [type(r) for r in records]
-    assert kinds == [CallArrived, FallbackUsed, QueueJoined, Answered]
+    assert kinds == [CallArrived, FallbackUsed, QueueJoined]
     arrived = records[0]
     assert isinstance(arrived, CallArrived)
     assert arrived.ortsnetz_prefix == "0421" and arrived.caller_hash == "h:0421"
     assert (NOW - arrived.at).total_seconds() == 42.0  # the channel's age
     assert records[1] == FallbackUsed("fb", arrived.at, "bremen", ADOPTED_REASON)
-    assert results == [ReconcileResult(alive=0, closed=0, unknown=0, adopted=1)]
+    assert results == [ReconcileResult(0, 0, 0, 1, (("fb", "PJSIP/carrier-fb"),))]
+    # Status cannot tell (the channel went): the answer is journaled without a wait.
+    records.clear()
+    t.expect_status("s2", "fb")
+    t.status_failed("s2")
+    assert records == [Answered("fb", NOW, "bremen", "unknown", None)]
+
+
+def test_an_answer_seen_unseen_is_journaled_before_the_hangup_that_ends_it() -> None:
+    t, records, _ = tracker()
+    t.begin_reconcile("r1", [row("c1")])
+    t.apply(channel("c1", bridge="b-1"))
+    t.apply(done())
+    t.expect_status("s1", "c1")
+    t.apply(hangup("c1"))  # before Status answered
+    t.apply(status("c1", "s1", ("QEHOLDTIME", "9")))  # too late: the answer is in
+    t.apply(StatusComplete(1, "s1"))
+    assert records == [Answered("c1", NOW, "bremen", "unknown", None)]
+    t.end_pending()  # its talk time (AgentComplete) never comes
+    assert [type(r) for r in records] == [Answered, Ended]
 
 
 def test_at_shutdown_a_call_waiting_for_its_talk_time_is_ended_without_it() -> None:

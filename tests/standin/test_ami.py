@@ -395,3 +395,44 @@ async def test_queue_member_actions_drive_member_events(pbx: Pbx) -> None:
     assert added_event.get("Privilege") == "agent,all"
     assert Category.AGENT in Category(int(Category.AGENT))
     await client.close()
+
+
+async def test_status_lists_a_bridged_caller_with_the_queue_variables() -> None:
+    # As manager.c's action_status: a list of Status events (ActionID last,
+    # the asked Variables before it) and StatusComplete with ListItems/Items.
+    slow = AgentProfile(ring=Duration(mean=1.0), handle=Duration(mean=3600.0))
+    pbx = make_pbx(staffing=Staffing({"115-wittenberg": (AgentSpec("agent1", slow),)}))
+    await pbx.start()
+    client = await login(pbx.ami_address)
+    try:
+        handle = await pbx.place_call("034911234567")
+        async with asyncio.timeout(WAIT):
+            while not any(
+                ch.bridge_id and ch.uniqueid == handle.uniqueid for ch in pbx.core.channels
+            ):
+                await asyncio.sleep(0.01)
+        reply = await client.action(
+            [("Action", "Status"), ("Channel", handle.channel),
+             ("Variables", "QEHOLDTIME,MEMBERNAME,NOSUCHVAR"), ("ActionID", "st-1")],
+            until="StatusComplete",
+        )  # fmt: skip
+        first = next(m for m in reply if m.action_id == "st-1")
+        assert (first.get("Response"), first.get("EventList")) == ("Success", "start")
+        (item,) = [m for m in reply if m.name == "Status"]
+        assert item.get("Uniqueid") == handle.uniqueid
+        assert item.get("Application") == "Queue" and item.get("BridgeID")
+        variables = [v for k, v in item.headers if k == "Variable"]
+        assert variables[1:] == ["MEMBERNAME=agent1", "NOSUCHVAR="]
+        assert variables[0].startswith("QEHOLDTIME=") and variables[0][11:].isdigit()
+        assert item.headers[-1] == ("ActionID", "st-1")
+        done = next(m for m in reply if m.name == "StatusComplete")
+        assert (done.get("ListItems"), done.get("Items")) == ("1", "1")
+        gone = await client.action(
+            [("Action", "Status"), ("Channel", "PJSIP/nobody-0"), ("ActionID", "st-2")]
+        )
+        assert next(m for m in gone if m.action_id == "st-2").get("Message") == "No such channel"
+        handle.hang_up()
+        await handle.outcome()
+    finally:
+        await client.close()
+        await pbx.close()
