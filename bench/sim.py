@@ -7,10 +7,13 @@ decision rests on changed: ``sim.engine.decisions``); Ciw (``import ciw``) just
 queues; the bare loop is the least pure Python can do (a heap of departures, a
 deque of waiting callers): the floor. All three simulate the same horizon; each
 is run ``--repeat`` times, alternating, and the best speed of each counts (the
-machine's noise only ever slows a run down; on a shared machine compare the
-ratios, which come from one run). Prints calls simulated per second and the
-ratios, the service levels against Erlang C, and from one more (instrumented)
-run how much of lotse's time per call the routing policy takes.
+machine's noise only ever slows a run down). Speeds are calls per second of the
+process's CPU time: all three are single-threaded pure Python, and on a shared
+machine wall time mostly measures the neighbours; still, compare the ratios,
+which come from one run, rather than absolute figures across runs. Prints
+calls simulated per second and the ratios, the service levels against Erlang
+C, and from one more (instrumented) run how much of lotse's time per call the
+routing policy takes.
 
 Accuracy: ``lotse_sl_ci95`` is the half-width of a 95 % confidence interval of
 lotse's service level from batch means (each run cut into ``BATCHES``
@@ -103,10 +106,10 @@ def mmc_scenario(table: OrtsnetzTable, rate: float, aht: float, agents: int, day
 def run_lotse(scenario: Scenario, seed: int) -> tuple[float, SimReport]:
     """(calls per second, report) of one lotse run."""
     gc.collect()
-    started = time.perf_counter()
+    started = time.process_time()
     router = Router(scenario.config, scenario.table, calendar=NoHolidays())
     report = simulate(scenario, seed=seed, router=router)
-    elapsed = time.perf_counter() - started
+    elapsed = time.process_time() - started
     return report.calls / elapsed, report
 
 
@@ -172,7 +175,7 @@ def run_bare(
     its arrival to an agent taking it, as in lotse (ring time 0).
     """
     gc.collect()
-    started = time.perf_counter()
+    started = time.process_time()
     rng = random.Random(seed)
     expo = rng.expovariate
     lam, mu = rate / 3600.0, 1.0 / aht
@@ -203,7 +206,7 @@ def run_bare(
         if done - queue.popleft() <= THRESHOLD_S:
             within += 1
         push(departures, done + expo(mu))
-    elapsed = time.perf_counter() - started
+    elapsed = time.process_time() - started
     return calls / elapsed, within / calls, calls
 
 
@@ -218,10 +221,10 @@ def run_ciw(
     )
     ciw.seed(seed)
     gc.collect()
-    started = time.perf_counter()
+    started = time.process_time()
     sim = ciw.Simulation(network)
     sim.simulate_until_max_time(horizon_s)
-    elapsed = time.perf_counter() - started
+    elapsed = time.process_time() - started
     records = sim.get_all_records()
     within = sum(1 for r in records if r.waiting_time <= THRESHOLD_S)
     return len(records) / elapsed, within / len(records), len(records)

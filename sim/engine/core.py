@@ -133,7 +133,7 @@ class Engine:
         inline = not decider.verify and "_route" not in vars(self) and "_answer" not in vars(self)
         heap, pop = self.heap, heapq.heappop
         progress = self.progress
-        rng_random, expo = self.rng.random, self.rng.expovariate
+        rng_random, log = self.rng.random, math.log
         route, act, take, serve_next = self._route, self._act, self._take, self._serve_next
         bisect_right = bisect.bisect_right
 
@@ -153,7 +153,17 @@ class Engine:
                         payload.pending_logout -= 1
                         payload.logged_in -= 1
                     elif payload.waiting:
-                        serve_next(t, payload)
+                        if inline:
+                            # _serve_next and _answer, inline: the longest waiting caller.
+                            queue = payload.queue
+                            call = queue.popleft()
+                            while call.state != WAITING or call.at is not payload:
+                                call = queue.popleft()
+                            payload.waiting -= 1
+                            call.state = DONE
+                            take(t, payload, call.home, call.hour, call.first_queue)
+                        else:
+                            serve_next(t, payload)
                 elif kind == WAIT_END:
                     self._wait_end(t, payload, seq)
                 elif kind == PROMPT:
@@ -185,7 +195,8 @@ class Engine:
             assert source is not None
             cls = source.draw()
             call_hour = hour
-            arrival_t = t + expo(total)
+            # rng.expovariate(total), without the call.
+            arrival_t = t - log(1.0 - rng_random()) / total
             if arrival_t >= slot_end:
                 arrival_t, k = self._next_arrival(slot_end, k + 1)
                 cum, total, slot_end, hour = self._slot(k)
