@@ -35,6 +35,7 @@ from lotse.journal.privacy import JournalKey, JournalKeyError, load_key
 from lotse.journal.schema import JournalError
 from lotse.journal.store import Journal
 from lotse.livestate import LiveState
+from lotse.queuelog.follow import QueueLogFollower
 from lotse.routing_service import RoutingRequest, RoutingService
 from metrics.control import ControlMetrics
 from metrics.registry import CenterOpenCollector, LotseMetrics, QueueStateCollector
@@ -92,12 +93,21 @@ class RunOptions:
     journal_path: str
     # The operators' control socket (``lotse ctl``); None: none.
     control_socket: str | None = None
+    # Asterisk's queue_log, followed and imported into the journal; None: not read.
+    queue_log: str | None = None
 
     @classmethod
     def from_config(cls, config: Config) -> RunOptions:
         """The config's own controller settings."""
         c = config.controller
-        return cls(c.ami, c.agi_listen, c.metrics_listen, c.journal_path, c.control_socket_path())
+        return cls(
+            c.ami,
+            c.agi_listen,
+            c.metrics_listen,
+            c.journal_path,
+            c.control_socket_path(),
+            c.queue_log,
+        )
 
 
 def read_secret(config: Config, environ: dict[str, str] | None = None) -> str:
@@ -181,6 +191,16 @@ class Controller:
             clock=mono_clock,
             on_result=self._agi_result,
         )
+        self.queue_log: QueueLogFollower | None = None
+        if options.queue_log:
+            self.queue_log = QueueLogFollower(
+                options.queue_log,
+                config,
+                table,
+                journal,
+                wall_clock=wall_clock,
+                metrics=self.metrics,
+            )
         self._tasks: list[asyncio.Task[None]] = []
         self._consumer: asyncio.Task[None] | None = None
         self._http: object | None = None
@@ -360,6 +380,10 @@ class Controller:
                 raise _listen_error("metrics", m, err) from err
         self._consumer = asyncio.create_task(self._consume(), name="ami-consumer")
         self._tasks.append(self._consumer)
+        if self.queue_log is not None:
+            # Before AMI: what happened while the controller was down is
+            # imported while the session logs in and reconciles.
+            self._tasks.append(asyncio.create_task(self.queue_log.run(), name="queue-log"))
         self._tasks.append(self.session.start())
         self._tasks.append(asyncio.create_task(self._housekeeping(), name="housekeeping"))
         interval = watchdog.watchdog_interval_s()

@@ -46,6 +46,7 @@ LATENCY_BUCKETS = (0.0001, 0.00025, 0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.
 AGI_RESULTS = ("ok", "deadline", "malformed", "peer_closed", "hangup", "handler_error", "rejected")
 OVERFLOW_REASONS = ("overload", "offhours", "timeout")
 DECISION_STATES = ("fresh", "stale")
+QUEUE_LOG_LINES = ("read", "bad", "unknown")
 RECONCILE_RESULTS = ("alive", "closed_known", "closed_unknown", "adopted")
 
 
@@ -228,6 +229,27 @@ class LotseMetrics:
             ["center"],
             registry=r,
         )
+        self.fallback_calls = Counter(
+            "lotse_fallback_calls_total",
+            "Calls the controller never saw (routed by the static fallback while it was "
+            "down), found in Asterisk's queue_log and imported into the journal, by home center",
+            ["center"],
+            registry=r,
+        )
+        self.queue_log_lines = Counter(
+            "lotse_queue_log_lines_total",
+            "Lines read from Asterisk's queue_log: read (parsed), bad (not a queue_log line, "
+            "skipped), unknown (an event lotse does not know, skipped)",
+            ["result"],
+            registry=r,
+        )
+        self.queue_log_calls = Counter(
+            "lotse_queue_log_calls_total",
+            "Calls of the queue_log imported into the journal (new, or completed) or skipped "
+            "(nothing the journal lacked)",
+            ["result"],
+            registry=r,
+        )
         self.malformed = Counter(
             "lotse_malformed_input_total",
             "Malformed input rejected, by source",
@@ -284,6 +306,7 @@ class LotseMetrics:
                 self.home_answered_in_sl,
                 self.home_abandoned,
                 self.home_short_abandoned,
+                self.fallback_calls,
             ):
                 metric.labels(c)
             self.talk.labels(c)
@@ -299,6 +322,10 @@ class LotseMetrics:
                         self.overflowed.labels(c, to, reason)
         for result in AGI_RESULTS:
             self.agi_requests.labels(result)
+        for result in QUEUE_LOG_LINES:
+            self.queue_log_lines.labels(result)
+        for result in ("imported", "skipped"):
+            self.queue_log_calls.labels(result)
         for source in ("ami", "agi"):
             self.malformed.labels(source)
 

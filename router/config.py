@@ -174,6 +174,8 @@ class ControllerSettings:
     journal_salt_env: str = "LOTSE_JOURNAL_SALT"
     # The operators' Unix control socket; None: beside the journal.
     control_socket: str | None = None
+    # Asterisk's queue_log, followed and imported into the journal; None: not read.
+    queue_log: str | None = "/var/log/asterisk/queue_log"
 
     def control_socket_path(self, journal_path: str | None = None) -> str:
         """Where the control socket is: as configured, else ``lotse.sock`` beside the journal."""

@@ -263,6 +263,7 @@ class _Loader:
                 "journal_key_file",
                 "journal_salt_env",
                 "control_socket",
+                "queue_log",
             ),
         )
         secret_env = self._env_name(
@@ -307,6 +308,7 @@ class _Loader:
             control_socket=self.r.optional_string(
                 f.get("control_socket"), f"{p}.control_socket", d.control_socket
             ),
+            queue_log=self.r.optional_string(f.get("queue_log"), f"{p}.queue_log", d.queue_log),
         )
 
     def _endpoint(self, node: Node | None, path: str, default: Endpoint) -> Endpoint:

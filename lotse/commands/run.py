@@ -56,6 +56,10 @@ def add_run(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     parser.add_argument("--no-metrics", action="store_true", help="serve no metrics")
     parser.add_argument("--journal", help="call journal SQLite file")
     parser.add_argument(
+        "--queue-log",
+        help="Asterisk's queue_log to follow and import (default: controller.queue_log)",
+    )
+    parser.add_argument(
         "--control",
         metavar="PATH",
         help="Unix control socket for lotse ctl (default: controller.control_socket, "
@@ -99,6 +103,7 @@ def _run(args: argparse.Namespace) -> int:
         agi_listen=args.agi_listen or options.agi_listen,
         metrics_listen=None if args.no_metrics else (args.metrics_listen or options.metrics_listen),
         journal_path=args.journal or options.journal_path,
+        queue_log=args.queue_log or options.queue_log,
     )
     options = replace(
         options,

@@ -27,6 +27,7 @@ the next purge would delete them again, and the next import bring them back.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import sqlite3
 from collections import Counter
@@ -120,10 +121,20 @@ async def _merge(conn: aiosqlite.Connection, *, journeys: Sequence[Journey]) -> 
             await conn.execute(rows.APPLY_BATCH, (rows.batch(encoded),))
         await conn.execute("COMMIT")
     except (sqlite3.Error, ValueError, TypeError) as err:
-        if conn.in_transaction:
-            await conn.execute("ROLLBACK")
+        await _rollback(conn)
         raise JournalError(f"importing the queue_log into the journal failed: {err}") from err
+    except BaseException:
+        # Cancelled (the controller stops): never leave the journal's connection
+        # inside this transaction, or the writer's next batches would join it.
+        await _rollback(conn)
+        raise
     return result
+
+
+async def _rollback(conn: aiosqlite.Connection) -> None:
+    if conn.in_transaction:
+        with contextlib.suppress(sqlite3.Error):
+            await conn.execute("ROLLBACK")
 
 
 def _missing(

@@ -1137,3 +1137,26 @@ def test_mutated_config_only_ever_raises_config_error(
 @given(st.integers(min_value=0, max_value=len(SHIPPED_TEXT) - 1), st.integers(1, 40))
 def test_cut_shipped_config_only_ever_raises_config_error(pos: int, cut: int) -> None:
     _load_or_refuse(SHIPPED_TEXT[:pos] + SHIPPED_TEXT[pos + cut :])
+
+
+def test_queue_log_path_defaults_to_asterisks_and_null_turns_it_off() -> None:
+    assert load_config_text(BASE, "t.yaml", TABLE).controller.queue_log == (
+        "/var/log/asterisk/queue_log"
+    )
+    off = load_config_text("controller: {queue_log: null}\n" + BASE, "t.yaml", TABLE)
+    assert off.controller.queue_log is None
+    mine = load_config_text("controller: {queue_log: /srv/ql}\n" + BASE, "t.yaml", TABLE)
+    assert mine.controller.queue_log == "/srv/ql"
+
+
+@pytest.mark.parametrize(
+    ("value", "message"),
+    [
+        ("42", "controller.queue_log: expected a string, got integer 42; put it in quotes"),
+        ("''", "controller.queue_log: must not be empty"),
+        ("[a]", "controller.queue_log: expected a string, got a list"),
+    ],
+)
+def test_bad_queue_log_path_at_its_value(value: str, message: str) -> None:
+    text = f"controller:\n  queue_log: {value}\n" + BASE
+    assert only_problem(text) == f"t.yaml:2:14: {message}"
