@@ -69,6 +69,12 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
     )
     parser.add_argument("--seed", type=int, default=0, metavar="N", help="random seed")
     parser.add_argument(
+        "--queue-log",
+        type=Path,
+        metavar="PATH",
+        help="write Asterisk's queue_log (file format) to PATH, appending",
+    )
+    parser.add_argument(
         "--lean-events",
         action="store_true",
         help="leave out the VarSet/Newexten flood of a real dialplan",
@@ -134,7 +140,31 @@ def run(args: argparse.Namespace) -> int:
         return report_bad_input(BadInput(str(err)))
     except BadInput as err:
         return report_bad_input(err)
-    pbx = Pbx(
+    try:
+        pbx = _pbx(args, config, staffing, table, secret, ami, agi_url)
+    except OSError as err:
+        print(
+            f"lotse pbx: cannot write the queue_log {args.queue_log}: {os_reason(err)}",
+            file=sys.stderr,
+        )
+        return 1
+    try:
+        return asyncio.run(_serve(pbx, staffing))
+    except OSError as err:
+        print(f"lotse pbx: cannot listen for AMI on {ami}: {os_reason(err)}", file=sys.stderr)
+        return 1
+
+
+def _pbx(
+    args: argparse.Namespace,
+    config: Config,
+    staffing: Staffing,
+    table: OrtsnetzTable,
+    secret: str,
+    ami: Endpoint,
+    agi_url: str | None,
+) -> Pbx:
+    return Pbx(
         config,
         staffing=staffing,
         table=table,
@@ -147,12 +177,8 @@ def run(args: argparse.Namespace) -> int:
         agi_url=agi_url,
         framing=Framing.SOURCE if args.source_framing else Framing.CAPTURE,
         detail=EventDetail.LEAN if args.lean_events else EventDetail.FULL,
+        queue_log=args.queue_log,
     )
-    try:
-        return asyncio.run(_serve(pbx, staffing))
-    except OSError as err:
-        print(f"lotse pbx: cannot listen for AMI on {ami}: {os_reason(err)}", file=sys.stderr)
-        return 1
 
 
 async def _serve(pbx: Pbx, staffing: Staffing) -> int:

@@ -30,6 +30,7 @@ from standin.calls import Call
 from standin.channels import ChannelState, ChannelTable
 from standin.clock import Clock
 from standin.emit import Emitter
+from standin.queuelog import QueueLog
 from standin.queues import Queues
 
 T = TypeVar("T")
@@ -87,6 +88,8 @@ class Core:
         self.queues = Queues(emitter)
         self.agi = FastAgiClient(emitter, rng)
         self.calls: dict[str, Call] = {}  # by caller channel name
+        # Asterisk's queue_log (``lotse pbx --queue-log``); by default none is written.
+        self.queue_log: QueueLog = QueueLog()
         self._background: set[asyncio.Task[None]] = set()
 
     def now(self) -> float:

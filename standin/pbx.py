@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
 import random
 import re
 from collections.abc import Callable, Mapping
@@ -27,6 +28,7 @@ from standin.clock import Clock, ScaledClock
 from standin.core import Core, DialplanSettings
 from standin.emit import Emitter, EventBus, EventDetail
 from standin.flow import run_call
+from standin.queuelog import QueueLogFile
 from standin.queues import Member, Queue
 from standin.staffing import Staffing
 from standin.wire import AmiEvent, Category
@@ -78,6 +80,7 @@ class Pbx:
         detail: EventDetail = EventDetail.FULL,
         manager_vars: tuple[str, ...] = ("LOTSE_HOME",),
         auth_fail_delay_s: float = 1.0,
+        queue_log: str | os.PathLike[str] | None = None,
     ) -> None:
         self.config = config
         self.table = table or OrtsnetzTable.load()
@@ -92,6 +95,10 @@ class Pbx:
             config=config, clock=self.clock, rng=self.rng, emitter=self.emitter, settings=settings
         )
         self._booted = self.clock.now()
+        if queue_log is not None:
+            # Asterisk opens its queue_log as app_queue loads: QUEUESTART first.
+            self.core.queue_log = QueueLogFile(queue_log, self.clock)
+            self.core.queue_log.queue_start()
         self._ami_host, self._ami_port = ami_host, ami_port
         user_map = users or {config.controller.ami_username: "secret"}
         self.actions = Actions(self)
@@ -155,6 +162,7 @@ class Pbx:
                 await task
         await self.core.close()
         await self.server.close()
+        self.core.queue_log.close()
 
     def subscribe(self, callback: Callable[[AmiEvent], None]) -> Callable[[], None]:
         """Receive every manager event (as published, before any session filter)."""
@@ -284,6 +292,8 @@ class Pbx:
                 q.holdtime = q.talktime = q.completed = q.abandoned = 0
                 q.completed_in_sl = q.abandoned_in_sl = 0
         self._booted = self.clock.now()
+        if restart:
+            self.core.queue_log.queue_start()
 
     def originate(
         self,

@@ -83,6 +83,7 @@ async def queue_app(core: Core, call: Call, queue_name: str, timeout_s: int) -> 
         ("Position", str(q.position(entry))),
         ("Count", str(len(q.entries))),
     )
+    core.queue_log.enter(ch, q.name, entry.opos)
     deadline = t_join + timeout_s if timeout_s > 0 else None
     result = QueueResult.ABANDONED
     try:
@@ -177,6 +178,10 @@ def _exit_unanswered(core: Core, call: Call, q: Queue, entry: Entry, *, timeout:
         ("ANSWEREDTIME_MS", "0"),
     )
     pos = q.position(entry)
+    if timeout:
+        core.queue_log.timeout(ch, q.name, pos, entry.opos, hold)
+    else:
+        core.queue_log.abandon(ch, q.name, pos, entry.opos, hold)
     if not timeout:
         em.noise(ch, times)
     em.varset(ch, "ABANDONED", "TRUE")
@@ -240,7 +245,11 @@ async def _ring(
         limit = min(limit, max(0.0, deadline - core.now()))
     attempt = _Attempt(member, one, two, ring_s)
     answered = ring_s <= limit
+    rung_since = core.now()
     if not await core.wait(call, ring_s if answered else limit):
+        if call.caller_gone:
+            ms = int((core.now() - rung_since) * 1000)
+            core.queue_log.ring_canceled(ch, q.name, member.name, ms)
         em.dial_end(ch, one, "CANCEL")
         _hangup_locals(core, attempt, caller_gone=True)
         _release(core, q, entry, member)
@@ -255,6 +264,7 @@ async def _ring(
             member.name,
             ("RingTime", str(int(limit * 1000))),
         )
+        core.queue_log.ring_noanswer(ch, q.name, member.name, int(limit * 1000))
         em.dial_end(ch, one, "NOANSWER")
         _hangup_locals(core, attempt, caller_gone=False)
         _release(core, q, entry, member)
@@ -338,6 +348,7 @@ async def _connected(core: Core, call: Call, q: Queue, entry: Entry, attempt: _A
         ("HoldTime", str(hold)),
         ("RingTime", str(int(attempt.ring_s))),
     )
+    core.queue_log.connect(ch, q.name, member.name, hold, one, int(attempt.ring_s))
     bridge = core.channels.bridge_id()
     em.bridge_create(bridge)
     em.bridge_enter(bridge, 1, one)
@@ -370,6 +381,9 @@ async def _connected(core: Core, call: Call, q: Queue, entry: Entry, attempt: _A
         ("HoldTime", str(hold)),
         ("TalkTime", str(talk)),
         ("Reason", "agent" if agent_hung_up else "caller" if call.caller_gone else "transfer"),
+    )
+    core.queue_log.complete(
+        ch, q.name, member.name, by_agent=agent_hung_up, hold=hold, talk=talk, opos=entry.opos
     )
     em.noise(one, (("BRIDGEPEER", ""), ("BRIDGEPVTCALLID", "")))
     em.noise(ch, (("BRIDGEPEER", ""),))

@@ -6,7 +6,7 @@ queue call, also of calls the controller never saw (handled by the static
 fallback while lotse was down, or while its AMI link was cut). lotse imports
 it so that the journal, and so the report, count those calls too:
 
-* :mod:`~lotse.queuelog.lines` parses lines (and writes them, for the stand-in);
+* :mod:`~ami.queuelog` parses lines (and writes them, for the stand-in);
 * :mod:`~lotse.queuelog.journeys` folds the lines of each call into journal records;
 * :mod:`~lotse.queuelog.importer` merges them into the journal, idempotently;
 * :mod:`~lotse.queuelog.follow` follows the file while ``lotse run`` runs.

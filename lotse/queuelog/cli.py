@@ -16,12 +16,12 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+from ami.queuelog import parse_chunk
 from cliutil import EXIT_BAD_INPUT, EXIT_FAILURE, EXIT_OK, BadInput, add_config_option, load
 from lotse.journal.privacy import SaltError
 from lotse.journal.schema import JournalError
 from lotse.queuelog.importer import ImportResult, import_journeys
 from lotse.queuelog.journeys import READY_AFTER_S, Folder
-from lotse.queuelog.lines import parse_chunk
 from router.config import Config
 from router.numbering import OrtsnetzTable
 

@@ -33,10 +33,10 @@ from typing import BinaryIO
 
 import structlog
 
+from ami.queuelog import Chunk, parse_chunk
 from lotse.journal.store import Journal
 from lotse.queuelog.importer import ImportResult, import_journeys
 from lotse.queuelog.journeys import READY_AFTER_S, Folder
-from lotse.queuelog.lines import Chunk, parse_chunk
 from metrics.registry import LotseMetrics
 from router.config import Config
 from router.numbering import OrtsnetzTable

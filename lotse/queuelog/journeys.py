@@ -45,6 +45,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
+from ami.queuelog import JOURNEY_EVENTS, QueueLogLine
 from lotse.journal.records import (
     Abandoned,
     Answered,
@@ -55,7 +56,6 @@ from lotse.journal.records import (
     Spilled,
     SpillReason,
 )
-from lotse.queuelog.lines import JOURNEY_EVENTS, QueueLogLine
 from router.config import Config
 from router.numbering import NumberKind, OrtsnetzTable, classify_caller
 

@@ -9,12 +9,12 @@ from pathlib import Path
 
 from prometheus_client import CollectorRegistry
 
+from ami.queuelog import QueueLogLine
 from lotse.controller import RunOptions
 from lotse.journal import Journal
 from lotse.queuelog.follow import SLICE_BYTES, QueueLogFollower, Tail
-from lotse.queuelog.lines import QueueLogLine
 from metrics.registry import LotseMetrics
-from tests.lotse.test_queuelog_import import CONFIG, KEY, TABLE, T0
+from tests.lotse.test_queuelog_import import CONFIG, KEY, T0, TABLE
 
 LINE = b"1796230054|c;2|115-bremen|NONE|ENTERQUEUE||04211234567|1\n"
 

@@ -13,6 +13,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
+from ami.queuelog import parse_chunk
 from cliutil import REPO_ROOT
 from lotse.journal import (
     Answered,
@@ -29,12 +30,11 @@ from lotse.journal.report import report
 from lotse.queuelog import cli
 from lotse.queuelog.importer import ImportResult, import_journeys
 from lotse.queuelog.journeys import READY_AFTER_S, SETTLE_S, Folder
-from lotse.queuelog.lines import parse_chunk
 from router.config import Config
 from router.configload import load_config
 from router.numbering import OrtsnetzTable, classify_caller
 from router.policy import Action, Decision
-from tests.lotse.test_queuelog_lines import REAL, needs_real
+from tests.ami.test_queuelog import REAL, needs_real
 
 TABLE = OrtsnetzTable.load()
 CONFIG: Config = load_config(REPO_ROOT / "config.yaml", table=TABLE)

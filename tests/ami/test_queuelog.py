@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from lotse.queuelog.lines import (
+from ami.queuelog import (
     JOURNEY_EVENTS,
     MAX_LINE_BYTES,
     LineError,
@@ -17,10 +17,11 @@ from lotse.queuelog.lines import (
     parse_chunk,
     parse_line,
 )
+from tests.fixtures.asterisk import ASTERISK_DIR
 
-REAL = Path("/work/shared/asterisk/queue_log.txt")
-if not REAL.is_file():  # the capture travels with the repository's shared material
-    REAL = Path(__file__).resolve().parents[3] / "shared" / "asterisk" / "queue_log.txt"
+REAL = ASTERISK_DIR / "queue_log.txt"
+if not REAL.is_file():  # a git worktree of the repository: the workplace's copy
+    REAL = Path("/work/shared/asterisk/queue_log.txt")
 needs_real = pytest.mark.skipif(not REAL.is_file(), reason="real queue_log capture not present")
 
 
