@@ -199,6 +199,7 @@ class Controller:
                 table,
                 journal,
                 wall_clock=wall_clock,
+                mono_clock=mono_clock,
                 metrics=self.metrics,
             )
         self._tasks: list[asyncio.Task[None]] = []

@@ -137,8 +137,11 @@ async def import_file(
                 rest = data[chunk.consumed :]
         # A last line without its newline is still being written: left for later.
         now = clock()
-        folder.settle(int(now.timestamp()))
-        ready = folder.take(ready_before=int(now.timestamp()) - READY_AFTER_S)
+        # The queue_log's clock: Asterisk's, normally the same as ours; a
+        # file from a host whose clock runs ahead is not left pending for it.
+        stamp = max(int(now.timestamp()), folder.newest)
+        folder.settle(stamp)
+        ready = folder.take(ready_before=stamp - READY_AFTER_S)
         pending = len(folder.take())
         retention = timedelta(days=config.controller.journal_retention_days)
         result = await import_journeys(journal, ready, not_before=now - retention)

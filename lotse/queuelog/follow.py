@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -145,6 +146,7 @@ class QueueLogFollower:
         journal: Journal,
         *,
         wall_clock: Callable[[], datetime],
+        mono_clock: Callable[[], float] = time.monotonic,
         metrics: LotseMetrics | None = None,
         poll_s: float = POLL_S,
     ) -> None:
@@ -153,6 +155,9 @@ class QueueLogFollower:
         self._journal = journal
         self._folder = Folder(config, table, journal.caller_hash)
         self._clock = wall_clock
+        self._mono = mono_clock
+        self._newest = 0
+        self._newest_read = 0.0
         self._metrics = metrics
         self._poll_s = poll_s
         self._seen_file: bool | None = None
@@ -185,9 +190,11 @@ class QueueLogFollower:
             seen.unknown += chunk.unknown
             await asyncio.sleep(0)
         seen.bad += tail.torn - torn
+        if self._folder.newest > self._newest:
+            self._newest, self._newest_read = self._folder.newest, self._mono()
         self._note_file(self.tail.rotations - rotations, self.tail.truncations - truncations)
         now = self._clock()
-        stamp = int(now.timestamp())
+        stamp = self._queue_log_now()
         self._folder.settle(stamp)
         ready = self._folder.take(ready_before=stamp - READY_AFTER_S)
         result = ImportResult()
@@ -204,6 +211,19 @@ class QueueLogFollower:
                 skipped=result.skipped,
             )
         return result
+
+    def _queue_log_now(self) -> int:
+        """The time on the queue_log's clock: its newest line, and how long ago that was read.
+
+        Not the controller's wall clock: Asterisk may run on a host whose
+        clock differs, and the stand-in on a compressed, shifted one. A
+        call's lines are then imported, and a spill settled, after the same
+        time on the clock the file was written with, never at once because
+        the clocks disagree.
+        """
+        if not self._newest:
+            return 0
+        return self._newest + int(self._mono() - self._newest_read)
 
     def _note_file(self, rotated: int, truncated: int) -> None:
         present = self.tail.path.exists()

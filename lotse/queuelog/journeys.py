@@ -135,6 +135,10 @@ class Folder:
         self._hash = caller_hash
         self._journeys: dict[str, Journey] = {}
         self.stats = FoldStats()
+        # The newest time of any line folded: the queue_log's own clock, which
+        # may differ from the controller's (another host; the stand-in's
+        # compressed time).
+        self.newest = 0
 
     def __len__(self) -> int:
         return len(self._journeys)
@@ -146,6 +150,7 @@ class Folder:
 
     def add(self, line: QueueLogLine) -> None:
         """Fold one line into its call's journey."""
+        self.newest = max(self.newest, line.time)
         center = self._config.center_by_queue.get(line.queue)
         if line.event not in JOURNEY_EVENTS or center is None:
             self.stats.passed += 1
@@ -228,6 +233,8 @@ class Folder:
 
     def settle(self, now: int) -> None:
         """End the journeys that left a queue alive before ``now - SETTLE_S`` and went nowhere.
+
+        ``now`` is on the queue_log's clock (see :attr:`newest`).
 
         Also forgets journeys silent since ``now - FORGET_S`` (whatever was
         taken from them stays in the journal).

@@ -120,34 +120,52 @@ def calls(db: Path) -> list[tuple[object, ...]]:
 async def test_the_follower_imports_appends_rotations_and_what_it_missed(tmp_path: Path) -> None:
     db = tmp_path / "j.sqlite"
     path = tmp_path / "queue_log"
-    now = [at(T0)]
-    journal = await Journal.open(db, clock=lambda: now[0], salt=KEY)
+    # The controller's wall clock is days off the queue_log's: readiness goes
+    # by the file's own clock and the time since its newest line was read.
+    wall = at(T0 + 3 * 86400)
+    mono = [0.0]
+    journal = await Journal.open(db, clock=lambda: wall, salt=KEY)
     registry = CollectorRegistry()
     metrics = LotseMetrics(registry, CONFIG.centers)
     follower = QueueLogFollower(
-        path, CONFIG, TABLE, journal, wall_clock=lambda: now[0], metrics=metrics
+        path,
+        CONFIG,
+        TABLE,
+        journal,
+        wall_clock=lambda: wall,
+        mono_clock=lambda: mono[0],
+        metrics=metrics,
     )
     assert (await follower.step()).imported == 0  # no file yet
 
     append(path, q(T0, "a;2", "115-bremen", "NONE", "ENTERQUEUE", "", "04211234567", "1"))
     append(path, q(T0 + 2, "a;2", "115-bremen", "115-bremen agent 1", "CONNECT", "2", "x.1", "1"))
     append(path, b"garbage\n" + q(T0 + 2, "a;2", "115-bremen", "NONE", "NEWEVENT", "1"))
-    # Too fresh: the controller's own records of these moments may be on their way.
-    now[0] = at(T0 + 5)
     assert (await follower.step()).imported == 0
-    now[0] = at(T0 + 12)
+    # Too fresh: the controller's own records of these moments may be on their way.
+    mono[0] = 9.0
+    assert (await follower.step()).imported == 0
+    mono[0] = 10.0
     assert (await follower.step()).imported == 1
     assert calls(db) == [("a;2", "bremen", "bremen", None, "queue_log")]
 
     append(
-        path, q(T0 + 22, "a;2", "115-bremen", "115-bremen agent 1", "COMPLETEAGENT", "2", "20", "1")
+        path,
+        q(T0 + 22, "a;2", "115-bremen", "115-bremen agent 1", "COMPLETEAGENT", "2", "20", "1"),
     )
     os.rename(path, tmp_path / "queue_log.1")
     append(path, q(T0 + 30, "b;2", "115-bund", "NONE", "ENTERQUEUE", "", "015112345678", "1"))
     append(path, q(T0 + 34, "b;2", "115-bund", "NONE", "ABANDON", "1", "1", "4"))
-    now[0] = at(T0 + 60)
-    result = await follower.step()
-    assert (result.imported, sorted(result.new_calls)) == (2, ["bund"])
+    mono[0] = 20.0
+    first = await follower.step()  # the file's clock reads T0 + 34: a's end is old enough
+    mono[0] = 30.0
+    second = await follower.step()
+    assert (first.imported, first.new_calls, second.imported, second.new_calls) == (
+        1,
+        [],
+        1,
+        ["bund"],
+    )
     assert calls(db) == [
         ("a;2", "bremen", "bremen", "queue_log COMPLETEAGENT", "queue_log"),
         ("b;2", "bund", None, "queue_log ABANDON", "queue_log"),
@@ -162,11 +180,16 @@ async def test_the_follower_imports_appends_rotations_and_what_it_missed(tmp_pat
     # A restarted controller reads the current file from its start: nothing twice.
     append(path, q(T0 + 70, "c;2", "115-bremen", "NONE", "ENTERQUEUE", "", "0421999", "1"))
     follower.tail.close()
-    again = QueueLogFollower(path, CONFIG, TABLE, journal, wall_clock=lambda: now[0])
-    now[0] = at(T0 + 90)
-    result = await again.step()
+    mono[0] = 100.0
+    again = QueueLogFollower(
+        path, CONFIG, TABLE, journal, wall_clock=lambda: wall, mono_clock=lambda: mono[0]
+    )
+    early = await again.step()
+    mono[0] = 110.0
+    late = await again.step()
     await journal.close()
-    assert (result.imported, result.skipped, result.new_calls) == (1, 1, ["bremen"])
+    assert (early.imported, early.skipped) == (0, 1)
+    assert (late.imported, late.new_calls) == (1, ["bremen"])
     assert [c[0] for c in calls(db)] == ["a;2", "b;2", "c;2"]
 
 
