@@ -75,7 +75,7 @@ from lotse.journal.records import (
 from lotse.journal.store import OpenCall
 from lotse.routing_service import RoutingRequest
 from metrics.registry import LotseMetrics
-from metrics.servicelevel import answered_in_time, short_abandon
+from metrics.servicelevel import short_abandon, within_threshold
 from router.config import Config
 from router.numbering import NumberKind, Origin
 from router.policy import Action, Decision
@@ -284,11 +284,11 @@ class CallTracker:
         m.home_answered.labels(home).inc()
         if holdtime is None:
             return
-        if answered_in_time(holdtime, self._level):
+        if within_threshold(holdtime, self._level):
             m.answered_in_sl.labels(center).inc()
         m.wait.labels(center, "answered").observe(holdtime)
         wait = track.spilled_wait_s + holdtime
-        if answered_in_time(wait, self._level):
+        if within_threshold(wait, self._level):
             m.home_answered_in_sl.labels(home).inc()
         m.home_wait.labels(home, "answered").observe(wait)
 
@@ -388,7 +388,7 @@ class CallTracker:
     def _count_abandon(self, center: str, wait_s: float) -> None:
         m = self._metrics
         m.abandoned.labels(center).inc()
-        if wait_s <= self._level.threshold_s:
+        if within_threshold(wait_s, self._level):
             m.abandoned_in_sl.labels(center).inc()
         if short_abandon(wait_s, self._level):
             m.short_abandoned.labels(center).inc()
@@ -397,6 +397,8 @@ class CallTracker:
     def _count_home_abandon(self, home: str, wait_s: float) -> None:
         m = self._metrics
         m.home_abandoned.labels(home).inc()
+        if within_threshold(wait_s, self._level):
+            m.home_abandoned_in_sl.labels(home).inc()
         if short_abandon(wait_s, self._level):
             m.home_short_abandoned.labels(home).inc()
         m.home_wait.labels(home, "abandoned").observe(wait_s)

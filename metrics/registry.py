@@ -122,6 +122,13 @@ class LotseMetrics:
             ["center"],
             registry=r,
         )
+        self.home_abandoned_in_sl = Counter(
+            "lotse_home_calls_abandoned_within_threshold_total",
+            "Per home: callers who hung up after waiting at most the service-level threshold "
+            "in all",
+            ["center"],
+            registry=r,
+        )
         self.home_short_abandoned = Counter(
             "lotse_home_calls_short_abandoned_total",
             "Per home: callers who hung up after waiting less than the short-abandon limit "
@@ -305,6 +312,7 @@ class LotseMetrics:
                 self.home_answered,
                 self.home_answered_in_sl,
                 self.home_abandoned,
+                self.home_abandoned_in_sl,
                 self.home_short_abandoned,
                 self.fallback_calls,
             ):

@@ -57,8 +57,12 @@ PER_QUEUE_VIEW = (
 )
 
 
-def answered_in_time(wait_s: float, level: ServiceLevel) -> bool:
-    """Whether an answer after ``wait_s`` keeps the promise (``<=``: exactly T is in time)."""
+def within_threshold(wait_s: float, level: ServiceLevel) -> bool:
+    """Whether ``wait_s`` is within the threshold T (``<=``: exactly T is in time).
+
+    An answer after such a wait keeps the promise; Asterisk's SL2 also counts
+    abandons within T.
+    """
     return wait_s <= level.threshold_s
 
 
@@ -141,7 +145,7 @@ class Tally:
             self.answered += 1
             if call.wait_s is not None:
                 self.waits.append(call.wait_s)
-                self.answered_within += answered_in_time(call.wait_s, level)
+                self.answered_within += within_threshold(call.wait_s, level)
         elif call.abandoned:
             self.abandoned += 1
             self.short_abandoned += call.wait_s is not None and short_abandon(call.wait_s, level)

@@ -40,6 +40,7 @@ def _wait_quantile(q: float) -> str:
 def build(settings: Settings) -> dashboard.Dashboard:
     """The per-center dashboard, one center at a time (variable ``center``)."""
     today = promql.raw_counts(TODAY, match=C)
+    home = promql.raw_counts(TODAY, match=C, view=promql.HOME)
     d = new_dashboard(
         UID,
         "lotse: center",
@@ -133,16 +134,21 @@ def build(settings: Settings) -> dashboard.Dashboard:
     )
     d = d.with_row(section("Service level"))
     q15 = [
-        ("lotse_service_level:ratio", "115 promise"),
+        ("lotse_home_service_level:ratio", "115 promise (per home)"),
+        ("lotse_service_level:ratio", "115 formula per queue"),
         ("lotse_service_level_asterisk_sl:ratio", "Asterisk SL"),
         ("lotse_service_level_asterisk_sl2:ratio", "Asterisk SL2"),
     ]
     d = d.with_panel(
         timeseries(
             "Service level by quarter hour",
-            "Each bar covers the 15 minutes before it. The 115 promise counts every call "
-            f"offered except callers gone within {settings.short_abandon_s:g} s; Asterisk's SL "
-            "only answered calls, SL2 answered and abandoned calls (docs/service-level.md).",
+            "Each bar covers the 15 minutes before it. The 115 promise (per home, as "
+            "`lotse report`): the calls of this center's region, each once wherever answered, "
+            f"wait summed over spills, all offered except callers gone within "
+            f"{settings.short_abandon_s:g} s. Per queue (Asterisk's view, as `queue show`): "
+            "the queue entries at this center with the wait in this queue; the same formula, "
+            "Asterisk's SL (answered calls only) and SL2 (answered and abandoned calls). See "
+            "docs/service-level.md.",
             [Query(f"{promql.recorded_ratio(n, '15m')}{{{C}}}", legend) for n, legend in q15],
             unit="percentunit",
             w=16,
@@ -156,9 +162,11 @@ def build(settings: Settings) -> dashboard.Dashboard:
     d = d.with_panel(
         big_number(
             "Service level today",
-            "The three service-level definitions over the dashboard's range.",
+            "The 115 promise per home (the headline, as `lotse report`) and the per-queue "
+            "definitions (Asterisk's view) over the dashboard's range.",
             [
-                Query(promql.service_level(today), "115 promise", instant=True),
+                Query(promql.service_level(home), "115 promise (per home)", instant=True),
+                Query(promql.service_level(today), "per queue", instant=True),
                 Query(promql.service_level_asterisk(today), "Asterisk SL", instant=True),
                 Query(promql.service_level2_asterisk(today), "Asterisk SL2", instant=True),
             ],
@@ -172,13 +180,17 @@ def build(settings: Settings) -> dashboard.Dashboard:
     d = d.with_panel(
         big_number(
             "Calls today",
-            "Queue entries at this center: offered (own region and partners' overflow), "
-            "answered, abandoned, and of those abandoned within the short-abandon limit.",
+            "Per home: calls of this center's region offered (entered a queue anywhere) and "
+            "answered anywhere. Per queue: queue entries at this center (own region and "
+            "partners' overflow), answered, abandoned, and of those abandoned within the "
+            "short-abandon limit.",
             [
-                Query(today.offered, "offered", instant=True),
-                Query(today.answered, "answered", instant=True),
-                Query(today.abandoned, "abandoned", instant=True),
-                Query(today.short_abandoned, "short abandons", instant=True),
+                Query(home.offered, "offered (per home)", instant=True),
+                Query(home.answered, "answered (per home)", instant=True),
+                Query(today.offered, "queue: offered", instant=True),
+                Query(today.answered, "queue: answered", instant=True),
+                Query(today.abandoned, "queue: abandoned", instant=True),
+                Query(today.short_abandoned, "queue: short abandons", instant=True),
             ],
             w=12,
             decimals=0,

@@ -30,13 +30,16 @@ def _offhours_share(by: tuple[str, ...]) -> str:
 def build(settings: Settings) -> dashboard.Dashboard:
     """The national overview dashboard."""
     today = promql.raw_counts(TODAY)
-    national = promql.raw_counts(TODAY, by=())
-    all_15m = promql.recorded_counts("15m", national=True)
+    home = promql.raw_counts(TODAY, view=promql.HOME)
+    national = promql.raw_counts(TODAY, by=(), view=promql.HOME)
+    all_15m = promql.recorded_counts("15m", national=True, view=promql.HOME)
     sl_help = (
-        f"115 promise: calls answered within {settings.threshold_s:g} s / (calls offered - "
-        f"callers who hung up within {settings.short_abandon_s:g} s). Target "
-        f"{settings.target:.0%}. A call that spilled to a partner after its queue timeout "
-        "counts against the center it left. See docs/service-level.md."
+        f"115 promise, per home center: calls answered within {settings.threshold_s:g} s / "
+        f"(calls offered - callers who hung up within {settings.short_abandon_s:g} s). Target "
+        f"{settings.target:.0%}. Each call counts once, for its home center (the caller's "
+        "municipality), wherever it was answered; its wait is summed over every queue it "
+        "went through, so a call that spilled to a partner after 30 s is late. The same "
+        "figures as `lotse report`. See docs/service-level.md."
     )
     d = new_dashboard(
         UID,
@@ -49,7 +52,7 @@ def build(settings: Settings) -> dashboard.Dashboard:
     d = d.with_panel(
         big_number(
             "Service level today, all centers",
-            sl_help + " All centers together: every queue entry counts once.",
+            sl_help + " All centers together: every call counts once.",
             [Query(promql.service_level(national), "115 promise", instant=True)],
             unit="percentunit",
             w=6,
@@ -77,7 +80,7 @@ def build(settings: Settings) -> dashboard.Dashboard:
             sl_help + " Each point covers the hour before it; the dashed line is the target.",
             [
                 Query(
-                    promql.recorded_ratio("lotse_service_level:ratio", "1h"),
+                    promql.recorded_ratio("lotse_home_service_level:ratio", "1h"),
                     "{{center}}",
                 )
             ],
@@ -92,8 +95,8 @@ def build(settings: Settings) -> dashboard.Dashboard:
     d = d.with_panel(
         timeseries(
             "Calls per quarter hour, all centers",
-            "Queue entries offered, answered and abandoned in the 15 minutes before each point, "
-            "summed over all centers (a call that spilled to a partner is offered at both).",
+            "Calls offered (entered a queue), answered and abandoned in the 15 minutes before "
+            "each point, all centers, per home: each call once, however often it spilled.",
             [
                 Query(all_15m.offered, "offered"),
                 Query(all_15m.answered, "answered"),
@@ -106,12 +109,18 @@ def build(settings: Settings) -> dashboard.Dashboard:
     d = d.with_panel(
         merged_table(
             "Calls today per center",
-            "Offered: calls queued at the center, its own region's (home) or a partner's "
-            "(overflow in). Service levels as in docs/service-level.md: the 115 promise, and "
-            "Asterisk's SL and SL2 as `queue show` prints them. ASA: average speed of answer.",
+            "Two views (docs/service-level.md). Per home (the 115 promise, as `lotse report`): "
+            "the center's own region's calls, each once, wherever answered, wait summed over "
+            "spills. Per queue (Asterisk's view, as `queue show`): queue entries at the "
+            "center, its own region's (home) or a partner's (overflow in), with the wait in "
+            "that queue; Asterisk's SL and SL2. ASA: average speed of answer.",
             [
+                ("Offered (per home)", Query(home.offered), "none"),
+                ("Answered (per home)", Query(home.answered), "none"),
+                ("115 promise (per home)", Query(promql.service_level(home)), "percentunit"),
+                ("ASA (per home)", Query(promql.average_speed_of_answer(home)), "s"),
                 (
-                    "Offered (home)",
+                    "Queue: offered (home)",
                     Query(
                         'sum by (center) (increase(lotse_calls_offered_total{type="home"}'
                         f"[{TODAY}]))",
@@ -119,17 +128,17 @@ def build(settings: Settings) -> dashboard.Dashboard:
                     "none",
                 ),
                 (
-                    "Offered (overflow in)",
+                    "Queue: offered (overflow in)",
                     Query(
                         'sum by (center) (increase(lotse_calls_offered_total{type="overflow_in"}'
                         f"[{TODAY}]))",
                     ),
                     "none",
                 ),
-                ("Answered", Query(today.answered), "none"),
-                ("Abandoned", Query(today.abandoned), "none"),
-                ("Short abandons", Query(today.short_abandoned), "none"),
-                ("115 promise", Query(promql.service_level(today)), "percentunit"),
+                ("Queue: answered", Query(today.answered), "none"),
+                ("Queue: abandoned", Query(today.abandoned), "none"),
+                ("Queue: short abandons", Query(today.short_abandoned), "none"),
+                ("Queue: 115 formula", Query(promql.service_level(today)), "percentunit"),
                 (
                     "Asterisk SL",
                     Query(promql.service_level_asterisk(today)),
@@ -140,7 +149,7 @@ def build(settings: Settings) -> dashboard.Dashboard:
                     Query(promql.service_level2_asterisk(today)),
                     "percentunit",
                 ),
-                ("ASA", Query(promql.average_speed_of_answer(today)), "s"),
+                ("Queue: ASA", Query(promql.average_speed_of_answer(today)), "s"),
             ],
             w=12,
         )

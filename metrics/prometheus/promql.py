@@ -1,7 +1,11 @@
 """The service-level formulas in PromQL, defined once for recording rules and dashboards.
 
 docs/service-level.md states them in words; this module is the only place
-they are written as PromQL. Each formula takes :class:`Counts`: PromQL
+they are written as PromQL. They apply to either view of the counters: per
+home (:data:`HOME`, ``lotse_home_calls_*``, the 115 promise's own figures and
+the headline: each call once for its home, wait summed over its spills; see
+:mod:`metrics.servicelevel`) or per queue (:data:`QUEUE`, ``lotse_calls_*``,
+Asterisk's view for comparison with ``queue show``). Each formula takes :class:`Counts`: PromQL
 expressions for the counter increases over one window, either straight from
 the raw counters (:func:`raw_counts`, for a dashboard's ``$__range``) or from
 the per-center series the recording rules keep (:func:`recorded_counts`).
@@ -21,7 +25,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass, fields
 
+HOME = "home"
+QUEUE = "queue"
+
 # The counters behind the formulas: field of Counts -> (metric, fixed matchers).
+# Per queue (Asterisk's view):
 COUNTERS: dict[str, tuple[str, str]] = {
     "offered": ("lotse_calls_offered_total", ""),
     "answered": ("lotse_calls_answered_total", ""),
@@ -31,6 +39,18 @@ COUNTERS: dict[str, tuple[str, str]] = {
     "short_abandoned": ("lotse_calls_short_abandoned_total", ""),
     "wait_answered_sum": ("lotse_wait_seconds_sum", 'outcome="answered"'),
     "wait_answered_count": ("lotse_wait_seconds_count", 'outcome="answered"'),
+}
+
+# Per home center (the 115 promise):
+HOME_COUNTERS: dict[str, tuple[str, str]] = {
+    "offered": ("lotse_home_calls_offered_total", ""),
+    "answered": ("lotse_home_calls_answered_total", ""),
+    "answered_in_sl": ("lotse_home_calls_answered_within_threshold_total", ""),
+    "abandoned": ("lotse_home_calls_abandoned_total", ""),
+    "abandoned_in_sl": ("lotse_home_calls_abandoned_within_threshold_total", ""),
+    "short_abandoned": ("lotse_home_calls_short_abandoned_total", ""),
+    "wait_answered_sum": ("lotse_home_wait_seconds_sum", 'outcome="answered"'),
+    "wait_answered_count": ("lotse_home_wait_seconds_count", 'outcome="answered"'),
 }
 
 # The name each count has as a recorded series (level:metric:operation).
@@ -44,6 +64,16 @@ RECORDED_COUNT_NAMES: dict[str, str] = {
     "wait_answered_sum": "lotse_wait_seconds_answered_sum",
     "wait_answered_count": "lotse_wait_seconds_answered_count",
 }
+
+
+RECORDED_HOME_COUNT_NAMES: dict[str, str] = {
+    name: "lotse_home_" + recorded.removeprefix("lotse_")
+    for name, recorded in RECORDED_COUNT_NAMES.items()
+}
+
+
+def _counters(view: str) -> dict[str, tuple[str, str]]:
+    return {HOME: HOME_COUNTERS, QUEUE: COUNTERS}[view]
 
 
 @dataclass(frozen=True)
@@ -71,34 +101,41 @@ def aggregate(expr: str, by: tuple[str, ...]) -> str:
     return f"sum by ({', '.join(by)}) ({expr})" if by else f"sum({expr})"
 
 
-def raw_counts(window: str, by: tuple[str, ...] = ("center",), match: str = "") -> Counts:
-    """Increases of the raw counters over ``window``, summed by ``by``.
+def raw_counts(
+    window: str, by: tuple[str, ...] = ("center",), match: str = "", view: str = QUEUE
+) -> Counts:
+    """Increases of the raw counters of ``view`` over ``window``, summed by ``by``.
 
     ``match`` is extra label matchers (``center="bremen"``); ``window`` any
     PromQL range, including a Grafana variable such as ``$__range``.
     """
     values = {
         name: aggregate(f"increase({metric}{matchers(fixed, match)}[{window}])", by)
-        for name, (metric, fixed) in COUNTERS.items()
+        for name, (metric, fixed) in _counters(view).items()
     }
     return Counts(**values)
 
 
-def recorded_name(count: str, window: str) -> str:
-    """The recorded per-center series of one count: ``center:lotse_calls_offered:increase1h``."""
-    return f"center:{RECORDED_COUNT_NAMES[count]}:increase{window}"
+def recorded_name(count: str, window: str, view: str = QUEUE) -> str:
+    """The recorded per-center series of one count: ``center:lotse_calls_offered:increase1h``
+    (per queue) or ``center:lotse_home_calls_offered:increase1h`` (per home)."""
+    names = RECORDED_HOME_COUNT_NAMES if view == HOME else RECORDED_COUNT_NAMES
+    return f"center:{names[count]}:increase{window}"
 
 
-def recorded_counts(window: str, national: bool = False, match: str = "") -> Counts:
-    """The per-center counts the recording rules keep for ``window`` (5m … 1d).
+def recorded_counts(
+    window: str, national: bool = False, match: str = "", view: str = QUEUE
+) -> Counts:
+    """The per-center counts of ``view`` the recording rules keep for ``window`` (5m … 1d).
 
-    ``national`` sums them over all centers: every queue entry counts, so a
-    call that timed out at one center and was answered at a partner counts
-    at both (see docs/service-level.md).
+    ``national`` sums them over all centers. Per home every call counts
+    once; per queue every queue entry counts, so a call that timed out at
+    one center and was answered at a partner counts at both (see
+    docs/service-level.md).
     """
     values = {}
     for f in fields(Counts):
-        series = recorded_name(f.name, window) + matchers(match)
+        series = recorded_name(f.name, window, view) + matchers(match)
         values[f.name] = f"sum({series})" if national else series
     return Counts(**values)
 
@@ -128,7 +165,7 @@ def abandon_rate(c: Counts) -> str:
     return f"({c.abandoned} - {c.short_abandoned}) / ({c.offered} - {c.short_abandoned} > 0)"
 
 
-# The ratios the recording rules keep, by recorded name.
+# The ratios the recording rules keep, by recorded name: per queue ...
 RATIOS = {
     "lotse_service_level:ratio": service_level,
     "lotse_service_level_asterisk_sl:ratio": service_level_asterisk,
@@ -136,10 +173,17 @@ RATIOS = {
     "lotse_answer_speed_seconds:mean": average_speed_of_answer,
     "lotse_abandon:ratio": abandon_rate,
 }
+# ... and per home (the headline; Asterisk's SL and SL2 are per-queue figures).
+HOME_RATIOS = {
+    "lotse_home_service_level:ratio": service_level,
+    "lotse_home_answer_speed_seconds:mean": average_speed_of_answer,
+    "lotse_home_abandon:ratio": abandon_rate,
+}
 
 
 def recorded_ratio(name: str, window: str) -> str:
-    """A recorded per-center ratio: ``recorded_ratio("lotse_service_level:ratio", "1h")``."""
-    if name not in RATIOS:
-        raise KeyError(f"no recorded ratio {name!r}; known: {', '.join(RATIOS)}")
+    """A recorded per-center ratio: ``recorded_ratio("lotse_home_service_level:ratio", "1h")``."""
+    if name not in RATIOS and name not in HOME_RATIOS:
+        known = ", ".join([*RATIOS, *HOME_RATIOS])
+        raise KeyError(f"no recorded ratio {name!r}; known: {known}")
     return f"center:{name}{window}"

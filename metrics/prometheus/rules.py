@@ -45,14 +45,17 @@ JOURNAL_LAG_LIMIT_S = 60
 
 
 def recording_group(window: str) -> dict[str, Any]:
-    """Per-center counts and ratios over one window; ratios read this group's counts."""
+    """Per-center counts and ratios over one window, per queue and per home (the headline);
+    ratios read this group's counts."""
     rules: list[dict[str, Any]] = []
-    raw = promql.raw_counts(window)
-    for name in promql.RECORDED_COUNT_NAMES:
-        rules.append({"record": promql.recorded_name(name, window), "expr": getattr(raw, name)})
-    counts = promql.recorded_counts(window)
-    for ratio, formula in promql.RATIOS.items():
-        rules.append({"record": promql.recorded_ratio(ratio, window), "expr": formula(counts)})
+    for view, ratios in ((promql.QUEUE, promql.RATIOS), (promql.HOME, promql.HOME_RATIOS)):
+        raw = promql.raw_counts(window, view=view)
+        for name in promql.RECORDED_COUNT_NAMES:
+            record = promql.recorded_name(name, window, view)
+            rules.append({"record": record, "expr": getattr(raw, name)})
+        counts = promql.recorded_counts(window, view=view)
+        for ratio, formula in ratios.items():
+            rules.append({"record": promql.recorded_ratio(ratio, window), "expr": formula(counts)})
     return {"name": f"lotse_center_{window}", "rules": rules}
 
 
@@ -62,7 +65,7 @@ def _num(x: float) -> str:
 
 def burn_rate(window: str, target: float) -> str:
     """How fast the error budget (calls not answered in time) is spent over ``window``."""
-    sl = promql.recorded_ratio("lotse_service_level:ratio", window)
+    sl = promql.recorded_ratio("lotse_home_service_level:ratio", window)
     return f"(1 - {sl}) / {_num(round(1 - target, 6))}"
 
 
@@ -81,11 +84,12 @@ def _alert(
 def alert_group(target: float) -> dict[str, Any]:
     """The alerts operators act on."""
     pct = f"{target:.0%}"
-    abandon_15m = promql.recorded_ratio("lotse_abandon:ratio", "15m")
-    abandon_1d = promql.recorded_ratio("lotse_abandon:ratio", "1d")
+    # The promise is per home: each call once, for its municipality (docs/service-level.md).
+    abandon_15m = promql.recorded_ratio("lotse_home_abandon:ratio", "15m")
+    abandon_1d = promql.recorded_ratio("lotse_home_abandon:ratio", "1d")
     alerts = []
     for name, long, short, factor, min_offered, for_, severity in BURN_ALERTS:
-        offered = promql.recorded_name("offered", long)
+        offered = promql.recorded_name("offered", long, promql.HOME)
         expr = (
             f"{burn_rate(long, target)} > {_num(factor)}"
             f" and {burn_rate(short, target)} > {_num(factor)}"
@@ -163,7 +167,8 @@ def alert_group(target: float) -> dict[str, Any]:
             "LotseAbandonmentSpike",
             f"{abandon_15m} > {_num(ABANDON_SPIKE_RATIO)}"
             f" and {abandon_15m} > {_num(ABANDON_SPIKE_FACTOR)} * {abandon_1d}"
-            f" and {promql.recorded_name('offered', '15m')} >= {ABANDON_SPIKE_MIN_OFFERED}",
+            f" and {promql.recorded_name('offered', '15m', promql.HOME)}"
+            f" >= {ABANDON_SPIKE_MIN_OFFERED}",
             "5m",
             "warning",
             "{{ $labels.center }}: abandonment spike",

@@ -58,10 +58,11 @@ def test_every_window_records_every_count_and_ratio() -> None:
     groups = rules.rules(0.75)["groups"]
     recorded = {r["record"] for g in groups for r in g["rules"] if "record" in r}
     for window in ("15m", "1h", "1d"):
-        for ratio in promql.RATIOS:
+        for ratio in [*promql.RATIOS, *promql.HOME_RATIOS]:
             assert f"center:{ratio}{window}" in recorded
         for count in promql.RECORDED_COUNT_NAMES:
             assert promql.recorded_name(count, window) in recorded
+            assert promql.recorded_name(count, window, promql.HOME) in recorded
 
 
 def test_rules_read_only_exported_or_recorded_series() -> None:
@@ -93,7 +94,8 @@ def test_burn_rates_follow_the_configured_target() -> None:
         for r in g["rules"]
         if r.get("alert") == "LotseServiceLevelFastBurn"
     )
-    assert alert["expr"].startswith("(1 - center:lotse_service_level:ratio1h) / 0.2 > 2 and")
+    # The promise is per home (each call once): docs/service-level.md.
+    assert alert["expr"].startswith("(1 - center:lotse_home_service_level:ratio1h) / 0.2 > 2 and")
     assert "80%" in alert["annotations"]["summary"]
 
 
