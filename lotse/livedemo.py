@@ -26,6 +26,7 @@ from lotse.controller import Controller
 from lotse.journal.privacy import key_from_file, write_key_file
 from lotse.journal.report import render_text, report
 from lotse.rig import stand_in
+from metrics.servicelevel import NATIONAL, PER_HOME_VIEW, service_level
 from router.config import Config, Endpoint
 from router.numbering import OrtsnetzTable
 from standin import CallHandle, Pbx, ScaledClock
@@ -158,10 +159,12 @@ async def drive(
 
 
 def status_table(controller: Controller, local: datetime, placed: int) -> Table:
-    """Per center: waiting now, agents, offered, answered, service level so far."""
+    """Per center: its queue now, and its region's calls so far per home (as ``lotse report``)."""
     reg = controller.registry
+    level = controller.config.service_level
     table = Table(
-        title=f"lotse live demo — {local:%a %d.%m.%Y %H:%M} — {placed} calls placed",
+        title=f"lotse live demo — {local:%a %d.%m.%Y %H:%M} — {placed} calls placed\n"
+        f"queue now: waiting, agents; calls so far {PER_HOME_VIEW}, as the report",
         title_justify="left",
     )
     for col in (
@@ -171,33 +174,43 @@ def status_table(controller: Controller, local: datetime, placed: int) -> Table:
         "offered",
         "answered",
         "abandoned",
-        "SL 30 s",
+        f"SL {level.threshold_s} s",
     ):
         table.add_column(col, justify="right" if col != "center" else "left")
     snap = controller.live.snapshot()
+    names = (
+        "lotse_home_calls_offered_total",
+        "lotse_home_calls_answered_total",
+        "lotse_home_calls_answered_within_threshold_total",
+        "lotse_home_calls_abandoned_total",
+        "lotse_home_calls_short_abandoned_total",
+    )
+    total = [0] * len(names)
     for cid in controller.config.centers:
         s = snap.of(cid)
-
-        def value(name: str, cid: str = cid, **labels: str) -> float:
-            return reg.get_sample_value(name, {"center": cid, **labels}) or 0.0
-
-        offered = value("lotse_calls_offered_total", type="home") + value(
-            "lotse_calls_offered_total", type="overflow_in"
-        )
-        in_sl = value("lotse_calls_answered_within_threshold_total")
-        short = value("lotse_calls_short_abandoned_total")
-        base = offered - short
-        sl = f"{100 * in_sl / base:.0f} %" if base > 0 else "-"
+        counts = [int(reg.get_sample_value(name, {"center": cid}) or 0) for name in names]
+        total = [t + c for t, c in zip(total, counts, strict=True)]
         table.add_row(
             cid,
             str(s.waiting),
             f"{s.agents_available}/{s.agents_busy}/{s.agents_logged_in or 0}",
-            f"{offered:.0f}",
-            f"{value('lotse_calls_answered_total'):.0f}",
-            f"{value('lotse_calls_abandoned_total'):.0f}",
-            sl,
+            *_calls(counts),
         )
+    table.add_section()
+    table.add_row(NATIONAL, "", "", *_calls(total))
     return table
+
+
+def _calls(counts: list[int]) -> tuple[str, str, str, str]:
+    """offered, answered, abandoned and the 115 service level (metrics.servicelevel)."""
+    offered, answered, within, abandoned, short = counts
+    level = service_level(within, offered, short)
+    return (
+        str(offered),
+        str(answered),
+        str(abandoned),
+        "-" if level is None else f"{100 * level:.0f} %",
+    )
 
 
 async def run_demo(config: Config, options: DemoOptions, console: Console) -> int:
@@ -250,6 +263,10 @@ async def run_demo(config: Config, options: DemoOptions, console: Console) -> in
                     status_table(controller, datetime.fromtimestamp(clock.now(), tz), len(placed))
                 )
                 await asyncio.sleep(0.25)
+            # The last frame stays on screen above the report: show the final counts.
+            live.update(
+                status_table(controller, datetime.fromtimestamp(clock.now(), tz), len(placed))
+            )
     day = options.start.astimezone(tz).date()
     rows = await report(options.journal, day, tz, config.service_level)
     # Plain print: the report is a fixed-width table that must not be re-wrapped.
