@@ -42,8 +42,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-
-from router.config import ServiceLevel
+from typing import Protocol
 
 NATIONAL = "national"
 
@@ -57,7 +56,21 @@ PER_QUEUE_VIEW = (
 )
 
 
-def within_threshold(wait_s: float, level: ServiceLevel) -> bool:
+class Limits(Protocol):
+    """The two limits of the definitions: ``router.config.ServiceLevel``, or a scenario's."""
+
+    @property
+    def threshold_s(self) -> float:
+        """T: answered within it keeps the promise (30 s)."""
+        ...
+
+    @property
+    def short_abandon_s(self) -> float:
+        """S: a caller gone before it never had a chance (5 s)."""
+        ...
+
+
+def within_threshold(wait_s: float, level: Limits) -> bool:
     """Whether ``wait_s`` is within the threshold T (``<=``: exactly T is in time).
 
     An answer after such a wait keeps the promise; Asterisk's SL2 also counts
@@ -66,7 +79,7 @@ def within_threshold(wait_s: float, level: ServiceLevel) -> bool:
     return wait_s <= level.threshold_s
 
 
-def short_abandon(wait_s: float, level: ServiceLevel) -> bool:
+def short_abandon(wait_s: float, level: Limits) -> bool:
     """Whether a hang-up after ``wait_s`` is too short to count (``<``: exactly S counts)."""
     return wait_s < level.short_abandon_s
 
@@ -129,7 +142,7 @@ class Tally:
     unknown: int = 0
     waits: list[float] = field(default_factory=list)
 
-    def add(self, call: Journey, level: ServiceLevel) -> None:
+    def add(self, call: Journey, level: Limits) -> None:
         """Count one call for its home (overflow *in* is the partner's: :func:`tally`)."""
         self.calls += 1
         self.offhours += call.offhours
@@ -166,7 +179,7 @@ class Tally:
         return sum(self.waits) / len(self.waits) if self.waits else None
 
 
-def tally(calls: Iterable[Journey], level: ServiceLevel) -> tuple[dict[str, Tally], Tally]:
+def tally(calls: Iterable[Journey], level: Limits) -> tuple[dict[str, Tally], Tally]:
     """Per home center and national tallies of ``calls``.
 
     A call without a home counts only nationally. Overflow in is credited to

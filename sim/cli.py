@@ -19,6 +19,7 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from cliutil import default_config_path
+from metrics.servicelevel import PER_HOME_VIEW
 from router.configload import load_config
 from router.confignodes import ConfigError
 from router.numbering import OrtsnetzTable
@@ -184,11 +185,12 @@ def print_report(report: SimReport, console: Console) -> None:
     """The report as tables: centers and national, then the flows between centers."""
     table = Table(
         title=f"{report.scenario} ({report.start}, {report.days} day"
-        f"{'' if report.days == 1 else 's'}, seed {report.seed})",
+        f"{'' if report.days == 1 else 's'}, seed {report.seed}), {PER_HOME_VIEW}",
         title_justify="left",
     )
     for name in (
         "center",
+        "calls",
         "offered",
         "off-hours",
         "answered",
@@ -203,12 +205,13 @@ def print_report(report: SimReport, console: Console) -> None:
         else:
             table.add_column(name, justify="right")
     for c in (*report.centers, report.national):
-        if c.offered == 0 and c.answered_here == 0 and c is not report.national:
+        if c.calls == 0 and c.answered_here == 0 and c is not report.national:
             continue
         level = "-" if c.service_level is None else f"{c.service_level:.1%}"
         style = "" if c.meets_target is None else ("green" if c.meets_target else "bold red")
         table.add_row(
             c.id,
+            str(c.calls),
             str(c.offered),
             str(c.off_hours),
             str(c.answered),

@@ -17,7 +17,12 @@ difference). The engine plays the dialplan's answer (``dialplans/contract.py``):
 * ``announce``: the caller hears the announcement and the call ends.
 
 A caller's patience runs from first joining a queue, across spills; an agent
-who picks up after the ring time keeps the line for the handle time. Staffing
+who picks up after the ring time keeps the line for the handle time. The
+service level is counted per home center by :mod:`metrics.servicelevel`, as
+the controller and its journal count it: the wait runs from first joining a
+queue to the agent picking up (ring time included, as in Asterisk's
+``HoldTime``), across spills; a call is offered once it joined a queue, so an
+off-hours announcement is not an offered call. Staffing
 changes on the half hour; an agent whose shift ends finishes the call first.
 
 Most calls arrive, find their decision kept and an agent free, and are
@@ -37,6 +42,7 @@ import random
 from collections.abc import Callable
 from typing import Any
 
+from metrics.servicelevel import short_abandon, within_threshold
 from router.policy import Action, Router
 from sim.engine.callers import CallerSource
 from sim.engine.decisions import Choice, Decider
@@ -99,8 +105,6 @@ class Engine:
         self.sources: list[CallerSource | None] = []
         self.heap: list[_Event] = []
         self.seq = itertools.count()
-        self.threshold = scenario.threshold_s
-        self.short_abandon = scenario.short_abandon_s
         uo = config.unknown_origin
         self.prompt_ok = scenario.callers.prompt_s
         self.prompt_fail = uo.attempts * (scenario.callers.prompt_s + uo.digit_timeout_s)
@@ -305,7 +309,6 @@ class Engine:
             home = choice.home
             call.home = home
             home.offered += 1
-            home.hour_offered[call.hour] += 1
             if choice.offhours:
                 home.off_hours += 1
         action = choice.action
@@ -318,6 +321,7 @@ class Engine:
             if call.first_queue < 0.0:
                 call.first_queue = t
                 home.queued += 1
+                home.hour_offered[call.hour] += 1
             call.at = target
             call.joined = t
             if not target.waiting and target.logged_in > target.busy:
@@ -343,7 +347,6 @@ class Engine:
                 self.unrouted += 1
             elif choice.offhours and call.first_queue < 0.0:
                 home.announced_offhours += 1
-                home.hour_excluded[call.hour] += 1
             else:
                 home.announced_busy += 1
 
@@ -364,7 +367,7 @@ class Engine:
         if t >= call.deadline:
             call.state = DONE
             home.abandoned += 1
-            if t - call.first_queue < self.short_abandon:
+            if short_abandon(t - call.first_queue, self.scenario):
                 home.short_abandoned += 1
                 home.hour_excluded[call.hour] += 1
             return
@@ -397,7 +400,7 @@ class Engine:
         wait = t + ring - since
         home.answered += 1
         home.wait_sum += wait
-        if wait <= self.threshold:
+        if within_threshold(wait, self.scenario):
             home.within += 1
             home.hour_within[hour] += 1
         home.hist[min(int(wait / HIST_STEP_S), HIST_BINS - 1)] += 1

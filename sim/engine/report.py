@@ -1,15 +1,19 @@
 """What a run found: per center and national, the figures of the 115 promise.
 
-Definitions (per center, over calls whose *home* is the center, wherever they
-were answered):
+The view is per home center, with the definitions of :mod:`metrics.servicelevel`
+that ``lotse report`` and the controller's ``lotse_home_calls_*`` metrics use
+(per center, over calls whose *home* is the center, wherever they were
+answered):
 
-* ``offered``: calls for the center's region; ``off_hours`` of them came while
+* ``calls``: calls for the center's region; ``off_hours`` of them came while
   it was closed;
+* ``offered``: those that joined a queue (at the center or a partner); an
+  off-hours announcement is not an offered call;
 * ``service_level``: calls answered within the threshold (counted from first
-  joining a queue, spills included, ring time included) among the offered
-  calls, leaving out off-hours announcements and callers who hung up within
-  the short-abandon time; abandoned, all-busy and unfinished calls count as
-  not answered in time;
+  joining a queue to the agent picking up, across spills, ring time included
+  as in Asterisk's ``HoldTime``) / (offered − callers who hung up within the
+  short-abandon time); abandoned, all-busy and unfinished calls count as not
+  answered in time;
 * ``asa_s``: mean wait of the answered calls; ``abandon_rate``: abandoned among
   the calls that joined a queue;
 * ``occupancy``: busy time of the center's own agents (ringing or talking)
@@ -22,6 +26,7 @@ from collections.abc import Mapping
 from dataclasses import asdict, dataclass
 from typing import TYPE_CHECKING, Any
 
+from metrics.servicelevel import service_level
 from sim.engine.model import HIST_BINS, HIST_STEP_S, SimCenter
 
 if TYPE_CHECKING:
@@ -36,9 +41,9 @@ class CenterReport:
 
     id: str
     name: str
+    calls: int
     offered: int
     off_hours: int
-    queued: int
     answered: int
     answered_within: int
     abandoned: int
@@ -150,14 +155,13 @@ class _Tally:
         self.busy_s += c.busy_s
 
     def report(self, cid: str, name: str, target: float) -> CenterReport:
-        base = self.offered - self.announced_offhours - self.short_abandoned
-        level = self.within / base if base > 0 else None
+        level = service_level(self.within, self.queued, self.short_abandoned)
         return CenterReport(
             id=cid,
             name=name,
-            offered=self.offered,
+            calls=self.offered,
+            offered=self.queued,
             off_hours=self.off_hours,
-            queued=self.queued,
             answered=self.answered,
             answered_within=self.within,
             abandoned=self.abandoned,
@@ -178,9 +182,10 @@ class _Tally:
 def _hourly(
     offered: list[int], excluded: list[int], within: list[int]
 ) -> tuple[tuple[float | None, ...], tuple[int, ...]]:
-    bases = [o - x for o, x in zip(offered, excluded, strict=True)]
-    levels = tuple(w / b if b > 0 else None for w, b in zip(within, bases, strict=True))
-    return levels, tuple(bases)
+    levels = tuple(
+        service_level(w, o, x) for w, o, x in zip(within, offered, excluded, strict=True)
+    )
+    return levels, tuple(o - x for o, x in zip(offered, excluded, strict=True))
 
 
 def _flows(moves: Mapping[tuple[str, str], int]) -> tuple[Flow, ...]:

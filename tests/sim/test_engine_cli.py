@@ -31,7 +31,8 @@ def test_json_report(capsys: pytest.CaptureFixture[str]) -> None:
     national = data["national"]
     for key in ("offered", "answered", "service_level", "asa_s", "abandon_rate", "occupancy"):
         assert key in national
-    assert national["offered"] == data["calls"] > 1000
+    assert national["calls"] == data["calls"] > 1000
+    assert 0 < national["offered"] <= national["calls"]
     assert {c["id"] for c in data["centers"]} >= {"bremen", "wittenberg", "bund"}
     assert all({"source", "target", "calls"} <= set(f) for f in data["overflow"])
     assert data["offhours_flows"]
