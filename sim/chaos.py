@@ -36,7 +36,19 @@ from router.config import Endpoint
 # The counter families the load sums over controller restarts.
 DECISIONS_METRIC = "lotse_decisions"
 LATENCY_METRIC = "lotse_decision_latency_seconds"
-_SCRAPED = {DECISIONS_METRIC, LATENCY_METRIC, "lotse_ami_resyncs", "lotse_reconciles"}
+# The per-home service-level counters: the metrics' view in ``lotse sim load --json``'s truth.
+HOME_COUNTERS = (
+    "lotse_home_calls_offered",
+    "lotse_home_calls_answered_within_threshold",
+    "lotse_home_calls_short_abandoned",
+)
+_SCRAPED = {
+    DECISIONS_METRIC,
+    LATENCY_METRIC,
+    "lotse_ami_resyncs",
+    "lotse_reconciles",
+    *HOME_COUNTERS,
+}
 _GAUGES = {"lotse_ami_connected", "lotse_state_stale"}
 
 

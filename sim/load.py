@@ -36,8 +36,17 @@ from zoneinfo import ZoneInfo
 from prometheus_client.parser import text_string_to_metric_families
 
 from ami import contract
-from ami.events import AgentConnect, Hangup, LotseFallback, Newchannel, QueueCallerJoin, VarSet
+from ami.events import (
+    AgentConnect,
+    Hangup,
+    LotseFallback,
+    Newchannel,
+    QueueCallerAbandon,
+    QueueCallerJoin,
+    VarSet,
+)
 from ami.session import AmiSession, Connected
+from metrics.servicelevel import Journey, Limits, Tally
 from router.policy import Router
 from sim.engine.callers import CallerSource
 from sim.engine.timeline import SLOT_S, Timeline
@@ -106,7 +115,13 @@ def arrivals(
 
 @dataclass
 class CallRecord:
-    """What the AMI events said about one originated call."""
+    """What the AMI events said about one originated call.
+
+    Waits are Asterisk's ``HoldTime`` from the queue events, as the controller
+    reads them: ``spilled_wait_s`` summed over the queues the call left on a
+    timeout, ``leave_wait_s`` of a ``QueueCallerAbandon`` not (yet) known to be
+    a timeout, ``answer_wait_s`` of the ``AgentConnect``.
+    """
 
     arrival: Arrival
     originated_at: float
@@ -115,8 +130,12 @@ class CallRecord:
     caller_channel: str | None = None
     home: str | None = None
     joined_at: float | None = None
+    queues: list[str] = field(default_factory=list)
     answered_at: float | None = None
     answered_center: str | None = None
+    answer_wait_s: float | None = None
+    spilled_wait_s: float = 0.0
+    leave_wait_s: float | None = None
     announced: bool = False
     fallback: bool = False
     ended: bool = False
@@ -127,31 +146,72 @@ class CallRecord:
         """Reached a queue or an announcement."""
         return self.joined_at is not None or self.announced
 
+    def left_queue_alive(self) -> None:
+        """The ``QueueCallerAbandon`` before was a queue timeout: the call went on."""
+        if self.leave_wait_s is not None:
+            self.spilled_wait_s += self.leave_wait_s
+            self.leave_wait_s = None
+
+    def journey(self) -> Journey:
+        """The call as :mod:`metrics.servicelevel` counts it.
+
+        Its home is the one lotse gave it (``LOTSE_HOME``, or the static
+        fallback's center), else its first queue's center, as the controller
+        credits it; a call that reached no queue is its caller's region's.
+        """
+        home = self.home or (self.queues[0] if self.queues else self.arrival.region)
+        answered = self.answered_center is not None and self.answer_wait_s is not None
+        abandoned = not answered and self.leave_wait_s is not None
+        wait: float | None = None
+        if answered and self.answer_wait_s is not None:
+            wait = self.spilled_wait_s + self.answer_wait_s
+        elif abandoned and self.leave_wait_s is not None:
+            wait = self.spilled_wait_s + self.leave_wait_s
+        return Journey(
+            home=home,
+            queues=tuple(self.queues),
+            answered_by=self.answered_center if answered else None,
+            abandoned=abandoned,
+            wait_s=wait,
+            announced=self.announced and not self.queues,
+        )
+
 
 @dataclass
 class CenterTally:
-    """The KPIs of one home center (or the nation)."""
+    """The KPIs of one home center (or the nation), per home as ``lotse report`` counts."""
 
-    offered: int = 0
-    answered: int = 0
-    answered_within: int = 0
-    wait_sum_s: float = 0.0
-    abandoned: int = 0
-    overflow_answered: int = 0
-    announced: int = 0
+    calls: int = 0
+    sl: Tally = field(default_factory=Tally)
     fallback: int = 0
+    by_partner: int = 0
+
+    def add(self, rec: CallRecord, journey: Journey, level: Limits) -> None:
+        """Count one originated call."""
+        self.calls += 1
+        self.fallback += rec.fallback
+        self.by_partner += journey.answered_by not in (None, journey.home)
+        self.sl.add(journey, level)
+
+    @property
+    def offered(self) -> int:
+        """Calls that joined a queue."""
+        return self.sl.offered
 
     def as_dict(self) -> dict[str, float | int | None]:
         """JSON-ready, with the derived service level and ASA."""
+        t = self.sl
         return {
-            "offered": self.offered,
-            "answered": self.answered,
-            "answered_within": self.answered_within,
-            "service_level": self.answered_within / self.offered if self.offered else None,
-            "asa_s": self.wait_sum_s / self.answered if self.answered else None,
-            "abandoned": self.abandoned,
-            "answered_by_partner": self.overflow_answered,
-            "announced": self.announced,
+            "calls": self.calls,
+            "offered": t.offered,
+            "answered": t.answered,
+            "answered_within": t.answered_within,
+            "service_level": t.service_level,
+            "asa_s": t.asa_s,
+            "abandoned": t.abandoned,
+            "short_abandoned": t.short_abandoned,
+            "answered_by_partner": self.by_partner,
+            "announced": t.announced,
             "fallback_routes": self.fallback,
         }
 
@@ -188,21 +248,32 @@ class LoadRun:
                 rec.home = event.value
             elif name == contract.VAR_ACTION and event.value == contract.AgiAction.ANNOUNCE:
                 rec.announced = True
+            elif name == "QUEUESTATUS":
+                rec.left_queue_alive()
         elif isinstance(event, LotseFallback):
             rec.fallback = True
             rec.home = rec.home or event.center
         elif isinstance(event, QueueCallerJoin):
+            rec.left_queue_alive()
+            center = self.queue_centers.get(event.queue)
+            if center is not None and center not in rec.queues:
+                rec.queues.append(center)
             if rec.joined_at is None:
                 rec.joined_at = t
                 rec.caller_channel = event.channel
+        elif isinstance(event, QueueCallerAbandon):
+            if event.queue in self.queue_centers:
+                rec.leave_wait_s = event.holdtime
         elif isinstance(event, AgentConnect):
             if rec.answered_at is None:
                 rec.answered_at = t
                 rec.answered_center = self.queue_centers.get(event.queue)
+                rec.answer_wait_s = event.holdtime
+                rec.leave_wait_s = None
         elif isinstance(event, Hangup) and event.uniqueid == rec.first_channel:
             rec.ended = True
 
-    def tallies(self, threshold_s: float) -> tuple[dict[str, CenterTally], CenterTally, int]:
+    def tallies(self, level: Limits) -> tuple[dict[str, CenterTally], CenterTally, int]:
         """Per home center and national KPIs, and the calls lost."""
         per: dict[str, CenterTally] = {}
         nation = CenterTally()
@@ -210,21 +281,25 @@ class LoadRun:
         for rec in self.calls.values():
             if not rec.routed or not rec.ended:
                 lost += 1
-            home = rec.home or rec.arrival.region
-            for tally in (per.setdefault(home, CenterTally()), nation):
-                tally.offered += 1
-                tally.fallback += rec.fallback
-                if rec.announced and rec.joined_at is None:
-                    tally.announced += 1
-                elif rec.answered_at is not None and rec.joined_at is not None:
-                    wait = (rec.answered_at - rec.joined_at) * self.speed
-                    tally.answered += 1
-                    tally.wait_sum_s += wait
-                    tally.answered_within += wait <= threshold_s
-                    tally.overflow_answered += rec.answered_center not in (None, home)
-                elif rec.joined_at is not None:
-                    tally.abandoned += 1
+            journey = rec.journey()
+            assert journey.home is not None
+            for tally in (per.setdefault(journey.home, CenterTally()), nation):
+                tally.add(rec, journey, level)
         return per, nation, lost
+
+    def truth(self, level: Limits) -> dict[str, dict[str, float | int | None]]:
+        """Per home center: offered, answered within T and the service level, as seen here."""
+        per, _, _ = self.tallies(level)
+        return {cid: service_figures(t.sl) for cid, t in sorted(per.items())}
+
+
+def service_figures(t: Tally) -> dict[str, float | int | None]:
+    """The three figures ``--json``'s ``truth`` compares across views."""
+    return {
+        "offered": t.offered,
+        "answered_within": t.answered_within,
+        "service_level": t.service_level,
+    }
 
 
 @dataclass(frozen=True)

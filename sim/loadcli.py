@@ -23,9 +23,10 @@ import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import yaml
 from rich.console import Console
@@ -35,9 +36,11 @@ from ami.session import AmiSession
 from cliutil import default_config_path
 from dialplans.manager import load_username
 from dialplans.route import ENTRY_CONTEXT
+from lotse.journal.report import report
 from lotse.logging import configure_logging
 from lotse.rig import AGI_DEADLINE_MS
 from lotse.simclock import SimClock
+from metrics.servicelevel import PER_HOME_VIEW, Tally
 from router.config import Config, Endpoint
 from router.configload import load_config
 from router.confignodes import ConfigError
@@ -45,11 +48,13 @@ from router.numbering import OrtsnetzTable
 from router.policy import Router
 from sim.chaos import (
     DECISIONS_METRIC,
+    HOME_COUNTERS,
     LATENCY_METRIC,
     AmiProxy,
     Chaos,
     ChaosKind,
     ControllerProcess,
+    RestartProofCounters,
     Sampler,
     child_env,
     lotse_run_argv,
@@ -64,6 +69,7 @@ from sim.load import (
     connected,
     drive,
     latency_between,
+    service_figures,
     window_start,
 )
 from sim.loadjournal import journal_figures
@@ -253,6 +259,7 @@ async def _load(
                     task.cancel()
                 await asyncio.gather(*background, return_exceptions=True)
             journal: dict[str, Any] | None = None
+            journal_view: dict[str, dict[str, Any]] | None = None
             controller = target.controller
             if controller is not None and target.journal is not None:
                 # Back up (after a kill), caught up with Asterisk (after a cut),
@@ -264,6 +271,7 @@ async def _load(
                 await controller.stop()
                 ids = [caller_uniqueid(channel_id) for channel_id in run.calls]
                 journal = journal_figures(target.journal, ids)
+                journal_view = await journal_truth(target.journal, scenario, start, args.hours)
             else:
                 await target.sampler.sample()
         finally:
@@ -282,15 +290,75 @@ async def _load(
         stale_decisions=int(stale),
         journal=journal,
         chaos=chaos,
+        truth=truth(
+            run.truth(scenario.config.service_level),
+            metrics_truth(counters, scenario.config),
+            journal_view,
+        ),
     )
     return out
+
+
+def metrics_truth(counters: RestartProofCounters, config: Config) -> dict[str, dict[str, Any]]:
+    """Per home center, what the controller's ``lotse_home_calls_*`` counters say."""
+    out = {}
+    for cid in sorted(config.centers):
+        offered, within, short = (
+            int(counters.total(f"{name}_total", center=cid)) for name in HOME_COUNTERS
+        )
+        tally = Tally(offered=offered, answered_within=within, short_abandoned=short)
+        out[cid] = service_figures(tally)
+    return out
+
+
+async def journal_truth(
+    path: Path, scenario: Scenario, start: datetime, hours: float
+) -> dict[str, dict[str, Any]]:
+    """Per home center, what ``lotse report`` says of the journal, over the window's days."""
+    tz = ZoneInfo(scenario.config.timezone)
+    first = start.astimezone(tz).date()
+    last = (start + timedelta(hours=hours)).astimezone(tz).date()
+    totals: dict[str, Tally] = {}
+    day = first
+    while day <= last:
+        for row in await report(path, day, tz, scenario.config.service_level):
+            if row.national:
+                continue
+            t = totals.setdefault(row.center, Tally())
+            t.offered += row.offered
+            t.answered_within += row.answered_within
+            t.short_abandoned += row.short_abandoned
+        day += timedelta(days=1)
+    return {cid: service_figures(t) for cid, t in sorted(totals.items())}
+
+
+_NO_CALLS = {"offered": 0, "answered_within": 0, "service_level": None}
+
+
+def truth(
+    observed: dict[str, dict[str, Any]],
+    metrics: dict[str, dict[str, Any]],
+    journal: dict[str, dict[str, Any]] | None,
+) -> dict[str, dict[str, Any]]:
+    """Per home center with offered calls in any view: ``{observed, metrics, journal}``,
+    each ``{offered, answered_within, service_level}`` (``journal`` ``None`` without one)."""
+    views = [observed, metrics, journal or {}]
+    centers = sorted({cid for view in views for cid, f in view.items() if f["offered"]})
+    return {
+        cid: {
+            "observed": observed.get(cid, _NO_CALLS),
+            "metrics": metrics.get(cid, _NO_CALLS),
+            "journal": None if journal is None else journal.get(cid, _NO_CALLS),
+        }
+        for cid in centers
+    }
 
 
 def summary(
     run: LoadRun, scenario: Scenario, plan: list[Any], latency: Latency, args: argparse.Namespace
 ) -> dict[str, Any]:
     """The run's figures as one JSON-ready object."""
-    per, nation, lost = run.tallies(scenario.threshold_s)
+    per, nation, lost = run.tallies(scenario)
     return {
         "scenario": scenario.name,
         "window_start": args.start,
@@ -310,10 +378,12 @@ def summary(
 def print_summary(s: dict[str, Any], console: Console) -> None:
     """The summary as a table, national last."""
     table = Table(
-        title=f"{s['scenario']}: {s['hours']:g} h from {s['window_start']}, x{s['speed']:g}"
+        title=f"{s['scenario']}: {s['hours']:g} h from {s['window_start']}, x{s['speed']:g}, "
+        f"{PER_HOME_VIEW}"
     )
     for col in (
         "center",
+        "calls",
         "offered",
         "answered",
         "SL 30 s",
@@ -330,6 +400,7 @@ def print_summary(s: dict[str, Any], console: Console) -> None:
         asa = "-" if c["asa_s"] is None else f"{c['asa_s']:.1f}"
         table.add_row(
             cid,
+            str(c["calls"]),
             str(c["offered"]),
             str(c["answered"]),
             sl,

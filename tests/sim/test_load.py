@@ -7,8 +7,16 @@ import random
 
 import pytest
 
-from ami.events import AgentConnect, Hangup, Newchannel, QueueCallerJoin, VarSet
+from ami.events import (
+    AgentConnect,
+    Hangup,
+    Newchannel,
+    QueueCallerAbandon,
+    QueueCallerJoin,
+    VarSet,
+)
 from lotse.cli import main
+from router.config import ServiceLevel
 from router.configload import load_config
 from router.numbering import OrtsnetzTable
 from router.policy import Router
@@ -17,6 +25,7 @@ from sim.scenarioload import load_scenario
 from tests.lotse.rig import REPO
 
 SCENARIO = REPO / "sim" / "scenarios" / "normal-day.yaml"
+LEVEL = ServiceLevel(threshold_s=30, target=0.75, short_abandon_s=5)
 
 
 def test_a_spawned_run_loses_no_call_and_accounts_for_every_one(
@@ -30,9 +39,10 @@ def test_a_spawned_run_loses_no_call_and_accounts_for_every_one(
     assert code == 0
     assert summary["lost"] == 0
     assert summary["originated"] == summary["planned"] > 20
-    assert sum(c["offered"] for c in summary["centers"].values()) == summary["originated"]
+    assert sum(c["calls"] for c in summary["centers"].values()) == summary["originated"]
     nation = summary["national"]
-    assert nation["offered"] == nation["answered"] + nation["abandoned"] + nation["announced"]
+    assert nation["calls"] == nation["offered"] + nation["announced"]
+    assert nation["offered"] >= nation["answered"] + nation["abandoned"]
     assert nation["answered"] > 0
     assert summary["decisions"] >= summary["originated"]
     assert summary["decision_latency_mean_ms"] > 0
@@ -72,12 +82,12 @@ def test_a_call_that_never_reached_a_queue_is_lost() -> None:
     run.apply(AgentConnect(*ev("load-1"), "115-bremen", "SIP/agent", "Anna", "", "", 2.0, 1.0))
     run.apply(Hangup("Local/115@lotse-115-1;1", "load-1", "load-1", "", 16, "Normal Clearing"))
     run.apply(Hangup("Local/115@lotse-115-2;1", "load-2", "load-2", "", 16, "Normal Clearing"))
-    per, nation, lost = run.tallies(30.0)
+    per, nation, lost = run.tallies(LEVEL)
     assert lost == 1
-    assert nation.offered == 2
-    assert per["bremen"].answered == 1
-    # Waits are measured on the load's clock, scaled to the PBX's virtual time.
-    assert per["bremen"].wait_sum_s == pytest.approx(10.0)
+    assert (nation.calls, nation.offered) == (2, 1)
+    assert per["bremen"].sl.answered == 1
+    # Waits are Asterisk's HoldTime, as the controller reads them.
+    assert per["bremen"].sl.asa_s == pytest.approx(2.0)
 
 
 def test_latency_from_two_scrapes() -> None:
@@ -92,3 +102,59 @@ def test_latency_from_two_scrapes() -> None:
 
 def _record(number: str) -> CallRecord:
     return CallRecord(Arrival(0.0, number, "bremen", 60.0), 0.0)
+
+
+def test_the_three_views_of_the_service_level_agree_call_for_call(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """What the load saw on the wire, the controller's metrics and its journal report."""
+    code = main(
+        ["sim", "load", str(SCENARIO), "--spawn", "--from", "09:00", "--hours", "0.25",
+         "--speed", "60", "--json"]
+    )  # fmt: skip
+    summary = json.loads(capsys.readouterr().out)
+    assert code == 0
+    truth = summary["truth"]
+    assert truth, "no center had an offered call"
+    assert sum(v["observed"]["offered"] for v in truth.values()) > 20
+    for center, views in truth.items():
+        assert views["observed"] == views["metrics"] == views["journal"], center
+    # The load's own per-home table is the observed view.
+    for center, views in truth.items():
+        row = summary["centers"][center]
+        assert (row["offered"], row["answered_within"]) == (
+            views["observed"]["offered"],
+            views["observed"]["answered_within"],
+        )
+
+
+def _queue_event(kind: type, linkedid: str, queue: str, *args: object) -> object:
+    return kind("Local/x;2", linkedid + ";2", linkedid, "", queue, *args)
+
+
+@pytest.mark.parametrize(("first", "second", "within"), [(28, 2, 1), (28, 3, 0)])
+def test_the_load_sums_the_wait_over_spills_as_the_controller(
+    first: float, second: float, within: int
+) -> None:
+    run = LoadRun({"115-halberstadt": "halberstadt", "115-sachsen-anhalt": "sachsen-anhalt"},
+                  speed=1.0, now=lambda: 0.0)  # fmt: skip
+    run.calls["load-1"] = CallRecord(Arrival(0.0, "039411234567", "halberstadt", 60.0), 0.0)
+    run.apply(Newchannel("Local/115@lotse-115-1;1", "load-1", "load-1", "", 4, "lotse-115", "115"))
+    run.apply(VarSet("Local/x;2", "load-1;2", "load-1", "", "__LOTSE_HOME", "halberstadt"))
+    run.apply(_queue_event(QueueCallerJoin, "load-1", "115-halberstadt", 1, 1))
+    # The trap: Asterisk sends QueueCallerAbandon on a queue timeout too.
+    run.apply(_queue_event(QueueCallerAbandon, "load-1", "115-halberstadt", 1, 1, first))
+    run.apply(VarSet("Local/x;2", "load-1;2", "load-1", "", "QUEUESTATUS", "TIMEOUT"))
+    run.apply(_queue_event(QueueCallerJoin, "load-1", "115-sachsen-anhalt", 1, 1))
+    run.apply(
+        _queue_event(AgentConnect, "load-1", "115-sachsen-anhalt", "SIP/a", "Anna", "", "",
+                     second, 1.0)
+    )  # fmt: skip
+    run.apply(Hangup("Local/115@lotse-115-1;1", "load-1", "load-1", "", 16, "Normal Clearing"))
+    per, _, lost = run.tallies(LEVEL)
+    assert lost == 0
+    assert run.truth(LEVEL) == {
+        "halberstadt": {"offered": 1, "answered_within": within, "service_level": float(within)}
+    }
+    assert per["halberstadt"].sl.abandoned == 0
+    assert per["halberstadt"].by_partner == 1
