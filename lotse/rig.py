@@ -10,7 +10,7 @@ simulated day, whatever the real time.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
@@ -62,12 +62,10 @@ async def stand_in(
     seed: int,
     table: OrtsnetzTable,
     journal_key: bytes | None = None,
-    extra_users: Mapping[str, str] | None = None,
 ) -> AsyncIterator[StandIn]:
     """Start the stand-in and the controller; stop both (controller first) on exit.
 
-    The AMI user is the config's ``controller.ami_username`` with ``secret``
-    (``extra_users``: more AMI users and their secrets, e.g. the load tester's);
+    The AMI user is the config's ``controller.ami_username`` with ``secret``;
     the stand-in asks the controller's FastAGI service at ``agi``; the
     controller serves Prometheus metrics on ``metrics`` (``None``: none) and
     writes its journal to ``journal``, its caller hashes keyed with
@@ -81,7 +79,7 @@ async def stand_in(
         table=table,
         clock=clock,
         seed=seed,
-        users={config.controller.ami_username: secret, **(extra_users or {})},
+        users={config.controller.ami_username: secret},
         agi_url=f"agi://{agi}/route",
     )
     await pbx.start()
