@@ -32,7 +32,7 @@ from router.decision import Action, Call, Decision, Home, homeless
 from router.numbering import classify_caller, dialed_ortsnetz
 from router.state import UNKNOWN, CenterState, Override, Snapshot
 
-__all__ = ["Action", "Call", "Decision", "Router", "decide", "decide_at"]
+__all__ = ["Action", "Call", "Decision", "Router", "closed_at", "decide", "decide_at"]
 
 _NOTHING: frozenset[str] = frozenset()
 _OVERFLOW, _OFFHOURS = "overflow partner", "off-hours partner"
@@ -95,6 +95,15 @@ def _resolve_home(call: Call, router: Router) -> Home:
     if postal is not None:
         return router.fallback_home(origin, "no postal code entered")
     return router.fallback_home(origin, f"{origin.kind} caller without Ortsnetz")
+
+
+def closed_at(plan: CenterPlan, instant: Instant, snapshot: Snapshot) -> str | None:
+    """Why the center of ``plan`` is closed at ``instant``, or ``None`` if open.
+
+    The policy's own check, for callers that keep decisions per opening state
+    of the centers (the what-if engine, ``sim.engine.decisions``).
+    """
+    return _closed(plan, instant, snapshot.centers)
 
 
 def _closed(plan: CenterPlan, instant: Instant, states: Mapping[str, CenterState]) -> str | None:

@@ -35,8 +35,9 @@ class CallerClass:
     """Callers whose numbers the policy cannot tell apart (one Origin).
 
     ``first`` and ``decisions`` belong to the engine's decision cache
-    (``sim.engine.decisions``): the decision of a first routing, and the
-    others by (postal code, visited centers).
+    (``sim.engine.decisions``): the latest decision of a first routing, the
+    latest by (postal code, visited centers), and all kept ones by (postal
+    code, visited centers, opening facts).
     """
 
     __slots__ = ("decisions", "first", "label", "make")
@@ -45,7 +46,7 @@ class CallerClass:
         self.label = label  # safe to print: the masked origin
         self.make = make
         self.first: Any = None
-        self.decisions: dict[tuple[str | None, tuple[str, ...]], Any] = {}
+        self.decisions: dict[tuple[Any, ...], Any] = {}
 
     def number(self, rng: random.Random) -> str:
         """A caller number of this class, drawn from ``rng``."""

@@ -208,7 +208,13 @@ class Engine:
                 route(t, SimCall(cls, source, call_hour))
                 continue
             choice = cls.first
-            if choice is None or t >= choice.until or (choice.deps and not choice.holds(t)):
+            if choice is not None:
+                # Kept while the home's opening facts and the centers' load are as then.
+                home = choice.home
+                stale = home is not None and (t >= home.sig_until or home.sig is not choice.sig)
+                if stale or (choice.deps and not choice.holds(t)):
+                    choice = None
+            if choice is None:
                 choice = decider.choose(t, cls, None, ())
             else:
                 kept += 1

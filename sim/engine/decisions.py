@@ -8,10 +8,13 @@ facts it rests on, and reuses it while they hold:
 
 * the *caller*: the policy reads the number only for its Origin, which is the
   class (the key);
-* the *calendar*: which centers are open, and why not, changes only at the
-  minutes where a center's opening bitmap flips and at local midnight; a
-  decision carries ``until``, the end of the stretch in which nothing the
-  policy could look at (the home and its partner chains) flips;
+* the *calendar*: the policy reads the moment only to ask which centers are
+  open, and why not (``router.policy.closed_at``), and only of the home and
+  its partner chains. Those answers are the *opening facts* of the home; a
+  decision is kept with the facts it was made under and reused whenever they
+  are the same again (every weekday's opening hours, say). The facts of a home
+  are worked out again only where they can change: at a minute where one of
+  its centers' opening bitmaps flips, and at local midnight;
 * the *load*: a decision is kept only if every center whose load the policy
   read (anything but the supervisor override) was not overloaded, and reused
   only while each of them still is not (``router.overload.calm_test``, the
@@ -34,7 +37,7 @@ from typing import Any
 
 from router.compiled import Instant
 from router.overload import CalmTest, calm_test
-from router.policy import Action, Call, Decision, Router, decide_at
+from router.policy import Action, Call, Decision, Router, closed_at, decide_at
 from router.state import CenterState, Snapshot
 from sim.engine.callers import CallerClass
 from sim.engine.model import SimCenter
@@ -45,7 +48,6 @@ from sim.engine.model import SimCenter
 _MARGIN_S = 1e-3
 _DAY_MINUTES = 1440
 _HALF_HOUR_MINUTES = 30
-_NEVER = float("inf")
 # What the policy may read of a center's state besides the override: its load.
 _LOAD: tuple[str, ...] = ("waiting", "longest_wait_s", "agents_logged_in", "agents_available")
 _LOAD += ("agents_busy", "avg_handle_s")
@@ -56,17 +58,33 @@ class DecisionMismatch(RuntimeError):
 
 
 class Choice:
-    """A decision with what the engine acts on, resolved to its own centers."""
+    """A decision with what the engine acts on, resolved to its own centers.
 
-    __slots__ = ("action", "decision", "deps", "home", "offhours", "target", "timeout", "until")
+    ``sig`` is the home's opening facts it was made under (``None`` for a
+    decision made before any center was looked at, which depends on no time).
+    """
+
+    __slots__ = (
+        "action",
+        "decision",
+        "deps",
+        "home",
+        "keep",
+        "offhours",
+        "sig",
+        "target",
+        "timeout",
+    )
 
     def __init__(
         self,
         decision: Decision,
         home: SimCenter | None,
         target: SimCenter | None,
-        until: float,
+        sig: Any,
         deps: tuple[tuple[SimCenter, CalmTest], ...],
+        *,
+        keep: bool = True,
     ) -> None:
         self.decision = decision
         self.action = decision.action
@@ -74,14 +92,14 @@ class Choice:
         self.target = target
         self.offhours = decision.offhours
         self.timeout = decision.queue_timeout_s
-        self.until = until
+        self.sig = sig
         # Centers that must still not be overloaded for the decision to hold.
         self.deps = deps
+        # False: made while a center it looked at was overloaded; never reused.
+        self.keep = keep
 
     def holds(self, t: float) -> bool:
-        """Whether the decision still holds at ``t`` (calendar and load)."""
-        if t >= self.until:
-            return False
+        """Whether every center the decision rests on is still not overloaded at ``t``."""
         for center, calm in self.deps:
             if not calm(
                 center.waiting, center.logged_in, center.logged_in - center.busy, center.avg_handle
@@ -179,9 +197,11 @@ class Decider:
         self.calm = {cid: calm_test(plan) for cid, plan in router.plans.items()}
         # The centers a decision for a home may look at: the home and its chains.
         self.reach = {
-            cid: frozenset((cid, *plan.overflow, *plan.offhours))
+            cid: tuple(sorted({cid, *plan.overflow, *plan.offhours}))
             for cid, plan in router.plans.items()
         }
+        self.no_overrides = Snapshot()
+        self.sigs: dict[tuple[str | None, ...], tuple[str | None, ...]] = {}
         self.asked = 0
         self.kept = 0
         self.routings = 0
@@ -193,25 +213,59 @@ class Decider:
         postal: str | None,
         visited: tuple[str, ...],
     ) -> Choice:
-        """The decision for a call of ``cls`` at ``t``: kept if it holds, else the policy's."""
+        """The decision for a call of ``cls`` at ``t``: kept if it holds, else the policy's.
+
+        Times never go back: the engine asks in the order of its events.
+        """
         self.routings += 1
         first = postal is None and not visited
-        kept: Choice | None = cls.first if first else cls.decisions.get((postal, visited))
-        if kept is not None and kept.holds(t):
-            self.kept += 1
-            if self.verify:
-                direct = self._ask(t, cls, postal, visited)
-                if direct != kept.decision:
-                    raise DecisionMismatch(self._describe(t, cls, postal, visited, kept, direct))
-            return kept
-        direct = self._ask(t, cls, postal, visited)
-        choice = self._choice(t, direct)
-        if choice.until > t:
-            if first:
-                cls.first = choice
-            else:
-                cls.decisions[(postal, visited)] = choice
+        key = (postal, visited)
+        latest: Choice | None = cls.first if first else cls.decisions.get(key)
+        if latest is not None:
+            kept: Choice | None = latest
+            home = latest.home
+            if home is not None:
+                sig = self.opening(home, t)
+                if latest.sig is not sig:
+                    kept = cls.decisions.get((postal, visited, sig))
+            if kept is not None and kept.holds(t):
+                self.kept += 1
+                if kept is not latest:
+                    self._store(cls, first, key, kept)
+                if self.verify:
+                    direct = self._ask(t, cls, postal, visited)
+                    if direct != kept.decision:
+                        why = self._describe(t, cls, postal, visited, kept, direct)
+                        raise DecisionMismatch(why)
+                return kept
+        choice = self._choice(t, self._ask(t, cls, postal, visited))
+        if choice.keep:
+            self._store(cls, first, key, choice)
+            if choice.home is not None:
+                cls.decisions[(postal, visited, choice.sig)] = choice
         return choice
+
+    @staticmethod
+    def _store(cls: CallerClass, first: bool, key: tuple[Any, ...], choice: Choice) -> None:
+        if first:
+            cls.first = choice
+        else:
+            cls.decisions[key] = choice
+
+    def opening(self, home: SimCenter, t: float) -> Any:
+        """The opening facts of ``home`` at ``t``: why each center in its reach is
+        closed (``None``: open), one shared object per distinct answer."""
+        if t < home.sig_until:
+            return home.sig
+        router = self.router
+        instant = router.instant_at(self.epoch_ts + t)
+        plans = router.plans
+        ids = self.reach[home.id]
+        facts = tuple(closed_at(plans[cid], instant, self.no_overrides) for cid in ids)
+        sig = self.sigs.setdefault(facts, facts)
+        home.sig = sig
+        home.sig_until = self._valid_until(t, ids)
+        return sig
 
     # --- asking the policy --------------------------------------------------------
 
@@ -225,7 +279,7 @@ class Decider:
         return self.policy(call, router.instant_at(self.epoch_ts + t), self.snapshot, router)
 
     def _choice(self, t: float, decision: Decision) -> Choice:
-        """The decision as a choice, with the facts it rests on (``until <= t``: keep it not)."""
+        """The decision as a choice, with the facts it rests on."""
         by_id = self.by_id
         home = by_id[decision.home] if decision.home is not None else None
         target = by_id[decision.target] if decision.target is not None else None
@@ -240,16 +294,14 @@ class Decider:
                 center.waiting, center.logged_in, center.logged_in - center.busy, center.avg_handle
             ):
                 # Overloaded: the reasons name its numbers. Not worth keeping.
-                return Choice(decision, home, target, t, ())
+                return Choice(decision, home, target, None, (), keep=False)
             deps.append((center, calm))
-        if decision.home is None:
-            # Decided before any center was looked at: a prompt, an unconnected region.
-            until = _NEVER
-        else:
-            until = self._valid_until(t, self.reach[decision.home] | reads)
-        return Choice(decision, home, target, until, tuple(deps))
+        # Decided before any center was looked at (a prompt, an unconnected
+        # region): no time matters.
+        sig = None if home is None else self.opening(home, t)
+        return Choice(decision, home, target, sig, tuple(deps))
 
-    def _valid_until(self, t: float, ids: frozenset[str] | set[str]) -> float:
+    def _valid_until(self, t: float, ids: tuple[str, ...]) -> float:
         """The end of the stretch from ``t`` in which none of ``ids`` opens or closes.
 
         Within one local day and without a clock change, minutes of the week

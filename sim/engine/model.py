@@ -169,6 +169,8 @@ class SimCenter:
         "ring",
         "ring_s",
         "short_abandoned",
+        "sig",
+        "sig_until",
         "staffed_s",
         "unfinished",
         "wait_sum",
@@ -193,6 +195,10 @@ class SimCenter:
         self.busy = 0
         self.pending_logout = 0
         self.handle_times: deque[float] = deque(maxlen=HANDLE_WINDOW)
+        # The opening facts of the center's reach as home, and until when they
+        # hold for sure (sim.engine.decisions).
+        self.sig: object = None
+        self.sig_until = -1.0
         # Tallies of calls whose home this center is.
         self.offered = 0
         self.off_hours = 0

@@ -176,46 +176,57 @@ def test_kept_decisions_equal_the_policy_under_random_states(
         assert choice.decision.target not in visited
 
 
-def test_a_decision_is_not_kept_across_a_closing_time() -> None:
-    """Bremen closes at 18:00: a decision of 17:59:59.9995 does not carry over."""
+def _demo(logged_in: int = 5) -> tuple[dict[str, SimCenter], CallerSource, Decider]:
     rng = random.Random(1)
     centers = {
         cid: SimCenter(i, center, CenterPlan(), rng, 1)
         for i, (cid, center) in enumerate(CONFIG.centers.items())
     }
     for center in centers.values():
-        center.logged_in = 5
+        center.logged_in = logged_in
     bremen = CallerSource(CONFIG.centers["bremen"], CONFIG, CallerMix(0.0, 0.0), rng, TABLE)
-    decider = Decider(ROUTER, centers, EPOCH, verify=True)
+    return centers, bremen, Decider(ROUTER, centers, EPOCH, verify=True)
+
+
+def test_a_decision_is_not_kept_across_a_closing_time() -> None:
+    """Bremen closes at 18:00: a decision of 17:59:59.9995 does not carry over."""
+    _, bremen, decider = _demo()
     cls = bremen.draw()
     closing = 18 * 3600.0
     before = decider.choose(closing - 0.0005, cls, None, ())
-    assert before.decision.target == "bremen" and before.until <= closing
+    assert before.decision.target == "bremen"
     after = decider.choose(closing, cls, None, ())
     assert after.decision.target == "bund" and after.decision.offhours
     assert decider.kept == 0
-    # Within the stretch it is kept.
+    # Within the evening it is kept.
     again = decider.choose(closing + 60.0, cls, None, ())
     assert again is after and decider.kept == 1
 
 
+def test_a_decision_is_kept_for_the_same_opening_facts_the_next_day() -> None:
+    _, bremen, decider = _demo()
+    cls = bremen.draw()
+    monday = decider.choose(10 * 3600.0, cls, None, ())
+    evening = decider.choose(20 * 3600.0, cls, None, ())
+    assert (monday.decision.target, evening.decision.target) == ("bremen", "bund")
+    assert decider.asked == 2
+    # Open is open on any weekday; closed is closed "outside opening hours (Mon ...)".
+    assert decider.choose(86400 + 9 * 3600.0, cls, None, ()) is monday
+    tuesday = decider.choose(86400 + 21 * 3600.0, cls, None, ())
+    assert tuesday is not evening and tuesday.decision.target == "bund"
+    assert decider.choose(7 * 86400 + 21 * 3600.0, cls, None, ()) is evening
+    assert decider.kept == 2
+
+
 def test_an_overloaded_center_is_never_kept_and_a_calm_one_only_while_calm() -> None:
-    rng = random.Random(1)
-    centers = {
-        cid: SimCenter(i, center, CenterPlan(), rng, 1)
-        for i, (cid, center) in enumerate(CONFIG.centers.items())
-    }
-    for center in centers.values():
-        center.logged_in = 5
-    source = CallerSource(CONFIG.centers["bremen"], CONFIG, CallerMix(0.0, 0.0), rng, TABLE)
-    decider = Decider(ROUTER, centers, EPOCH, verify=True)
+    centers, source, decider = _demo()
     cls = source.draw()
     noon = 12 * 3600.0
     calm = decider.choose(noon, cls, None, ())
     assert calm.decision.target == "bremen" and calm.deps
     _set_load(centers["bremen"], noon, ("bremen", 10, 5, 5, 100.0), source)  # 10 waiting >= 10
     busy = decider.choose(noon + 1, cls, None, ())
-    assert busy.decision.target == "bund" and busy.until <= noon + 1
+    assert busy.decision.target == "bund" and not busy.keep
     assert decider.choose(noon + 2, cls, None, ()) is not busy
     _set_load(centers["bremen"], noon, ("bremen", 0, 5, 1, 100.0), source)
     assert decider.choose(noon + 3, cls, None, ()) is calm
