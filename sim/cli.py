@@ -29,6 +29,7 @@ from sim.loadcli import add_load
 from sim.national import national_network, render_config
 from sim.scenario import Scenario
 from sim.scenarioload import load_scenario
+from sim.staffing.cli import add_staff
 
 EXIT_OK, EXIT_FAILURE, EXIT_BAD_INPUT = 0, 1, 2
 _SHOWN_FLOWS = 15
@@ -37,7 +38,7 @@ SubParsers = argparse._SubParsersAction
 
 
 def add_parser(sub: SubParsers[argparse.ArgumentParser]) -> None:
-    """Register ``lotse sim`` (``run``, ``national``) and ``lotse erlang``."""
+    """Register ``lotse sim`` (``run``, ``staff``, ``load``, ``national``) and ``lotse erlang``."""
     sim = sub.add_parser(
         "sim",
         help="what-if engine: simulate a scenario with the real routing policy",
@@ -69,7 +70,14 @@ def add_parser(sub: SubParsers[argparse.ArgumentParser]) -> None:
         default=None,
         help="network for a scenario that names none (default: the lotse configuration)",
     )
+    run.add_argument(
+        "--staffing",
+        type=Path,
+        metavar="PLAN.yaml",
+        help="replace the scenario's agents with this plan's (lotse sim staff --out)",
+    )
     run.set_defaults(func=run_command)
+    add_staff(sim_sub)
     add_load(sim_sub)
     nat = sim_sub.add_parser(
         "national",
@@ -110,23 +118,42 @@ def add_parser(sub: SubParsers[argparse.ArgumentParser]) -> None:
 # --- lotse sim run ------------------------------------------------------------------
 
 
-def run_command(args: argparse.Namespace) -> int:
-    """``lotse sim run``."""
-    err = Console(stderr=True)
+def load_scenario_arg(path: Path, config: Path | None) -> Scenario | None:
+    """Load a scenario named on the command line; ``None`` after printing its problems."""
     table = OrtsnetzTable.load()
-    config_path: Path = args.config or default_config_path()
+    config_path: Path = config or default_config_path()
     try:
-        scenario = load_scenario(
-            args.scenario, table=table, config=lambda: load_config(config_path, table=table)
+        return load_scenario(
+            path, table=table, config=lambda: load_config(config_path, table=table)
         )
     except ConfigError as problem:
         for line in problem.lines():
             print(line, file=sys.stderr)
-        return EXIT_BAD_INPUT
     except OSError as failure:
-        name = failure.filename or args.scenario
+        name = failure.filename or path
         print(f"{name}: cannot read: {failure.strerror or failure}", file=sys.stderr)
+    return None
+
+
+def run_command(args: argparse.Namespace) -> int:
+    """``lotse sim run``."""
+    err = Console(stderr=True)
+    scenario = load_scenario_arg(args.scenario, args.config)
+    if scenario is None:
         return EXIT_BAD_INPUT
+    if args.staffing is not None:
+        from sim.staffing.evaluate import with_staffing
+        from sim.staffing.planfile import load_plan
+
+        try:
+            scenario = with_staffing(scenario, load_plan(args.staffing, scenario.config))
+        except ConfigError as problem:
+            for line in problem.lines():
+                print(line, file=sys.stderr)
+            return EXIT_BAD_INPUT
+        except OSError as failure:
+            print(f"{args.staffing}: cannot read: {failure.strerror or failure}", file=sys.stderr)
+            return EXIT_BAD_INPUT
     started = time.perf_counter()
     try:
         report = _run(scenario, args.seed, err, verify=args.verify_decisions)

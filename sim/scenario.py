@@ -109,6 +109,7 @@ class CenterPlan:
     answered is the routing policy's business. ``agents`` are logged in to the
     center's queue by local weekday and half hour. Without ``staff_holidays``
     nobody works on the center's closure days and its state's public holidays.
+    ``min_agents`` and ``can_add_agents`` bind only the staffing planner.
     """
 
     calls_per_hour: WeekHours = ((0.0,) * HOURS,) * DAYS
@@ -117,6 +118,11 @@ class CenterPlan:
     patience: Dist = field(default_factory=lambda: Dist(DistKind.EXPONENTIAL, 120.0))
     ring: Dist = field(default_factory=lambda: Dist(DistKind.FIXED, 0.0))
     staff_holidays: bool = False
+    # Constraints of the staffing planner (``lotse sim staff``): at least
+    # ``min_agents`` in every half hour the center is open; without
+    # ``can_add_agents`` never more than ``agents`` says.
+    min_agents: int = 0
+    can_add_agents: bool = True
 
     @property
     def calls_per_week(self) -> float:

@@ -27,6 +27,9 @@ Like ``config.yaml``, a scenario is refused whole, with every problem listed as
         patience: {dist: exponential, mean_s: 120}     # or none
         ring: {dist: uniform, mean_s: 4, spread_s: 2}  # or seconds
         staff_holidays: false            # agents work on holidays and closure days
+        min_agents: 1                    # planner (lotse sim staff): at least this many while
+                                         # open (default: auto's min, else 0)
+        can_add_agents: false            # planner: never more than 'agents' says
 
 Precedence per center: ``center_defaults``, then patterns in file order, then
 the center's own entry; later keys win one by one.
@@ -84,6 +87,8 @@ _CENTER_KEYS = (
     "patience",
     "ring",
     "staff_holidays",
+    "min_agents",
+    "can_add_agents",
 )
 _MAX_DAYS = 366
 
@@ -399,10 +404,20 @@ class _Loader:
             else:
                 calls = d.calls_per_hour
         agents_node, agents_path = get("agents")
-        agents = d.agents
+        agents, least = d.agents, d.min_agents
         if agents_node is not None:
-            agents = self._agents(agents_node, agents_path, center, calls, plan, threshold, target)
-        return replace(plan, calls_per_hour=calls, agents=agents)
+            agents, auto_min = self._agents(
+                agents_node, agents_path, center, calls, plan, threshold, target
+            )
+            least = auto_min if auto_min is not None else least
+        min_node, min_path = get("min_agents")
+        return replace(
+            plan,
+            calls_per_hour=calls,
+            agents=agents,
+            min_agents=self.r.integer(min_node, min_path, least, minimum=0),
+            can_add_agents=self.r.boolean(*get("can_add_agents"), d.can_add_agents),
+        )
 
     def _agents(
         self,
@@ -413,7 +428,8 @@ class _Loader:
         plan: CenterPlan,
         threshold: float,
         target: float,
-    ) -> WeekHalfHours:
+    ) -> tuple[WeekHalfHours, int | None]:
+        """The agents table, and the ``min`` of an ``auto`` table (else ``None``)."""
         if isinstance(node, MappingNode) and any(
             isinstance(k, ScalarNode) and k.value == "auto" for k, _ in node.value
         ):
@@ -423,8 +439,8 @@ class _Loader:
                 self.r.report(f["auto"], f"{path}.auto: the target must lie between 0 and 1")
                 goal = target
             least = self.r.integer(f.get("min"), f"{path}.min", 1, minimum=0)
-            return _erlang_staffing(center, calls, plan, threshold, goal, least)
-        return self.v.staffing(node, path)
+            return _erlang_staffing(center, calls, plan, threshold, goal, least), least
+        return self.v.staffing(node, path), None
 
 
 def _erlang_staffing(
