@@ -241,6 +241,7 @@ def plan_json(plan: StaffingPlan) -> dict[str, Any]:
             "center_days": c.center_days,
             "center_days_expected_below": c.center_days_expected_below,
             "overdispersion": c.overdispersion,
+            "worst_overdispersion": c.worst_overdispersion,
             "z_window": c.z_window,
             "runs": c.runs,
         },

@@ -8,7 +8,8 @@ The rules a plan must keep (``lotse sim staff``, README "Staffing planner"):
   :data:`MIN_DAY_CALLS` counted calls are left to the window rule;
 * *window*: a fresh run with another seed keeps every center's service level
   over the whole window at or above the target with the chosen confidence
-  (jointly for all centers: each center gets ``1 - (1 - confidence) / N``);
+  (jointly for all centers: each center gets ``1 - (1 - confidence) / N``),
+  the margin above the target at most :data:`MAX_MARGIN`;
 * *floor per half hour*: by the Erlang formula of its designed load, no half
   hour of a queue falls below ``floor`` (default ``target - 0.2``);
 * optionally *abandonment*: every center's abandon rate over the window stays
@@ -26,9 +27,12 @@ overflow, negative where a center's calls wait at busy partners. With the
 corrections (pooled over rounds, later rounds weighing more) a greedy step
 adds agents where the model says they lift the missing service level most per
 agent-hour, then takes agents away where they are worth least as long as
-every rule still holds. The plan of the last round is the one evaluated with
-fresh seeds, so its reported figures and confidence are measured, not
-predicted.
+every rule still holds. The step before the last round only adds agents:
+more agents do not lower a service level in the engine (the property test
+``tests/sim/staffing/test_engine_monotone.py``), so what the runs before it
+found met stays met, and what fell short is mended. The plan of the
+last round is the one evaluated with fresh seeds, so its reported figures
+and confidence are measured, not predicted.
 """
 
 from __future__ import annotations
@@ -48,8 +52,14 @@ from sim.staffing.model import MAX_AGENTS, Curves, NetworkModel, erlang_c_agents
 MIN_DAY_CALLS = 30.0
 # The chance a fresh run keeps the target on each center-day.
 DAY_CONFIDENCE = 0.8
+# The most a goal lies above the target: a center with a few dozen calls a day
+# cannot be made sure of for another seed at any sane staffing (the spread of
+# 50 calls at 75 % is 6 points); its chance is reported instead.
+MAX_MARGIN = 0.05
 # An agent lifting the missing figures by less than this per agent-hour is not added.
 _MIN_GAIN = 1e-6
+# Degrees of freedom the network's overdispersion counts for in a center's own.
+_SHRINK_DF = 2
 # Variance of a run's service level over the binomial one, before any run says.
 _PRIOR_OVERDISPERSION = 2.0
 
@@ -120,6 +130,7 @@ class Confidence:
     center_days: int
     center_days_expected_below: float
     overdispersion: float
+    worst_overdispersion: float
     z_window: float
     runs: int
 
@@ -190,7 +201,6 @@ class _Problem:
         self.load = [list(row) for row in model.load]
         queues = model.queues
         self.curve = [[curves.curve(v, queues[j]) for j, v in enumerate(row)] for row in self.load]
-        self.seen: list[list[float]] | None = None
         # per cell: (constraint index, uses the abandonment curve, terms (slot, weight))
         self.by_cell: list[list[tuple[int, bool, list[tuple[int, float]]]]] = [
             [] for _ in model.cells
@@ -239,10 +249,10 @@ class _Problem:
                 self.constraints.append(_Constraint(_ABANDON, home, -1, kept, window, total))
 
     def observe_load(self, results: Sequence[EvalResult]) -> None:
-        """Fold the queues' joins seen in ``results`` into the curves' loads.
+        """Take the queues' joins seen in ``results`` (their mean) as the curves' loads.
 
-        Half of the new runs' mean, half of what was seen before: the loads
-        follow the plan as it changes without jumping with every seed.
+        Never below the designed load: the runs add what overflow and spills
+        brought, a seed's quiet half hour does not make the model optimistic.
         """
         ids = self.model.center_ids
         per_hour = 3600.0 / SLOT_S / len(results)
@@ -252,12 +262,6 @@ class _Problem:
             for j, f in enumerate(_in_order(result, ids)):
                 for k, n in enumerate(f.joins):
                     now[k][j] += n * per_hour
-        if self.seen is not None:
-            now = [
-                [(a + b) / 2.0 for a, b in zip(new, old, strict=True)]
-                for new, old in zip(now, self.seen, strict=True)
-            ]
-        self.seen = now
         queues = self.model.queues
         for k in range(slots):
             for j in range(len(ids)):
@@ -447,7 +451,7 @@ def _search(
         need = max([lower[e]] + [erlang_c_agents(r, q, rules.target) for r in problem.cell_load(e)])
         erlang_c_hours[cell.center] += need * problem.hours[e]
     hour_day = _hour_days(model)
-    phi_sum, phi_n = 0.0, 0
+    spread = _Spread()
     rounds: list[RoundSummary] = []
     results: list[EvalResult] = []
     done = 0
@@ -468,6 +472,9 @@ def _search(
 
         results = evaluator.map(tasks, tick)
         evaluated = list(x)
+        # The curves take the loads these runs saw; the corrections are what
+        # the runs found beyond the curves at those loads.
+        problem.observe_load(results)
         pred = problem.predict(x)
         observed = [_observed(problem, con, results, hour_day) for con in problem.constraints]
         for con, p, seen in zip(problem.constraints, pred, observed, strict=True):
@@ -477,27 +484,24 @@ def _search(
             level = statistics.fmean(seen) if seen else 0.0
             if con.kind == _WINDOW and len(seen) > 1 and 0.0 < level < 1.0:
                 binomial = level * (1.0 - level) / con.calls
-                phi_sum += statistics.variance(seen) / binomial
-                phi_n += 1
-        phi = _overdispersion(phi_sum, phi_n)
-        _set_goals(problem, rules, phi, rules.replications * (r + 1))
+                spread.add(con.home, statistics.variance(seen) / binomial, len(seen) - 1)
+        _set_goals(problem, rules, spread, rules.replications)
         rounds.append(_round_summary(problem, x, observed, rules, [t.seed for t in tasks]))
         if r < rules.rounds - 1:
-            problem.observe_load(results)
             lower, upper = _bounds(problem, rules.floor_level)
             x = [min(max(n, lo), hi) for n, lo, hi in zip(x, lower, upper, strict=True)]
             slack = problem.slack(x)
             _add(problem, x, upper, slack)
-            _remove(problem, x, lower, slack)
+            if r < rules.rounds - 2:
+                _remove(problem, x, lower, slack)
     assert evaluated is not None
-    phi = _overdispersion(phi_sum, phi_n)
     say("done", total_runs, total_runs)
     return _answer(
         problem,
         evaluated,
         results,
         rules,
-        phi,
+        spread,
         hour_day,
         rounds,
         erlang_a_hours,
@@ -506,10 +510,39 @@ def _search(
     )
 
 
-def _overdispersion(total: float, n: int) -> float:
-    if n == 0:
-        return _PRIOR_OVERDISPERSION
-    return min(max(total / n, 1.0), 20.0)
+class _Spread:
+    """How much more a center's service level varies from run to run than binomially.
+
+    Runs of the same plan (the replications of a round) give each center a
+    variance ratio with ``replications - 1`` degrees of freedom per round. A
+    center's own ratio is shrunk towards the network's: a center fed by the
+    whole country's overflow (the national center) varies far more than a
+    regional one, but a few runs alone would be a shaky estimate.
+    """
+
+    def __init__(self) -> None:
+        self.sums: dict[int, float] = {}
+        self.dfs: dict[int, int] = {}
+
+    def add(self, home: int, ratio: float, df: int) -> None:
+        self.sums[home] = self.sums.get(home, 0.0) + ratio * df
+        self.dfs[home] = self.dfs.get(home, 0) + df
+
+    @property
+    def pooled(self) -> float:
+        df = sum(self.dfs.values())
+        if df == 0:
+            return _PRIOR_OVERDISPERSION
+        return _clip(sum(self.sums.values()) / df)
+
+    def of(self, home: int) -> float:
+        pooled = self.pooled
+        df = self.dfs.get(home, 0)
+        return _clip((self.sums.get(home, 0.0) + _SHRINK_DF * pooled) / (df + _SHRINK_DF))
+
+
+def _clip(phi: float) -> float:
+    return min(max(phi, 1.0), 50.0)
 
 
 def _z(rules: Rules, problem: _Problem) -> float:
@@ -521,12 +554,14 @@ def _sigma(phi: float, target: float, calls: float, runs: int) -> float:
     """The spread of a fresh run's service level about the estimate (at the target).
 
     Binomial spread times the overdispersion the runs showed, widened by the
-    uncertainty of the estimate itself (``runs`` runs went into it).
+    uncertainty of the estimate itself: counted as if only the ``runs`` runs
+    of one round had gone into it, since the corrections of earlier rounds
+    were measured on other plans.
     """
     return math.sqrt(phi * target * (1.0 - target) / calls * (1.0 + 1.0 / max(runs, 1)))
 
 
-def _set_goals(problem: _Problem, rules: Rules, phi: float, runs: int) -> None:
+def _set_goals(problem: _Problem, rules: Rules, spread: _Spread, runs: int) -> None:
     """Goals: the target plus the margin a fresh run needs (see the module doc)."""
     z_window = _z(rules, problem)
     z_day = statistics.NormalDist().inv_cdf(DAY_CONFIDENCE)
@@ -534,7 +569,8 @@ def _set_goals(problem: _Problem, rules: Rules, phi: float, runs: int) -> None:
         if con.kind == _ABANDON or con.calls <= 0:
             continue
         z = z_window if con.kind == _WINDOW else z_day
-        con.goal = rules.target + z * _sigma(phi, rules.target, con.calls, runs)
+        sigma = _sigma(spread.of(con.home), rules.target, con.calls, runs)
+        con.goal = rules.target + min(z * sigma, MAX_MARGIN)
 
 
 def _hour_days(model: NetworkModel) -> list[int]:
@@ -603,7 +639,7 @@ def _answer(
     x: Sequence[int],
     results: Sequence[EvalResult],
     rules: Rules,
-    phi: float,
+    spread: _Spread,
     hour_day: Sequence[int],
     rounds: Sequence[RoundSummary],
     erlang_a_hours: float,
@@ -616,6 +652,7 @@ def _answer(
     norm = statistics.NormalDist()
     pred = problem.predict(x)
     runs_total = sum(len(rd.seeds) for rd in rounds)
+    runs_final = len(rounds[-1].seeds)
     p_center: dict[int, float] = {}
     day_below = 0.0
     center_days = 0
@@ -623,7 +660,8 @@ def _answer(
         if con.kind == _ABANDON or con.calls <= 0:
             continue
         estimate = p + con.delta
-        meets = norm.cdf((estimate - target) / _sigma(phi, target, con.calls, runs_total))
+        sigma = _sigma(spread.of(con.home), target, con.calls, runs_final)
+        meets = norm.cdf((estimate - target) / sigma)
         if con.kind == _WINDOW:
             p_center[con.home] = meets
         else:
@@ -672,7 +710,10 @@ def _answer(
             worst_center=min(p_center.values()) if p_center else 1.0,
             center_days=center_days,
             center_days_expected_below=day_below,
-            overdispersion=phi,
+            overdispersion=spread.pooled,
+            worst_overdispersion=max(
+                (spread.of(c.home) for c in problem.constraints), default=spread.pooled
+            ),
             z_window=_z(rules, problem),
             runs=runs_total,
         ),

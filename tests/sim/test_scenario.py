@@ -291,3 +291,20 @@ def test_impossible_durations_are_refused() -> None:
         Dist(DistKind.UNIFORM, 2, 3)
     with pytest.raises(ValueError):
         Dist(DistKind.FIXED, -1)
+
+
+def test_planner_constraints_are_read() -> None:
+    """min_agents and can_add_agents; an auto table's min is the planner's minimum too."""
+    root = Path(__file__).resolve().parents[2]
+    text = (
+        "name: c\nstart: 2026-11-24\nnetwork: config.yaml\n"
+        "centers:\n"
+        "  bremen: {calls_per_week: 6000, agents: {auto: 0.8, min: 2}}\n"
+        "  wittenberg: {agents: 3, min_agents: 1, can_add_agents: false}\n"
+        "  halberstadt: {agents: {auto: 0.8, min: 2}, min_agents: 4}\n"
+    )
+    s = load_scenario_text(text, "c.yaml", base_dir=root, table=OrtsnetzTable.load())
+    assert s.plan("bremen").min_agents == 2 and s.plan("bremen").can_add_agents
+    assert s.plan("wittenberg").min_agents == 1 and not s.plan("wittenberg").can_add_agents
+    assert s.plan("halberstadt").min_agents == 4
+    assert s.plan("paderborn").min_agents == 0
