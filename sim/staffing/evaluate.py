@@ -17,8 +17,10 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import Executor, ProcessPoolExecutor
 from dataclasses import dataclass, replace
 
+from router.policy import Action
 from sim.engine import Engine
-from sim.engine.model import SimCall
+from sim.engine.decisions import Choice
+from sim.engine.model import SimCall, SimCenter
 from sim.engine.timeline import SLOT_S
 from sim.scenario import DAYS, HALF_HOURS, Scenario, WeekHalfHours
 
@@ -96,20 +98,32 @@ class _JoinCounter(Engine):
     """The engine, also counting the calls that join each queue per half hour.
 
     The report counts calls by their home; the planner's queueing model also
-    needs what each queue was offered, overflow and spills included.
+    needs what each queue was offered, overflow and spills included. A call
+    joins where the engine plays a queue decision (``_act``), or, on the
+    engine's inline path, where an agent takes it the moment it arrives
+    (``_take`` with no wait; the same call taken after an ``_act`` is not
+    counted twice).
     """
 
     def __init__(self, scenario: Scenario, *, seed: int) -> None:
         super().__init__(scenario, seed=seed)
-        slots = len(self.timeline.slots)
-        self.joins = [[0] * slots for _ in self.centers]
+        self._last = len(self.timeline.slots) - 1
+        self.joins = [[0] * (self._last + 1) for _ in self.centers]
+        self._acting = False
 
-    def _route(self, t: float, call: SimCall) -> None:
-        before = call.at
-        super()._route(t, call)
-        if call.at is not before and call.at is not None:
-            slot = min(int(t // SLOT_S), len(self.joins[0]) - 1)
-            self.joins[call.at.index][slot] += 1
+    def _act(self, t: float, call: SimCall, choice: Choice) -> None:
+        if choice.action is Action.QUEUE and choice.target is not None:
+            self.joins[choice.target.index][min(int(t // SLOT_S), self._last)] += 1
+        self._acting = True
+        try:
+            super()._act(t, call, choice)
+        finally:
+            self._acting = False
+
+    def _take(self, t: float, center: SimCenter, home: SimCenter, hour: int, since: float) -> None:
+        if since == t and not self._acting:
+            self.joins[center.index][min(int(t // SLOT_S), self._last)] += 1
+        super()._take(t, center, home, hour, since)
 
 
 def evaluate(scenario: Scenario, task: EvalTask) -> EvalResult:

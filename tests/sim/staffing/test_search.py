@@ -12,7 +12,7 @@ from router.config import Thresholds, TimeRange, WeeklyHours
 from router.numbering import OrtsnetzTable
 from sim.engine import simulate
 from sim.erlang import agents_for
-from sim.staffing.evaluate import with_staffing
+from sim.staffing.evaluate import EvalTask, evaluate, pack, with_staffing
 from sim.staffing.search import Rules, plan_staffing
 from tests.sim.staffing.conftest import center, erlang_plan, scenario
 
@@ -151,3 +151,24 @@ def test_max_abandon_adds_agents(table: OrtsnetzTable) -> None:
     assert strict.agent_hours > loose.agent_hours
     solo = strict.centers[0]
     assert solo.abandon_rate is not None and solo.abandon_rate <= 0.02
+
+
+def test_joins_count_every_call_queued_once_per_queue(table: OrtsnetzTable) -> None:
+    """What the model learns about each queue's load: every queue joined, spills included."""
+    alone = scenario(table, [center("solo", ortsnetze=("30",))], {"solo": erlang_plan(RATES)})
+    tables = {"solo": alone.plan("solo").agents}
+    result = evaluate(alone, EvalTask(pack(tables), seed=3))
+    solo = result.centers[0]
+    assert sum(solo.joins) == solo.queued > 500
+    spilling = scenario(
+        table,
+        [
+            center("a", ortsnetze=("30",), overflow_partners=("b",), queue_timeout_s=5),
+            center("b", ortsnetze=("40",)),
+        ],
+        {"a": erlang_plan(RATES), "b": erlang_plan([0.0] * 24)},
+    )
+    tables = {"a": spilling.plan("a").agents, "b": spilling.plan("b").agents}
+    a, b = evaluate(spilling, EvalTask(pack(tables), seed=3)).centers
+    assert sum(a.joins) == a.queued
+    assert sum(b.joins) == a.spill_out == b.spill_in > 0
