@@ -74,7 +74,7 @@ class CenterFigures:
     service_level: float | None
     asa_s: float | None
     abandon_rate: float | None
-    queued: int
+    queued: int  # calls that joined a queue (the report's "offered")
     agent_hours: float
     spill_in: int
     spill_out: int
@@ -144,7 +144,7 @@ def evaluate(scenario: Scenario, task: EvalTask) -> EvalResult:
             service_level=c.service_level,
             asa_s=c.asa_s,
             abandon_rate=c.abandon_rate,
-            queued=c.queued,
+            queued=c.offered,
             agent_hours=c.agent_hours,
             spill_in=moves[c.id][0],
             spill_out=moves[c.id][1],
