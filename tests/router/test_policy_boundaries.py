@@ -80,3 +80,26 @@ def test_open_from_the_opening_minute_through_the_last_minute_before_closing(
     closed = "halberstadt closed: outside opening hours (Tue 08:00-18:00)"
     assert (closed in d.reasons) is not open_
     assert (router.closed_reason("halberstadt", Moment.of(at), snapshot()) is None) is open_
+
+
+@pytest.mark.parametrize(("partner_waiting", "target"), [(12, "paderborn"), (11, "bund")])
+def test_an_overloaded_partner_must_be_strictly_better_to_take_the_call(
+    router: Router, partner_waiting: int, target: str
+) -> None:
+    # Both over their limits; an equal expected wait is no reason to move the caller.
+    home = CenterState(waiting=12, agents_logged_in=3, agents_busy=3, avg_handle_s=200)
+    partner = CenterState(
+        waiting=partner_waiting, agents_logged_in=3, agents_busy=3, avg_handle_s=200
+    )
+    d = decide(Call("05251 1234"), TUESDAY, snapshot(paderborn=home, bund=partner), router)
+    assert d.target == target
+    assert ("no partner does better: stay at paderborn" in d.reasons) is (target == "paderborn")
+
+
+@pytest.mark.parametrize(("available", "expected"), [(2, 0.0), (1, 30.0)])
+def test_a_free_agent_for_every_waiting_caller_and_one_more_means_no_wait(
+    available: int, expected: float
+) -> None:
+    # One caller waiting: two free agents serve the newcomer at once, one does not.
+    state = CenterState(waiting=1, agents_logged_in=2, agents_available=available, avg_handle_s=60)
+    assert state.expected_wait_s() == expected
