@@ -17,6 +17,8 @@ from prometheus_client import CollectorRegistry
 from ami.events import (
     AgentComplete,
     AgentConnect,
+    CoreShowChannel,
+    CoreShowChannelsComplete,
     Hangup,
     QueueCallerAbandon,
     QueueCallerJoin,
@@ -26,11 +28,12 @@ from ami.events import (
 from cliutil import default_config_path
 from lotse.calltrack import CallTracker
 from lotse.journal.records import Abandoned, Answered, Record, Spilled
+from lotse.journal.store import OpenCall
 from lotse.routing_service import RoutingRequest
 from metrics.registry import LotseMetrics
 from router.config import Config
 from router.configload import load_config
-from router.numbering import OrtsnetzTable
+from router.numbering import OrtsnetzTable, classify_caller
 from router.policy import Call, Router, decide
 from router.state import CenterState, Snapshot
 from tests.ami.replay import messages
@@ -286,3 +289,40 @@ def test_the_real_asterisk_timeout_capture_counts_no_abandon() -> None:
     assert [(r.from_center, r.wait_s) for r in spilled] == [("bremen", 12)]
     assert not any(isinstance(r, Abandoned) for r in h.records)
     assert h.tracker.active_calls == 0
+
+
+def test_reconciled_calls_are_offered_once_per_home_as_the_journal_counts_them() -> None:
+    h = Harness()
+    h.tracker = CallTracker(
+        h.config, h.records.append, h.metrics, lambda: MONDAY, lambda _: "hash",
+        classify=lambda raw: classify_caller(raw, _table()),
+    )  # fmt: skip
+    # A queued call the journal knows from before a restart, and one it does not.
+    h.tracker.begin_reconcile("r1", [OpenCall("k1", "halberstadt", "halberstadt",
+                                              False, False, False, True)])  # fmt: skip
+    for uid in ("k1", "new1"):
+        h.tracker.apply(
+            CoreShowChannel(
+                channel=f"PJSIP/carrier-{uid}",
+                uniqueid=uid,
+                linkedid=uid,
+                caller_id_num="039411234567",
+                channel_state=6,
+                context="lotse-115",
+                exten="115",
+                priority=1,
+                application="Queue",
+                application_data="115-halberstadt,,,,30",
+                duration=42.0,
+                bridge_id=None,
+                action_id="r1",
+            )
+        )
+    h.tracker.apply(CoreShowChannelsComplete(list_items=2, action_id="r1"))
+    # The known call was offered before the restart; the adopted one is offered now.
+    assert h.per_home("halberstadt")["offered"] == 1
+    # The known call spills and joins the partner: still one offered call.
+    h.timeout("k1", "115-halberstadt", 30)
+    h.decide("k1", HALBERSTADT, visited=("halberstadt",))
+    h.join("k1", "115-sachsen-anhalt")
+    assert h.per_home("halberstadt")["offered"] == 1
