@@ -91,6 +91,25 @@ class PostalCodes:
 
 
 @dataclass(frozen=True)
+class CallbackSettings:
+    """A center's ``callback:`` settings; ``None`` disables an offer criterion."""
+
+    # Offer before queueing when the final decision's expected wait exceeds this.
+    offer_expected_wait_s: float | None = None
+    # Offer once the caller has waited this long in the final queue (a key press leaves it).
+    offer_after_wait_s: int | None = None
+    # Offer when every center is closed (instead of only the off-hours announcement).
+    offer_when_closed: bool = False
+    # Attempts per request; an unanswered attempt is retried after the interval.
+    attempts: int = 3
+    retry_interval_s: int = 600
+    # How long the caller's phone rings before an attempt counts as unanswered.
+    ring_timeout_s: int = 30
+    # The promise: this many hours of the center's service time.
+    deadline_service_h: float = 24.0
+
+
+@dataclass(frozen=True)
 class Center:
     """A municipal (or state/national) 115 service center."""
 
@@ -108,6 +127,8 @@ class Center:
     overflow_partners: tuple[str, ...] = ()
     offhours_partners: tuple[str, ...] = ()
     queue_timeout_s: int = 30
+    # ``None``: no callback is offered for this center.
+    callback: CallbackSettings | None = None
 
 
 class UnknownOriginMode(StrEnum):

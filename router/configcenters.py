@@ -15,6 +15,7 @@ from yaml.nodes import Node, ScalarNode, SequenceNode
 from router.config import (
     FEDERAL_STATES,
     WEEKDAYS,
+    CallbackSettings,
     Center,
     PostalCodes,
     Thresholds,
@@ -46,6 +47,16 @@ _CENTER_OPTIONAL = (
     "queue_timeout_s",
     "overflow_partners",
     "offhours_partners",
+    "callback",
+)
+_CALLBACK_KEYS = (
+    "offer_expected_wait_s",
+    "offer_after_wait_s",
+    "offer_when_closed",
+    "attempts",
+    "retry_interval_s",
+    "ring_timeout_s",
+    "deadline_service_h",
 )
 _NO_HOURS = WeeklyHours(((),) * 7)
 
@@ -132,6 +143,7 @@ class CenterReader:
             queue_timeout_s=self.r.integer(
                 f.get("queue_timeout_s"), f"{p}.queue_timeout_s", d.queue_timeout_s, minimum=1
             ),
+            callback=self._callback(f.get("callback"), f"{p}.callback"),
         )
 
     def _state(self, node: Node | None, path: str) -> str:
@@ -347,6 +359,60 @@ class CenterReader:
             max_expected_wait_s=max_wait,
             no_agents=self.r.boolean(f.get("no_agents"), f"{path}.no_agents", d.no_agents),
         )
+
+    def _callback(self, node: Node | None, path: str) -> CallbackSettings | None:
+        """The center's ``callback:`` block; absent or null offers no callback."""
+        if node is None or (isinstance(node, ScalarNode) and node.tag == NULL):
+            return None
+        d = CallbackSettings()
+        before = len(self.r.problems)
+        f = self.r.fields(node, path, optional=_CALLBACK_KEYS)
+        r = self.r
+        wait = self._positive(f.get("offer_expected_wait_s"), f"{path}.offer_expected_wait_s")
+        settings = CallbackSettings(
+            offer_expected_wait_s=wait,
+            offer_after_wait_s=r.optional_integer(
+                f.get("offer_after_wait_s"), f"{path}.offer_after_wait_s", None, minimum=1
+            ),
+            offer_when_closed=r.boolean(
+                f.get("offer_when_closed"), f"{path}.offer_when_closed", d.offer_when_closed
+            ),
+            attempts=r.integer(f.get("attempts"), f"{path}.attempts", d.attempts, minimum=1),
+            retry_interval_s=r.integer(
+                f.get("retry_interval_s"), f"{path}.retry_interval_s", d.retry_interval_s, minimum=1
+            ),
+            ring_timeout_s=r.integer(
+                f.get("ring_timeout_s"), f"{path}.ring_timeout_s", d.ring_timeout_s, minimum=5
+            ),
+            deadline_service_h=self._positive(
+                f.get("deadline_service_h"), f"{path}.deadline_service_h"
+            )
+            or d.deadline_service_h,
+        )
+        if (
+            len(self.r.problems) == before
+            and settings.offer_expected_wait_s is None
+            and settings.offer_after_wait_s is None
+            and not settings.offer_when_closed
+        ):
+            self.r.report(
+                node,
+                f"{path}: offers a callback never; set offer_expected_wait_s, "
+                "offer_after_wait_s or offer_when_closed (or remove the block)",
+            )
+        return settings
+
+    def _positive(self, node: Node | None, path: str) -> float | None:
+        """A number above 0, or ``None`` if absent or null."""
+        if node is None or (isinstance(node, ScalarNode) and node.tag == NULL):
+            return None
+        before = len(self.r.problems)
+        value = self.r.number(node, path, 0.0)
+        if value <= 0:
+            if len(self.r.problems) == before:
+                self.r.report(node, f"{path}: must be above 0, got {value:g}")
+            return None
+        return value
 
     def _partners(self, cid: str, node: Node | None, path: str) -> tuple[str, ...]:
         partners: list[str] = []
