@@ -99,30 +99,30 @@ class _JoinCounter(Engine):
 
     The report counts calls by their home; the planner's queueing model also
     needs what each queue was offered, overflow and spills included. A call
-    joins where the engine plays a queue decision (``_act``), or, on the
-    engine's inline path, where an agent takes it the moment it arrives
-    (``_take`` with no wait; the same call taken after an ``_act`` is not
-    counted twice).
+    answered the moment it first joins a queue is counted where the agent
+    takes it (``_take`` with no wait: the engine's inline path never plays a
+    decision for it); every other queue decision where it is played
+    (``_act``).
     """
 
     def __init__(self, scenario: Scenario, *, seed: int) -> None:
         super().__init__(scenario, seed=seed)
-        self._last = len(self.timeline.slots) - 1
-        self.joins = [[0] * (self._last + 1) for _ in self.centers]
-        self._acting = False
+        # One spare half hour: a call at the very end of the period.
+        self.joins = [[0] * (len(self.timeline.slots) + 1) for _ in self.centers]
 
     def _act(self, t: float, call: SimCall, choice: Choice) -> None:
-        if choice.action is Action.QUEUE and choice.target is not None:
-            self.joins[choice.target.index][min(int(t // SLOT_S), self._last)] += 1
-        self._acting = True
-        try:
-            super()._act(t, call, choice)
-        finally:
-            self._acting = False
+        target = choice.target
+        if (
+            choice.action is Action.QUEUE
+            and target is not None
+            and (target.waiting or target.logged_in <= target.busy or 0.0 <= call.first_queue < t)
+        ):
+            self.joins[target.index][int(t / SLOT_S)] += 1
+        super()._act(t, call, choice)
 
     def _take(self, t: float, center: SimCenter, home: SimCenter, hour: int, since: float) -> None:
-        if since == t and not self._acting:
-            self.joins[center.index][min(int(t // SLOT_S), self._last)] += 1
+        if since == t:
+            self.joins[center.index][int(t / SLOT_S)] += 1
         super()._take(t, center, home, hour, since)
 
 
@@ -130,7 +130,12 @@ def evaluate(scenario: Scenario, task: EvalTask) -> EvalResult:
     """Simulate ``scenario`` with the task's staffing and seed; the report, slimmed."""
     engine = _JoinCounter(with_staffing(scenario, unpack(task.staffing)), seed=task.seed)
     report = engine.run()
-    joins = {c.id: tuple(engine.joins[c.index]) for c in engine.centers}
+    slots = len(engine.timeline.slots)
+    joins = {}
+    for c in engine.centers:
+        row = engine.joins[c.index]
+        row[slots - 1] += row[slots]
+        joins[c.id] = tuple(row[:slots])
     moves: dict[str, list[int]] = {c.id: [0, 0, 0, 0] for c in report.centers}
     for column, flows in ((0, report.overflow), (2, report.offhours_flows)):
         for flow in flows:
