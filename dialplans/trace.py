@@ -140,6 +140,9 @@ class TraceWorld:
     def now(self) -> float:
         return self.at.timestamp()
 
+    def interrupted(self, ex: Execution) -> Result | None:
+        return None
+
     def executing(self, ex: Execution, step: Step) -> None:
         self.entries.append((step, []))
 

@@ -2,9 +2,11 @@
 
 It listens for AMI clients (lotse's controller logs in with the configured
 username and the secret from ``controller.ami_secret_env`` /
-``ami_secret_file``), asks the FastAGI service for every call and plays the
-115 dialplan. Calls arrive by AMI ``Originate`` of ``Local/115@lotse-115``
-with the caller's number as ``CallerID`` (``lotse sim load --pbx``), or of
+``ami_secret_file``) and runs every call through the dialplan
+``lotse dialplan build`` generates from the configuration (or the files of
+``--dialplan DIR``), asking the FastAGI service where its AGI() says.
+Calls arrive by AMI ``Originate`` of ``Local/115@lotse-115`` with the
+caller's number as ``CallerID`` (``lotse sim load --pbx``), or of
 ``Local/NUMBER@originate-115``.
 Exit codes: 0 after a clean stop (Ctrl-C, SIGTERM), 1 when it cannot run
 (address in use), 2 for bad input.
@@ -21,6 +23,7 @@ import sys
 from pathlib import Path
 
 from cliutil import BadInput, add_config_option, load, os_reason, report_bad_input
+from dialplans.engine import Dialplan, DialplanFileError, load_dialplan
 from dialplans.manager import load_username
 from router.config import Config, Endpoint
 from router.numbering import OrtsnetzTable
@@ -48,8 +51,9 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
     parser.add_argument(
         "--agi",
         metavar="HOST:PORT",
-        help="FastAGI service to ask (default: controller.agi_listen; "
-        "'none': every call takes the static fallback)",
+        help="FastAGI service every AGI() connects to (default: the dialplan's AGI() "
+        "address, controller.agi_listen when generated; 'none': AGI() fails and every call "
+        "takes the static fallback)",
     )
     staff = parser.add_mutually_exclusive_group()
     staff.add_argument(
@@ -66,6 +70,13 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
         default=1.0,
         metavar="X",
         help="time compression: X simulated seconds per real second",
+    )
+    parser.add_argument(
+        "--dialplan",
+        type=Path,
+        metavar="DIR",
+        help="run the dialplan files in DIR (extensions*.conf; default: generate them from "
+        "the configuration, as `lotse dialplan build` does)",
     )
     parser.add_argument("--seed", type=int, default=0, metavar="N", help="random seed")
     parser.add_argument(
@@ -126,22 +137,27 @@ def run(args: argparse.Namespace) -> int:
             if args.ami_listen
             else config.controller.ami
         )
+        agi_url: str | bool | None
         if args.agi and args.agi.lower() == "none":
-            agi_url: str | None = None
+            agi_url = None
+        elif args.agi:
+            agi_url = f"agi://{parse_endpoint(args.agi, '--agi')}/route"
         else:
-            agi = parse_endpoint(args.agi, "--agi") if args.agi else config.controller.agi_listen
-            agi_url = f"agi://{agi}/route"
+            agi_url = True  # where the dialplan's AGI() says (the config's controller)
         if args.staffing:
             staffing = load_staffing(args.staffing, config)
         else:
             staffing = Staffing.uniform(config, 2 if args.agents is None else args.agents)
         secret = ami_secret(config)
+        dialplan = load_dialplan(args.dialplan) if args.dialplan else None
+    except DialplanFileError as err:
+        return report_bad_input(BadInput(str(err)))
     except StaffingError as err:
         return report_bad_input(BadInput(str(err)))
     except BadInput as err:
         return report_bad_input(err)
     try:
-        pbx = _pbx(args, config, staffing, table, secret, ami, agi_url)
+        pbx = _pbx(args, config, staffing, table, secret, ami, agi_url, dialplan)
     except OSError as err:
         print(
             f"lotse pbx: cannot write the queue_log {args.queue_log}: {os_reason(err)}",
@@ -162,7 +178,8 @@ def _pbx(
     table: OrtsnetzTable,
     secret: str,
     ami: Endpoint,
-    agi_url: str | None,
+    agi_url: str | bool | None,
+    dialplan: Dialplan | None,
 ) -> Pbx:
     return Pbx(
         config,
@@ -178,6 +195,7 @@ def _pbx(
         framing=Framing.SOURCE if args.source_framing else Framing.CAPTURE,
         detail=EventDetail.LEAN if args.lean_events else EventDetail.FULL,
         queue_log=args.queue_log,
+        dialplan=dialplan,
     )
 
 

@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from enum import Enum
 from typing import TypeVar
 
+from dialplans.engine import Dialplan, Interpreter
 from router.config import Config
 from standin.agiclient import FastAgiClient
 from standin.calls import Call
@@ -47,14 +48,17 @@ class Wake(Enum):
 
 @dataclass(frozen=True)
 class DialplanSettings:
-    """Names and media durations of the dialplan the stand-in plays.
+    """Where the dialplan's AGI() goes, names, and media durations.
 
-    ``agi_url`` is the FastAGI service (``agi://HOST:PORT/route``); ``None``
-    means no AGI() at all (every call takes the static fallback). Media
-    durations are how long a prompt plays, in virtual seconds.
+    ``agi_url`` is the FastAGI service (``agi://HOST:PORT/route``) every AGI()
+    connects to; with ``agi_from_dialplan`` the URL written in the dialplan is
+    used instead. ``None`` means no FastAGI at all: AGI() fails
+    (``AGISTATUS=FAILURE``) and calls take the static fallback. Media
+    durations are how long a sound plays, in virtual seconds.
     """
 
     agi_url: str | None = "agi://127.0.0.1:4573/route"
+    agi_from_dialplan: bool = False
     entry_context: str = "lotse-115"
     agents_context: str = "agents"
     endpoint: str = "carrier"
@@ -63,8 +67,6 @@ class DialplanSettings:
     announcement_s: float = 8.0
     prompt_s: float = 5.0
     digits_s: float = 4.0
-    fallback_timeout_s: int = 0
-    max_agi_rounds: int = 10
 
 
 class Core:
@@ -78,12 +80,15 @@ class Core:
         rng: random.Random,
         emitter: Emitter,
         settings: DialplanSettings,
+        dialplan: Dialplan,
     ) -> None:
         self.config = config
         self.clock = clock
         self.rng = rng
         self.emitter = emitter
         self.settings = settings
+        self.dialplan = dialplan
+        self.interpreter = Interpreter(dialplan, zone=config.timezone)
         self.channels = ChannelTable(clock, rng)
         self.queues = Queues(emitter)
         self.agi = FastAgiClient(emitter, rng)

@@ -3,8 +3,8 @@
 ``Pbx(config)`` builds a queue per center of the lotse configuration, logs
 in the staffed agents, listens for manager clients and plays the 115
 dialplan for every call placed with :meth:`Pbx.place_call` (or originated
-over AMI into the 115 entry), asking the FastAGI service for each
-routing decision exactly as the generated dialplan does.
+over AMI into the 115 entry): the files ``lotse dialplan build`` generates,
+run by :mod:`dialplans.engine` (see :mod:`standin.dialplan`).
 """
 
 from __future__ import annotations
@@ -17,17 +17,19 @@ import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 
-from router.config import Config
+from dialplans.engine import Dialplan
+from router.config import Config, Endpoint
 from router.numbering import OrtsnetzTable
 from standin.actions import Actions
 from standin.agents import Agent, AgentProfile, local_interface
+from standin.agiclient import AgiUrl
 from standin.amiserver import AmiServer, AmiUser, Framing
 from standin.calls import Call, CallHandle, CallOutcome
 from standin.channels import Channel, ChannelState
 from standin.clock import Clock, ScaledClock
 from standin.core import Core, DialplanSettings
+from standin.dialplan import generated_dialplan, run_call
 from standin.emit import Emitter, EventBus, EventDetail
-from standin.flow import run_call
 from standin.queuelog import QueueLogFile
 from standin.queues import Member, Queue
 from standin.staffing import Staffing
@@ -58,7 +60,11 @@ class Pbx:
     ``manager_vars`` is manager.conf ``channelvars``: each listed variable
     appears as ``ChanVariable: NAME=value`` in every channel event.
     ``agi_url`` defaults to the config's FastAGI address; ``None`` disables
-    AGI (every call takes the static fallback).
+    AGI (every call takes the static fallback). Calls run ``dialplan``
+    (:func:`dialplans.engine.load_dialplan` of the operator's files), by
+    default the one ``lotse dialplan build`` generates from ``config`` (its
+    FastAGI URL ``agi_url``); a given dialplan's AGI() goes where its files
+    say unless ``agi_url`` names an address.
     """
 
     def __init__(
@@ -81,6 +87,7 @@ class Pbx:
         manager_vars: tuple[str, ...] = ("LOTSE_HOME",),
         auth_fail_delay_s: float = 1.0,
         queue_log: str | os.PathLike[str] | None = None,
+        dialplan: Dialplan | None = None,
     ) -> None:
         self.config = config
         self.table = table or OrtsnetzTable.load()
@@ -88,11 +95,31 @@ class Pbx:
         self.rng = rng or random.Random(seed)
         self.bus = EventBus()
         self.emitter = Emitter(self.bus, manager_vars=manager_vars, detail=detail)
+        from_dialplan = agi_url is True
         if agi_url is True:
             agi_url = f"agi://{config.controller.agi_listen}/route"
-        settings = replace(settings or DialplanSettings(), agi_url=agi_url or None)
+        settings = replace(
+            settings or DialplanSettings(),
+            agi_url=agi_url or None,
+            agi_from_dialplan=from_dialplan and dialplan is not None,
+        )
+        if dialplan is None:
+            generate_for = config
+            if isinstance(agi_url, str):
+                url = AgiUrl.parse(agi_url)
+                endpoint = Endpoint(url.host, url.port)
+                generate_for = replace(
+                    config, controller=replace(config.controller, agi_listen=endpoint)
+                )
+            dialplan = generated_dialplan(generate_for, self.clock.now())
+        self.dialplan = dialplan
         self.core = Core(
-            config=config, clock=self.clock, rng=self.rng, emitter=self.emitter, settings=settings
+            config=config,
+            clock=self.clock,
+            rng=self.rng,
+            emitter=self.emitter,
+            settings=settings,
+            dialplan=self.dialplan,
         )
         self._booted = self.clock.now()
         if queue_log is not None:
@@ -203,7 +230,7 @@ class Pbx:
 
     async def _run(self, call: Call, on_end: Callable[[Call], None] | None) -> CallOutcome:
         try:
-            await run_call(self.core, call, self.table)
+            await run_call(self.core, call)
         finally:
             if on_end is not None:
                 on_end(call)

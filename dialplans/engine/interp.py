@@ -115,6 +115,11 @@ class Outside(Protocol):
         """Epoch seconds (``${EPOCH}``, ``GotoIfTime`` without ``TESTTIME``)."""
         ...
 
+    def interrupted(self, ex: Execution) -> Result | None:
+        """Checked before every priority: ``Flow.HANGUP`` if the channel was hung up,
+        a :class:`Redirect` for an async goto (AMI Redirect), else None."""
+        ...
+
     def executing(self, ex: Execution, step: Step) -> None:
         """The channel is about to run ``step`` (a wire emits ``Newexten``)."""
         ...
@@ -247,6 +252,12 @@ class Interpreter:
             if target is not None:
                 self._jump(ex, target)
                 target = None
+            pending = ex.outside.interrupted(ex)
+            if pending is Flow.HANGUP:
+                return "hangup"
+            if isinstance(pending, Redirect):
+                target = pending
+                continue
             ext = self.plan.find(ex.context, ex.exten)
             prio = ext.priorities.get(ex.priority) if ext is not None else None
             if prio is None:

@@ -66,6 +66,9 @@ class World:
     def now(self) -> float:
         return self.at
 
+    def interrupted(self, ex: Execution) -> Result | None:
+        return None
+
     def executing(self, ex: Execution, step: Step) -> None:
         self.steps.append(step)
 

@@ -86,7 +86,9 @@ async def running_rig(tmp_path: Path, key: JournalKey | None = None) -> AsyncIte
         config,
         staffing=staffing(config, {"paderborn"}),
         table=table,
-        clock=ScaledClock(SPEED),
+        # The stand-in runs the generated dialplan: its static fallback checks the
+        # hours on the stand-in's clock, a Tuesday morning like the controller's.
+        clock=ScaledClock(SPEED, start_epoch=FakeWall().at.timestamp()),
         seed=7,
         users={"lotse": SECRET},
         agi_url=f"agi://{agi}/route",

@@ -10,7 +10,9 @@ import asyncio
 import contextlib
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 from ami.codec import AmiParser, Message
 from ami.transcript import received_bytes, turns
@@ -18,6 +20,9 @@ from router.config import Config
 from router.configload import load_config_text
 
 WAIT = 10.0
+# The stand-in runs the generated dialplan, whose static fallback checks opening
+# hours: the tests' calls happen on a Monday morning unless they say otherwise.
+MONDAY_10 = datetime(2026, 11, 23, 10, 0, tzinfo=ZoneInfo("Europe/Berlin")).timestamp()
 
 CONFIG_YAML = """
 timezone: Europe/Berlin
@@ -255,6 +260,10 @@ def call_events(messages: Iterable[Message]) -> list[tuple[str, str]]:
             continue
         name = m.name or ""
         if name == "VarSet" and (m.get("Variable") or "") in STATUS_VARS:
+            if not m.get("Value"):
+                # The generated dialplan clears QUEUESTATUS before each Queue();
+                # the captures' hand-written dialplan did not: not a status.
+                continue
             label = f"VarSet {m.get('Variable')}={m.get('Value')}"
             out.append((label, role(m.get("Channel") or "")))
         elif name in RELEVANT:

@@ -15,6 +15,7 @@ from standin.agents import AgentProfile, Duration
 from standin.staffing import AgentSpec, Staffing
 from tests.fixtures.asterisk import FASTAGI_TRANSCRIPT, asterisk_transcript
 from tests.standin.kit import (
+    MONDAY_10,
     WAIT,
     AgiScript,
     AmiClient,
@@ -62,7 +63,7 @@ async def rig(request: pytest.FixtureRequest) -> AsyncIterator[Rig]:
     pbx = Pbx(
         small_config(),
         staffing=Staffing({"115-wittenberg": (AgentSpec("agent1", QUICK),)}),
-        clock=ScaledClock(40.0),
+        clock=ScaledClock(40.0, start_epoch=MONDAY_10),
         users={"ctl": "ctlsecret"},
         agi_url=f"agi://127.0.0.1:{port}/route",
         manager_vars=manager_vars,
@@ -103,7 +104,7 @@ async def test_fastagi_down_takes_the_static_fallback_like_the_capture() -> None
     pbx = Pbx(
         small_config(),
         staffing=Staffing({"115-bremen": (AgentSpec("agent1", QUICK),)}),
-        clock=ScaledClock(40.0),
+        clock=ScaledClock(40.0, start_epoch=MONDAY_10),
         users={"ctl": "ctlsecret"},
         agi_url="agi://127.0.0.1:1/route",
         manager_vars=(),
@@ -242,13 +243,15 @@ async def test_fastagi_environment_matches_the_capture(rig: Rig) -> None:
     ]
     lines = rig.script.env_lines[0]
     keys = [line.split(":", 1)[0] for line in lines]
-    assert keys == [*captured, "agi_arg_1", "agi_arg_2", "agi_arg_3", "agi_arg_4"]
+    # The generated AGI() passes the contract's four arguments and the config's sha256.
+    assert keys == [*captured, *(f"agi_arg_{n}" for n in range(1, 6))]
     env = rig.script.envs[0]
     assert env["agi_network_script"] == "route"
     assert env["agi_callerid"] == WITTENBERG_CALLER
     assert env["agi_type"] == "PJSIP" and env["agi_version"] == "22.10.1"
     assert env[f"agi_arg_{ARG_DIALED}"] == "115"
-    assert env[f"agi_arg_{ARG_POSTAL}"] == env[f"agi_arg_{ARG_CALLID}"] == ""
+    assert env[f"agi_arg_{ARG_POSTAL}"] == ""
+    assert env[f"agi_arg_{ARG_CALLID}"] == env["agi_uniqueid"]  # __LOTSE_CALLID=${UNIQUEID}
     assert "agi_accountcode: " in lines  # the trailing blank is on the wire
 
 

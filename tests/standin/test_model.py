@@ -15,7 +15,7 @@ from standin.agents import AgentProfile, DistKind, Duration
 from standin.emit import EventDetail
 from standin.staffing import AgentSpec, Staffing, StaffingError, load_staffing
 from standin.wire import AmiEvent, event_mask, privilege
-from tests.standin.kit import small_config
+from tests.standin.kit import MONDAY_10, small_config
 
 BREMEN = "04211234567"
 
@@ -25,10 +25,13 @@ def profile(ring: float = 1.0, handle: float = 60.0, wrapup: float = 0.0) -> Age
 
 
 def make(
-    agents: dict[str, AgentProfile], **kwargs: object
+    agents: dict[str, AgentProfile],
+    queue: str = "115-bremen",
+    at: float = MONDAY_10,
+    **kwargs: object,
 ) -> tuple[Pbx, ManualClock, list[AmiEvent]]:
-    clock = ManualClock()
-    staffing = Staffing({"115-bremen": tuple(AgentSpec(n, p) for n, p in agents.items())})
+    clock = ManualClock(at)
+    staffing = Staffing({queue: tuple(AgentSpec(n, p) for n, p in agents.items())})
     pbx = Pbx(
         small_config(),
         staffing=staffing,
@@ -77,12 +80,43 @@ async def test_fallback_routes_by_ortsnetz_without_fastagi() -> None:
 
 
 async def test_unknown_region_falls_back_to_the_fallback_center() -> None:
-    pbx, clock, _ = make({"a1": profile()})
+    pbx, clock, _ = make({"a1": profile(ring=3)}, queue="115-wittenberg")
     handle = await pbx.place_call("01711234567", patience_s=5)
     await run_until(clock, handle.done)
     outcome = await handle.outcome()
     assert outcome.queue == "115-wittenberg"  # fallback_center of the test config
     assert outcome.kind is OutcomeKind.ABANDONED
+    await pbx.close()
+
+
+async def test_fallback_skips_a_center_nobody_is_logged_in_to() -> None:
+    # Agents only at bremen: the fallback center has nobody, the caller hears all-busy.
+    pbx, clock, events = make({"a1": profile()})
+    handle = await pbx.place_call("01711234567")
+    await run_until(clock, handle.done)
+    outcome = await handle.outcome()
+    assert (outcome.kind, outcome.announcement) == (OutcomeKind.ANNOUNCEMENT, "lotse/all-busy")
+    assert outcome.visits == () and outcome.fallback
+    assert not any(e.name == "QueueCallerJoin" for e in events)
+    await pbx.close()
+
+
+async def test_fallback_at_night_plays_the_off_hours_announcement() -> None:
+    sunday_night = MONDAY_10 - 8 * 3600  # Monday 02:00
+    pbx, clock, events = make({"a1": profile()}, at=sunday_night)
+    handle = await pbx.place_call(BREMEN)
+    await run_until(clock, handle.done)
+    outcome = await handle.outcome()
+    assert (outcome.kind, outcome.announcement) == (
+        OutcomeKind.ANNOUNCEMENT,
+        "lotse/offhours-bremen",
+    )
+    plays = [
+        e.get("AppData")
+        for e in events
+        if e.name == "Newexten" and e.get("Application") == "Playback"
+    ]
+    assert plays == ["lotse/offhours-bremen"]
     await pbx.close()
 
 
@@ -156,7 +190,7 @@ async def test_queue_statistics_follow_app_queue() -> None:
 
 
 async def _scenario(seed: int) -> list[CallOutcome]:
-    clock = ManualClock()
+    clock = ManualClock(MONDAY_10)
     prof = AgentProfile(
         ring=Duration(DistKind.UNIFORM, 3, 2), handle=Duration(DistKind.EXPONENTIAL, 120)
     )
@@ -188,8 +222,10 @@ async def test_lean_detail_drops_the_noise_but_keeps_status_variables() -> None:
         counts[detail] = sum(1 for e in events if e.name in ("VarSet", "Newexten"))
         if detail is EventDetail.LEAN:
             # No FastAGI server here: the static fallback names the home it found.
-            variables = {e.get("Variable") for e in events if e.name == "VarSet"}
-            assert variables == {"AGISTATUS", "__LOTSE_HOME"}
+            variables = {e.get("Variable") or "" for e in events if e.name == "VarSet"}
+            assert {"AGISTATUS", "__LOTSE_HOME", "PLAYBACKSTATUS"} <= variables
+            assert all(v.lstrip("_").startswith("LOTSE_") or v.isupper() for v in variables)
+            assert not variables & {"SIPDOMAIN", "MEMBERINTERFACE", "QUEUEWAIT"}
         await pbx.close()
     assert counts[EventDetail.FULL] > 60 > counts[EventDetail.LEAN]
 
@@ -263,3 +299,44 @@ async def test_the_static_fallback_announces_itself_as_the_generated_dialplan_do
     typed = to_event(message)
     assert isinstance(typed, LotseFallback)
     assert (typed.center, typed.reason) == ("bremen", "agi-failure")
+
+
+def _files(tmp_path: Path, edit: tuple[str, str] | None = None) -> Path:
+    from dialplans.build import EXTENSIONS, AmiEvents, build, write
+
+    write(build(small_config(), (2026, 2027), AmiEvents.from_ami()), tmp_path)
+    if edit is not None:
+        text = (tmp_path / EXTENSIONS).read_text()
+        assert edit[0] in text
+        (tmp_path / EXTENSIONS).write_text(text.replace(*edit))
+    return tmp_path
+
+
+async def test_the_stand_in_runs_the_files_it_is_given(tmp_path: Path) -> None:
+    from dialplans.engine import load_dialplan
+
+    files = _files(tmp_path, ("Set(LOTSE_FB_QUEUE=115-bremen)", "Set(LOTSE_FB_QUEUE=115-extra)"))
+    pbx, clock, events = make({"a1": profile()}, dialplan=load_dialplan(files))
+    handle = await pbx.place_call(BREMEN)
+    await run_until(clock, handle.done)
+    outcome = await handle.outcome()
+    # 115-extra is no queue: Queue() sets QUEUESTATUS=UNKNOWN and the edited
+    # fallback spills on, to the final queue, then plays all-busy.
+    assert outcome.visits[0].queue == "115-extra"
+    assert any(e.get("Variable") == "QUEUESTATUS" and e.get("Value") == "UNKNOWN" for e in events)
+    await pbx.close()
+
+
+async def test_an_unknown_application_in_the_files_hangs_the_call_up(tmp_path: Path) -> None:
+    from dialplans.engine import load_dialplan
+
+    files = _files(
+        tmp_path, ("exten => 115,1,Set(", "exten => 115,1,Dial(PJSIP/x)\n same => n,Set(")
+    )
+    pbx, clock, events = make({"a1": profile()}, dialplan=load_dialplan(files))
+    handle = await pbx.place_call(BREMEN)
+    await run_until(clock, handle.done)
+    assert (await handle.outcome()).kind is OutcomeKind.FAILED
+    # As pbx_extension_helper: no such application, no Newexten; the channel hangs up.
+    assert [e.name for e in events if e.name in ("Newexten", "Hangup")] == ["Hangup"]
+    await pbx.close()

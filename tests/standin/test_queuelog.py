@@ -5,6 +5,7 @@ from __future__ import annotations
 import random
 import re
 from collections import defaultdict
+from dataclasses import replace
 from pathlib import Path
 
 from ami.queuelog import QueueLogLine, parse_chunk
@@ -12,10 +13,9 @@ from lotse.queuelog.journeys import Folder
 from router.numbering import OrtsnetzTable
 from standin import ManualClock, OutcomeKind, Pbx
 from standin.agents import AgentProfile, Duration
-from standin.core import DialplanSettings
 from standin.staffing import AgentSpec, Staffing
 from tests.ami.test_queuelog import REAL, needs_real
-from tests.standin.kit import small_config
+from tests.standin.kit import MONDAY_10, small_config
 from tests.standin.test_model import run_until
 
 BREMEN = "04211234567"
@@ -36,22 +36,31 @@ def journeys(lines: list[QueueLogLine]) -> dict[str, list[str]]:
     return dict(out)
 
 
-async def standin_log(tmp_path: Path) -> tuple[list[QueueLogLine], dict[str, OutcomeKind]]:
-    """An answered, an abandoned and a timed-out call through the stand-in's queues."""
+async def standin_log(
+    tmp_path: Path,
+) -> tuple[list[QueueLogLine], dict[str, OutcomeKind], dict[str, str]]:
+    """An answered, an abandoned and a timed-out call through the stand-in's queues.
+
+    No FastAGI: the generated static fallback routes, on a Monday morning.
+    Wittenberg overflows to Bremen, so the fallback queues its caller there
+    with Wittenberg's timeout, and after it at Bremen.
+    """
     path = tmp_path / "queue_log"
-    clock = ManualClock()
+    clock = ManualClock(MONDAY_10)
+    config = small_config()
+    wittenberg = replace(config.centers["wittenberg"], overflow_partners=("bremen",))
+    config = replace(config, centers={**config.centers, "wittenberg": wittenberg})
     slow = AgentProfile(ring=Duration(mean=100.0), handle=Duration(mean=20.0))
     fast = AgentProfile(ring=Duration(mean=2.0), handle=Duration(mean=20.0))
     staffing = Staffing(
         {"115-bremen": (AgentSpec("a1", fast),), "115-wittenberg": (AgentSpec("w1", slow),)}
     )
     pbx = Pbx(
-        small_config(),
+        config,
         staffing=staffing,
         clock=clock,
         agi_url=None,
         rng=random.Random(3),
-        settings=DialplanSettings(fallback_timeout_s=30),
         queue_log=path,
     )
     answered = await pbx.place_call(BREMEN)
@@ -65,26 +74,36 @@ async def standin_log(tmp_path: Path) -> tuple[list[QueueLogLine], dict[str, Out
     for h in handles:
         outcome = await h.outcome()
         kinds[outcome.uniqueid] = outcome.kind
+    roles = dict(
+        zip(("answered", "abandoned", "timed_out"), (h.uniqueid for h in handles), strict=True)
+    )
     await pbx.close()
     chunk = parse_chunk(path.read_bytes())
     assert (chunk.bad, chunk.unknown, chunk.consumed) == (0, 0, path.stat().st_size)
-    return chunk.lines, kinds
+    return chunk.lines, kinds, roles
 
 
 async def test_answered_abandoned_and_timed_out_calls_are_logged(tmp_path: Path) -> None:
-    lines, kinds = await standin_log(tmp_path)
+    lines, kinds, roles = await standin_log(tmp_path)
     assert lines[0].event == "QUEUESTART" and lines[0].data == ("",)
     by_call = journeys(lines[1:])
     got = {
-        kinds[cid]: [e for e in events if not e.startswith("RING")]
-        for cid, events in by_call.items()
+        role: [e for e in by_call[cid] if not e.startswith("RING")] for role, cid in roles.items()
     }
-    assert got[OutcomeKind.ANSWERED] == ["ENTERQUEUE", "CONNECT", "COMPLETEAGENT"]
-    assert got[OutcomeKind.ABANDONED] == ["ENTERQUEUE", "ABANDON"]
-    # Wittenberg (the fallback center, no partners) times the caller out: nowhere to spill.
+    assert got["answered"] == ["ENTERQUEUE", "CONNECT", "COMPLETEAGENT"]
+    assert got["abandoned"] == ["ENTERQUEUE", "ABANDON"]
+    # Wittenberg's slow agent never answers within its timeout: the caller is
+    # timed out there and the fallback queues them at Bremen, where a1 answers.
     timed_out = next(cid for cid, kind in kinds.items() if by_call[cid][1:2] == ["RINGNOANSWER"])
+    assert timed_out == roles["timed_out"]
     assert by_call[timed_out][:2] == ["ENTERQUEUE", "RINGNOANSWER"]
-    assert "EXITWITHTIMEOUT" in by_call[timed_out]
+    assert got["timed_out"] == [
+        "ENTERQUEUE",
+        "EXITWITHTIMEOUT",
+        "ENTERQUEUE",
+        "CONNECT",
+        "COMPLETEAGENT",
+    ]
     enter = lines[1]
     assert enter.data == ("", BREMEN, "1")
     connect = next(x for x in lines if x.event == "CONNECT")
@@ -96,7 +115,7 @@ async def test_answered_abandoned_and_timed_out_calls_are_logged(tmp_path: Path)
 
 @needs_real
 async def test_the_fields_are_those_of_the_real_queue_log(tmp_path: Path) -> None:
-    lines, _ = await standin_log(tmp_path)
+    lines, _, _ = await standin_log(tmp_path)
     real = shapes(parse_chunk(REAL.read_bytes()).lines)
     mine = shapes(lines)
     assert set(mine) <= set(real), set(mine) - set(real)
@@ -106,7 +125,7 @@ async def test_the_fields_are_those_of_the_real_queue_log(tmp_path: Path) -> Non
 
 
 async def test_lotse_reads_the_stand_ins_queue_log_as_asterisks(tmp_path: Path) -> None:
-    lines, kinds = await standin_log(tmp_path)
+    lines, kinds, _ = await standin_log(tmp_path)
     folder = Folder(small_config(), OrtsnetzTable.load(), lambda number: "h")
     folder.add_all(lines)
     folder.settle(10**10)

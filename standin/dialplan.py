@@ -1,0 +1,246 @@
+"""The stand-in runs the generated dialplan: the world a call's dialplan acts on.
+
+Each call is executed by :class:`dialplans.engine.Interpreter` from the files
+``lotse dialplan build`` writes (generated from the configuration at start,
+or the operator's ``--dialplan DIR``); this module supplies the handlers that
+touch the wire: Answer, Playback and Read take virtual time, AGI() asks the
+FastAGI service over TCP (:mod:`standin.agiclient`), Queue() is
+:func:`standin.queueapp.queue_app`, UserEvent goes out over AMI, every
+priority is a ``Newexten`` and every variable set a ``VarSet``.
+``QUEUE_MEMBER`` is answered from the stand-in's queues. An AMI Redirect
+moves the channel between priorities or out of a waiting application, as
+``ast_async_goto`` does; a hangup stops the dialplan before its next
+priority.
+"""
+
+from __future__ import annotations
+
+import tempfile
+from datetime import datetime
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import structlog
+
+from ami.contract import (
+    ARG_POSTAL,
+    FALLBACK_USER_EVENT,
+    VAR_ACTION,
+)
+from dialplans.build import AmiEvents, build, write
+from dialplans.engine import (
+    Dialplan,
+    DialplanRunError,
+    Flow,
+    QueueArgs,
+    ReadArgs,
+    Redirect,
+    Step,
+    load_dialplan,
+)
+from dialplans.engine.interp import Execution, Result
+from router.config import Config
+from standin.agiclient import AgiStatus
+from standin.calls import Call, OutcomeKind
+from standin.channels import Channel, ChannelState
+from standin.core import Core
+from standin.queueapp import QueueResult, queue_app
+
+_log = structlog.get_logger("standin.dialplan")
+
+
+def generated_dialplan(config: Config, now: float) -> Dialplan:
+    """The dialplan ``lotse dialplan build`` writes for ``config``, loaded from a temp dir.
+
+    Public holidays cover the year of ``now`` and the next, as the build's default.
+    """
+    year = datetime.fromtimestamp(now, ZoneInfo(config.timezone)).year
+    files = build(config, range(year, year + 2), AmiEvents.from_ami())
+    with tempfile.TemporaryDirectory(prefix="lotse-standin-") as tmp:
+        write(files, Path(tmp))
+        return load_dialplan(Path(tmp))
+
+
+class ChannelVariables:
+    """Channel variables of the stand-in: setting one emits ``VarSet`` (as Asterisk does)."""
+
+    def __init__(self, core: Core, channel: Channel) -> None:
+        self._core = core
+        self._channel = channel
+
+    def get_var(self, name: str) -> str | None:
+        """A variable of the channel."""
+        return self._channel.get_var(name)
+
+    def set_var(self, name: str, value: str) -> None:
+        """Set it and emit ``VarSet``."""
+        self._core.emitter.varset(self._channel, name, value)
+
+
+class CallWorld:
+    """The handlers of one call's dialplan (see the module docstring)."""
+
+    def __init__(self, core: Core, call: Call) -> None:
+        self.core = core
+        self.call = call
+        self.greetings = {c.greeting for c in core.config.centers.values()}
+        self.last_sound: str | None = None  # played after the last Queue(), if any
+
+    # -- between priorities ---------------------------------------------------
+
+    def interrupted(self, ex: Execution) -> Result | None:
+        """A hangup or a pending AMI Redirect, checked before each priority."""
+        call = self.call
+        if call.caller_gone:
+            return Flow.HANGUP
+        return self._redirect()
+
+    def _redirect(self) -> Result | None:
+        call = self.call
+        target = call.redirect_to
+        if target is None:
+            return None
+        call.redirect_to = None
+        call.interrupt.clear()
+        call.kind = None
+        context, exten, priority = target
+        if not self.core.dialplan.exists(context, exten, str(priority)):
+            # ast_async_goto to nowhere: the PBX finds no extension and hangs up.
+            return Flow.HANGUP
+        return Redirect(context, exten, str(priority))
+
+    def _after_wait(self) -> Result:
+        """How the dialplan goes on after an application that waited was woken early."""
+        if self.call.caller_gone:
+            return Flow.HANGUP
+        return self._redirect() or Flow.CONTINUE
+
+    def now(self) -> float:
+        return self.core.now()
+
+    def executing(self, ex: Execution, step: Step) -> None:
+        ch = self.call.channel
+        ch.context, ch.exten = step.context, step.exten
+        self.core.emitter.exten(ch, step.app, step.data, step.priority)
+
+    def queue_member(self, queue: str, option: str) -> str | None:
+        q = self.core.queues.get(queue)
+        if q is None:
+            return None
+        now = self.core.now()
+        members = q.members
+        counts = {
+            "count": len(members),
+            "logged": len(members),
+            "paused": sum(1 for m in members if m.paused),
+            "free": q.summary_available(),
+            "ready": q.available_count(now),
+        }
+        return str(counts.get(option, 0))
+
+    # -- applications ---------------------------------------------------------------
+
+    async def answer(self, ex: Execution) -> Result:
+        ch, em = self.call.channel, self.core.emitter
+        if ch.state is not ChannelState.UP:
+            ch.state = ChannelState.UP
+            em.newstate(ch)
+            em.device_state(ch.device, "INUSE")
+            self.call.answer_event.set()
+        return Flow.CONTINUE
+
+    async def playback(self, ex: Execution, sounds: tuple[str, ...], options: str) -> Result:
+        s = self.core.settings
+        for sound in sounds:
+            seconds = s.greeting_s if sound in self.greetings else s.announcement_s
+            if not await self.core.wait(self.call, seconds):
+                return self._after_wait()
+            self.last_sound = sound
+        ex.set("PLAYBACKSTATUS", "SUCCESS")
+        return Flow.CONTINUE
+
+    async def read(self, ex: Execution, args: ReadArgs) -> Result:
+        """The simulated caller keys in the postal code it knows, or nothing."""
+        s = self.core.settings
+        digits = (self.call.postal_code or "")[: args.max_digits or None]
+        timeout = args.timeout_s if args.timeout_s is not None else s.digits_s
+        spent = s.prompt_s * len(args.prompts) + (s.digits_s if digits else timeout)
+        if not await self.core.wait(self.call, spent):
+            return self._after_wait()
+        ex.set(args.variable, digits)
+        ex.set("READSTATUS", "OK" if digits else "TIMEOUT")
+        return Flow.CONTINUE
+
+    async def wait(self, ex: Execution, seconds: float) -> Result:
+        if not await self.core.wait(self.call, seconds):
+            return self._after_wait()
+        return Flow.CONTINUE
+
+    def user_event(self, ex: Execution, name: str, body: tuple[tuple[str, str], ...]) -> None:
+        self.core.emitter.user_event(self.call.channel, name, body)
+        if name == FALLBACK_USER_EVENT:
+            self.call.fallback = True
+            self.call.fallback_reason = dict(body).get("Reason", "")
+
+    async def agi(self, ex: Execution, url: str, args: tuple[str, ...]) -> Result:
+        call, s = self.call, self.core.settings
+        postal = args[ARG_POSTAL - 1] if len(args) >= ARG_POSTAL else ""
+        if postal and (not call.postal_entered or call.postal_entered[-1] != postal):
+            call.postal_entered.append(postal)
+        if s.agi_url is None:
+            status = AgiStatus.FAILURE
+            ex.set("AGISTATUS", status.value)
+        else:
+            target = url if s.agi_from_dialplan else s.agi_url
+            status = await self.core.agi.run(
+                target, call.channel, args, call.hangup, dnid=call.dialed
+            )
+        call.agi_statuses.append(status.value)
+        call.actions.append(call.channel.get_var(VAR_ACTION) or "")
+        if status is AgiStatus.HANGUP or call.caller_gone:
+            # agi_exec_full returns -1: the dialplan ends.
+            return Flow.HANGUP
+        return self._redirect() or Flow.CONTINUE
+
+    async def queue(self, ex: Execution, args: QueueArgs) -> Result:
+        call = self.call
+        self.last_sound = None
+        result = await queue_app(self.core, call, args.queue, args.timeout_s or 0)
+        if result is QueueResult.COMPLETED:
+            call.kind = OutcomeKind.ANSWERED
+            return Flow.HANGUP
+        if result is QueueResult.ABANDONED or call.caller_gone:
+            call.kind = OutcomeKind.ABANDONED
+            return Flow.HANGUP
+        if result is QueueResult.REDIRECTED:
+            return self._redirect() or Flow.CONTINUE
+        # TIMEOUT, UNKNOWN: QUEUESTATUS is set; the dialplan decides what follows.
+        return Flow.CONTINUE
+
+
+async def run_call(core: Core, call: Call) -> None:
+    """Run the dialplan for ``call`` from its channel's position; ends with it hung up."""
+    em, ch = core.emitter, call.channel
+    if ch.tech == "PJSIP":
+        em.newchannel(ch)
+        em.noise(ch, (("SIPDOMAIN", "127.0.0.1"),))
+    world = CallWorld(core, call)
+    interpreter = core.interpreter
+    ex = interpreter.execution(ch, ChannelVariables(core, ch), world)
+    try:
+        await interpreter.run(ex, ch.context, ch.exten, str(ch.priority or 1))
+    except DialplanRunError as err:
+        # Asterisk logs the broken priority and hangs the channel up.
+        _log.warning("dialplan.error", error=str(err), channel=ch.name)
+        call.kind = OutcomeKind.FAILED
+    finally:
+        if not ch.hungup:
+            core.teardown(call)
+    if call.kind is None:
+        if call.caller_gone:
+            call.kind = OutcomeKind.ABANDONED
+        elif world.last_sound is not None:
+            call.kind = OutcomeKind.ANNOUNCEMENT
+            call.announcement = world.last_sound
+        else:
+            call.kind = OutcomeKind.UNANSWERED
