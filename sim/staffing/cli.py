@@ -254,6 +254,7 @@ def plan_json(plan: StaffingPlan) -> dict[str, Any]:
             }
             for rd in plan.rounds
         ],
+        "unreachable": list(plan.unreachable),
         "runs": plan.evaluations,
         "calls_final_round": plan.calls_simulated,
         "erlang_evaluations": plan.erlang_evaluations,
@@ -335,12 +336,19 @@ def print_plan(plan: StaffingPlan, console: Console) -> None:
     )
     console.print(table)
     saved = plan.erlang_c_agent_hours - plan.agent_hours
-    share = saved / plan.erlang_c_agent_hours if plan.erlang_c_agent_hours else 0.0
+    share = abs(saved) / plan.erlang_c_agent_hours if plan.erlang_c_agent_hours else 0.0
     console.print(
-        f"agent-hours {plan.agent_hours:,.0f}: {saved:,.0f} ({share:.1%}) fewer than per-center "
+        f"agent-hours {plan.agent_hours:,.0f}: {abs(saved):,.0f} ({share:.1%}) "
+        f"{'fewer' if saved >= 0 else 'more'} than per-center "
         f"Erlang C without spill ({plan.erlang_c_agent_hours:,.0f}); Erlang A start "
         f"{plan.erlang_a_agent_hours:,.0f}; the scenario's own {plan.scenario_agent_hours:,.0f}"
     )
+    if plan.unreachable:
+        console.print(
+            f"no staffing reaches the target for: {', '.join(plan.unreachable)} "
+            "(the runs lose more calls than agents can win back; see the table)",
+            style="bold red",
+        )
     c = plan.confidence
     console.print(
         f"confidence: another seed keeps every center >= {r.target:.0%} over the window with "

@@ -159,6 +159,9 @@ class StaffingPlan:
     centers: tuple[CenterSummary, ...]
     confidence: Confidence
     rounds: tuple[RoundSummary, ...]
+    # Centers with a day or window no staffing can bring to its goal (say, a
+    # threshold shorter than the ring time, or a center that cannot add agents).
+    unreachable: tuple[str, ...]
     service_level: float | None
     hour_labels: tuple[str, ...]
     hourly_service_level: tuple[float | None, ...]
@@ -288,6 +291,14 @@ class _Problem:
                     pred[c] += sum(w * curve[k][j].service_level(n) for k, w in terms)
         return pred
 
+    def unreachable(self) -> list[int]:
+        """Constraints whose goal lies above what the model could ever promise them."""
+        return [
+            c
+            for c, con in enumerate(self.constraints)
+            if sum(w for _, _, w in con.terms) + con.delta < con.goal
+        ]
+
     def slack(self, x: Sequence[int]) -> list[float]:
         """Each constraint's estimate (model plus correction) less its goal."""
         pred = self.predict(x)
@@ -353,8 +364,13 @@ def _bounds(problem: _Problem, x_floor: float) -> tuple[list[int], list[int]]:
 
 
 def _add(problem: _Problem, x: list[int], upper: Sequence[int], slack: list[float]) -> None:
-    """Add agents until every constraint holds (or cannot be helped any more)."""
-    hopeless: set[int] = set()
+    """Add agents until every constraint holds (or cannot be helped any more).
+
+    A constraint that would miss its goal even if every queue answered every
+    call at once (the correction says the runs lose more than that) gets no
+    agents thrown at it: ``_Problem.unreachable``.
+    """
+    hopeless = set(problem.unreachable())
     for _ in range(1_000_000):
         worst, worst_slack = -1, 0.0
         for c, s in enumerate(slack):
@@ -692,6 +708,9 @@ def _answer(
             )
         )
     all_centers = math.prod(p_center.values()) if p_center else 1.0
+    unreachable = sorted(
+        {model.center_ids[problem.constraints[c].home] for c in problem.unreachable()}
+    )
     hourly = _national_hourly(results, model.timeline.hours)
     counted = sum(sum(f.counted) for res in results for f in res.centers)
     within = sum(sum(f.within) for res in results for f in res.centers)
@@ -718,6 +737,7 @@ def _answer(
             runs=runs_total,
         ),
         rounds=tuple(rounds),
+        unreachable=tuple(unreachable),
         service_level=within / counted if counted else None,
         hour_labels=model.timeline.hour_labels,
         hourly_service_level=hourly,

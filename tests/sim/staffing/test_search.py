@@ -12,6 +12,7 @@ from router.config import Thresholds, TimeRange, WeeklyHours
 from router.numbering import OrtsnetzTable
 from sim.engine import simulate
 from sim.erlang import agents_for
+from sim.scenario import Dist, DistKind
 from sim.staffing.evaluate import EvalTask, evaluate, pack, with_staffing
 from sim.staffing.search import Rules, plan_staffing
 from tests.sim.staffing.conftest import center, erlang_plan, scenario
@@ -172,3 +173,15 @@ def test_joins_count_every_call_queued_once_per_queue(table: OrtsnetzTable) -> N
     a, b = evaluate(spilling, EvalTask(pack(tables), seed=3)).centers
     assert sum(a.joins) == a.queued
     assert sum(b.joins) == a.spill_out == b.spill_in > 0
+
+
+def test_an_unreachable_target_is_reported_not_staffed_without_end(table: OrtsnetzTable) -> None:
+    """Phones ring 10 s, the promise is 5 s: nobody is ever in time, whatever the staffing."""
+    ringing = erlang_plan(RATES, ring=Dist(DistKind.FIXED, 10.0))
+    s = scenario(table, [center("solo", ortsnetze=("30",))], {"solo": ringing})
+    plan = plan_staffing(s, Rules(**{**QUICK.__dict__, "threshold_s": 5.0}))
+    assert plan.unreachable == ("solo",)
+    assert plan.agent_hours <= plan.erlang_a_agent_hours
+    assert plan.confidence.all_centers < 0.01
+    reachable = plan_staffing(s, Rules(**{**QUICK.__dict__, "threshold_s": 30.0}))
+    assert reachable.unreachable == ()
