@@ -264,6 +264,14 @@ def print_report(report: SimReport, console: Console) -> None:
         if len(flows) > _SHOWN_FLOWS:
             ft.add_row("...", f"{len(flows) - _SHOWN_FLOWS} more", "")
         console.print(ft)
+    cb = report.callbacks
+    if cb.modelled:
+        console.print(
+            f"callbacks: {cb.offered} offered, {cb.requested} requested, {cb.completed} "
+            f"completed, {cb.no_answer} not reached, {cb.expired} expired, {cb.pending} "
+            f"still pending at the end; {cb.overtakes} overtook a live caller",
+            style="bold red" if cb.overtakes or cb.duplicates else None,
+        )
     hourly = [v for v in report.hourly_service_level[NATIONAL] if v is not None]
     weak = sum(1 for v in hourly if v < report.target)
     if weak:

@@ -147,6 +147,19 @@ class CallerMix:
 
 
 @dataclass(frozen=True)
+class CallbackMix:
+    """How callers take a callback (scenario key ``callbacks``).
+
+    ``accept`` of the callers offered one request it; ``answer`` of the
+    attempts reach the caller (the others ring out and are retried as the
+    center's ``callback:`` settings say). Offers follow the configuration.
+    """
+
+    accept: float = 0.5
+    answer: float = 0.85
+
+
+@dataclass(frozen=True)
 class Scenario:
     """A what-if question: this network, this traffic, this staffing, this period.
 
@@ -164,6 +177,8 @@ class Scenario:
     days: int
     plans: Mapping[str, CenterPlan]
     callers: CallerMix = field(default_factory=CallerMix)
+    # ``None``: callbacks are not modelled (no caller takes an offer).
+    callbacks: CallbackMix | None = None
     threshold_s: float = 30.0
     short_abandon_s: float = 5.0
     target: float = 0.75

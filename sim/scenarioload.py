@@ -57,6 +57,7 @@ from sim.profile import PROFILES, WEEK_115, scale
 from sim.scenario import (
     DAYS,
     HALF_HOURS,
+    CallbackMix,
     CallerMix,
     CenterPlan,
     Scenario,
@@ -74,6 +75,7 @@ _TOP_OPTIONAL = (
     "holiday_volume",
     "profile",
     "callers",
+    "callbacks",
     "national",
     "center_defaults",
     "centers",
@@ -179,6 +181,7 @@ class _Loader:
             days=min(days, _MAX_DAYS),
             plans=plans,
             callers=self._callers(f.get("callers")),
+            callbacks=self._callbacks(f.get("callbacks")),
             threshold_s=threshold,
             short_abandon_s=short,
             target=target,
@@ -293,6 +296,17 @@ class _Loader:
         if mix.mobile + mix.anonymous > 1.0:
             self.r.report(node, f"{p}: mobile and anonymous shares add up to more than 1")
         return mix
+
+    def _callbacks(self, node: Node | None) -> CallbackMix | None:
+        if node is None:
+            return None
+        d = CallbackMix()
+        p = "callbacks"
+        f = self.r.fields(node, p, optional=("accept", "answer"))
+        return CallbackMix(
+            accept=self.v.share(f.get("accept"), f"{p}.accept", d.accept),
+            answer=self.v.share(f.get("answer"), f"{p}.answer", d.answer),
+        )
 
     # --- the centers ----------------------------------------------------------------
 

@@ -44,6 +44,8 @@ from typing import Any
 
 from metrics.servicelevel import short_abandon, within_threshold
 from router.policy import Action, Router
+from sim.engine.callbacks import KINDS as _CALLBACK_EVENTS
+from sim.engine.callbacks import Callbacks
 from sim.engine.callers import CallerSource
 from sim.engine.decisions import Choice, Decider
 from sim.engine.model import (
@@ -115,6 +117,9 @@ class Engine:
         self.events = 0
         self.unrouted = 0
         self.routings = 0
+        self.callbacks = (
+            Callbacks(self, scenario.callbacks) if scenario.callbacks is not None else None
+        )
         self._ran = False
 
     # --- the loop ---------------------------------------------------------------
@@ -140,6 +145,8 @@ class Engine:
         rng_random, log = self.rng.random, math.log
         route, act, take, serve_next = self._route, self._act, self._take, self._serve_next
         bisect_right = bisect.bisect_right
+        callbacks = self.callbacks
+        cb_pending = callbacks.pending if callbacks is not None else None
 
         arrival_t, k = self._next_arrival(0.0, 0)
         cum, total, slot_end, hour = self._slot(k)
@@ -156,6 +163,8 @@ class Engine:
                         self._account(payload, t)
                         payload.pending_logout -= 1
                         payload.logged_in -= 1
+                    elif cb_pending is not None and cb_pending[payload.index]:
+                        self._freed_to(t, payload)
                     elif payload.waiting:
                         if inline:
                             # _serve_next and _answer, inline: the longest waiting caller.
@@ -174,8 +183,13 @@ class Engine:
                     route(t, payload)
                 elif kind == STAFF:
                     self._staff(t, payload)
+                elif kind in _CALLBACK_EVENTS:
+                    assert callbacks is not None
+                    callbacks.event(t, kind, payload, extra)
                 else:
                     # The period is over: close the agents' books; no time counts after this.
+                    if callbacks is not None:
+                        callbacks.close()
                     for center in self.centers:
                         self._account(center, t)
                         center.acct_t = _INF
@@ -333,12 +347,18 @@ class Engine:
             if not target.waiting and target.logged_in > target.busy:
                 self._answer(t, call, target)
                 return
+            timeout = choice.timeout
+            cb = self.callbacks
+            if cb is not None and cb.before_queue(t, call, target, timeout):
+                call.state = DONE
+                return
             if call.deadline < 0.0:
                 call.deadline = call.first_queue + home.patience()
             target.queue.append(call)
             target.waiting += 1
             call.state = WAITING
-            timeout = choice.timeout
+            if cb is not None:
+                cb.waiting(t, call, target, timeout)
             end = call.deadline
             if timeout > 0 and t + timeout < end:
                 end = t + timeout
@@ -413,6 +433,30 @@ class Engine:
         center.answered_here += 1
         _heappush(self.heap, (t + busy, next(self.seq), DEPART, center, handle))
 
+    def depart_at(self, t: float, center: SimCenter, handle: float) -> None:
+        """An agent of ``center`` hangs up at ``t`` after ``handle`` seconds of talk."""
+        _heappush(self.heap, (t, next(self.seq), DEPART, center, handle))
+
+    def agent_freed(self, t: float, center: SimCenter) -> None:
+        """An agent of ``center`` is free again without a conversation (a callback rang out)."""
+        center.busy -= 1
+        if center.pending_logout:
+            self._account(center, t)
+            center.pending_logout -= 1
+            center.logged_in -= 1
+        else:
+            self._freed_to(t, center)
+
+    def _freed_to(self, t: float, center: SimCenter) -> None:
+        """A free agent of a center with callback requests: the scheduler decides
+        between them and the live callers (whoever entered first), then the
+        queue takes what is left."""
+        cb = self.callbacks
+        if cb is not None:
+            cb.take(t, center)
+        while center.waiting and center.logged_in > center.busy:
+            self._serve_next(t, center)
+
     def _serve_next(self, t: float, center: SimCenter) -> None:
         """The longest-waiting caller still in the queue goes to a free agent."""
         queue = center.queue
@@ -446,8 +490,7 @@ class Engine:
                 kept = min(center.pending_logout, more)
                 center.pending_logout -= kept
                 center.logged_in += more - kept
-                while center.waiting and center.logged_in > center.busy:
-                    self._serve_next(t, center)
+                self._freed_to(t, center)
             elif target < current:
                 fewer = current - target
                 idle = min(center.logged_in - center.busy, fewer)

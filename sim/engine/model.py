@@ -159,6 +159,7 @@ class SimCenter:
         "hour_within",
         "id",
         "index",
+        "left_for_callback",
         "logged_in",
         "off_hours",
         "offered",
@@ -210,6 +211,7 @@ class SimCenter:
         self.announced_offhours = 0
         self.announced_busy = 0
         self.unfinished = 0
+        self.left_for_callback = 0
         self.wait_sum = 0.0
         self.hist = [0] * HIST_BINS
         self.hour_offered = [0] * hours

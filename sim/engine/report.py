@@ -23,10 +23,11 @@ answered):
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from metrics.servicelevel import service_level
+from sim.engine.callbacks import CallbackReport
 from sim.engine.model import HIST_BINS, HIST_STEP_S, SimCenter
 
 if TYPE_CHECKING:
@@ -58,6 +59,8 @@ class CenterReport:
     agent_hours: float
     occupancy: float | None
     meets_target: bool | None
+    # Callers of this home who left a queue (or did not join one) for a callback request.
+    left_for_callback: int = 0
 
 
 @dataclass(frozen=True)
@@ -95,6 +98,8 @@ class SimReport:
     hourly_within: Mapping[str, tuple[int, ...]]
     # Answered calls per 5 s of waiting (the last bin: 10 minutes and more).
     wait_histogram: Mapping[str, tuple[int, ...]]
+    # Offers, requests and their outcomes (all zero unless the scenario models callbacks).
+    callbacks: CallbackReport = field(default_factory=CallbackReport)
 
     @property
     def hist_step_s(self) -> float:
@@ -133,6 +138,7 @@ class _Tally:
     announced_offhours: int = 0
     announced_busy: int = 0
     unfinished: int = 0
+    left_for_callback: int = 0
     wait_sum: float = 0.0
     answered_here: int = 0
     staffed_s: float = 0.0
@@ -149,6 +155,7 @@ class _Tally:
         self.announced_offhours += c.announced_offhours
         self.announced_busy += c.announced_busy
         self.unfinished += c.unfinished
+        self.left_for_callback += c.left_for_callback
         self.wait_sum += c.wait_sum
         self.answered_here += c.answered_here
         self.staffed_s += c.staffed_s
@@ -176,6 +183,7 @@ class _Tally:
             agent_hours=self.staffed_s / 3600.0,
             occupancy=self.busy_s / self.staffed_s if self.staffed_s > 0 else None,
             meets_target=None if level is None else level >= target,
+            left_for_callback=self.left_for_callback,
         )
 
 
@@ -240,6 +248,7 @@ def build_report(engine: Engine) -> SimReport:
         overflow=_flows(engine.overflow),
         offhours_flows=_flows(engine.offhours_flows),
         hour_labels=engine.timeline.hour_labels,
+        callbacks=engine.callbacks.report() if engine.callbacks is not None else CallbackReport(),
         hourly_service_level=levels,
         hourly_offered=bases,
         hourly_within=withins,

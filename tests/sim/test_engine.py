@@ -110,11 +110,11 @@ def watch_decisions(monkeypatch: pytest.MonkeyPatch) -> list[tuple[Call, Decisio
 def conserved(report: SimReport) -> None:
     for c in (*report.centers, report.national):
         ends = c.answered + c.abandoned + c.announced_offhours + c.announced_busy + c.unfinished
-        assert c.calls == ends, c.id
+        assert c.calls == ends + c.left_for_callback, c.id
         assert c.answered_within <= c.answered
-        # An offered (queued) call ends answered, abandoned, unfinished, or (spilled
-        # with nowhere left to go) with the all-busy announcement.
-        left_queue = c.answered + c.abandoned + c.unfinished
+        # An offered (queued) call ends answered, abandoned, unfinished, left for a
+        # callback, or (spilled with nowhere left to go) with the all-busy announcement.
+        left_queue = c.answered + c.abandoned + c.unfinished + c.left_for_callback
         assert left_queue <= c.offered <= left_queue + c.announced_busy
         assert c.offered <= c.calls - c.announced_offhours
         assert sum(report.wait_histogram[c.id]) == c.answered
