@@ -255,6 +255,13 @@ def plan_json(plan: StaffingPlan) -> dict[str, Any]:
             for rd in plan.rounds
         ],
         "unreachable": list(plan.unreachable),
+        "floor_check": {
+            "center_hours": plan.center_hours_judged,
+            "below_floor": [
+                {"center": cid, "hour": hour, "service_level": level}
+                for cid, hour, level in plan.center_hours_below_floor
+            ],
+        },
         "runs": plan.evaluations,
         "calls_final_round": plan.calls_simulated,
         "erlang_evaluations": plan.erlang_evaluations,
@@ -342,6 +349,13 @@ def print_plan(plan: StaffingPlan, console: Console) -> None:
         f"{'fewer' if saved >= 0 else 'more'} than per-center "
         f"Erlang C without spill ({plan.erlang_c_agent_hours:,.0f}); Erlang A start "
         f"{plan.erlang_a_agent_hours:,.0f}; the scenario's own {plan.scenario_agent_hours:,.0f}"
+    )
+    below = plan.center_hours_below_floor
+    shown = ", ".join(f"{cid} {hour} ({level:.0%})" for cid, hour, level in below[:8])
+    console.print(
+        f"floor: {len(below)} of {plan.center_hours_judged} center-hours with calls fell below "
+        f"{r.floor_level:.0%} in the final runs" + (f": {shown}" if below else ""),
+        style="yellow" if below else "green",
     )
     if plan.unreachable:
         console.print(

@@ -10,8 +10,10 @@ The rules a plan must keep (``lotse sim staff``, README "Staffing planner"):
   over the whole window at or above the target with the chosen confidence
   (jointly for all centers: each center gets ``1 - (1 - confidence) / N``),
   the margin above the target at most :data:`MAX_MARGIN`;
-* *floor per half hour*: by the Erlang formula of its designed load, no half
-  hour of a queue falls below ``floor`` (default ``target - 0.2``);
+* *floor per half hour*: by the Erlang formula of its load (designed, raised
+  to what the runs saw join the queue), no half hour of a queue falls below
+  ``floor`` (default ``target - 0.2``); the final runs check it per center and
+  hour and the plan lists the hours that still fell below;
 * optionally *abandonment*: every center's abandon rate over the window stays
   at or below ``max_abandon``;
 * fixed constraints: closed half hours get no agents, an open one at least one
@@ -56,6 +58,8 @@ DAY_CONFIDENCE = 0.8
 # cannot be made sure of for another seed at any sane staffing (the spread of
 # 50 calls at 75 % is 6 points); its chance is reported instead.
 MAX_MARGIN = 0.05
+# A center-hour is checked against the floor in the final runs from this many calls on.
+FLOOR_CHECK_CALLS = 20
 # An agent lifting the missing figures by less than this per agent-hour is not added.
 _MIN_GAIN = 1e-6
 # Degrees of freedom the network's overdispersion counts for in a center's own.
@@ -165,6 +169,10 @@ class StaffingPlan:
     service_level: float | None
     hour_labels: tuple[str, ...]
     hourly_service_level: tuple[float | None, ...]
+    # Center-hours with at least FLOOR_CHECK_CALLS counted calls in the final
+    # runs, and those of them whose simulated service level fell below the floor.
+    center_hours_judged: int
+    center_hours_below_floor: tuple[tuple[str, str, float], ...]
     calls_simulated: int
     evaluations: int
     erlang_evaluations: int
@@ -712,6 +720,7 @@ def _answer(
         {model.center_ids[problem.constraints[c].home] for c in problem.unreachable()}
     )
     hourly = _national_hourly(results, model.timeline.hours)
+    judged, below = _hours_below(results, rules.floor_level, model.timeline.hour_labels)
     counted = sum(sum(f.counted) for res in results for f in res.centers)
     within = sum(sum(f.within) for res in results for f in res.centers)
     scenario_hours = sum(n * SLOT_S / 3600.0 for row in model.timeline.agents for n in row)
@@ -741,6 +750,8 @@ def _answer(
         service_level=within / counted if counted else None,
         hour_labels=model.timeline.hour_labels,
         hourly_service_level=hourly,
+        center_hours_judged=judged,
+        center_hours_below_floor=below,
         calls_simulated=sum(res.calls for res in results),
         evaluations=runs_total,
         erlang_evaluations=curves.evaluations,
@@ -759,6 +770,26 @@ def _daily_levels(
             within[hour_day[h]] += w
     least = MIN_DAY_CALLS * len(figures)
     return [w / n for w, n in zip(within, counted, strict=True) if n and n >= least]
+
+
+def _hours_below(
+    results: Sequence[EvalResult], floor: float, labels: Sequence[str]
+) -> tuple[int, tuple[tuple[str, str, float], ...]]:
+    """The floor as the final runs saw it: center-hours with enough calls, and those below."""
+    judged = 0
+    below: list[tuple[int, str, float]] = []
+    first = results[0]
+    for j, f in enumerate(first.centers):
+        for h in range(len(f.counted)):
+            counted = sum(res.centers[j].counted[h] for res in results)
+            if counted < FLOOR_CHECK_CALLS:
+                continue
+            judged += 1
+            level = sum(res.centers[j].within[h] for res in results) / counted
+            if level < floor:
+                below.append((h, f.id, level))
+    below.sort()
+    return judged, tuple((cid, labels[h], level) for h, cid, level in below)
 
 
 def _national_hourly(results: Sequence[EvalResult], hours: int) -> tuple[float | None, ...]:

@@ -35,6 +35,8 @@ def test_staff_writes_a_plan_that_sim_run_uses(
     data = json.loads(capsys.readouterr().out)
     for key in ("agent_hours", "erlang_c_agent_hours", "confidence", "centers", "rounds"):
         assert key in data
+    assert data["floor_check"]["center_hours"] > 0
+    assert all(b["service_level"] < data["floor"] for b in data["floor_check"]["below_floor"])
     assert data["plan"] == str(plan_path)
     assert 0 < data["agent_hours"] < data["erlang_c_agent_hours"]
     bremen = next(c for c in data["centers"] if c["id"] == "bremen")
@@ -61,6 +63,7 @@ def test_staff_text_table_and_charts(tmp_path: Path, capsys: pytest.CaptureFixtu
     out = capsys.readouterr().out
     assert "bremen" in out and "Erlang C h" in out and "confidence" in out
     assert "fewer than per-center Erlang C" in out
+    assert "center-hours with calls fell below 55%" in out
     names = sorted(p.name for p in charts.iterdir())
     assert names == ["staffing_heatmap.png", "staffing_service_level_by_hour.png"]
     for path in charts.iterdir():
