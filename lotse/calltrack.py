@@ -540,7 +540,9 @@ class CallTracker:
         caller_hash = (
             self._hash(channel.caller_id_num) if origin.kind is not NumberKind.ANONYMOUS else None
         )
-        track = self._calls[call_id] = _Track(home=center, center=center)
+        track = self._calls[call_id] = _Track(home=center, center=center, queues=[center])
+        # Offered per home as the journal counts it (the QueueJoined below).
+        self._metrics.home_offered.labels(center).inc()
         self._record(CallArrived.of(call_id, arrived, origin, caller_hash))
         self._record(FallbackUsed(call_id, arrived, center, ADOPTED_REASON))
         self._record(QueueJoined(call_id, arrived, center, queue, 0))
