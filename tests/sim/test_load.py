@@ -158,3 +158,16 @@ def test_the_load_sums_the_wait_over_spills_as_the_controller(
     }
     assert per["halberstadt"].sl.abandoned == 0
     assert per["halberstadt"].by_partner == 1
+
+
+def test_a_timeout_followed_by_the_all_busy_announcement_is_no_abandon() -> None:
+    run = LoadRun({"115-halberstadt": "halberstadt"}, speed=1.0, now=lambda: 0.0)
+    run.calls["load-1"] = CallRecord(Arrival(0.0, "039411234567", "halberstadt", 60.0), 0.0)
+    run.apply(Newchannel("Local/115@lotse-115-1;1", "load-1", "load-1", "", 4, "lotse-115", "115"))
+    run.apply(_queue_event(QueueCallerJoin, "load-1", "115-halberstadt", 1, 1))
+    run.apply(_queue_event(QueueCallerAbandon, "load-1", "115-halberstadt", 1, 1, 3.0))
+    run.apply(VarSet("Local/x;2", "load-1;2", "load-1", "", "QUEUESTATUS", "TIMEOUT"))
+    run.apply(Hangup("Local/115@lotse-115-1;1", "load-1", "load-1", "", 16, "Normal Clearing"))
+    per, _, _ = run.tallies(LEVEL)
+    assert (per["halberstadt"].sl.offered, per["halberstadt"].sl.abandoned) == (1, 0)
+    assert per["halberstadt"].sl.short_abandoned == 0
