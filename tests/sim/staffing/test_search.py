@@ -185,3 +185,16 @@ def test_an_unreachable_target_is_reported_not_staffed_without_end(table: Ortsne
     assert plan.confidence.all_centers < 0.01
     reachable = plan_staffing(s, Rules(**{**QUICK.__dict__, "threshold_s": 30.0}))
     assert reachable.unreachable == ()
+
+
+def test_the_days_add_up_to_the_reports_service_level(table: OrtsnetzTable) -> None:
+    """The planner's per-day figures are the report's hourly counts: the same 115 figure."""
+    s = scenario(
+        table,
+        [center("a", ortsnetze=("30",), overflow_partners=("b",)), center("b", ortsnetze=("40",))],
+        {"a": erlang_plan(RATES), "b": erlang_plan([r / 3 for r in RATES])},
+        days=2,
+    )
+    tables = {cid: s.plan(cid).agents for cid in ("a", "b")}
+    for f in evaluate(s, EvalTask(pack(tables), seed=4)).centers:
+        assert f.service_level == pytest.approx(sum(f.within) / sum(f.counted))
