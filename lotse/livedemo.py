@@ -22,6 +22,7 @@ from rich.console import Console, Group
 from rich.live import Live
 from rich.table import Table
 
+from dialplans.engine import Dialplan
 from lotse.controller import Controller
 from lotse.journal.privacy import key_from_file, write_key_file
 from lotse.journal.report import render_text, report
@@ -77,6 +78,8 @@ class DemoOptions:
     metrics: Endpoint | None
     journal: Path
     agi: Endpoint
+    # The dialplan the stand-in runs (None: generated from the configuration).
+    dialplan: Dialplan | None = None
 
 
 def staffing(config: Config) -> Staffing:
@@ -240,6 +243,7 @@ async def run_demo(config: Config, options: DemoOptions, console: Console) -> in
         seed=options.seed,
         table=table,
         journal_key=key,
+        dialplan=options.dialplan,
     ) as rig:
         controller = rig.controller
         driver = asyncio.create_task(

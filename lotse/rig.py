@@ -16,6 +16,7 @@ from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
 
+from dialplans.engine import Dialplan
 from lotse.controller import Controller, RunOptions
 from lotse.journal.store import Journal
 from router.config import Config, Endpoint
@@ -62,6 +63,7 @@ async def stand_in(
     seed: int,
     table: OrtsnetzTable,
     journal_key: bytes | None = None,
+    dialplan: Dialplan | None = None,
 ) -> AsyncIterator[StandIn]:
     """Start the stand-in and the controller; stop both (controller first) on exit.
 
@@ -81,6 +83,7 @@ async def stand_in(
         seed=seed,
         users={config.controller.ami_username: secret},
         agi_url=f"agi://{agi}/route",
+        dialplan=dialplan,
     )
     await pbx.start()
     try:

@@ -34,6 +34,7 @@ from rich.table import Table
 
 from ami.session import AmiSession
 from cliutil import default_config_path
+from dialplans.engine import DialplanFileError, load_dialplan
 from dialplans.manager import load_username
 from dialplans.route import ENTRY_CONTEXT
 from lotse.journal.report import report
@@ -141,6 +142,13 @@ def add_load(sim_sub: Any) -> None:
         "ami-drop:EVERY_S cuts its AMI connection every EVERY_S seconds",
     )
     load.add_argument(
+        "--dialplan",
+        type=Path,
+        metavar="DIR",
+        help="with --spawn: the stand-in runs the dialplan files in DIR (default: generated "
+        "from the scenario's configuration)",
+    )
+    load.add_argument(
         "--journal",
         type=Path,
         metavar="PATH",
@@ -182,8 +190,13 @@ def load_command(args: argparse.Namespace) -> int:
         print("lotse sim load: --speed and --hours must be positive", file=sys.stderr)
         return EXIT_BAD_INPUT
     args.user = args.user or default_user(scenario.config)
-    if (args.chaos or args.journal) and not args.spawn:
-        print("lotse sim load: --chaos and --journal need --spawn", file=sys.stderr)
+    if (args.chaos or args.journal or args.dialplan) and not args.spawn:
+        print("lotse sim load: --chaos, --journal and --dialplan need --spawn", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    try:
+        args.dialplan_loaded = load_dialplan(args.dialplan) if args.dialplan else None
+    except DialplanFileError as err:
+        print(f"lotse sim load: {err}", file=sys.stderr)
         return EXIT_BAD_INPUT
     summary = asyncio.run(_load(args, scenario, table, start))
     if args.json:
@@ -446,6 +459,7 @@ async def _target(
         seed=args.seed,
         users=users,
         agi_url=f"agi://{agi}/route",
+        dialplan=getattr(args, "dialplan_loaded", None),
     )
     await pbx.start()
     proxy: AmiProxy | None = None

@@ -20,6 +20,7 @@ from rich.console import Console
 from rich.table import Table
 
 from cliutil import EXIT_FAILURE, BadInput, add_config_option, load, report_bad_input
+from dialplans.engine import DialplanFileError, load_dialplan
 from lotse.commands.run import endpoint
 from lotse.controller import StartupError, check_listen
 from lotse.journal.privacy import JournalKeyError
@@ -91,6 +92,13 @@ def add_demo(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     )
     parser.add_argument("--no-metrics", action="store_true", help="serve no metrics")
     parser.add_argument(
+        "--dialplan",
+        type=Path,
+        metavar="DIR",
+        help="the stand-in runs the dialplan files in DIR (default: generated from the "
+        "configuration, as `lotse dialplan build` writes them)",
+    )
+    parser.add_argument(
         "--journal",
         type=Path,
         default=Path("run/demo-journal.sqlite"),
@@ -109,6 +117,9 @@ def _live(args: argparse.Namespace) -> int:
     try:
         table = OrtsnetzTable.load()
         config = load(args, table)
+        dialplan = load_dialplan(args.dialplan) if args.dialplan else None
+    except DialplanFileError as err:
+        return report_bad_input(BadInput(str(err)))
     except BadInput as err:
         return report_bad_input(err)
     tz = ZoneInfo(config.timezone)
@@ -129,6 +140,7 @@ def _live(args: argparse.Namespace) -> int:
         None if args.no_metrics else args.metrics_listen,
         args.journal,
         args.agi_listen or config.controller.agi_listen,
+        dialplan,
     )
     try:
         check_listen("FastAGI", options.agi)

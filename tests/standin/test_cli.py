@@ -119,3 +119,19 @@ async def test_runs_serves_ami_and_stops_cleanly(config: Path) -> None:
         if proc.returncode is None:
             proc.kill()
             await proc.wait()
+
+
+def test_a_broken_dialplan_directory_is_bad_input(
+    config: Path,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("LOTSE_AMI_SECRET", "s3cret")
+    files = tmp_path / "dp"
+    files.mkdir()
+    assert run(["--config", str(config), "--dialplan", str(files)]) == 2
+    assert "no extensions*.conf" in capsys.readouterr().err
+    (files / "extensions_lotse.conf").write_text("[lotse-115]\nexten => 115,n,NoOp()\n")
+    assert run(["--config", str(config), "--dialplan", str(files)]) == 2
+    assert f"{files / 'extensions_lotse.conf'}:2: priority 'n'" in capsys.readouterr().err
