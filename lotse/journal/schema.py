@@ -26,6 +26,10 @@ Tables:
 ``control_audit``
     Every change made over the control socket, kept: when, who (the peer's
     uid), what (override, expiry, reload), for which center, until when, why.
+``callbacks``
+    Callback requests: center, the caller's queue entry time (epoch seconds,
+    the place in line), the deadline, attempts, the attempt in flight, the
+    outcome; the number encrypted, and only while the request is open.
 
 Times are UTC text, ``YYYY-MM-DDTHH:MM:SS.ffffffZ``: fixed width, so text
 order is time order and the indexes serve range queries by day.
@@ -153,7 +157,32 @@ _V6 = """
 ALTER TABLE calls ADD COLUMN source TEXT;
 """
 
-MIGRATIONS: tuple[str, ...] = (_V1, _V2, _V3, _V4, _V5, _V6)
+# Version 7: callback requests (lotse.journal.callbackstore). The number to
+# call is the only personal datum and is kept encrypted (``number_enc``, a
+# Fernet token) and only while the request is open; the journal's usual
+# Ortsnetz prefix and keyed hash stay. ``in_flight``: the attempt marked
+# before it was dialled, cleared when its outcome is known.
+_V7 = """
+CREATE TABLE callbacks (
+    id TEXT PRIMARY KEY,
+    center TEXT NOT NULL,
+    call_id TEXT,
+    requested_at TEXT NOT NULL,
+    entered_s REAL NOT NULL,
+    deadline_s REAL NOT NULL,
+    ortsnetz_prefix TEXT,
+    caller_hash TEXT,
+    number_enc BLOB,
+    attempts INTEGER NOT NULL DEFAULT 0,
+    not_before_s REAL NOT NULL DEFAULT 0,
+    in_flight TEXT,
+    outcome TEXT,
+    ended_at TEXT
+) WITHOUT ROWID;
+CREATE INDEX callbacks_open ON callbacks (center, entered_s) WHERE outcome IS NULL;
+"""
+
+MIGRATIONS: tuple[str, ...] = (_V1, _V2, _V3, _V4, _V5, _V6, _V7)
 SCHEMA_VERSION = len(MIGRATIONS)
 
 

@@ -56,7 +56,7 @@ async def test_new_file_gets_the_current_schema(tmp_path: Path) -> None:
     db = tmp_path / "j.sqlite"
     journal = await Journal.open(db, clock=clock)
     await journal.close()
-    assert version(db) == SCHEMA_VERSION == 6
+    assert version(db) == SCHEMA_VERSION == 7
     assert {"dialed_ortsnetz", "announced", "fallback", "stale", "outcome", "source"} <= columns(db)
     conn = sqlite3.connect(db)
     tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}

@@ -1,0 +1,313 @@
+"""Callback requests in the journal file: durable, private, dialled at most once at a time.
+
+A request must outlive a controller restart and an AMI drop, so it lives in
+the journal database (table ``callbacks``, schema 7) on a plain SQLite
+connection of its own (as the overrides do): every change is committed
+before the controller acts on it.
+
+* **Never dialled twice at once.** An attempt is *marked* (``in_flight`` set,
+  ``attempts`` counted) in one conditional UPDATE that only succeeds when no
+  attempt is in flight, and only then dialled. After a crash, an attempt found
+  in flight is resolved by the dialer (still alive in Asterisk: followed;
+  gone: counted as a failed attempt and retried after the interval), never
+  dialled again blindly.
+* **Private.** The number is the only personal datum, needed for the call:
+  it is stored encrypted (AES-GCM, a key derived with HKDF from the callback
+  key, the request id as associated data so a token cannot be moved to
+  another row), never logged, and deleted when the request ends (with
+  ``secure_delete`` and a WAL checkpoint, so the file does not keep the
+  ciphertext in free pages either). The row keeps the journal's Ortsnetz
+  prefix and keyed hash, as calls do.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import sqlite3
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from os import PathLike
+from pathlib import Path
+from typing import TypeVar
+
+from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from cryptography.hazmat.primitives.kdf.hkdf import HKDF
+
+from lotse.journal.privacy import caller_hash
+from lotse.journal.rows import timestamp
+from lotse.journal.schema import JournalError
+from router.callback import Request
+from router.callbacknumber import CallbackNumber, callback_number
+
+_T = TypeVar("_T")
+_BUSY_TIMEOUT_S = 5.0
+_NONCE_BYTES = 12
+_HKDF_INFO = b"lotse callback number v1"
+_COLUMNS = (
+    "id, center, call_id, requested_at, entered_s, deadline_s, ortsnetz_prefix, caller_hash, "
+    "attempts, not_before_s, in_flight"
+)
+
+
+class CallbackKeyError(ValueError):
+    """A stored number cannot be decrypted with this key (wrong key or damaged row)."""
+
+
+class NumberCipher:
+    """Encrypts callback numbers at rest; built from a secret of at least 16 bytes."""
+
+    def __init__(self, secret: bytes) -> None:
+        if len(secret) < 16:
+            raise ValueError("a callback key needs at least 16 bytes")
+        key = HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=_HKDF_INFO).derive(secret)
+        self._aead = AESGCM(key)
+
+    def __repr__(self) -> str:
+        return "NumberCipher(<key>)"
+
+    def seal(self, number: CallbackNumber, request_id: str) -> bytes:
+        """The number's E.164 form, encrypted and bound to ``request_id``."""
+        nonce = os.urandom(_NONCE_BYTES)
+        return nonce + self._aead.encrypt(nonce, number.e164.encode("ascii"), request_id.encode())
+
+    def open(self, token: bytes, request_id: str) -> CallbackNumber:
+        """The number sealed for ``request_id``; raises :class:`CallbackKeyError`."""
+        nonce, body = token[:_NONCE_BYTES], token[_NONCE_BYTES:]
+        try:
+            plain = self._aead.decrypt(nonce, body, request_id.encode())
+        except InvalidTag:
+            raise CallbackKeyError("a stored callback number does not decrypt") from None
+        return callback_number(plain.decode("ascii"))
+
+
+@dataclass(frozen=True)
+class StoredRequest:
+    """An open request as stored (no number: that is read only to dial)."""
+
+    id: str
+    center: str
+    call_id: str | None
+    requested_at: datetime
+    entered_s: float
+    deadline_s: float
+    ortsnetz_prefix: str | None
+    caller_hash: str | None
+    attempts: int
+    not_before_s: float
+    in_flight: str | None
+
+    def for_scheduler(self) -> Request:
+        """The request as :func:`router.callback.startable` sees it."""
+        return Request(
+            id=self.id,
+            center=self.center,
+            entered_s=self.entered_s,
+            deadline_s=self.deadline_s,
+            attempts=self.attempts,
+            not_before_s=self.not_before_s,
+            in_progress=self.in_flight is not None,
+        )
+
+
+def _row(values: tuple[object, ...]) -> StoredRequest:
+    rid, center, call_id, at, entered, deadline, prefix, chash, attempts, nb, flight = values
+    return StoredRequest(
+        id=str(rid),
+        center=str(center),
+        call_id=None if call_id is None else str(call_id),
+        requested_at=datetime.fromisoformat(str(at).removesuffix("Z")).replace(tzinfo=UTC),
+        entered_s=float(entered),  # type: ignore[arg-type]
+        deadline_s=float(deadline),  # type: ignore[arg-type]
+        ortsnetz_prefix=None if prefix is None else str(prefix),
+        caller_hash=None if chash is None else str(chash),
+        attempts=int(attempts),  # type: ignore[call-overload]
+        not_before_s=float(nb),  # type: ignore[arg-type]
+        in_flight=None if flight is None else str(flight),
+    )
+
+
+class CallbackStore:
+    """The ``callbacks`` table of one (opened and migrated) journal file."""
+
+    def __init__(
+        self, conn: sqlite3.Connection, label: str, cipher: NumberCipher, hash_key: bytes
+    ) -> None:
+        self._conn = conn
+        self._label = label
+        self._cipher = cipher
+        self._hash_key = hash_key
+        self._lock = threading.Lock()
+
+    @classmethod
+    async def open(
+        cls, path: str | PathLike[str], cipher: NumberCipher, hash_key: bytes
+    ) -> CallbackStore:
+        """Open the table in the journal at ``path`` (opened, so migrated, before)."""
+        label = str(path)
+
+        def connect() -> sqlite3.Connection:
+            conn = sqlite3.connect(
+                Path(path), timeout=_BUSY_TIMEOUT_S, isolation_level=None, check_same_thread=False
+            )
+            try:
+                # Freed cells are zeroed: an ended request leaves no ciphertext behind.
+                conn.execute("PRAGMA secure_delete = ON")
+                conn.execute("SELECT count(*) FROM callbacks").fetchone()
+            except sqlite3.Error:
+                conn.close()
+                raise
+            return conn
+
+        try:
+            conn = await asyncio.to_thread(connect)
+        except sqlite3.Error as err:
+            raise JournalError(f"{label}: cannot read the callback requests: {err}") from err
+        return cls(conn, label, cipher, hash_key)
+
+    async def _run(self, work: Callable[[sqlite3.Connection], _T], what: str) -> _T:
+        def locked() -> _T:
+            with self._lock:
+                return work(self._conn)
+
+        try:
+            return await asyncio.to_thread(locked)
+        except sqlite3.Error as err:
+            raise JournalError(f"{self._label}: {what} failed: {err}") from err
+
+    async def add(
+        self,
+        request_id: str,
+        center: str,
+        number: CallbackNumber,
+        *,
+        entered_s: float,
+        deadline_s: float,
+        at: datetime,
+        call_id: str | None = None,
+        ortsnetz_prefix: str | None = None,
+    ) -> StoredRequest:
+        """Store a new request; committed when this returns."""
+        token = self._cipher.seal(number, request_id)
+        chash = caller_hash(number.national, self._hash_key)
+        stamp = timestamp(at)
+
+        def write(conn: sqlite3.Connection) -> None:
+            conn.execute(
+                "INSERT INTO callbacks (id, center, call_id, requested_at, entered_s, "
+                "deadline_s, ortsnetz_prefix, caller_hash, number_enc) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (
+                    request_id,
+                    center,
+                    call_id,
+                    stamp,
+                    entered_s,
+                    deadline_s,
+                    ortsnetz_prefix,
+                    chash,
+                    token,
+                ),
+            )
+
+        await self._run(write, "storing the callback request")
+        return StoredRequest(
+            request_id,
+            center,
+            call_id,
+            datetime.fromisoformat(stamp.removesuffix("Z")).replace(tzinfo=UTC),
+            entered_s,
+            deadline_s,
+            ortsnetz_prefix,
+            chash,
+            0,
+            0.0,
+            None,
+        )
+
+    async def open_requests(self) -> list[StoredRequest]:
+        """Every request not yet ended, oldest queue entry first."""
+
+        def read(conn: sqlite3.Connection) -> list[StoredRequest]:
+            rows = conn.execute(
+                f"SELECT {_COLUMNS} FROM callbacks WHERE outcome IS NULL ORDER BY entered_s, id"
+            ).fetchall()
+            return [_row(tuple(r)) for r in rows]
+
+        return await self._run(read, "reading the callback requests")
+
+    async def mark_attempt(self, request_id: str, attempt_id: str) -> bool:
+        """Mark an attempt in flight before dialling; False if one already is
+        (or the request ended): then nothing may be dialled."""
+
+        def write(conn: sqlite3.Connection) -> bool:
+            cur = conn.execute(
+                "UPDATE callbacks SET in_flight = ?, attempts = attempts + 1 "
+                "WHERE id = ? AND in_flight IS NULL AND outcome IS NULL",
+                (attempt_id, request_id),
+            )
+            return cur.rowcount == 1
+
+        return await self._run(write, "marking a callback attempt")
+
+    async def number(self, request_id: str) -> CallbackNumber:
+        """The number to dial (decrypted in memory only, for the dialer)."""
+
+        def read(conn: sqlite3.Connection) -> bytes | None:
+            row = conn.execute(
+                "SELECT number_enc FROM callbacks WHERE id = ? AND outcome IS NULL", (request_id,)
+            ).fetchone()
+            return None if row is None or row[0] is None else bytes(row[0])
+
+        token = await self._run(read, "reading a callback number")
+        if token is None:
+            raise KeyError(request_id)
+        return self._cipher.open(token, request_id)
+
+    async def unanswered(self, request_id: str, attempt_id: str, not_before_s: float) -> bool:
+        """The attempt ``attempt_id`` ended without the caller: retry after ``not_before_s``."""
+
+        def write(conn: sqlite3.Connection) -> bool:
+            cur = conn.execute(
+                "UPDATE callbacks SET in_flight = NULL, not_before_s = ? "
+                "WHERE id = ? AND in_flight = ? AND outcome IS NULL",
+                (not_before_s, request_id, attempt_id),
+            )
+            return cur.rowcount == 1
+
+        return await self._run(write, "recording an unanswered callback attempt")
+
+    async def end(self, request_id: str, outcome: str, at: datetime) -> bool:
+        """End the request with ``outcome`` and delete its number for good."""
+
+        def write(conn: sqlite3.Connection) -> bool:
+            cur = conn.execute(
+                "UPDATE callbacks SET outcome = ?, ended_at = ?, in_flight = NULL, "
+                "number_enc = NULL WHERE id = ? AND outcome IS NULL",
+                (outcome, timestamp(at), request_id),
+            )
+            if cur.rowcount == 1:
+                # The old page images in the WAL still hold the ciphertext until then.
+                conn.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()
+            return cur.rowcount == 1
+
+        return await self._run(write, "ending a callback request")
+
+    async def outcomes(self) -> dict[str, int]:
+        """Ended requests per outcome (for the report)."""
+
+        def read(conn: sqlite3.Connection) -> dict[str, int]:
+            rows = conn.execute(
+                "SELECT outcome, count(*) FROM callbacks WHERE outcome IS NOT NULL GROUP BY outcome"
+            ).fetchall()
+            return {str(o): int(n) for o, n in rows}
+
+        return await self._run(read, "counting callback outcomes")
+
+    async def close(self) -> None:
+        """Close the connection (idempotent)."""
+        await asyncio.to_thread(self._conn.close)
