@@ -29,7 +29,9 @@ Most calls arrive, find their decision kept and an agent free, and are
 answered at once: the loop handles that case inline, without a per-call
 object. Everything else goes through :meth:`Engine._route` with a
 :class:`SimCall`; with ``_route`` or ``_answer`` replaced on an instance (tests
-that watch every call), every call takes that path.
+that watch every call), every call takes that path. Either way every decision
+is played by :meth:`Engine._act` or, for a call answered at once, ends in
+:meth:`Engine._take`: a subclass may watch those two (``sim.staffing`` does).
 """
 
 from __future__ import annotations

@@ -31,6 +31,7 @@ check the claims above that way.
 
 from __future__ import annotations
 
+import dataclasses
 import random
 from collections.abc import Callable, Iterator, Mapping
 from typing import Any
@@ -42,6 +43,7 @@ from router.state import CenterState, Snapshot
 from sim.engine.callers import CallerClass
 from sim.engine.model import SimCenter
 
+_new = object.__new__
 # A decision is not reused in the last millisecond before its calendar stretch
 # ends: the policy's own minute (of ``epoch + t`` in floating point) could
 # already be the next one there.
@@ -109,21 +111,31 @@ class Choice:
 
 
 def _watched(name: str) -> property:
-    """A field that notes the center in the decision's reads when it is read."""
+    """A load field, read from the live center the first time any is read.
+
+    That first read also notes the center among the decision's reads. The
+    values are taken at the decision's moment and then fixed, as a
+    :class:`CenterState` is; the engine changes nothing while a decision runs.
+    """
 
     def read(self: CenterState) -> Any:
         fields = self.__dict__
-        fields["_reads"].add(fields["_cid"])
+        if name not in fields:
+            fields["_reads"].add(fields["_cid"])
+            fields.update(fields["_center"].state(fields["_now"]).__dict__)
         return fields[name]
 
     return property(read)
 
 
-# A center's state that notes when the policy reads its load (the fields live in
-# the instance dict, where the properties find them; the override is read plainly).
+# A center's state as the policy sees it. Most questions about a center are only
+# whether a supervisor overrode its opening, a plain field; its load is built
+# only when the policy reads it.
 _Watched: type[CenterState] = type(
     "_Watched", (CenterState,), {name: _watched(name) for name in _LOAD}
 )
+# The other fields keep their defaults: the engine has no supervisor overrides.
+_PLAIN = {f.name: f.default for f in dataclasses.fields(CenterState) if f.name not in _LOAD}
 
 
 class _Watching(Mapping[str, CenterState]):
@@ -146,8 +158,10 @@ class _Watching(Mapping[str, CenterState]):
     def _make(self, key: str, center: SimCenter) -> CenterState:
         state = self._made.get(key)
         if state is None:
-            state = center.state(self.now, _Watched)
-            state.__dict__.update(_cid=key, _reads=self.reads)
+            state = _new(_Watched)
+            state.__dict__.update(
+                _PLAIN, _cid=key, _reads=self.reads, _center=center, _now=self.now
+            )
             self._made[key] = state
         return state
 

@@ -6,7 +6,7 @@ import json
 import math
 import re
 from collections.abc import Callable
-from dataclasses import replace
+from dataclasses import fields, replace
 from datetime import date
 from datetime import time as dtime
 from pathlib import Path
@@ -283,7 +283,10 @@ def test_the_policy_sees_the_live_state_as_the_controller_would(
     real = policy.decide_at
 
     def spy(call: Call, instant: Instant, snapshot: Snapshot, router: Any) -> Decision:
-        states.append(snapshot.of("solo"))
+        seen = snapshot.of("solo")
+        assert isinstance(seen, CenterState)
+        # A copy: what the policy is given holds for the moment of its decision.
+        states.append(CenterState(**{f.name: getattr(seen, f.name) for f in fields(seen)}))
         assert snapshot.of("nowhere") == CenterState()
         return real(call, instant, snapshot, router)
 
