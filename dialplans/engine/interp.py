@@ -13,6 +13,7 @@ Hangup) are pure. An unknown application or function raises
 
 from __future__ import annotations
 
+import re
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from enum import Enum
@@ -389,8 +390,9 @@ async def _gotoiftime(ex: Execution, data: str) -> Result:
         timing = parse_timing(spec)
     except TimingError as err:
         raise ex.fail(f"GotoIfTime: {err}") from None
-    test = (ex.var("TESTTIME") or "").strip()
-    moment = float(int(test)) if test.isdigit() else ex.now()
+    # pbx_builtin_gotoiftime: sscanf(TESTTIME, "%ld"), else the current time.
+    match = re.match(r"\s*([+-]?[0-9]+)", ex.var("TESTTIME") or "")
+    moment = float(int(match.group(1))) if match else ex.now()
     try:
         inside = timing.matches(moment, ex.zone)
     except TimingError as err:

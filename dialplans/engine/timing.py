@@ -11,6 +11,7 @@ the minute counts, so 17:59:59 is inside ``…-17:59``.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
@@ -106,8 +107,7 @@ def _mday(text: str) -> int | None:
 
 def parse_timing(spec: str) -> Timing:
     """Parse ``times,weekdays,mdays,months[,timezone]`` (``|`` accepted as separator too)."""
-    sep = "," if "," in spec or "|" not in spec else "|"
-    fields = [f.strip() for f in spec.split(sep)]
+    fields = [f.strip() for f in re.split(r"[|,]", spec)]
     if len(fields) > 5:
         raise TimingError(f"time specification {spec!r}: more than five fields")
     fields += ["*"] * (4 - len(fields)) if len(fields) < 4 else []

@@ -457,11 +457,18 @@ def test_gotoiftime_boundaries(moment: str, result: str) -> None:
     assert v.get_var("R") == result
 
 
-def test_gotoiftime_honours_testtime() -> None:
-    saturday = datetime(2026, 11, 28, 12, 0, tzinfo=BERLIN).timestamp()
-    text = OPEN.replace("exten => s,1,", f"exten => s,1,Set(TESTTIME={int(saturday)})\n same => n,")
+@pytest.mark.parametrize(
+    ("testtime", "result"),
+    [
+        (str(int(datetime(2026, 11, 28, 12, 0, tzinfo=BERLIN).timestamp())), "closed"),
+        (f"{int(datetime(2026, 11, 28, 12, 0, tzinfo=BERLIN).timestamp())}.75", "closed"),
+        ("soon", "open"),  # unparseable: the current time
+    ],
+)
+def test_gotoiftime_honours_testtime(testtime: str, result: str) -> None:
+    text = OPEN.replace("exten => s,1,", f"exten => s,1,Set(TESTTIME={testtime})\n same => n,")
     _, v, _ = run(text, world=at_("2026-11-23T10:00:00"))
-    assert v.get_var("R") == "closed"
+    assert v.get_var("R") == result
 
 
 @pytest.mark.parametrize(
