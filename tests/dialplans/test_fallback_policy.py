@@ -176,3 +176,21 @@ def test_fallback_at_every_opening_and_closing_minute(
         if CONFIG.centers[cid].ortsnetze:
             assert_agrees(interpreter, landline(CONFIG, cid, "1234567"), "115", at)
     assert_agrees(interpreter, "01711234567", "115", at)
+
+
+@pytest.mark.parametrize(
+    "caller",
+    [
+        "0421" + "1" * 10,  # NSN of 13 digits: the longest there is
+        "0421" + "1" * 11,  # 14: not a number, the fallback center
+        "+49421" + "1" * 11,
+        "0421123",  # three digits behind the Ortsnetz: a subscriber
+        "042112",  # two: not a number
+        "034903123",  # the same behind a five-digit Ortsnetz
+        "03490312",
+        "4211234567",  # no trunk 0: national, as the policy reads it
+        "+4904211234567",
+    ],
+)
+def test_number_length_limits_match_the_policy(interpreter: Interpreter, caller: str) -> None:
+    assert_agrees(interpreter, caller, "115", datetime(2026, 11, 23, 10, 0, tzinfo=TZ))
