@@ -23,6 +23,7 @@ binomial one of the same calls: about ±1.1 pp at 1 M calls of M/M/20 at 90 %.
 
     .venv/bin/python bench/sim.py [--agents 20] [--rate 360] [--aht 180]
                                   [--calls 200000] [--repeat 3] [--seed 1] [--json]
+                                  [--max-waiting N]
 """
 
 from __future__ import annotations
@@ -69,8 +70,20 @@ THRESHOLD_S = 30.0
 BATCHES = 20
 
 
-def mmc_scenario(table: OrtsnetzTable, rate: float, aht: float, agents: int, days: int) -> Scenario:
-    """One center, open 24/7, callers from Berlin's Ortsnetz: M/M/c through the policy."""
+def mmc_scenario(
+    table: OrtsnetzTable,
+    rate: float,
+    aht: float,
+    agents: int,
+    days: int,
+    max_waiting: int | None = None,
+) -> Scenario:
+    """One center, open 24/7, callers from Berlin's Ortsnetz: M/M/c through the policy.
+
+    With ``max_waiting`` the center counts as overloaded from that many callers
+    waiting on: it has no partner, so the call stays, but the decision names
+    the queue length and is made by the policy anew for every such call.
+    """
     always = (TimeRange(dtime(0), dtime(0)),)
     center = Center(
         id="solo",
@@ -81,7 +94,7 @@ def mmc_scenario(table: OrtsnetzTable, rate: float, aht: float, agents: int, day
         offhours_announcement="lotse/offhours-solo",
         hours=WeeklyHours((always,) * 7),
         ortsnetze=("30",),
-        thresholds=Thresholds(no_agents=False),
+        thresholds=Thresholds(max_waiting=max_waiting, no_agents=False),
     )
     config = Config(centers={"solo": center}, fallback_center="solo")
     plan = CenterPlan(
@@ -238,11 +251,17 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--calls", type=int, default=200_000, help="about this many calls")
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument(
+        "--max-waiting",
+        type=int,
+        default=None,
+        help="overload threshold of the center (the policy is asked anew while it holds)",
+    )
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args(argv)
     table = OrtsnetzTable.load()
     days = max(1, math.ceil(args.calls / (args.rate * 24)))
-    scenario = mmc_scenario(table, args.rate, args.aht, args.agents, days)
+    scenario = mmc_scenario(table, args.rate, args.aht, args.agents, days, args.max_waiting)
     horizon = days * 86400.0
     lotse_runs: list[tuple[float, SimReport]] = []
     ciw_runs, bare_runs = [], []
@@ -264,6 +283,7 @@ def main(argv: list[str] | None = None) -> int:
     policy_us, asked = policy_share(scenario, args.seed)
     result = {
         "agents": args.agents,
+        "max_waiting": args.max_waiting,
         "rate_per_h": args.rate,
         "aht_s": args.aht,
         "days": days,
