@@ -3,7 +3,9 @@
 Two users: ``[lotse]`` (``controller.ami_username``) for ``lotse run``, which
 never originates a call, and ``[lotse-load]`` (:func:`load_username`) for
 ``lotse sim load``, which originates calls and hangs up impatient callers and
-may do nothing else. Each sees only the events it follows.
+may do nothing else. A third, ``[lotse-callback]`` (:func:`callback_username`),
+only when a center offers callbacks: the callback dialer's, which may
+originate and nothing else. Each sees only the events it follows.
 
 Verified against Asterisk 22.10.1 (``main/manager.c``, ``apps/app_queue.c``):
 
@@ -92,6 +94,21 @@ LOAD_EVENTS = (
     "UserEvent",
 )
 LOAD_USER_SUFFIX = "-load"
+# The callback dialer's user (only when a center offers callbacks): Originate
+# needs "originate" and nothing else; it follows its attempts by their
+# OriginateResponse (call) and the callback legs' UserEvent (user).
+CALLBACK_WRITE = "originate"
+CALLBACK_READ = "call,user"
+CALLBACK_EVENTS = ("Hangup", "OriginateResponse", "UserEvent")
+CALLBACK_USER_EVENT = "LotseCallback"
+CALLBACK_USER_SUFFIX = "-callback"
+
+
+def callback_username(config: Config) -> str | None:
+    """The callback dialer's AMI user (``lotse-callback``), ``None`` if no center offers one."""
+    if not any(center.callback is not None for center in config.centers.values()):
+        return None
+    return config.controller.ami_username + CALLBACK_USER_SUFFIX
 
 
 def load_username(config: Config) -> str:
@@ -163,6 +180,30 @@ def manager_conf(
         f"read = {LOAD_READ}",
         *_filters(load_names, variables_regex),
     ]
+    callback_user = callback_username(config)
+    if callback_user is not None:
+        callback_user = checked("AMI user name", callback_user)
+        callback_names = sorted(set(CALLBACK_EVENTS) - {"UserEvent"})
+        lines += [
+            "",
+            "; The callback dialer of `lotse run`, there because a center offers callbacks:",
+            "; it originates the callback legs (agent first, then the caller) and nothing",
+            "; else, so the controller's own user above still cannot place a call. Secret",
+            "; in /etc/asterisk/manager_lotse_callback_secret.conf (the value of",
+            "; $LOTSE_CALLBACK_AMI_SECRET).",
+            f"[{callback_user}]",
+            "#tryinclude manager_lotse_callback_secret.conf",
+            "deny = 0.0.0.0/0.0.0.0",
+            "deny = ::/0",
+            *_permits(config),
+            "; Originate (originate) only.",
+            f"write = {CALLBACK_WRITE}",
+            "; Events: OriginateResponse/Hangup (call), the callback legs' UserEvent (user).",
+            f"read = {CALLBACK_READ}",
+            *(f"eventfilter(action(include),name({name})) =" for name in callback_names),
+            "eventfilter(action(include),name(UserEvent),header(UserEvent),method(exact)) = "
+            + CALLBACK_USER_EVENT,
+        ]
     return "\n".join(lines) + "\n"
 
 

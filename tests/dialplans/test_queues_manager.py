@@ -12,7 +12,7 @@ from ami.contract import FALLBACK_USER_EVENT, LIST_EVENTS, NEEDED_EVENTS, NEEDED
 from dialplans.build import MANAGER, QUEUES
 from dialplans.conf import DialplanError
 from dialplans.fallback import USER_EVENT
-from dialplans.manager import LOAD_EVENTS, load_username, manager_conf
+from dialplans.manager import LOAD_EVENTS, callback_username, load_username, manager_conf
 from router.config import ControllerSettings, Endpoint
 from tests.dialplans.helpers import build_files, center, demo_config, small_config
 from tests.fixtures.asterisk import asterisk_transcript
@@ -105,6 +105,24 @@ def test_the_load_tester_has_its_own_user_that_may_originate_and_hang_up_only() 
     assert names == set(LOAD_EVENTS) - {"VarSet", "UserEvent"}
 
 
+def test_the_callback_dialer_has_its_own_user_that_may_originate_only() -> None:
+    assert callback_username(CONFIG) == "lotse-callback"
+    cb = _section(MANAGER_TEXT, "lotse-callback")
+    assert _classes(cb, "write") == {"originate"}
+    assert _classes(cb, "read") == {"call", "user"}
+    assert "#tryinclude manager_lotse_callback_secret.conf" in cb
+    assert "deny = 0.0.0.0/0.0.0.0" in cb
+    assert "permit = 127.0.0.1/255.255.255.255" in cb
+    assert not any(line.startswith("secret") for line in cb)
+
+
+def test_no_callback_user_without_a_center_that_offers_callbacks() -> None:
+    config = small_config(center("a"))
+    assert callback_username(config) is None
+    text = manager_conf(config, NEEDED_EVENTS, LIST_EVENTS, NEEDED_VARIABLES_REGEX)
+    assert "[lotse-callback]" not in text
+
+
 def test_sim_load_logs_in_as_the_load_user_by_default() -> None:
     from sim.loadcli import default_user
 
@@ -112,9 +130,10 @@ def test_sim_load_logs_in_as_the_load_user_by_default() -> None:
 
 
 def test_eventfilters_name_every_needed_event() -> None:
+    # The callback dialer's OriginateResponse is its own user's, not the controller's.
     names = set(
         re.findall(r"^eventfilter\(action\(include\),name\((\w+)\)\) =$", MANAGER_TEXT, re.M)
-    )
+    ) - {"OriginateResponse"}
     # VarSet and UserEvent get narrower filters below.
     assert names == NEEDED_EVENTS - LIST_EVENTS - {"VarSet", "UserEvent"}
     assert (
