@@ -17,6 +17,7 @@ from pathlib import Path
 from greetings.audio import DEFAULT_LIMITS, AudioLimits, check_wav
 from greetings.manifest import Manifest
 from greetings.problem import Problem
+from router.callback import CALLBACK_SOUNDS
 from router.config import Config, UnconnectedMode, UnknownOriginMode
 
 
@@ -62,7 +63,8 @@ def referenced_sounds(config: Config) -> list[str]:
 
     The region-not-connected announcement counts only when unconnected regions
     are announced (not handed to the fallback center), the postal-code prompts
-    only when callers without an Ortsnetz are asked for one.
+    only when callers without an Ortsnetz are asked for one, the callback
+    dialogue only when a center offers callbacks.
     """
     names: list[str] = []
     for center in config.centers.values():
@@ -72,4 +74,6 @@ def referenced_sounds(config: Config) -> list[str]:
     if config.unconnected is UnconnectedMode.ANNOUNCEMENT:
         names.append(config.unconnected_announcement)
     names.append(config.all_busy_announcement)
+    if any(center.callback is not None for center in config.centers.values()):
+        names += CALLBACK_SOUNDS
     return list(dict.fromkeys(names))

@@ -24,6 +24,26 @@ from datetime import datetime, timedelta
 from router.config import CallbackSettings, Center
 from router.opening import HolidayCalendar, OpeningHours
 
+# The sounds of the callback dialogue (greetings/manifest.yaml), as the dialplan plays them.
+SOUND_OFFER = "lotse/callback-offer"
+SOUND_OFFER_CLOSED = "lotse/callback-offer-closed"
+SOUND_OWN_NUMBER = "lotse/callback-own-number"
+SOUND_ENTER_NUMBER = "lotse/callback-enter-number"
+SOUND_READ_BACK = "lotse/callback-read-back"
+SOUND_CONFIRM_NUMBER = "lotse/callback-confirm-number"
+SOUND_NUMBER_REFUSED = "lotse/callback-number-refused"
+SOUND_CONFIRMED = "lotse/callback-confirmed"
+CALLBACK_SOUNDS = (
+    SOUND_OFFER,
+    SOUND_OFFER_CLOSED,
+    SOUND_OWN_NUMBER,
+    SOUND_ENTER_NUMBER,
+    SOUND_READ_BACK,
+    SOUND_CONFIRM_NUMBER,
+    SOUND_NUMBER_REFUSED,
+    SOUND_CONFIRMED,
+)
+
 # How far ahead the deadline search looks: a center that opens not once in a
 # year gives no deadline (its requests expire at once rather than never).
 _SEARCH_DAYS = 366

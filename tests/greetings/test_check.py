@@ -132,7 +132,7 @@ def test_cli_check_shipped_sounds(capsys: pytest.CaptureFixture[str]) -> None:
     assert run(["greetings", "check", "--no-config", "-v"]) == 0
     out = capsys.readouterr().out
     assert "lotse/greeting-bremen" in out and "RMS" in out
-    assert out.splitlines()[-1] == f"16 sounds ok in {DEFAULT_SOUNDS_DIR}"
+    assert out.splitlines()[-1] == f"24 sounds ok in {DEFAULT_SOUNDS_DIR}"
 
 
 def test_cli_check_bad_manifest_and_bad_files(
@@ -155,7 +155,7 @@ def test_cli_check_with_configuration(
     common = pytest.importorskip("cliutil")
     shipped = Path(__file__).resolve().parents[2] / "config.yaml"
     assert run(["greetings", "check", "--config", str(shipped)]) == 0
-    assert "15 referenced by the configuration" in capsys.readouterr().out
+    assert "23 referenced by the configuration" in capsys.readouterr().out
     config = dataclasses.replace(
         load_config(shipped), all_busy_announcement="lotse/busy-everywhere"
     )

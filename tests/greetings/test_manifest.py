@@ -17,6 +17,7 @@ from greetings.manifest import (
     load_manifest,
     parse_manifest,
 )
+from router.callback import CALLBACK_SOUNDS
 
 DEMO_CENTERS = ("bremen", "wittenberg", "halberstadt", "paderborn", "sachsen-anhalt", "bund")
 
@@ -68,7 +69,8 @@ def test_shipped_manifest_has_every_demo_sound() -> None:
     for name in ("lotse/prompt-postal-code-retry", "lotse/region-not-connected", "lotse/all-busy"):
         assert name in manifest
     assert {s.language for s in manifest} == {"de"}
-    assert len(manifest) == 2 * len(DEMO_CENTERS) + 4
+    assert len(manifest) == 2 * len(DEMO_CENTERS) + 4 + len(CALLBACK_SOUNDS)
+    assert set(CALLBACK_SOUNDS) <= set(manifest.sounds)
 
 
 def test_unknown_key_with_position() -> None:
