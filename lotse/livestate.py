@@ -45,6 +45,9 @@ from router.state import CenterState, Override, Snapshot
 
 # Recent conversations per queue that the average handle time is taken over.
 HANDLE_WINDOW = 30
+# Callers who left a queue, remembered with their entry time for a callback
+# request that keeps the place in line (the request comes seconds later).
+LEFT_REMEMBERED = 4096
 
 _NOT_LOGGED_IN = frozenset({DeviceState.INVALID, DeviceState.UNAVAILABLE})
 _BUSY = frozenset(
@@ -130,6 +133,7 @@ class LiveState:
         self._resync_id: str | None = None
         self._stale = True
         self._snapshot: Snapshot | None = None
+        self._left: dict[str, tuple[str, float]] = {}  # uniqueid -> (queue, joined)
         self._handlers: dict[type, Callable[[Any], None]] = {
             QueueCallerJoin: self._caller_join,
             QueueCallerLeave: self._caller_leave,
@@ -233,8 +237,38 @@ class LiveState:
 
     def _caller_leave(self, e: QueueCallerLeave) -> None:
         q = self._queue(e.queue)
-        if q is not None and q.callers.pop(e.uniqueid, None) is not None:
+        if q is None:
+            return
+        joined = q.callers.pop(e.uniqueid, None)
+        if joined is not None:
+            left = self._left
+            left[e.uniqueid] = (e.queue, joined)
+            if len(left) > LEFT_REMEMBERED:
+                del left[next(iter(left))]
             self._changed(q)
+
+    # --- what the callback side reads ----------------------------------------
+
+    def queue_entry(self, uniqueid: str) -> tuple[str, float] | None:
+        """(center id, clock time it joined) of the queue the caller is in or last left."""
+        for name, q in self._queues.items():
+            joined = q.callers.get(uniqueid)
+            if joined is not None:
+                return self._queue_to_center[name], joined
+        found = self._left.get(uniqueid)
+        if found is None or found[0] not in self._queue_to_center:
+            return None
+        return self._queue_to_center[found[0]], found[1]
+
+    def waiting_and_free(self) -> dict[str, tuple[int, tuple[float, ...]]]:
+        """Per center: agents available now, and when each caller waiting joined (clock s)."""
+        found: dict[str, tuple[int, tuple[float, ...]]] = {}
+        for name, q in self._queues.items():
+            counts = q.counts
+            if counts is None:
+                counts = q.counts = q._count()
+            found[self._queue_to_center[name]] = (counts[3], tuple(q.callers.values()))
+        return found
 
     def _agent_connect(self, e: AgentConnect) -> None:
         # The caller leaves the queue when answered; QueueCallerLeave follows,

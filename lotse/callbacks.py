@@ -1,0 +1,320 @@
+"""The controller's callback side: recording requests (FastAGI) and dialling them (AMI).
+
+**Recording.** The dialplan's callback dialogue ends in
+``AGI(agi://…/callback,CALLID,CENTER,NUMBER,KIND)``: ``NUMBER`` is what the
+caller keyed in (empty: call back the number they call from), ``KIND``
+``queue`` (they left a queue with a key press) or ``closed`` (every center was
+closed). The request keeps the time the caller joined the queue they left, as
+the live state saw it (``LiveState.queue_entry``), turned into wall-clock
+epoch seconds so it outlives the process; its deadline is the center's
+service time (:func:`router.callback.service_deadline`). The reply sets
+``LOTSE_CB_RESULT``: ``ok``, ``refused`` (not a number lotse calls back: the
+dialogue asks again) or ``unavailable`` (the caller goes back to the queue).
+
+**Dialling.** Every second the dialer asks :func:`router.callback.startable`
+which open requests may start, with each center's free agents and its live
+callers' entry times. For each it first *marks* the attempt in the journal
+(``CallbackStore.mark_attempt``: refused if one is in flight, so nothing is
+ever dialled twice at once, across reconnects and restarts) and only then
+originates, on its own AMI user (``[lotse-callback]``, originate only):
+``Local/s@lotse-callback-agent`` waits at the head of the center's queue for
+an agent; once an agent answers, the other half dials the caller
+(``lotse-callback-dial``), whose ``UserEvent(LotseCallback)`` tells the
+outcome. An attempt in flight at a restart that Asterisk no longer has is
+counted as unanswered and retried after the interval, never re-dialled at once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import secrets
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Protocol
+from zoneinfo import ZoneInfo
+
+import structlog
+
+from ami.agi_protocol import AgiReply, AgiRequest
+from lotse.journal.callbackstore import CallbackStore, StoredRequest
+from router.callback import (
+    CenterNow,
+    Outcome,
+    Request,
+    after_unanswered,
+    expired,
+    service_deadline,
+    startable,
+)
+from router.callbacknumber import CallbackNumber, NumberRefused, callback_number
+from router.config import Config
+from router.numbering import OrtsnetzTable
+from router.opening import HolidayCalendar, OpeningHours
+
+_log = structlog.get_logger("lotse.callbacks")
+
+SCRIPT = "callback"
+VAR_RESULT = "LOTSE_CB_RESULT"
+KIND_QUEUE, KIND_CLOSED = "queue", "closed"
+# Dialplan contexts of the callback legs (dialplans.callback generates them).
+AGENT_CONTEXT = "lotse-callback-agent"
+DIAL_CONTEXT = "lotse-callback-dial"
+#: Channel variables of the legs: the request and attempt (no number), and the
+#: number to dial, named without the LOTSE_ prefix so AMI's VarSet filters drop it.
+VAR_ID, VAR_ATTEMPT, VAR_QUEUE, VAR_DIAL = (
+    "LOTSE_CB_ID",
+    "LOTSE_CB_ATTEMPT",
+    "LOTSE_CB_QUEUE",
+    "CB_DIAL",
+)
+USER_EVENT = "LotseCallback"
+
+
+@dataclass(frozen=True)
+class Originate:
+    """One callback leg pair to originate (the number only in memory, for the action)."""
+
+    request_id: str
+    attempt_id: str
+    queue: str
+    number: CallbackNumber
+    ring_timeout_s: int
+
+    def action(self) -> dict[str, str]:
+        """The AMI ``Originate`` action's headers (Async; ChannelId is the attempt id)."""
+        return {
+            "Action": "Originate",
+            "Channel": f"Local/s@{AGENT_CONTEXT}",
+            "Context": DIAL_CONTEXT,
+            "Exten": "s",
+            "Priority": "1",
+            "Async": "true",
+            "ChannelId": self.attempt_id,
+            "CallerID": '"115" <115>',
+            "Variable": ",".join(
+                (
+                    f"{VAR_ID}={self.request_id}",
+                    f"{VAR_ATTEMPT}={self.attempt_id}",
+                    f"{VAR_QUEUE}={self.queue}",
+                    f"{VAR_DIAL}={self.number.national}",
+                    f"LOTSE_CB_RING={self.ring_timeout_s}",
+                )
+            ),
+        }
+
+
+class QueueView(Protocol):
+    """What the desk reads of the live state (``lotse.livestate.LiveState``)."""
+
+    @property
+    def stale(self) -> bool:
+        """True while the state may be out of date (AMI down, before a resync)."""
+        ...
+
+    def queue_entry(self, uniqueid: str) -> tuple[str, float] | None:
+        """(center, clock time joined) of the queue the caller is in or last left."""
+        ...
+
+    def waiting_and_free(self) -> dict[str, tuple[int, tuple[float, ...]]]:
+        """Per center: free agents and the live callers' join times."""
+        ...
+
+
+OriginateFn = Callable[[Originate], Awaitable[bool]]
+OnOutcome = Callable[[str, str], None]  # (center, outcome)
+
+
+class CallbackDesk:
+    """Records requests (FastAGI) and dials them (AMI) for one controller."""
+
+    def __init__(
+        self,
+        config: Config,
+        store: CallbackStore,
+        live: QueueView,
+        *,
+        wall_clock: Callable[[], datetime],
+        state_clock: Callable[[], float],
+        table: OrtsnetzTable,
+        originate: OriginateFn,
+        on_outcome: OnOutcome | None = None,
+    ) -> None:
+        self.config = config
+        self.store = store
+        self.live = live
+        self._wall = wall_clock
+        self._state_clock = state_clock
+        self._table = table
+        self._originate = originate
+        self._on_outcome = on_outcome
+        self._calendar = HolidayCalendar()
+        self._hours = {cid: OpeningHours.compile(c) for cid, c in config.centers.items()}
+        self._tz = ZoneInfo(config.timezone)
+        # attempt id -> (request id, center): the attempts this process originated.
+        self.attempts: dict[str, tuple[str, str]] = {}
+        self._lock = asyncio.Lock()
+
+    # --- recording ---------------------------------------------------------------
+
+    def _to_wall(self, clock_s: float) -> float:
+        """A state-clock time as wall-clock epoch seconds."""
+        return self._wall().timestamp() - (self._state_clock() - clock_s)
+
+    async def request(self, req: AgiRequest) -> AgiReply:
+        """The FastAGI ``callback`` script: validate, store, answer ``LOTSE_CB_RESULT``."""
+        args = req.args
+        call_id = args[0] if args else req.uniqueid
+        center_id = args[1] if len(args) > 1 else ""
+        keyed = args[2] if len(args) > 2 else ""
+        kind = args[3] if len(args) > 3 else KIND_QUEUE
+        entry = self.live.queue_entry(req.uniqueid) if kind == KIND_QUEUE else None
+        if entry is not None:
+            center_id = entry[0]
+        center = self.config.centers.get(center_id)
+        if center is None or center.callback is None:
+            _log.warning("callback.unavailable", center=center_id)
+            return AgiReply(((VAR_RESULT, "unavailable"),))
+        try:
+            number = callback_number(keyed or req.callerid)
+        except NumberRefused as err:
+            _log.info("callback.refused", center=center_id, reason=str(err), keyed=bool(keyed))
+            return AgiReply(((VAR_RESULT, "refused"),))
+        now = self._wall()
+        entered = self._to_wall(entry[1]) if entry is not None else now.timestamp()
+        deadline = service_deadline(
+            center,
+            self._hours[center_id],
+            self._calendar,
+            now.astimezone(self._tz),
+            center.callback.deadline_service_h,
+        )
+        rid = secrets.token_hex(8)
+        net = None if number.mobile else self._table.longest_prefix(number.national[1:])
+        prefix = None if net is None else "0" + net.code
+        await self.store.add(
+            rid,
+            center_id,
+            number,
+            entered_s=entered,
+            deadline_s=deadline.timestamp(),
+            at=now,
+            call_id=call_id,
+            ortsnetz_prefix=prefix,
+        )
+        _log.info("callback.requested", center=center_id, request=rid, kind=kind)
+        return AgiReply(((VAR_RESULT, "ok"),))
+
+    # --- dialling ------------------------------------------------------------------
+
+    def _centers_now(self) -> dict[str, CenterNow]:
+        return {
+            cid: CenterNow(free, tuple(self._to_wall(t) for t in since))
+            for cid, (free, since) in self.live.waiting_and_free().items()
+        }
+
+    async def tick(self) -> list[str]:
+        """Expire what is due, start what may start; the request ids dialled."""
+        async with self._lock:
+            now = self._wall()
+            now_s = now.timestamp()
+            open_ = await self.store.open_requests()
+            by_id = {r.id: r for r in open_}
+            plan = [r.for_scheduler() for r in open_]
+            for req in expired(plan, now_s):
+                await self._end(by_id[req.id], Outcome.EXPIRED, now)
+            if self.live.stale:
+                return []
+            dialled = []
+            for req in startable(plan, self._centers_now(), now_s):
+                if await self._start(by_id[req.id], req):
+                    dialled.append(req.id)
+            return dialled
+
+    async def _start(self, stored: StoredRequest, req: Request) -> bool:
+        center = self.config.centers.get(stored.center)
+        if center is None or center.callback is None:
+            return False
+        attempt = f"cb-{secrets.token_hex(6)}"
+        # Marked (and committed) before anything is dialled.
+        if not await self.store.mark_attempt(stored.id, attempt):
+            return False
+        self.attempts[attempt] = (stored.id, stored.center)
+        number = await self.store.number(stored.id)
+        leg = Originate(stored.id, attempt, center.queue, number, center.callback.ring_timeout_s)
+        try:
+            sent = await self._originate(leg)
+        except (TimeoutError, ConnectionError, OSError) as err:
+            # Unknown whether it went out: the attempt stays in flight until
+            # its events or the next restart's reconciliation tell.
+            _log.warning("callback.originate_unknown", request=stored.id, error=str(err))
+            return True
+        if not sent:
+            await self.attempt_ended(attempt, answered=False)
+        _log.info("callback.dialling", request=stored.id, center=stored.center, attempt=attempt)
+        return True
+
+    async def attempt_ended(self, attempt_id: str, *, answered: bool) -> None:
+        """An attempt's outcome (the legs' UserEvent, or an OriginateResponse failure)."""
+        async with self._lock:
+            found = self.attempts.pop(attempt_id, None)
+            if found is None:
+                return
+            rid, cid = found
+            now = self._wall()
+            stored = {r.id: r for r in await self.store.open_requests()}.get(rid)
+            if stored is None:
+                return
+            if answered:
+                await self._end(stored, Outcome.COMPLETED, now)
+                return
+            await self._unanswered(stored, attempt_id, now)
+
+    async def _unanswered(self, stored: StoredRequest, attempt_id: str, now: datetime) -> None:
+        center = self.config.centers.get(stored.center)
+        settings = center.callback if center is not None else None
+        again = (
+            after_unanswered(stored.for_scheduler(), settings, now.timestamp())
+            if settings
+            else None
+        )
+        if again is None or now.timestamp() >= stored.deadline_s:
+            outcome = Outcome.NO_ANSWER if again is None else Outcome.EXPIRED
+            await self._end(stored, outcome, now)
+        else:
+            await self.store.unanswered(stored.id, attempt_id, again.not_before_s)
+
+    async def recover(self, alive: Callable[[str], Awaitable[bool]]) -> int:
+        """After a restart: attempts in flight that Asterisk no longer has count as
+        unanswered (retried after the interval); live ones are followed. Returns
+        how many were released."""
+        released = 0
+        now = self._wall()
+        for stored in await self.store.open_requests():
+            attempt = stored.in_flight
+            if attempt is None or attempt in self.attempts:
+                continue
+            if await alive(attempt):
+                self.attempts[attempt] = (stored.id, stored.center)
+                continue
+            await self._unanswered(stored, attempt, now)
+            released += 1
+        return released
+
+    async def _end(self, stored: StoredRequest, outcome: str, now: datetime) -> None:
+        if await self.store.end(stored.id, outcome, now):
+            _log.info("callback.ended", request=stored.id, center=stored.center, outcome=outcome)
+            if self._on_outcome is not None:
+                self._on_outcome(stored.center, outcome)
+
+    async def pending(self) -> list[StoredRequest]:
+        """The open requests (no numbers), for ``lotse ctl callbacks`` and the metrics."""
+        return await self.store.open_requests()
+
+
+def user_event_outcome(fields: Mapping[str, str]) -> tuple[str, bool] | None:
+    """(attempt id, answered) from a ``UserEvent: LotseCallback``'s fields."""
+    attempt = fields.get("Attempt", "")
+    if not attempt:
+        return None
+    return attempt, fields.get("Status", "") == "ANSWER"
