@@ -260,7 +260,7 @@ class CallbackDesk:
             found = self.attempts.pop(attempt_id, None)
             if found is None:
                 return
-            rid, cid = found
+            rid, _center = found
             now = self._wall()
             stored = {r.id: r for r in await self.store.open_requests()}.get(rid)
             if stored is None:

@@ -148,7 +148,7 @@ async def test_started_only_with_a_free_agent_and_no_earlier_live_caller(tmp_pat
     view.waiting["bremen"] = (clocks.state - 61.0,)  # entered a second earlier
     assert await desk.tick() == []
     view.waiting["bremen"] = (clocks.state - 59.0,)  # entered later: no hold-up
-    (rid,) = await desk.tick()
+    assert len(await desk.tick()) == 1
     assert dialler.in_flight_seen == [True]
     (leg,) = dialler.legs
     assert leg.queue == "115-bremen"
@@ -174,7 +174,7 @@ async def test_unanswered_attempts_retry_after_the_interval_then_end(tmp_path: P
     await desk.request(agi("u1", "u1", "bremen", "", "closed"))
     cb = CONFIG.centers["bremen"].callback
     assert cb is not None
-    for attempt in range(cb.attempts):
+    for _ in range(cb.attempts):
         assert len(await desk.tick()) == 1
         await desk.attempt_ended(dialler.legs[-1].attempt_id, answered=False)
         assert await desk.tick() == []  # the interval first
