@@ -2,14 +2,15 @@
 
 Every case runs one center open around the clock with Poisson arrivals,
 exponential handle times, ``c`` agents and (Erlang A) exponential patience;
-every call is routed by ``router.policy.decide``.
+every call is routed by the policy (``router.policy.decide_at``; these runs
+watch ``_route`` and ``_answer``, so every call takes the engine's plain path).
 
 Why two estimators. The plain service level of a simulation (answered within
 30 s among all calls) is what the engine reports, but its noise decays slowly
 under load: queue lengths stay correlated over hundreds of calls, and holding
 it to 0.5 percentage points with a three-sigma margin takes 0.2 to 10 million
 calls per case (measured with batch means: 0.2 M for one agent at 30 % load,
-9 M for 100 agents at 90 %), minutes per case at the engine's ~20 µs per call.
+9 M for 100 agents at 90 %), up to a minute per case at a few µs per call.
 
 * The default run checks the *post-stratified* service level within 0.5 pp:
   calls are grouped by how many callers they found in the system on arrival
