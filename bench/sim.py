@@ -82,7 +82,7 @@ def mmc_scenario(
 
     With ``max_waiting`` the center counts as overloaded from that many callers
     waiting on: it has no partner, so the call stays, but the decision names
-    the queue length and is made by the policy anew for every such call.
+    the queue length (the engine keeps one per length).
     """
     always = (TimeRange(dtime(0), dtime(0)),)
     center = Center(
@@ -255,7 +255,7 @@ def main(argv: list[str] | None = None) -> int:
         "--max-waiting",
         type=int,
         default=None,
-        help="overload threshold of the center (the policy is asked anew while it holds)",
+        help="overload threshold of the center (decisions then name the queue length)",
     )
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args(argv)

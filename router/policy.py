@@ -32,7 +32,16 @@ from router.decision import Action, Call, Decision, Home, homeless
 from router.numbering import classify_caller, dialed_ortsnetz
 from router.state import UNKNOWN, CenterState, Override, Snapshot
 
-__all__ = ["Action", "Call", "Decision", "Router", "closed_at", "decide", "decide_at"]
+__all__ = [
+    "Action",
+    "Call",
+    "Decision",
+    "Router",
+    "closed_at",
+    "decide",
+    "decide_at",
+    "overload_reason",
+]
 
 _NOTHING: frozenset[str] = frozenset()
 _OVERFLOW, _OFFHOURS = "overflow partner", "off-hours partner"
@@ -213,6 +222,15 @@ def _first_open(
 def _wait_key(state: CenterState) -> float:
     wait = state.expected_wait_s()
     return float("inf") if wait is None else wait
+
+
+def overload_reason(plan: CenterPlan, state: CenterState) -> str | None:
+    """Why the center of ``plan`` counts as overloaded in ``state``, or ``None``.
+
+    The policy's own rule, for callers that keep decisions per load of the
+    centers (the what-if engine, ``sim.engine.decisions``).
+    """
+    return _overload_reason(plan, state)
 
 
 def _overload_reason(plan: CenterPlan, state: CenterState) -> str | None:

@@ -19,8 +19,10 @@ facts it rests on, and reuses it while they hold:
   read (anything but the supervisor override) was not overloaded, and reused
   only while each of them still is not (``router.overload.calm_test``, the
   policy's rule on raw counts). A decision made while some center it looked at
-  was overloaded names waits and queue lengths in its reasons: it is never
-  kept, the next call asks the policy again.
+  was overloaded names queue lengths and waits in its reasons: it is kept with
+  exactly what the policy read of each center it looked at (the overload
+  reason, and the expected wait where the policy asked for it) and reused only
+  when all of that is the same again.
 
 Everything else the policy could read does not change in a simulation (no
 supervisor overrides, no dialed Ortsnetz). With ``verify=True`` every call is
@@ -38,7 +40,15 @@ from typing import Any
 
 from router.compiled import Instant
 from router.overload import CalmTest, calm_test
-from router.policy import Action, Call, Decision, Router, closed_at, decide_at
+from router.policy import (
+    Action,
+    Call,
+    Decision,
+    Router,
+    closed_at,
+    decide_at,
+    overload_reason,
+)
 from router.state import CenterState, Snapshot
 from sim.engine.callers import CallerClass
 from sim.engine.model import SimCenter
@@ -131,8 +141,16 @@ def _watched(name: str) -> property:
 # A center's state as the policy sees it. Most questions about a center are only
 # whether a supervisor overrode its opening, a plain field; its load is built
 # only when the policy reads it.
+def _expected_wait_s(self: CenterState, default_handle_s: float = 240.0) -> float | None:
+    fields = self.__dict__
+    fields["_waits"].add(fields["_cid"])
+    return CenterState.expected_wait_s(self, default_handle_s)
+
+
 _Watched: type[CenterState] = type(
-    "_Watched", (CenterState,), {name: _watched(name) for name in _LOAD}
+    "_Watched",
+    (CenterState,),
+    {**{name: _watched(name) for name in _LOAD}, "expected_wait_s": _expected_wait_s},
 )
 # The other fields keep their defaults: the engine has no supervisor overrides.
 _PLAIN = {f.name: f.default for f in dataclasses.fields(CenterState) if f.name not in _LOAD}
@@ -141,12 +159,14 @@ _PLAIN = {f.name: f.default for f in dataclasses.fields(CenterState) if f.name n
 class _Watching(Mapping[str, CenterState]):
     """The centers' states at one moment, built when asked, noting whose load was read."""
 
-    __slots__ = ("_by_id", "_made", "now", "reads")
+    __slots__ = ("_by_id", "_made", "now", "reads", "waits")
 
     def __init__(self, by_id: Mapping[str, SimCenter]) -> None:
         self._by_id = by_id
         self._made: dict[str, CenterState] = {}
+        # Centers whose load, and whose expected wait, the policy read.
         self.reads: set[str] = set()
+        self.waits: set[str] = set()
         self.now = 0.0
 
     def begin(self, now: float) -> None:
@@ -154,14 +174,16 @@ class _Watching(Mapping[str, CenterState]):
         self.now = now
         self._made.clear()
         self.reads = set()
+        self.waits = set()
 
     def _make(self, key: str, center: SimCenter) -> CenterState:
         state = self._made.get(key)
         if state is None:
             state = _new(_Watched)
-            state.__dict__.update(
-                _PLAIN, _cid=key, _reads=self.reads, _center=center, _now=self.now
-            )
+            fields = state.__dict__
+            fields.update(_PLAIN)
+            fields.update(_cid=key, _center=center, _now=self.now)
+            fields.update(_reads=self.reads, _waits=self.waits)
             self._made[key] = state
         return state
 
@@ -252,12 +274,61 @@ class Decider:
                         why = self._describe(t, cls, postal, visited, kept, direct)
                         raise DecisionMismatch(why)
                 return kept
+        loaded = self._loaded(t, cls, postal, visited)
+        if loaded is not None:
+            self.kept += 1
+            if self.verify:
+                direct = self._ask(t, cls, postal, visited)
+                if direct != loaded.decision:
+                    why = self._describe(t, cls, postal, visited, loaded, direct)
+                    raise DecisionMismatch(why)
+            return loaded
         choice = self._choice(t, self._ask(t, cls, postal, visited))
         if choice.keep:
             self._store(cls, first, key, choice)
             if choice.home is not None:
                 cls.decisions[(postal, visited, choice.sig)] = choice
+        elif choice.home is not None:
+            self._keep_loaded(cls, postal, visited, choice)
         return choice
+
+    # --- decisions made while a center was overloaded ------------------------------
+
+    def _load_facts(self, probe: tuple[tuple[str, bool], ...]) -> tuple[Any, ...]:
+        """What the policy reads of each probed center's load: its overload reason,
+        and its expected wait where it asked for that (``states`` begun)."""
+        states, plans = self.states, self.router.plans
+        facts: list[Any] = []
+        for cid, wait in probe:
+            state = states[cid]
+            facts.append(overload_reason(plans[cid], state))
+            facts.append(state.expected_wait_s() if wait else None)
+        return tuple(facts)
+
+    def _keep_loaded(
+        self, cls: CallerClass, postal: str | None, visited: tuple[str, ...], choice: Choice
+    ) -> None:
+        """Keep a decision made while a center was overloaded, by the load facts it read."""
+        states = self.states
+        waits = set(states.waits)
+        probe = tuple((cid, cid in waits) for cid in sorted(states.reads))
+        facts = self._load_facts(probe)
+        cls.decisions[(postal, visited, "probe")] = (choice.home, probe)
+        cls.decisions[(postal, visited, choice.sig, facts)] = choice
+
+    def _loaded(
+        self, t: float, cls: CallerClass, postal: str | None, visited: tuple[str, ...]
+    ) -> Choice | None:
+        """A decision kept while a center was overloaded, if the centers it looked at
+        read the same now: the policy then takes the same path to the same result."""
+        found = cls.decisions.get((postal, visited, "probe"))
+        if found is None:
+            return None
+        home, probe = found
+        sig = self.opening(home, t)
+        self.states.begin(t)
+        kept: Choice | None = cls.decisions.get((postal, visited, sig, self._load_facts(probe)))
+        return kept
 
     @staticmethod
     def _store(cls: CallerClass, first: bool, key: tuple[Any, ...], choice: Choice) -> None:
@@ -308,7 +379,8 @@ class Decider:
                 center.waiting, center.logged_in, center.logged_in - center.busy, center.avg_handle
             ):
                 # Overloaded: the reasons name its numbers. Not worth keeping.
-                return Choice(decision, home, target, None, (), keep=False)
+                sig = None if home is None else self.opening(home, t)
+                return Choice(decision, home, target, sig, (), keep=False)
             deps.append((center, calm))
         # Decided before any center was looked at (a prompt, an unconnected
         # region): no time matters.

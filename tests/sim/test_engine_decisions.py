@@ -218,16 +218,15 @@ def test_a_decision_is_kept_for_the_same_opening_facts_the_next_day() -> None:
     assert decider.kept == 2
 
 
-def test_an_overloaded_center_is_never_kept_and_a_calm_one_only_while_calm() -> None:
+def test_a_calm_decision_is_kept_only_while_calm() -> None:
     centers, source, decider = _demo()
     cls = source.draw()
     noon = 12 * 3600.0
     calm = decider.choose(noon, cls, None, ())
-    assert calm.decision.target == "bremen" and calm.deps
+    assert calm.decision.target == "bremen" and calm.deps and calm.keep
     _set_load(centers["bremen"], noon, ("bremen", 10, 5, 5, 100.0), source)  # 10 waiting >= 10
     busy = decider.choose(noon + 1, cls, None, ())
     assert busy.decision.target == "bund" and not busy.keep
-    assert decider.choose(noon + 2, cls, None, ()) is not busy
     _set_load(centers["bremen"], noon, ("bremen", 0, 5, 1, 100.0), source)
     assert decider.choose(noon + 3, cls, None, ()) is calm
     with pytest.raises(DecisionMismatch):
@@ -235,3 +234,34 @@ def test_an_overloaded_center_is_never_kept_and_a_calm_one_only_while_calm() -> 
         calm.deps = ()
         _set_load(centers["bremen"], noon, ("bremen", 10, 5, 5, 100.0), source)
         decider.choose(noon + 4, cls, None, ())
+
+
+def test_a_decision_under_overload_is_kept_only_for_the_same_load_facts() -> None:
+    """Kept by what the policy read: overload reasons, and expected waits it compared."""
+    centers, source, decider = _demo()
+    cls = source.draw()
+    noon = 12 * 3600.0
+    # Bremen: 10 waiting (overloaded), expected wait 11 * 100 / 5 = 220 s.
+    _set_load(centers["bremen"], noon, ("bremen", 10, 5, 5, 100.0), source)
+    # Bund, its partner: 12 waiting (overloaded too), expected wait 13 * 50 / 5 = 130 s.
+    _set_load(centers["bund"], noon, ("bund", 12, 5, 5, 50.0), source)
+    moved = decider.choose(noon, cls, None, ())
+    assert moved.decision.target == "bund" and not moved.keep
+    assert "bund has the shortest expected wait" in " ".join(moved.decision.reasons)
+    assert decider.choose(noon + 1, cls, None, ()) is moved and decider.kept == 1
+    # Same reasons, but Bund's expected wait is now 520 s: the call stays.
+    _set_load(centers["bund"], noon, ("bund", 12, 5, 5, 200.0), source)
+    stays = decider.choose(noon + 2, cls, None, ())
+    assert stays.decision.target == "bremen" and decider.kept == 1
+    # One more caller waiting at Bremen: the reasons name 11.
+    _set_load(centers["bremen"], noon, ("bremen", 11, 5, 5, 100.0), source)
+    more = decider.choose(noon + 3, cls, None, ())
+    assert more is not stays and "11 waiting >= 10" in " ".join(more.decision.reasons)
+    assert decider.choose(noon + 4, cls, None, ()) is more and decider.kept == 2
+    # Bund calm again: the call moves there, and only Bremen's reason tells 11 from 12.
+    _set_load(centers["bund"], noon, ("bund", 0, 5, 1, 50.0), source)
+    eleven = decider.choose(noon + 5, cls, None, ())
+    assert eleven.decision.target == "bund" and "11 waiting" in " ".join(eleven.decision.reasons)
+    _set_load(centers["bremen"], noon, ("bremen", 12, 5, 5, 100.0), source)
+    twelve = decider.choose(noon + 6, cls, None, ())
+    assert twelve is not eleven and "12 waiting" in " ".join(twelve.decision.reasons)
