@@ -145,3 +145,31 @@ LIST_EVENTS: frozenset[str] = frozenset(
 #: (for an eventfilter narrower than "all VarSet"; same set as
 #: ``ami.events.wanted_variable``).
 NEEDED_VARIABLES_REGEX = r"^(_{0,2}LOTSE_.*|ROUTE_.*|AGISTATUS|QUEUESTATUS)$"
+
+# --- callbacks (dialplans.callback writes them, lotse.callbacks reads them) ---
+#: The FastAGI script of the callback dialogue:
+#: ``AGI(agi://HOST:PORT/callback,CALLID,CENTER,NUMBER,KIND)``.
+CALLBACK_SCRIPT = "callback"
+#: KIND: left a queue with a key press / offered before queueing / every center closed.
+CALLBACK_KIND_QUEUE, CALLBACK_KIND_WAIT, CALLBACK_KIND_CLOSED = "queue", "wait", "closed"
+#: The reply: ``ok``, ``refused`` (ask for the number again) or ``unavailable``.
+VAR_CB_RESULT = "LOTSE_CB_RESULT"
+#: Set by the route reply: ``wait`` (offer before the final queue) or ``closed``
+#: (offer after the off-hours announcement); empty: no offer.
+VAR_CB_OFFER = "LOTSE_CB_OFFER"
+CALLBACK_KEY_CONTEXT = "lotse-callback-key"
+CALLBACK_CONTEXT = "lotse-callback"
+CALLBACK_AGENT_CONTEXT = "lotse-callback-agent"
+CALLBACK_DIAL_CONTEXT = "lotse-callback-dial"
+#: Variables of the dialer's legs. The number to dial has no LOTSE_ prefix so
+#: the AMI users' VarSet filters never pass it on.
+VAR_CB_ID, VAR_CB_ATTEMPT, VAR_CB_QUEUE = "LOTSE_CB_ID", "LOTSE_CB_ATTEMPT", "LOTSE_CB_QUEUE"
+VAR_CB_RING = "LOTSE_CB_RING"
+VAR_CB_DIAL = "CB_DIAL"
+#: The keyed number in the dialogue (no LOTSE_ prefix either).
+VAR_CB_NUMBER = "CB_NUM"
+#: ``UserEvent(LotseCallback,...)``: ``Status: requested`` (with ``Center``) when
+#: a request was taken, else the caller leg's DIALSTATUS with ``Id`` and ``Attempt``.
+CALLBACK_USER_EVENT = "LotseCallback"
+#: The PJSIP endpoint the dialer dials callers through (the operator's trunk).
+CALLBACK_TRUNK = "lotse-callback-trunk"

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ami import contract
+from dialplans.callback import callback_contexts, offers_callbacks
 from dialplans.conf import render_file
 from dialplans.fallback import fallback_contexts
 from dialplans.manager import manager_conf
@@ -88,6 +89,14 @@ def build(
             entry_context().render(),
             route_context(config).render(),
             fallback_contexts(config, years, calendar),
+            *(
+                ctx.render()
+                for ctx in (
+                    callback_contexts(config, config.controller.agi_listen)
+                    if offers_callbacks(config)
+                    else []
+                )
+            ),
         ],
     )
     return {

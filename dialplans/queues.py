@@ -23,7 +23,9 @@ behind the settings:
 
 from __future__ import annotations
 
+from ami import contract as c
 from dialplans.conf import checked, comment_block
+from router.callback import SOUND_OFFER
 from router.config import Config
 
 TEMPLATE = "lotse-queue"
@@ -84,6 +86,15 @@ def queues_conf(config: Config) -> str:
             f"; {checked('center id', cid)}: {_one_line(center.name)}",
             f"[{queue}]({TEMPLATE})",
         ]
+        cb = center.callback
+        if cb is not None and cb.offer_after_wait_s is not None:
+            lines += [
+                f"; Callback offer after {cb.offer_after_wait_s} s of waiting (and every",
+                "; as long again): key 1 leaves the queue into the callback dialogue.",
+                f"context = {c.CALLBACK_KEY_CONTEXT}",
+                f"periodic-announce = {checked('sound name', SOUND_OFFER)}",
+                f"periodic-announce-frequency = {cb.offer_after_wait_s}",
+            ]
     return "\n".join(lines) + "\n"
 
 

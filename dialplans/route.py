@@ -34,6 +34,7 @@ itself (``agi_exec_full`` returns -1), so no branch can handle it.
 from __future__ import annotations
 
 from ami import contract as c
+from dialplans.callback import offers_callbacks
 from dialplans.conf import Context, checked
 from router.config import Config, Endpoint
 
@@ -126,7 +127,7 @@ def route_context(config: Config) -> Context:
     ctx.blank()
     _queue(ctx, config)
     ctx.blank()
-    _announce(ctx)
+    _announce(ctx, config)
     ctx.blank()
     _postal(ctx, config)
     return ctx
@@ -163,6 +164,7 @@ def _ask(ctx: Context, config: Config) -> None:
         c.VAR_ANNOUNCEMENT,
         c.VAR_TARGET,
         c.VAR_REASON,
+        *((c.VAR_CB_OFFER,) if offers_callbacks(config) else ()),
     ):
         ctx.same(f"Set({name}=)")
     args = ",".join(
@@ -212,7 +214,15 @@ def _queue(ctx: Context, config: Config) -> None:
     ctx.same(f"Set({c.VAR_VISITED}=${{IF({joined})}})", label="spill")
     ctx.same("Goto(ask,1)")
     ctx.note("timeout 0: the controller made this queue the last one; it has no time limit.")
-    ctx.same("Queue(" + queue + ")", label="final")
+    if offers_callbacks(config):
+        ctx.same(
+            f'GotoIf($["{_var(c.VAR_CB_OFFER)}" = "{c.CALLBACK_KIND_WAIT}"]'
+            f"?{c.CALLBACK_CONTEXT},wait,1)",
+            label="final",
+        )
+        ctx.same("Queue(" + queue + ")", label="finalq")
+    else:
+        ctx.same("Queue(" + queue + ")", label="final")
     ctx.same(f"GotoIf({spill_condition()}?busy)")
     ctx.same("Hangup()")
     ctx.same(f"Playback({checked('sound name', config.all_busy_announcement)})", label="busy")
@@ -221,11 +231,16 @@ def _queue(ctx: Context, config: Config) -> None:
     ctx.same(f"Goto({FALLBACK_CONTEXT},s,1)")
 
 
-def _announce(ctx: Context) -> None:
+def _announce(ctx: Context, config: Config) -> None:
     announcement = _var(c.VAR_ANNOUNCEMENT)
     ctx.exten("announce", f'GotoIf($["{announcement}" = ""]?bad)')
     ctx.same("Answer()")
     ctx.same(f"Playback({announcement})")
+    if offers_callbacks(config):
+        ctx.same(
+            f'GotoIf($["{_var(c.VAR_CB_OFFER)}" = "{c.CALLBACK_KIND_CLOSED}"]'
+            f"?{c.CALLBACK_CONTEXT},closed,1)"
+        )
     ctx.same("Hangup()")
     ctx.same(_to_fallback("bad-reply"), label="bad")
     ctx.same(f"Goto({FALLBACK_CONTEXT},s,1)")

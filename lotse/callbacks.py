@@ -36,6 +36,7 @@ from zoneinfo import ZoneInfo
 
 import structlog
 
+from ami import contract
 from ami.agi_protocol import AgiReply, AgiRequest
 from lotse.journal.callbackstore import CallbackStore, StoredRequest
 from router.callback import (
@@ -94,11 +95,11 @@ class Originate:
             "CallerID": '"115" <115>',
             "Variable": ",".join(
                 (
-                    f"{VAR_ID}={self.request_id}",
-                    f"{VAR_ATTEMPT}={self.attempt_id}",
-                    f"{VAR_QUEUE}={self.queue}",
-                    f"{VAR_DIAL}={self.number.national}",
-                    f"LOTSE_CB_RING={self.ring_timeout_s}",
+                    f"{contract.VAR_CB_ID}={self.request_id}",
+                    f"{contract.VAR_CB_ATTEMPT}={self.attempt_id}",
+                    f"{contract.VAR_CB_QUEUE}={self.queue}",
+                    f"{contract.VAR_CB_DIAL}={self.number.national}",
+                    f"{contract.VAR_CB_RING}={self.ring_timeout_s}",
                 )
             ),
         }

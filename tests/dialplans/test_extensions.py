@@ -103,7 +103,7 @@ def test_queue_action_greets_once_and_spills_with_visited() -> None:
     assert text.count("Playback(${LOTSE_GREETING})") == 1
     assert ' same => n,GotoIf($["${LOTSE_GREETED}" = "1"]?join)' in queue
     assert " same => n,Queue(${LOTSE_QUEUE},,,,${LOTSE_TIMEOUT})" in queue
-    assert " same => n(final),Queue(${LOTSE_QUEUE})" in queue
+    assert " same => n(finalq),Queue(${LOTSE_QUEUE})" in queue
     assert (
         ' same => n(spill),Set(__LOTSE_VISITED=${IF($["${LOTSE_VISITED}" = ""]'
         "?${LOTSE_TARGET}:${LOTSE_VISITED}+${LOTSE_TARGET})})"
@@ -115,9 +115,11 @@ def test_queue_action_greets_once_and_spills_with_visited() -> None:
 
 def test_announce_and_postal_actions() -> None:
     announce = _extension("lotse-route", "announce")
-    assert announce[1:4] == [
+    # The demo centers offer a callback when every center is closed.
+    assert announce[1:5] == [
         " same => n,Answer()",
         " same => n,Playback(${LOTSE_ANNOUNCEMENT})",
+        ' same => n,GotoIf($["${LOTSE_CB_OFFER}" = "closed"]?lotse-callback,closed,1)',
         " same => n,Hangup()",
     ]
     postal = _extension("lotse-route", "postal")
@@ -182,7 +184,7 @@ def test_closed_days_cover_closures_and_holidays() -> None:
 
 
 def test_fallback_is_counted_without_personal_data() -> None:
-    events = [line for line in LINES if "UserEvent(" in line]
+    events = [line for line in LINES if "UserEvent(LotseFallback" in line]
     assert len(events) == len(CONFIG.centers)
     for line in events:
         assert re.search(
@@ -201,8 +203,10 @@ def test_no_caller_number_leaks_into_the_dialplan() -> None:
         for run in re.findall(r"\d{6,}", line.replace(CONFIG.sha256, "<sha256>")):
             assert re.fullmatch(r"20\d{6}", run) and "-" + run in line, line
     # Caller IDs are read once, for routing, and never handed to an event or a log line.
+    # (The callback dialogue only asks whether there is one to call back.)
     uses = [line for line in LINES if "CALLERID" in line and not line.startswith(";")]
-    assert len(uses) == 1 and "FILTER(0-9+,${CALLERID(num)})" in uses[0]
+    assert len(uses) == 2 and "FILTER(0-9+,${CALLERID(num)})" in uses[0]
+    assert uses[1] == ' same => n,GotoIf($["${CALLERID(num)}" = ""]?enter)'
     assert "NoOp(${CALLERID" not in TEXT and "Verbose(" not in TEXT and "Log(" not in TEXT
 
 
