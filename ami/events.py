@@ -47,6 +47,7 @@ from typing import TypeAlias, TypeVar
 
 from ami.codec import Message
 from ami.contract import (
+    CALLBACK_USER_EVENT,
     FALLBACK_USER_EVENT,
     NEEDED_EVENTS,
 )
@@ -134,6 +135,21 @@ class LotseFallback(ChannelEvent):
 
     center: str
     reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class LotseCallback(ChannelEvent):
+    """The callback dialogue or a callback leg reports (``UserEvent(LotseCallback,…)``).
+
+    ``status`` is ``requested`` (a request was taken, for ``center``) or the
+    caller leg's DIALSTATUS for the attempt ``attempt`` of request
+    ``request``. Never a number.
+    """
+
+    status: str
+    center: str
+    request: str
+    attempt: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -393,6 +409,7 @@ Event: TypeAlias = (
     | Hangup
     | VarSet
     | LotseFallback
+    | LotseCallback
     | QueueCallerJoin
     | QueueCallerLeave
     | QueueCallerAbandon
@@ -557,9 +574,18 @@ def _hangup(msg: Message) -> Hangup:
     return Hangup(*_channel(f), _int(f, "Cause"), f.get("cause-txt") or "")
 
 
-def _user_event(msg: Message) -> LotseFallback | None:
+def _user_event(msg: Message) -> LotseFallback | LotseCallback | None:
     f = msg.fields
-    if f.get("userevent") != FALLBACK_USER_EVENT:
+    name = f.get("userevent")
+    if name == CALLBACK_USER_EVENT:
+        return LotseCallback(
+            *_channel(f),
+            _nonempty(f, "Status"),
+            f.get("center") or "",
+            f.get("id") or "",
+            f.get("attempt") or "",
+        )
+    if name != FALLBACK_USER_EVENT:
         return None
     return LotseFallback(*_channel(f), _nonempty(f, "Center"), f.get("reason") or "")
 

@@ -35,6 +35,7 @@ from typing import Protocol
 from zoneinfo import ZoneInfo
 
 import structlog
+from prometheus_client import CollectorRegistry, Counter, Gauge
 
 from ami import contract
 from ami.agi_protocol import AgiReply, AgiRequest
@@ -140,6 +141,7 @@ class CallbackDesk:
         table: OrtsnetzTable,
         originate: OriginateFn,
         on_outcome: OnOutcome | None = None,
+        ready: Callable[[], bool] = lambda: True,
     ) -> None:
         self.config = config
         self.store = store
@@ -149,6 +151,7 @@ class CallbackDesk:
         self._table = table
         self._originate = originate
         self._on_outcome = on_outcome
+        self._ready = ready
         self._calendar = HolidayCalendar()
         self._hours = {cid: OpeningHours.compile(c) for cid, c in config.centers.items()}
         self._tz = ZoneInfo(config.timezone)
@@ -224,7 +227,8 @@ class CallbackDesk:
             plan = [r.for_scheduler() for r in open_]
             for req in expired(plan, now_s):
                 await self._end(by_id[req.id], Outcome.EXPIRED, now)
-            if self.live.stale:
+            if self.live.stale or not self._ready():
+                # Free agents unknown, or no way to originate: nothing is marked.
                 return []
             dialled = []
             for req in startable(plan, self._centers_now(), now_s):
@@ -311,6 +315,54 @@ class CallbackDesk:
     async def pending(self) -> list[StoredRequest]:
         """The open requests (no numbers), for ``lotse ctl callbacks`` and the metrics."""
         return await self.store.open_requests()
+
+
+class CallbackMetrics:
+    """Pending callbacks and their oldest age per center, outcomes, deadline compliance."""
+
+    def __init__(self, registry: CollectorRegistry, centers: list[str]) -> None:
+        self.pending = Gauge(
+            "lotse_callbacks_pending", "Open callback requests", ["center"], registry=registry
+        )
+        self.oldest = Gauge(
+            "lotse_callbacks_oldest_pending_seconds",
+            "Age of the oldest open callback request (since its queue entry)",
+            ["center"],
+            registry=registry,
+        )
+        self.deadline_left = Gauge(
+            "lotse_callbacks_deadline_left_seconds",
+            "Time left until the nearest deadline of an open request (absent: none open)",
+            ["center"],
+            registry=registry,
+        )
+        self.outcomes = Counter(
+            "lotse_callback_outcomes_total",
+            "Ended callback requests by outcome (completed, no_answer, expired, cancelled)",
+            ["center", "outcome"],
+            registry=registry,
+        )
+        for cid in centers:
+            self.pending.labels(cid).set(0)
+            self.oldest.labels(cid).set(0)
+            for outcome in Outcome.ALL:
+                self.outcomes.labels(cid, outcome)
+        self._centers = centers
+
+    def outcome(self, center: str, outcome: str) -> None:
+        """Count an ended request."""
+        self.outcomes.labels(center, outcome).inc()
+
+    def show(self, open_requests: list[StoredRequest], now: datetime) -> None:
+        """Set the gauges from the open requests (no numbers in them)."""
+        now_s = now.timestamp()
+        self.deadline_left.clear()
+        for cid in self._centers:
+            mine = [r for r in open_requests if r.center == cid]
+            self.pending.labels(cid).set(len(mine))
+            self.oldest.labels(cid).set(max((now_s - r.entered_s for r in mine), default=0.0))
+            if mine:
+                self.deadline_left.labels(cid).set(min(r.deadline_s for r in mine) - now_s)
 
 
 def user_event_outcome(fields: Mapping[str, str]) -> tuple[str, bool] | None:

@@ -15,7 +15,7 @@ import os
 import random
 import socket
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -24,13 +24,17 @@ import structlog
 from prometheus_client import CollectorRegistry, start_http_server
 
 from ami.agi_protocol import AgiReply, AgiRequest
-from ami.contract import ARG_CONFIG
+from ami.contract import AGI_SCRIPT, ARG_CONFIG, CALLBACK_SCRIPT, VAR_CB_OFFER, VAR_CB_RESULT
+from ami.events import Hangup, LotseCallback
 from ami.fastagi import AgiResult, FastAgiServer
-from ami.session import AmiError, AmiSession, Connected, Disconnected
+from ami.session import AmiActionFailed, AmiError, AmiSession, Connected, Disconnected
 from cliutil import os_reason
+from dialplans.manager import callback_username
 from lotse import watchdog
+from lotse.callbacks import CallbackDesk, CallbackMetrics, Originate
 from lotse.calltrack import CallTracker, ReconcileResult
 from lotse.control.drift import DialplanDrift
+from lotse.journal.callbackstore import CallbackStore, NumberCipher
 from lotse.journal.privacy import JournalKey, JournalKeyError, load_key
 from lotse.journal.schema import JournalError
 from lotse.journal.store import Journal
@@ -39,6 +43,7 @@ from lotse.queuelog.follow import QueueLogFollower
 from lotse.routing_service import RoutingRequest, RoutingService
 from metrics.control import ControlMetrics
 from metrics.registry import CenterOpenCollector, LotseMetrics, QueueStateCollector
+from router.callback import offer_for
 from router.config import Config, Endpoint
 from router.numbering import OrtsnetzTable, classify_caller
 from router.policy import Decision, Router
@@ -47,6 +52,10 @@ from router.state import Snapshot
 log = structlog.get_logger("lotse.controller")
 
 PURGE_INTERVAL_S = 6 * 3600.0
+# The callback key (numbers encrypted at rest) and the callback AMI user's secret.
+CALLBACK_KEY_ENV = "LOTSE_CALLBACK_KEY"
+CALLBACK_AMI_SECRET_ENV = "LOTSE_CALLBACK_AMI_SECRET"
+CALLBACK_TICK_S = 1.0
 DRAIN_TIMEOUT_S = 2.0
 
 
@@ -190,7 +199,15 @@ class Controller:
             deadline_s=config.controller.agi_deadline_ms / 1000,
             clock=mono_clock,
             on_result=self._agi_result,
+            scripts=frozenset({AGI_SCRIPT, CALLBACK_SCRIPT}),
         )
+        # The callback desk, when a center offers callbacks and a callback key is set.
+        self.callbacks: CallbackDesk | None = None
+        self._secret = secret
+        self._rng = rng or random.Random()
+        self._state_clock = state_clock or mono_clock
+        self._cb_session: AmiSession | None = None
+        self._cb_events: asyncio.Queue[list[object]] = asyncio.Queue()
         self.queue_log: QueueLogFollower | None = None
         if options.queue_log:
             self.queue_log = QueueLogFollower(
@@ -209,18 +226,35 @@ class Controller:
 
     # --- the FastAGI side --------------------------------------------------------
 
-    def _timed_service(self, request: AgiRequest) -> AgiReply:
+    def _timed_service(self, request: AgiRequest) -> AgiReply | Awaitable[AgiReply]:
+        if request.script == CALLBACK_SCRIPT:
+            return self._callback_request(request)
         start = self._mono()
         self.drift.observe(request.arg(ARG_CONFIG))
         reply = self.service(request)
         self.metrics.decision_latency.observe(self._mono() - start)
+        offer = self._offer
+        if offer:
+            reply = AgiReply((*reply.variables, (VAR_CB_OFFER, offer)))
+            self._offer = ""
         return reply
+
+    _offer = ""
+
+    async def _callback_request(self, request: AgiRequest) -> AgiReply:
+        desk = self.callbacks
+        if desk is None:
+            return AgiReply(((VAR_CB_RESULT, "unavailable"),))
+        return await desk.request(request)
 
     def _decided(
         self, req: RoutingRequest, decision: Decision, now: datetime, snapshot: Snapshot
     ) -> None:
         self.metrics.decisions.labels("stale" if snapshot.stale else "fresh").inc()
         self.tracker.on_decision(req, decision, now, snapshot)
+        if self.callbacks is not None:
+            # Read back by _timed_service for this same request (it runs inline).
+            self._offer = offer_for(decision, self.config.centers, snapshot)
 
     def _agi_result(self, result: AgiResult, elapsed_s: float) -> None:
         self.metrics.agi_requests.labels(str(result)).inc()
@@ -386,6 +420,7 @@ class Controller:
             # imported while the session logs in and reconciles.
             self._tasks.append(asyncio.create_task(self.queue_log.run(), name="queue-log"))
         self._tasks.append(self.session.start())
+        await self._start_callbacks()
         self._tasks.append(asyncio.create_task(self._housekeeping(), name="housekeeping"))
         interval = watchdog.watchdog_interval_s()
         if interval is not None:
@@ -398,6 +433,101 @@ class Controller:
             ami=str(self.options.ami),
             metrics=str(self.options.metrics_listen),
         )
+
+    # --- callbacks -----------------------------------------------------------------
+
+    async def _start_callbacks(self) -> None:
+        """Open the callback desk and its AMI user, if a center offers callbacks.
+
+        Needs the callback key (``$LOTSE_CALLBACK_KEY``, at least 16 bytes);
+        without it no callback is offered (the dialogue hears ``unavailable``
+        and the caller stays in the queue), and the log says so.
+        """
+        user = callback_username(self.config)
+        if user is None:
+            return
+        secret_key = os.environ.get(CALLBACK_KEY_ENV, "").encode()
+        if len(secret_key) < 16:
+            log.warning("callbacks.disabled", reason=f"${CALLBACK_KEY_ENV} unset or too short")
+            return
+        store = await CallbackStore.open(
+            self.options.journal_path, NumberCipher(secret_key), self.journal.hash_key
+        )
+        session = AmiSession(
+            self.options.ami.host,
+            self.options.ami.port,
+            user,
+            os.environ.get(CALLBACK_AMI_SECRET_ENV) or self._secret,
+            sink=self._cb_events.put_nowait,
+            rng=self._rng,
+        )
+        self._cb_session = session
+
+        async def originate(leg: Originate) -> bool:
+            try:
+                await session.action("Originate", leg.action(), action_id=leg.attempt_id)
+            except AmiActionFailed:
+                return False  # refused: nothing was dialled
+            except AmiError as err:
+                # Sent or not, nobody can tell: the attempt stays in flight.
+                raise ConnectionError(str(err)) from err
+            return True
+
+        cb_metrics = CallbackMetrics(self.registry, list(self.config.centers))
+        self.callbacks = CallbackDesk(
+            self.config,
+            store,
+            self.live,
+            wall_clock=self._wall_clock,
+            state_clock=self._state_clock,
+            table=self.router.table,
+            originate=originate,
+            on_outcome=cb_metrics.outcome,
+            ready=lambda: session.connected,
+        )
+        self._cb_metrics = cb_metrics
+        self._tasks.append(session.start())
+        self._tasks.append(asyncio.create_task(self._callback_events(), name="callback-events"))
+        self._tasks.append(asyncio.create_task(self._callback_loop(), name="callback-dialer"))
+        log.info("callbacks.started", ami_user=user)
+
+    async def _callback_events(self) -> None:
+        """The callback legs' outcomes, from the callback user's session."""
+        desk = self.callbacks
+        assert desk is not None
+        recovered = False
+        while True:
+            for event in await self._cb_events.get():
+                try:
+                    if isinstance(event, Connected) and not recovered:
+                        recovered = True
+
+                        async def gone(_attempt: str) -> bool:
+                            return False
+
+                        # Attempts in flight before a restart: counted as
+                        # failed, retried after the interval, never re-dialled now.
+                        released = await desk.recover(gone)
+                        if released:
+                            log.warning("callbacks.recovered", attempts=released)
+                    elif isinstance(event, LotseCallback) and event.attempt:
+                        await desk.attempt_ended(event.attempt, answered=event.status == "ANSWER")
+                    elif isinstance(event, Hangup) and event.uniqueid in desk.attempts:
+                        # The leg ended without a caller outcome (no agent, no trunk).
+                        await desk.attempt_ended(event.uniqueid, answered=False)
+                except Exception as exc:  # one event must not stop the dialer
+                    log.error("callbacks.event_failed", error=type(exc).__name__)
+
+    async def _callback_loop(self) -> None:
+        desk = self.callbacks
+        assert desk is not None
+        while True:
+            await asyncio.sleep(CALLBACK_TICK_S)
+            try:
+                await desk.tick()
+                self._cb_metrics.show(await desk.pending(), self._wall_clock())
+            except Exception as exc:
+                log.error("callbacks.tick_failed", error=type(exc).__name__)
 
     async def _housekeeping(self) -> None:
         last_purge = self._mono()
@@ -415,6 +545,8 @@ class Controller:
         await self.agi.close()
         await self.agi.drain(DRAIN_TIMEOUT_S)
         await self.session.stop()
+        if self._cb_session is not None:
+            await self._cb_session.stop()
         # Let the consumer apply what already arrived before the journal closes.
         consumer = self._consumer
         while not self.events.empty() and consumer is not None and not consumer.done():

@@ -22,7 +22,9 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from router.config import CallbackSettings, Center
+from router.decision import Action, Decision
 from router.opening import HolidayCalendar, OpeningHours
+from router.state import Snapshot
 
 # The sounds of the callback dialogue (greetings/manifest.yaml), as the dialplan plays them.
 SOUND_OFFER = "lotse/callback-offer"
@@ -123,6 +125,32 @@ def startable(
             free -= 1
     chosen.sort(key=lambda r: (r.entered_s, r.id))
     return chosen
+
+
+OFFER_WAIT, OFFER_CLOSED = "wait", "closed"
+
+
+def offer_for(decision: Decision, centers: Mapping[str, Center], snapshot: Snapshot) -> str:
+    """Which callback offer the dialplan makes with ``decision``: ``closed`` after
+    the off-hours announcement (the home center offers when every center is
+    closed), ``wait`` before a final queue whose expected wait exceeds the
+    target center's limit, else ``""``."""
+    if decision.action is Action.ANNOUNCE and decision.offhours and decision.home is not None:
+        home = centers.get(decision.home)
+        if home is not None and home.callback is not None and home.callback.offer_when_closed:
+            return OFFER_CLOSED
+        return ""
+    if decision.action is not Action.QUEUE or decision.queue_timeout_s or decision.target is None:
+        return ""
+    target = centers.get(decision.target)
+    if target is None or target.callback is None:
+        return ""
+    limit = target.callback.offer_expected_wait_s
+    state = snapshot.centers.get(decision.target)
+    if limit is None or state is None:
+        return ""
+    wait = state.expected_wait_s()
+    return OFFER_WAIT if wait is not None and wait > limit else ""
 
 
 def expired(requests: Iterable[Request], now: float) -> list[Request]:

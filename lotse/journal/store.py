@@ -243,6 +243,11 @@ class Journal:
     ) -> None:
         await self.close()
 
+    @property
+    def hash_key(self) -> bytes:
+        """The key of the caller hashes (for the callback store's rows; never logged)."""
+        return self._key
+
     def caller_hash(self, caller: str) -> str | None:
         """The keyed hash of a caller number as the switch delivered it (``None`` if anonymous)."""
         return privacy.hash_caller(caller, self._key)

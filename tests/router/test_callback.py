@@ -16,6 +16,7 @@ from router.callback import (
     Request,
     after_unanswered,
     expired,
+    offer_for,
     open_minute,
     service_deadline,
     startable,
@@ -24,8 +25,10 @@ from router.callback import (
 from router.callbacknumber import NumberRefused, callback_number
 from router.config import CallbackSettings, Center, TimeRange, WeeklyHours
 from router.configload import ConfigError, load_config_text
+from router.decision import Decision
 from router.numbering import OrtsnetzTable
 from router.opening import HolidayCalendar, OpeningHours
+from router.state import CenterState, Snapshot
 
 BERLIN = ZoneInfo("Europe/Berlin")
 TABLE = OrtsnetzTable.load()
@@ -330,3 +333,54 @@ def test_unknown_callback_key_is_named() -> None:
     with pytest.raises(ConfigError) as info:
         _load("callback: {offer_after_wait_s: 60, retries: 2}")
     assert "retries" in str(info.value.problems[0])
+
+
+# --- which offer a decision carries ---------------------------------------------------
+
+
+def _decision(action: str, **kw: object) -> Decision:
+    from router.decision import Action
+    from router.numbering import NumberKind, Origin
+
+    fields: dict[str, object] = {
+        "action": Action(action),
+        "origin": Origin(NumberKind.LANDLINE, None, "0421…"),
+        "home": "bund",
+        "target": "bund",
+        "queue": "115-bund",
+        "greeting": None,
+        "announcement": None,
+        "queue_timeout_s": 0,
+        "reasons": (),
+    }
+    fields.update(kw)
+    return Decision(**fields)  # type: ignore[arg-type]
+
+
+def _snapshot(waiting: int, free: int, logged_in: int) -> Snapshot:
+    state = CenterState(waiting, 0.0, logged_in, free, logged_in - free, 240.0)
+    return Snapshot(centers={"bund": state})
+
+
+def test_offer_before_a_final_queue_over_the_expected_wait_limit() -> None:
+    cb = CallbackSettings(offer_expected_wait_s=120)
+    centers = {"bund": _center(id="bund", callback=cb)}
+    # (waiting - free + 1) * 240 / logged_in: 1 ahead of 2 agents → 240 s > 120 s.
+    busy = _snapshot(waiting=1, free=0, logged_in=2)
+    assert offer_for(_decision("queue"), centers, busy) == "wait"
+    # Exactly at the limit: no offer (the limit is "exceeds").
+    at_limit = _snapshot(waiting=0, free=0, logged_in=2)
+    assert offer_for(_decision("queue"), centers, at_limit) == ""
+    # A queue with a timeout is not final: no offer yet.
+    assert offer_for(_decision("queue", queue_timeout_s=30), centers, busy) == ""
+    assert offer_for(_decision("queue"), {"bund": _center(id="bund")}, busy) == ""
+
+
+def test_offer_after_the_offhours_announcement_when_configured() -> None:
+    centers = {"bund": _center(id="bund", callback=CallbackSettings(offer_when_closed=True))}
+    closed = _decision("announce", target=None, queue=None, offhours=True)
+    assert offer_for(closed, centers, _snapshot(0, 0, 0)) == "closed"
+    busy = _decision("announce", target=None, queue=None, offhours=False)
+    assert offer_for(busy, centers, _snapshot(0, 0, 0)) == ""
+    off = {"bund": _center(id="bund", callback=CallbackSettings(offer_after_wait_s=60))}
+    assert offer_for(closed, off, _snapshot(0, 0, 0)) == ""
