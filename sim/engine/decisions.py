@@ -54,6 +54,7 @@ from sim.engine.callers import CallerClass
 from sim.engine.model import SimCenter
 
 _new = object.__new__
+_INF = float("inf")
 # A decision is not reused in the last millisecond before its calendar stretch
 # ends: the policy's own minute (of ``epoch + t`` in floating point) could
 # already be the next one there.
@@ -313,6 +314,11 @@ class Decider:
         waits = set(states.waits)
         probe = tuple((cid, cid in waits) for cid in sorted(states.reads))
         facts = self._load_facts(probe)
+        if any(type(f) is float and 0.0 < f < _INF for f in facts[1::2]):
+            # An expected wait of queued callers varies with every call that ends:
+            # these facts will hardly come again, and looking costs as much as asking.
+            cls.decisions.pop((postal, visited, "probe"), None)
+            return
         cls.decisions[(postal, visited, "probe")] = (choice.home, probe)
         cls.decisions[(postal, visited, choice.sig, facts)] = choice
 

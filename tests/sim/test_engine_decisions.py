@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import random
+from dataclasses import replace
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -15,6 +16,7 @@ from hypothesis import strategies as st
 import sim.engine.decisions as decisions
 from router import policy
 from router.compiled import Instant
+from router.config import Thresholds
 from router.numbering import OrtsnetzTable
 from router.policy import Call, Decision, Router
 from router.state import Snapshot
@@ -241,27 +243,43 @@ def test_a_decision_under_overload_is_kept_only_for_the_same_load_facts() -> Non
     centers, source, decider = _demo()
     cls = source.draw()
     noon = 12 * 3600.0
-    # Bremen: 10 waiting (overloaded), expected wait 11 * 100 / 5 = 220 s.
+    # Bremen overloaded (10 waiting); Bund calm: the call moves.
     _set_load(centers["bremen"], noon, ("bremen", 10, 5, 5, 100.0), source)
-    # Bund, its partner: 12 waiting (overloaded too), expected wait 13 * 50 / 5 = 130 s.
+    _set_load(centers["bund"], noon, ("bund", 0, 5, 1, 50.0), source)
+    ten = decider.choose(noon, cls, None, ())
+    assert ten.decision.target == "bund" and not ten.keep
+    assert decider.choose(noon + 1, cls, None, ()) is ten and decider.kept == 1
+    # One more caller waiting at Bremen: only its reason tells the two apart.
+    _set_load(centers["bremen"], noon, ("bremen", 11, 5, 5, 100.0), source)
+    eleven = decider.choose(noon + 2, cls, None, ())
+    assert eleven is not ten and "11 waiting >= 10" in " ".join(eleven.decision.reasons)
+    assert decider.choose(noon + 3, cls, None, ()) is eleven and decider.kept == 2
+    # Expected waits of queued callers change with every call that ends: not kept.
     _set_load(centers["bund"], noon, ("bund", 12, 5, 5, 50.0), source)
+    compared = decider.choose(noon + 4, cls, None, ())
+    assert "shortest expected wait" in " ".join(compared.decision.reasons)
+    assert decider.choose(noon + 5, cls, None, ()) is not compared and decider.kept == 2
+
+
+def test_compared_expected_waits_tell_kept_decisions_apart() -> None:
+    """Bund counts as overloaded with 12 waiting even when agents are free (no
+    ``no_agents`` rule): the same reasons, but an expected wait of 0 s or infinity."""
+    bund = replace(CONFIG.centers["bund"], thresholds=Thresholds(max_waiting=10, no_agents=False))
+    config = replace(CONFIG, centers={**CONFIG.centers, "bund": bund})
+    rng = random.Random(1)
+    centers = {
+        cid: SimCenter(i, center, CenterPlan(), rng, 1)
+        for i, (cid, center) in enumerate(config.centers.items())
+    }
+    source = CallerSource(config.centers["bremen"], config, CallerMix(0.0, 0.0), rng, TABLE)
+    decider = Decider(Router(config, TABLE), centers, EPOCH, verify=True)
+    cls = source.draw()
+    noon = 12 * 3600.0
+    _set_load(centers["bremen"], noon, ("bremen", 0, 0, 0, None), source)  # nobody logged in
+    _set_load(centers["bund"], noon, ("bund", 12, 15, 0, None), source)  # wait 0 s
     moved = decider.choose(noon, cls, None, ())
-    assert moved.decision.target == "bund" and not moved.keep
-    assert "bund has the shortest expected wait" in " ".join(moved.decision.reasons)
+    assert moved.decision.target == "bund"
     assert decider.choose(noon + 1, cls, None, ()) is moved and decider.kept == 1
-    # Same reasons, but Bund's expected wait is now 520 s: the call stays.
-    _set_load(centers["bund"], noon, ("bund", 12, 5, 5, 200.0), source)
+    _set_load(centers["bund"], noon, ("bund", 12, 0, 0, None), source)  # wait: infinite
     stays = decider.choose(noon + 2, cls, None, ())
     assert stays.decision.target == "bremen" and decider.kept == 1
-    # One more caller waiting at Bremen: the reasons name 11.
-    _set_load(centers["bremen"], noon, ("bremen", 11, 5, 5, 100.0), source)
-    more = decider.choose(noon + 3, cls, None, ())
-    assert more is not stays and "11 waiting >= 10" in " ".join(more.decision.reasons)
-    assert decider.choose(noon + 4, cls, None, ()) is more and decider.kept == 2
-    # Bund calm again: the call moves there, and only Bremen's reason tells 11 from 12.
-    _set_load(centers["bund"], noon, ("bund", 0, 5, 1, 50.0), source)
-    eleven = decider.choose(noon + 5, cls, None, ())
-    assert eleven.decision.target == "bund" and "11 waiting" in " ".join(eleven.decision.reasons)
-    _set_load(centers["bremen"], noon, ("bremen", 12, 5, 5, 100.0), source)
-    twelve = decider.choose(noon + 6, cls, None, ())
-    assert twelve is not eleven and "12 waiting" in " ".join(twelve.decision.reasons)
