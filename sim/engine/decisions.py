@@ -22,7 +22,8 @@ facts it rests on, and reuses it while they hold:
   was overloaded names queue lengths and waits in its reasons: it is kept with
   exactly what the policy read of each center it looked at (the overload
   reason, and the expected wait where the policy asked for it) and reused only
-  when all of that is the same again.
+  when all of that is the same again; not kept at all when it read the
+  expected wait of queued callers, which changes with every call that ends.
 
 Everything else the policy could read does not change in a simulation (no
 supervisor overrides, no dialed Ortsnetz). With ``verify=True`` every call is
