@@ -8,7 +8,6 @@ import re
 from collections.abc import Callable
 from dataclasses import fields, replace
 from datetime import date
-from datetime import time as dtime
 from pathlib import Path
 from typing import Any
 
@@ -17,7 +16,6 @@ import pytest
 import sim.engine.decisions as decisions
 from router import policy
 from router.compiled import Instant
-from router.config import Center, Config, Thresholds, TimeRange, WeeklyHours
 from router.numbering import OrtsnetzTable
 from router.policy import Call, Decision
 from router.state import CenterState, Snapshot
@@ -33,54 +31,11 @@ from sim.scenario import (
     constant_week,
 )
 from sim.scenarioload import load_scenario
+from tests.sim.helpers import center, scenario
 
 SCENARIOS = Path(__file__).resolve().parents[2] / "sim" / "scenarios"
-ALWAYS = WeeklyHours(((TimeRange(dtime(0), dtime(0)),),) * 7)
-NO_LIMITS = Thresholds(no_agents=False)
 EXP_180 = Dist(DistKind.EXPONENTIAL, 180)
 NEVER = Dist(DistKind.NONE)
-LANDLINE_ONLY = CallerMix(mobile=0.0, anonymous=0.0)
-
-
-@pytest.fixture(scope="module")
-def table() -> OrtsnetzTable:
-    return OrtsnetzTable.load()
-
-
-def center(cid: str, **kw: Any) -> Center:
-    base: dict[str, Any] = {
-        "name": cid,
-        "state": "BE",
-        "queue": f"115-{cid}",
-        "greeting": f"lotse/greeting-{cid}",
-        "offhours_announcement": f"lotse/offhours-{cid}",
-        "hours": ALWAYS,
-        "thresholds": NO_LIMITS,
-    }
-    return Center(id=cid, **{**base, **kw})
-
-
-def scenario(
-    table: OrtsnetzTable,
-    centers: list[Center],
-    plans: dict[str, CenterPlan],
-    *,
-    days: int = 1,
-    start: date = date(2026, 11, 24),
-    callers: CallerMix = LANDLINE_ONLY,
-    **kw: Any,
-) -> Scenario:
-    config = Config(centers={c.id: c for c in centers}, fallback_center=centers[-1].id)
-    return Scenario(
-        name="test",
-        config=config,
-        table=table,
-        start=start,
-        days=days,
-        plans=plans,
-        callers=callers,
-        **kw,
-    )
 
 
 def plan(rate: float, agents: int, **kw: Any) -> CenterPlan:

@@ -17,7 +17,8 @@ from router.numbering import OrtsnetzTable
 from sim.engine import simulate
 from sim.scenario import CallbackMix, Scenario
 from sim.scenarioload import load_scenario, load_scenario_text
-from tests.sim.test_engine import center, conserved, plan, scenario
+from tests.sim.helpers import center, scenario
+from tests.sim.test_engine import conserved, plan
 
 SCENARIOS = Path(__file__).resolve().parents[2] / "sim" / "scenarios"
 TABLE = OrtsnetzTable.load()

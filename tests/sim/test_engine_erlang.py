@@ -242,11 +242,6 @@ def _batch_means(pairs: list[tuple[int, int]]) -> tuple[float, float]:
     return ratio, math.sqrt(var / len(batch))
 
 
-@pytest.fixture(scope="module")
-def table() -> OrtsnetzTable:
-    return OrtsnetzTable.load()
-
-
 @pytest.mark.skipif(LONG, reason="the long run checks the plain service level instead")
 @pytest.mark.parametrize("case", ERLANG_C + ERLANG_A, ids=str)
 def test_service_level_matches_erlang(case: Case, table: OrtsnetzTable) -> None:

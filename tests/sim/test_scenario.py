@@ -21,11 +21,6 @@ SCENARIOS = Path(__file__).resolve().parents[2] / "sim" / "scenarios"
 HEAD = "name: t\nnetwork: ../../config.yaml\nstart: 2026-11-24\n"
 
 
-@pytest.fixture(scope="module")
-def table() -> OrtsnetzTable:
-    return OrtsnetzTable.load()
-
-
 def problems(text: str, table: OrtsnetzTable, base: Path = SCENARIOS) -> list[str]:
     with pytest.raises(ConfigError) as caught:
         load_scenario_text(text, "scen.yaml", base_dir=base, table=table)

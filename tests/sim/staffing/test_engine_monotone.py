@@ -15,7 +15,8 @@ from hypothesis import strategies as st
 from router.numbering import OrtsnetzTable
 from sim.engine import simulate
 from sim.scenario import Dist, DistKind
-from tests.sim.staffing.conftest import center, erlang_plan, scenario
+from tests.sim.helpers import center, scenario
+from tests.sim.staffing.helpers import erlang_plan
 
 _TABLE = OrtsnetzTable.load()
 _halves = st.lists(st.integers(0, 4), min_size=48, max_size=48)

@@ -15,7 +15,8 @@ from sim.erlang import agents_for
 from sim.scenario import Dist, DistKind
 from sim.staffing.evaluate import EvalTask, evaluate, pack, with_staffing
 from sim.staffing.search import Rules, plan_staffing
-from tests.sim.staffing.conftest import center, erlang_plan, scenario
+from tests.sim.helpers import center, scenario
+from tests.sim.staffing.helpers import erlang_plan
 
 # A day that rises and falls: 10 to 90 calls an hour.
 RATES = [10.0] * 7 + [40.0, 70.0, 90.0, 90.0, 70.0, 50.0, 60.0, 60.0, 40.0, 30.0] + [10.0] * 7
