@@ -30,7 +30,15 @@ from router.config import (
     UnknownOriginMode,
 )
 from router.configcenters import CenterReader, read_sound
-from router.confignodes import NULL, ConfigError, NodeReader, Problem, compose, did_you_mean
+from router.confignodes import (
+    NULL,
+    ConfigError,
+    NodeReader,
+    Problem,
+    compose,
+    decode_text,
+    did_you_mean,
+)
 from router.configvalues import ENV_NAME, parse_endpoint
 from router.numbering import OrtsnetzTable
 
@@ -84,13 +92,7 @@ def load_config(path: str | Path, *, table: OrtsnetzTable | None = None) -> Conf
                 )
             ]
         )
-    try:
-        text = data.decode("utf-8-sig")
-    except UnicodeDecodeError as err:
-        line = data.count(b"\n", 0, err.start) + 1
-        col = err.start - (data.rfind(b"\n", 0, err.start) + 1) + 1
-        raise ConfigError([Problem(source, line, col, "not UTF-8 text")]) from err
-    config = load_config_text(text, source, table)
+    config = load_config_text(decode_text(data, source), source, table)
     return replace(config, sha256=hashlib.sha256(data).hexdigest())
 
 

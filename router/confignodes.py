@@ -75,6 +75,16 @@ def did_you_mean(word: str, choices: Iterable[str]) -> str:
     return f"; did you mean {close[0]!r}?" if close else ""
 
 
+def decode_text(data: bytes, source: str) -> str:
+    """A file's bytes as text (UTF-8, a byte-order mark allowed); :class:`ConfigError` if not."""
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as err:
+        line = data.count(b"\n", 0, err.start) + 1
+        col = err.start - (data.rfind(b"\n", 0, err.start) + 1) + 1
+        raise ConfigError([Problem(source, line, col, "not UTF-8 text")]) from err
+
+
 def compose(text: str, source: str) -> Node | None:
     """The node tree of a single YAML document; syntax errors raise :class:`ConfigError`."""
     try:

@@ -47,7 +47,7 @@ from yaml.nodes import MappingNode, Node, ScalarNode
 
 from router.config import Center, Config
 from router.configload import load_config
-from router.confignodes import ConfigError, NodeReader, Problem, compose, did_you_mean
+from router.confignodes import ConfigError, NodeReader, Problem, compose, decode_text, did_you_mean
 from router.configvalues import parse_date
 from router.numbering import OrtsnetzTable
 from router.opening import OpeningHours
@@ -109,12 +109,7 @@ def load_scenario(
     configuration it names), ``OSError`` if the file cannot be read.
     """
     source = str(path)
-    data = Path(path).read_bytes()
-    try:
-        text = data.decode("utf-8-sig")
-    except UnicodeDecodeError as err:
-        line = data.count(b"\n", 0, err.start) + 1
-        raise ConfigError([Problem(source, line, 1, "not UTF-8 text")]) from err
+    text = decode_text(Path(path).read_bytes(), source)
     return load_scenario_text(text, source, base_dir=Path(path).parent, table=table, config=config)
 
 

@@ -16,7 +16,7 @@ from pathlib import Path
 from yaml.nodes import MappingNode
 
 from router.config import WEEKDAYS, Config
-from router.confignodes import ConfigError, NodeReader, Problem, compose, did_you_mean
+from router.confignodes import ConfigError, NodeReader, Problem, compose, decode_text, did_you_mean
 from sim.scenario import HALF_HOURS, WeekHalfHours
 from sim.scenarioread import ValueReader
 
@@ -69,12 +69,7 @@ def load_plan(path: str | Path, config: Config) -> dict[str, WeekHalfHours]:
     cannot be read.
     """
     source = str(path)
-    data = Path(path).read_bytes()
-    try:
-        text = data.decode("utf-8-sig")
-    except UnicodeDecodeError as err:
-        line = data.count(b"\n", 0, err.start) + 1
-        raise ConfigError([Problem(source, line, 1, "not UTF-8 text")]) from err
+    text = decode_text(Path(path).read_bytes(), source)
     return load_plan_text(text, config, source)
 
 
