@@ -11,8 +11,9 @@ import json
 import math
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
@@ -33,6 +34,7 @@ from sim.staffing.cli import add_staff
 
 EXIT_OK, EXIT_FAILURE, EXIT_BAD_INPUT = 0, 1, 2
 _SHOWN_FLOWS = 15
+T = TypeVar("T")
 
 SubParsers = argparse._SubParsersAction
 
@@ -64,12 +66,7 @@ def add_parser(sub: SubParsers[argparse.ArgumentParser]) -> None:
         help="also route every call by the policy directly and fail (exit 1) on the first "
         "call whose kept decision differs",
     )
-    run.add_argument(
-        "--config",
-        type=Path,
-        default=None,
-        help="network for a scenario that names none (default: the lotse configuration)",
-    )
+    add_network_option(run)
     run.add_argument(
         "--staffing",
         type=Path,
@@ -118,14 +115,20 @@ def add_parser(sub: SubParsers[argparse.ArgumentParser]) -> None:
 # --- lotse sim run ------------------------------------------------------------------
 
 
-def load_scenario_arg(path: Path, config: Path | None) -> Scenario | None:
-    """Load a scenario named on the command line; ``None`` after printing its problems."""
-    table = OrtsnetzTable.load()
-    config_path: Path = config or default_config_path()
+def add_network_option(parser: argparse.ArgumentParser) -> None:
+    """``--config``: the network for a scenario that names none."""
+    parser.add_argument(
+        "--config",
+        type=Path,
+        default=None,
+        help="network for a scenario that names none (default: the lotse configuration)",
+    )
+
+
+def load_or_report(path: Path, load: Callable[[], T]) -> T | None:
+    """``load()`` of the file at ``path``; ``None`` after printing its problems or why not read."""
     try:
-        return load_scenario(
-            path, table=table, config=lambda: load_config(config_path, table=table)
-        )
+        return load()
     except ConfigError as problem:
         for line in problem.lines():
             print(line, file=sys.stderr)
@@ -133,6 +136,37 @@ def load_scenario_arg(path: Path, config: Path | None) -> Scenario | None:
         name = failure.filename or path
         print(f"{name}: cannot read: {failure.strerror or failure}", file=sys.stderr)
     return None
+
+
+def load_scenario_arg(path: Path, config: Path | None) -> Scenario | None:
+    """Load a scenario named on the command line; ``None`` after printing its problems."""
+    table = OrtsnetzTable.load()
+    config_path: Path = config or default_config_path()
+    return load_or_report(
+        path,
+        lambda: load_scenario(
+            path, table=table, config=lambda: load_config(config_path, table=table)
+        ),
+    )
+
+
+def report_console(width: int) -> Console:
+    """Standard output for a report's tables; pipes and files get ``width`` columns."""
+    out = Console()
+    # Pipes and files get the whole table, not 80 columns of wrapped names.
+    return out if out.is_terminal else Console(width=width)
+
+
+def write_charts(directory: Path, write: Callable[[Path], list[Path]], err: Console) -> int:
+    """``--plot DIR``: write the charts, name each file on ``err``; exit code 1 if it cannot."""
+    try:
+        files = write(directory)
+    except OSError as failure:
+        print(f"{directory}: cannot write charts: {failure.strerror or failure}", file=sys.stderr)
+        return EXIT_FAILURE
+    for path in files:
+        err.print(f"wrote {path}", style="dim")
+    return EXIT_OK
 
 
 def run_command(args: argparse.Namespace) -> int:
@@ -145,15 +179,11 @@ def run_command(args: argparse.Namespace) -> int:
         from sim.staffing.evaluate import with_staffing
         from sim.staffing.planfile import load_plan
 
-        try:
-            scenario = with_staffing(scenario, load_plan(args.staffing, scenario.config))
-        except ConfigError as problem:
-            for line in problem.lines():
-                print(line, file=sys.stderr)
+        network = scenario.config
+        plan = load_or_report(args.staffing, lambda: load_plan(args.staffing, network))
+        if plan is None:
             return EXIT_BAD_INPUT
-        except OSError as failure:
-            print(f"{args.staffing}: cannot read: {failure.strerror or failure}", file=sys.stderr)
-            return EXIT_BAD_INPUT
+        scenario = with_staffing(scenario, plan)
     started = time.perf_counter()
     try:
         report = _run(scenario, args.seed, err, verify=args.verify_decisions)
@@ -164,11 +194,7 @@ def run_command(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(_finite(report.to_json()), ensure_ascii=False, allow_nan=False))
     else:
-        out = Console()
-        if not out.is_terminal:
-            # Pipes and files get the whole table, not 80 columns of wrapped names.
-            out = Console(width=140)
-        print_report(report, out)
+        print_report(report, report_console(140))
         err.print(
             f"{report.calls} calls, {report.routings} routing decisions in {elapsed:.1f} s "
             f"({report.calls / elapsed if elapsed > 0 else 0:,.0f} calls/s)",
@@ -177,15 +203,7 @@ def run_command(args: argparse.Namespace) -> int:
     if args.plot is not None:
         from sim.engine.plots import write_plots
 
-        try:
-            files = write_plots(report, args.plot)
-        except OSError as failure:
-            print(
-                f"{args.plot}: cannot write charts: {failure.strerror or failure}", file=sys.stderr
-            )
-            return EXIT_FAILURE
-        for path in files:
-            err.print(f"wrote {path}", style="dim")
+        return write_charts(args.plot, lambda directory: write_plots(report, directory), err)
     return EXIT_OK
 
 

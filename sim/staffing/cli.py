@@ -26,6 +26,7 @@ SubParsers = argparse._SubParsersAction
 
 def add_staff(sim_sub: SubParsers[argparse.ArgumentParser]) -> None:
     """Register ``lotse sim staff``."""
+    from sim.cli import add_network_option
     from sim.staffing.evaluate import default_workers
 
     staff = sim_sub.add_parser(
@@ -82,12 +83,7 @@ def add_staff(sim_sub: SubParsers[argparse.ArgumentParser]) -> None:
         metavar="N",
         help="runs with different seeds per round (default 2)",
     )
-    staff.add_argument(
-        "--config",
-        type=Path,
-        default=None,
-        help="network for a scenario that names none (default: the lotse configuration)",
-    )
+    add_network_option(staff)
     staff.set_defaults(func=staff_command)
 
 
@@ -95,7 +91,7 @@ def staff_command(args: argparse.Namespace) -> int:
     """``lotse sim staff``."""
     from rich.console import Console
 
-    from sim.cli import load_scenario_arg
+    from sim.cli import load_scenario_arg, report_console, write_charts
     from sim.staffing.search import Rules
 
     err = Console(stderr=True)
@@ -142,10 +138,7 @@ def staff_command(args: argparse.Namespace) -> int:
         data["workers"] = args.workers
         print(json.dumps(data, ensure_ascii=False, allow_nan=False))
     else:
-        out = Console()
-        if not out.is_terminal:
-            out = Console(width=160)
-        print_plan(plan, out)
+        print_plan(plan, report_console(160))
         err.print(
             f"{plan.evaluations} runs ({plan.calls_simulated:,} calls in the final round) "
             f"in {elapsed:.1f} s with {args.workers} worker(s)",
@@ -156,15 +149,7 @@ def staff_command(args: argparse.Namespace) -> int:
     if args.plot is not None:
         from sim.staffing.plots import write_plots
 
-        try:
-            files = write_plots(plan, args.plot)
-        except OSError as failure:
-            print(
-                f"{args.plot}: cannot write charts: {failure.strerror or failure}", file=sys.stderr
-            )
-            return EXIT_FAILURE
-        for path in files:
-            err.print(f"wrote {path}", style="dim")
+        return write_charts(args.plot, lambda directory: write_plots(plan, directory), err)
     return EXIT_OK
 
 
