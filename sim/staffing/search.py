@@ -45,6 +45,7 @@ import statistics
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 
+from metrics.servicelevel import service_level
 from sim.engine.timeline import SLOT_S
 from sim.scenario import Scenario, WeekHalfHours
 from sim.staffing.evaluate import CenterFigures, EvalResult, EvalTask, Evaluator, pack
@@ -747,7 +748,8 @@ def _answer(
         ),
         rounds=tuple(rounds),
         unreachable=tuple(unreachable),
-        service_level=within / counted if counted else None,
+        # ``counted`` is already offered less the short abandons (the report's base).
+        service_level=service_level(within, counted, 0),
         hour_labels=model.timeline.hour_labels,
         hourly_service_level=hourly,
         center_hours_judged=judged,
@@ -800,7 +802,7 @@ def _national_hourly(results: Sequence[EvalResult], hours: int) -> tuple[float |
             for h in range(hours):
                 counted[h] += f.counted[h]
                 within[h] += f.within[h]
-    return tuple(w / n if n else None for w, n in zip(within, counted, strict=True))
+    return tuple(service_level(w, n, 0) for w, n in zip(within, counted, strict=True))
 
 
 def _mean(values: Sequence[float | None]) -> float | None:
