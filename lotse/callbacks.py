@@ -207,7 +207,8 @@ class CallbackDesk:
             ortsnetz_prefix=prefix,
         )
         _log.info("callback.requested", center=center_id, request=rid, kind=kind)
-        return AgiReply(((VAR_RESULT, "ok"),))
+        # The request id (no number) on the caller's channel: its legs carry it too.
+        return AgiReply(((VAR_RESULT, "ok"), (contract.VAR_CB_ID, rid)))
 
     # --- dialling ------------------------------------------------------------------
 

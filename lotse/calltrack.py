@@ -44,6 +44,7 @@ from datetime import datetime, timedelta
 
 import structlog
 
+from ami.contract import CALLBACK_AGENT_CONTEXT
 from ami.events import (
     AgentComplete,
     AgentConnect,
@@ -129,6 +130,14 @@ class _Track:
     pending_leave: QueueCallerAbandon | None = None
     ended_at: datetime | None = None
     ended_cause: str = ""
+
+
+_CALLBACK_LEG_PREFIX = f"Local/s@{CALLBACK_AGENT_CONTEXT}-"
+
+
+def is_callback_leg(channel: str) -> bool:
+    """Whether ``channel`` is the callback dialer's Local channel (no caller of its own)."""
+    return channel.startswith(_CALLBACK_LEG_PREFIX)
 
 
 class CallTracker:
@@ -243,7 +252,8 @@ class CallTracker:
 
     def _join(self, e: QueueCallerJoin) -> None:
         center = self._center(e.queue)
-        if center is None:
+        if center is None or is_callback_leg(e.channel):
+            # The callback dialer's own leg waits for an agent: not a call.
             return
         track = self._calls.setdefault(e.uniqueid, _Track(home=None))
         track.center = center
@@ -531,7 +541,7 @@ class CallTracker:
     def _adopt(self, channel: CoreShowChannel, now: datetime) -> bool:
         """Journal a caller found in a lotse queue that the journal does not know."""
         found = self._queue_of(channel)
-        if found is None or self._classify is None:
+        if found is None or self._classify is None or is_callback_leg(channel.channel):
             return False
         queue, center = found
         call_id = channel.uniqueid

@@ -27,7 +27,7 @@ import bisect
 import math
 import random
 import urllib.request
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from datetime import time as dtime
@@ -39,10 +39,12 @@ from ami import contract
 from ami.events import (
     AgentConnect,
     Hangup,
+    LotseCallback,
     LotseFallback,
     Newchannel,
     QueueCallerAbandon,
     QueueCallerJoin,
+    QueueCallerLeave,
     VarSet,
 )
 from ami.session import AmiSession, Connected
@@ -63,6 +65,8 @@ class Arrival:
     caller: str
     region: str  # the center whose region the caller is from
     patience_s: float
+    # Takes a callback when offered (the scenario's ``callbacks.accept``).
+    callback: bool = False
 
 
 def arrivals(
@@ -109,7 +113,9 @@ def arrivals(
                 continue
         seen.add(caller)
         patience = scenario.plan(cid).patience.sampler(rng)()
-        out.append(Arrival(t - offset, caller, cid, patience))
+        mix = scenario.callbacks
+        takes = mix is not None and rng.random() < mix.accept
+        out.append(Arrival(t - offset, caller, cid, patience, takes))
     return out
 
 
@@ -140,11 +146,21 @@ class CallRecord:
     fallback: bool = False
     ended: bool = False
     hung_up_by_us: bool = False
+    # The queue the caller waits in now, and since when (load clock).
+    waiting_queue: str | None = None
+    waiting_since: float | None = None
+    # Callbacks: offered (heard an offer), in the dialogue, requested (and when
+    # its place in line was taken: the queue entry it kept, else the request).
+    offered: bool = False
+    in_callback: bool = False
+    callback_requested: bool = False
+    callback_entry: float | None = None
+    last_join: float | None = None
 
     @property
     def routed(self) -> bool:
-        """Reached a queue or an announcement."""
-        return self.joined_at is not None or self.announced
+        """Reached a queue or an announcement, or left its number for a callback."""
+        return self.joined_at is not None or self.announced or self.callback_requested
 
     def left_queue_alive(self) -> None:
         """The ``QueueCallerAbandon`` before was a queue timeout: the call went on."""
@@ -217,6 +233,58 @@ class CenterTally:
 
 
 @dataclass
+class CallbackWatch:
+    """The callbacks of a load run, as the AMI events show them.
+
+    A dialer leg is known by the ``LOTSE_CB_ID`` set on its channel; the
+    request by the same variable set on the caller's channel when lotse took
+    it. ``duplicates``: a leg of a request started while another leg of the
+    same request was still up; ``overtakes``: an agent reached for a callback
+    while a live caller who entered that queue before the request's kept
+    entry time was still waiting there.
+    """
+
+    offer_after: dict[str, int]  # queue -> seconds until the periodic offer
+    requests: dict[str, CallRecord] = field(default_factory=dict)  # request id -> call
+    legs: dict[str, str] = field(default_factory=dict)  # leg linkedid -> request id
+    up: dict[str, set[str]] = field(default_factory=dict)  # request id -> legs up
+    completed: set[str] = field(default_factory=set)
+    requested: int = 0
+    duplicates: int = 0
+    overtakes: int = 0
+
+    def leg_event(self, event: object, t: float, calls: dict[str, CallRecord]) -> None:
+        """An event of a channel that is no load call: perhaps a dialer leg."""
+        linkedid = getattr(event, "linkedid", "")
+        if isinstance(event, VarSet) and event.variable == contract.VAR_CB_ID and event.value:
+            if linkedid in self.legs:
+                return
+            self.legs[linkedid] = event.value
+            legs = self.up.setdefault(event.value, set())
+            if legs:
+                self.duplicates += 1
+            legs.add(linkedid)
+            return
+        rid = self.legs.get(linkedid)
+        if rid is None:
+            return
+        if isinstance(event, AgentConnect):
+            caller = self.requests.get(rid)
+            entry = caller.callback_entry if caller is not None else None
+            if entry is not None and any(
+                r.waiting_queue == event.queue
+                and r.waiting_since is not None
+                and r.waiting_since < entry
+                for r in calls.values()
+            ):
+                self.overtakes += 1
+        elif isinstance(event, LotseCallback) and event.status == "ANSWER":
+            self.completed.add(rid)
+        elif isinstance(event, Hangup) and event.uniqueid == linkedid:
+            self.up.get(rid, set()).discard(linkedid)
+
+
+@dataclass
 class LoadRun:
     """Follows the calls of one load run from the AMI event stream."""
 
@@ -226,6 +294,16 @@ class LoadRun:
     calls: dict[str, CallRecord] = field(default_factory=dict)  # ChannelId -> record
     by_linkedid: dict[str, CallRecord] = field(default_factory=dict)
     originate_failed: int = 0
+    callbacks: CallbackWatch = field(default_factory=lambda: CallbackWatch({}))
+
+    def _left_queue(self, rec: CallRecord, t: float) -> None:
+        """The caller is no longer waiting: had they waited long enough to hear the offer?"""
+        if rec.waiting_queue is not None and rec.waiting_since is not None:
+            offer = self.callbacks.offer_after.get(rec.waiting_queue)
+            if offer is not None and (t - rec.waiting_since) * self.speed >= offer:
+                rec.offered = True
+        rec.waiting_queue = None
+        rec.waiting_since = None
 
     def apply(self, event: object) -> None:
         """Fold one typed AMI event into the call it belongs to (others are ignored)."""
@@ -239,11 +317,21 @@ class LoadRun:
         if not hasattr(event, "linkedid"):
             return
         rec = self.by_linkedid.get(event.linkedid)
-        if rec is None:
-            return
         t = self.now()
+        if rec is None:
+            self.callbacks.leg_event(event, t, self.by_linkedid)
+            return
         if isinstance(event, VarSet):
             name = event.variable.lstrip("_")
+            if name == contract.VAR_CB_OFFER and event.value:
+                rec.offered = True
+            elif name == "LOTSE_CB_KIND" and event.value:
+                # In the callback dialogue: the caller left the queue (or the offer came).
+                rec.in_callback = True
+                if event.value == contract.CALLBACK_KIND_QUEUE:
+                    rec.offered = True
+            elif name == contract.VAR_CB_ID and event.value:
+                self.callbacks.requests[event.value] = rec
             if name == contract.VAR_HOME.lstrip("_") and event.value:
                 rec.home = event.value
             elif name == contract.VAR_ACTION and event.value == contract.AgiAction.ANNOUNCE:
@@ -253,6 +341,12 @@ class LoadRun:
         elif isinstance(event, LotseFallback):
             rec.fallback = True
             rec.home = rec.home or event.center
+        elif isinstance(event, LotseCallback):
+            if event.status == "requested" and not rec.callback_requested:
+                rec.callback_requested = True
+                self.callbacks.requested += 1
+                # The place kept: the entry of the queue it left, else now.
+                rec.callback_entry = rec.last_join if rec.last_join is not None else t
         elif isinstance(event, QueueCallerJoin):
             rec.left_queue_alive()
             center = self.queue_centers.get(event.queue)
@@ -261,10 +355,15 @@ class LoadRun:
             if rec.joined_at is None:
                 rec.joined_at = t
                 rec.caller_channel = event.channel
+            rec.waiting_queue, rec.waiting_since = event.queue, t
+            rec.last_join = t
+        elif isinstance(event, QueueCallerLeave):
+            self._left_queue(rec, t)
         elif isinstance(event, QueueCallerAbandon):
             if event.queue in self.queue_centers:
                 rec.leave_wait_s = event.holdtime
         elif isinstance(event, AgentConnect):
+            self._left_queue(rec, t)
             if rec.answered_at is None:
                 rec.answered_at = t
                 rec.answered_center = self.queue_centers.get(event.queue)
@@ -272,6 +371,7 @@ class LoadRun:
                 rec.leave_wait_s = None
         elif isinstance(event, Hangup) and event.uniqueid == rec.first_channel:
             rec.ended = True
+            self._left_queue(rec, t)
 
     def tallies(self, level: Limits) -> tuple[dict[str, CenterTally], CenterTally, int]:
         """Per home center and national KPIs, and the calls lost."""
@@ -286,6 +386,20 @@ class LoadRun:
             for tally in (per.setdefault(journey.home, CenterTally()), nation):
                 tally.add(rec, journey, level)
         return per, nation, lost
+
+    def callback_figures(self, outcomes: Mapping[str, int] | None) -> dict[str, int | None]:
+        """``--json``'s ``callbacks``: offered, requested, completed (the leg's
+        caller answered), expired (from the journal, ``None`` if not read),
+        duplicates and overtakes."""
+        cb = self.callbacks
+        return {
+            "offered": sum(1 for r in self.calls.values() if r.offered),
+            "requested": cb.requested,
+            "completed": len(cb.completed),
+            "expired": None if outcomes is None else outcomes.get("expired", 0),
+            "duplicates": cb.duplicates,
+            "overtakes": cb.overtakes,
+        }
 
     def truth(self, level: Limits) -> dict[str, dict[str, float | int | None]]:
         """Per home center: offered, answered within T and the service level, as seen here."""
@@ -358,6 +472,7 @@ async def drive(
     id_prefix: str,
     drain_s: float,
     progress: Callable[[int, int], None] | None = None,
+    callback_answer: float | None = None,
 ) -> None:
     """Originate ``plan`` in (compressed) real time, follow the calls, then wait for them to end.
 
@@ -376,19 +491,22 @@ async def drive(
             rec = CallRecord(arrival, run.now())
             channel_id = f"{id_prefix}-{n}"
             run.calls[channel_id] = rec
-            try:
-                await session.action(
-                    "Originate",
-                    [
-                        ("Channel", f"Local/115@{context}"),
-                        ("CallerID", f"<{arrival.caller}>"),
-                        ("ChannelId", channel_id),
-                        ("Application", "Wait"),
-                        ("Data", "3600"),
-                        ("Async", "true"),
-                    ],
-                    timeout=10,
+            fields = [
+                ("Channel", f"Local/115@{context}"),
+                ("CallerID", f"<{arrival.caller}>"),
+                ("ChannelId", channel_id),
+                ("Application", "Wait"),
+                ("Data", "3600"),
+                ("Async", "true"),
+            ]
+            if callback_answer is not None:
+                # The stand-in's simulated caller: takes an offer, answers attempts.
+                take = "1" if arrival.callback else "0"
+                fields.append(
+                    ("Variable", f"SIM_CALLBACK={take},SIM_CALLBACK_ANSWER={callback_answer}")
                 )
+            try:
+                await session.action("Originate", fields, timeout=10)
             except Exception:  # refused, timed out, disconnected: counted as lost
                 del run.calls[channel_id]
                 run.originate_failed += 1
@@ -430,7 +548,7 @@ async def _patience(session: AmiSession, rec: CallRecord, wall_s: float) -> None
             return
         await asyncio.sleep(0.05)
     await asyncio.sleep(wall_s)
-    if rec.answered_at is not None or rec.ended:
+    if rec.answered_at is not None or rec.ended or rec.in_callback:
         return
     rec.hung_up_by_us = True
     try:

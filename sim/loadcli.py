@@ -35,8 +35,9 @@ from rich.table import Table
 from ami.session import AmiSession
 from cliutil import default_config_path
 from dialplans.engine import DialplanFileError, load_dialplan
-from dialplans.manager import load_username
+from dialplans.manager import callback_username, load_username
 from dialplans.route import ENTRY_CONTEXT
+from lotse.controller import CALLBACK_KEY_ENV
 from lotse.journal.report import report
 from lotse.logging import configure_logging
 from lotse.rig import AGI_DEADLINE_MS
@@ -63,6 +64,7 @@ from sim.chaos import (
     scrape,
 )
 from sim.load import (
+    CallbackWatch,
     Latency,
     LoadRun,
     arrivals,
@@ -73,7 +75,7 @@ from sim.load import (
     service_figures,
     window_start,
 )
-from sim.loadjournal import journal_figures
+from sim.loadjournal import callback_outcomes, journal_figures
 from sim.scenario import Dist, Scenario
 from sim.scenarioload import load_scenario
 from standin import Pbx, ScaledClock
@@ -241,6 +243,13 @@ async def _load(
             await connected(events, timeout=15)
             loop = asyncio.get_running_loop()
             run = LoadRun(dict(scenario.config.center_by_queue), args.speed, loop.time)
+            run.callbacks = CallbackWatch(
+                {
+                    center.queue: center.callback.offer_after_wait_s
+                    for center in scenario.config.centers.values()
+                    if center.callback is not None and center.callback.offer_after_wait_s
+                }
+            )
             if target.controller is None:
                 first = await asyncio.to_thread(scrape, target.sampler.metrics_url)
                 if first is not None:
@@ -266,12 +275,16 @@ async def _load(
                     speed=args.speed,
                     drain_s=max(30.0, 3600 / args.speed),
                     progress=progress,
+                    callback_answer=(
+                        scenario.callbacks.answer if scenario.callbacks is not None else None
+                    ),
                 )
             finally:
                 for task in background:
                     task.cancel()
                 await asyncio.gather(*background, return_exceptions=True)
             journal: dict[str, Any] | None = None
+            outcomes: dict[str, int] | None = None
             journal_view: dict[str, dict[str, Any]] | None = None
             controller = target.controller
             if controller is not None and target.journal is not None:
@@ -284,6 +297,7 @@ async def _load(
                 await controller.stop()
                 ids = [caller_uniqueid(channel_id) for channel_id in run.calls]
                 journal = journal_figures(target.journal, ids)
+                outcomes = callback_outcomes(target.journal)
                 journal_view = await journal_truth(target.journal, scenario, start, args.hours)
             else:
                 await target.sampler.sample()
@@ -298,6 +312,7 @@ async def _load(
             "ami_cuts": target.proxy.cuts if target.proxy is not None else 0,
         }
     out = summary(run, scenario, plan, latency, args)
+    out["callbacks"] = run.callback_figures(outcomes)
     out.update(
         decisions=int(decisions) if decisions else latency.decisions,
         stale_decisions=int(stale),
@@ -451,6 +466,9 @@ async def _target(
     metrics = Endpoint("127.0.0.1", _free_port())
     # The load logs in as --user, the controller as the config's AMI user.
     users = {args.user: SPAWN_SECRET, config.controller.ami_username: SPAWN_SECRET}
+    cb_user = callback_username(config)
+    if cb_user is not None:
+        users[cb_user] = SPAWN_SECRET
     pbx = Pbx(
         config,
         staffing=scenario_staffing(scenario, config, start),
@@ -477,6 +495,8 @@ async def _target(
             env = {c.ami_secret_env or "LOTSE_AMI_SECRET": SPAWN_SECRET}
             # A key of this run's own: the journal is a test's.
             env[c.journal_key_env] = secrets.token_hex(32)
+            # And one for the callback numbers (encrypted at rest).
+            env[CALLBACK_KEY_ENV] = secrets.token_hex(32)
             controller = ControllerProcess(
                 metrics_url=f"http://{metrics}/metrics",
                 argv=lotse_run_argv(

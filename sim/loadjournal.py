@@ -42,3 +42,19 @@ def journal_figures(path: Path, call_ids: Iterable[str]) -> dict[str, Any]:
         figures["imported"] += src == "queue_log"
     figures["missing"] = len(wanted) - figures["calls"]
     return {**figures, "other": other}
+
+
+def callback_outcomes(path: Path) -> dict[str, int] | None:
+    """Ended callback requests per outcome in the journal (``None``: no journal or table)."""
+    if not path.is_file():
+        return None
+    conn = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True)
+    try:
+        rows = conn.execute(
+            "SELECT outcome, count(*) FROM callbacks WHERE outcome IS NOT NULL GROUP BY outcome"
+        ).fetchall()
+    except sqlite3.Error:
+        return None
+    finally:
+        conn.close()
+    return {str(outcome): int(n) for outcome, n in rows}

@@ -95,6 +95,11 @@ class Call:
     announcement: str | None = None
     kind: OutcomeKind | None = None
     done: asyncio.Future[CallOutcome] | None = None
+    # The simulated caller takes a callback when offered (SIM_CALLBACK=1).
+    callback_accept: bool = False
+    # A callback leg of the controller's dialer: (request id, attempt id, ring s);
+    # ``caller`` is then the number it dials.
+    callback_leg: tuple[str, str, int] | None = None
 
     @property
     def caller_gone(self) -> bool:

@@ -24,7 +24,7 @@ from pathlib import Path
 
 from cliutil import BadInput, add_config_option, load, os_reason, report_bad_input
 from dialplans.engine import Dialplan, DialplanFileError, load_dialplan
-from dialplans.manager import load_username
+from dialplans.manager import callback_username, load_username
 from router.config import Config, Endpoint
 from router.numbering import OrtsnetzTable
 from standin.amiserver import Framing
@@ -188,7 +188,12 @@ def _pbx(
         clock=ScaledClock(args.speed),
         seed=args.seed,
         # The controller's user and the load tester's (`lotse sim load`), as generated.
-        users={config.controller.ami_username: secret, load_username(config): secret},
+        users={
+            config.controller.ami_username: secret,
+            load_username(config): secret,
+            # The callback dialer's user, when a center offers callbacks.
+            **({cb_user: secret} if (cb_user := callback_username(config)) else {}),
+        },
         ami_host=ami.host,
         ami_port=ami.port,
         agi_url=agi_url,

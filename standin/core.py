@@ -28,7 +28,7 @@ from dialplans.engine import Dialplan, Interpreter
 from router.config import Config
 from standin.agiclient import FastAgiClient
 from standin.calls import Call
-from standin.channels import ChannelState, ChannelTable
+from standin.channels import Channel, ChannelState, ChannelTable
 from standin.clock import Clock
 from standin.emit import Emitter
 from standin.queuelog import QueueLog
@@ -95,6 +95,10 @@ class Core:
         self.calls: dict[str, Call] = {}  # by caller channel name
         # Asterisk's queue_log (``lotse pbx --queue-log``); by default none is written.
         self.queue_log: QueueLog = QueueLog()
+        # Callbacks: how likely each simulated caller (by number) answers an
+        # attempt (SIM_CALLBACK_ANSWER), and each dialer leg's Originate half (;1).
+        self.callback_answer: dict[str, float] = {}
+        self.callback_ones: dict[str, Channel] = {}
         self._background: set[asyncio.Task[None]] = set()
 
     def now(self) -> float:

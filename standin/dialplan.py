@@ -24,6 +24,8 @@ import structlog
 
 from ami.contract import (
     ARG_POSTAL,
+    CALLBACK_KEY_CONTEXT,
+    CALLBACK_SCRIPT,
     FALLBACK_USER_EVENT,
     VAR_ACTION,
 )
@@ -39,6 +41,7 @@ from dialplans.engine import (
     load_dialplan,
 )
 from dialplans.engine.interp import Execution, Result
+from router.callback import CALLBACK_SOUNDS, SOUND_ENTER_NUMBER, SOUND_OFFER, SOUND_OFFER_CLOSED
 from router.config import Config
 from standin.agiclient import AgiStatus
 from standin.calls import Call, OutcomeKind
@@ -47,6 +50,8 @@ from standin.core import Core
 from standin.queueapp import QueueResult, queue_app
 
 _log = structlog.get_logger("standin.dialplan")
+_CALLBACK_PROMPTS = frozenset(CALLBACK_SOUNDS)
+_OFFERS = frozenset({SOUND_OFFER, SOUND_OFFER_CLOSED})
 
 
 def generated_dialplan(config: Config, now: float) -> Dialplan:
@@ -160,9 +165,20 @@ class CallWorld:
         return Flow.CONTINUE
 
     async def read(self, ex: Execution, args: ReadArgs) -> Result:
-        """The simulated caller keys in the postal code it knows, or nothing."""
+        """The simulated caller keys in the postal code it knows, or nothing; in the
+        callback dialogue 1 to an offer it takes (SIM_CALLBACK), its own number
+        when asked for one, 1 to confirm."""
         s = self.core.settings
         digits = (self.call.postal_code or "")[: args.max_digits or None]
+        prompts = set(args.prompts)
+        if prompts & _CALLBACK_PROMPTS:
+            if prompts & _OFFERS:
+                digits = "1" if self.call.callback_accept else ""
+            elif SOUND_ENTER_NUMBER in prompts:
+                caller = self.call.caller
+                digits = caller if caller.isdigit() else ""
+            else:
+                digits = "1"
         timeout = args.timeout_s if args.timeout_s is not None else s.digits_s
         spent = s.prompt_s * len(args.prompts) + (s.digits_s if digits else timeout)
         if not await self.core.wait(self.call, spent):
@@ -184,14 +200,19 @@ class CallWorld:
 
     async def agi(self, ex: Execution, url: str, args: tuple[str, ...]) -> Result:
         call, s = self.call, self.core.settings
-        postal = args[ARG_POSTAL - 1] if len(args) >= ARG_POSTAL else ""
-        if postal and (not call.postal_entered or call.postal_entered[-1] != postal):
-            call.postal_entered.append(postal)
+        script = url.split("/", 3)[3] if url.startswith("agi://") and url.count("/") >= 3 else ""
+        if script != CALLBACK_SCRIPT:
+            postal = args[ARG_POSTAL - 1] if len(args) >= ARG_POSTAL else ""
+            if postal and (not call.postal_entered or call.postal_entered[-1] != postal):
+                call.postal_entered.append(postal)
         if s.agi_url is None:
             status = AgiStatus.FAILURE
             ex.set("AGISTATUS", status.value)
         else:
             target = url if s.agi_from_dialplan else s.agi_url
+            if not s.agi_from_dialplan and script:
+                # The configured service's address, the dialplan's script (route, callback).
+                target = s.agi_url.rsplit("/", 1)[0] + "/" + script
             status = await self.core.agi.run(
                 target, call.channel, args, call.hangup, dnid=call.dialed
             )
@@ -205,7 +226,23 @@ class CallWorld:
     async def queue(self, ex: Execution, args: QueueArgs) -> Result:
         call = self.call
         self.last_sound = None
-        result = await queue_app(self.core, call, args.queue, args.timeout_s or 0)
+        exit_after = None
+        if call.callback_accept:
+            center = self.core.config.centers.get(
+                self.core.config.center_by_queue.get(args.queue, "")
+            )
+            cb = center.callback if center is not None else None
+            exit_after = cb.offer_after_wait_s if cb is not None else None
+        result = await queue_app(
+            self.core,
+            call,
+            args.queue,
+            args.timeout_s or 0,
+            position=args.position,
+            exit_after_s=exit_after,
+        )
+        if result is QueueResult.EXITKEY:
+            return Redirect(CALLBACK_KEY_CONTEXT, "1", "1")
         if result is QueueResult.COMPLETED:
             call.kind = OutcomeKind.ANSWERED
             return Flow.HANGUP

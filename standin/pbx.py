@@ -17,6 +17,7 @@ import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 
+from ami import contract
 from dialplans.engine import Dialplan
 from router.config import Config, Endpoint
 from router.numbering import OrtsnetzTable
@@ -37,6 +38,10 @@ from standin.wire import AmiEvent, Category
 
 # Originate variable: the postal code the simulated caller keys in when asked.
 SIM_POSTAL_VARIABLE = "SIM_POSTAL_CODE"
+# Originate variables: the simulated caller takes a callback when offered
+# (SIM_CALLBACK=1) and answers that share of the attempts (SIM_CALLBACK_ANSWER).
+SIM_CALLBACK_VARIABLE = "SIM_CALLBACK"
+SIM_CALLBACK_ANSWER_VARIABLE = "SIM_CALLBACK_ANSWER"
 # The generated entry's extensions: 115, or an Ortsnetz (0 + 2-5 digits) and 115.
 _ENTRY_EXTEN = re.compile(r"(?:0[1-9][0-9]{1,4})?115")
 
@@ -347,6 +352,8 @@ class Pbx:
         tech, _, rest = channel.partition("/")
         target = rest.removesuffix("/n")
         exten, _, context = target.partition("@")
+        if tech.lower() == "local" and context == contract.CALLBACK_AGENT_CONTEXT:
+            return self._originate_callback_leg(exten, context, action_id, uniqueids, variables)
         s = self.core.settings
         entry = context == s.entry_context and _ENTRY_EXTEN.fullmatch(exten) is not None
         if tech.lower() != "local" or not exten or not (entry or context == s.originate_context):
@@ -378,6 +385,12 @@ class Pbx:
         two.context, two.exten, two.priority = s.entry_context, dialed, 1
         postal = (variables or {}).get(SIM_POSTAL_VARIABLE) or None
         call = Call(two, caller, dialed, postal, None, self.clock.now())
+        behaviour = variables or {}
+        call.callback_accept = behaviour.get(SIM_CALLBACK_VARIABLE) == "1"
+        answer = behaviour.get(SIM_CALLBACK_ANSWER_VARIABLE)
+        if answer and caller:
+            with contextlib.suppress(ValueError):
+                self.core.callback_answer[caller] = float(answer)
 
         def ended(c: Call) -> None:
             if not one.hungup:
@@ -388,6 +401,51 @@ class Pbx:
 
         self._start(call, ended)
         self.core.spawn(self._originate_answer(call, one, app, data, action_id))
+        return True
+
+    def _originate_callback_leg(
+        self,
+        exten: str,
+        context: str,
+        action_id: str,
+        uniqueids: tuple[str, str],
+        variables: Mapping[str, str] | None,
+    ) -> bool:
+        """The callback dialer's leg: ``;2`` runs the generated lotse-callback-agent
+        context (first in the center's queue); once an agent is there, the stand-in
+        plays the other half's Dial to the caller (``queueapp``) and its UserEvent."""
+        values = dict(variables or {})
+        number = values.get(contract.VAR_CB_DIAL, "")
+        rid = values.get(contract.VAR_CB_ID, "")
+        attempt = values.get(contract.VAR_CB_ATTEMPT, "")
+        try:
+            ring = int(values.get(contract.VAR_CB_RING, "30"))
+        except ValueError:
+            ring = 30
+        one, two = self.core.channels.local_pair(exten, context, uniqueids=uniqueids)
+        em = self.emitter
+        em.newchannel(one)
+        em.newchannel(two)
+        for name, value in values.items():
+            one.set_var(name, value)
+            two.set_var(name, value)
+            if name.startswith("LOTSE_"):
+                # What the AMI users' VarSet filter lets through (never CB_DIAL).
+                em.varset(one, name, value)
+        em.local_bridge(one, two, optimization=False)
+        em.dial_begin(None, one, f"{exten}@{context}")
+        two.context, two.exten, two.priority = context, exten, 1
+        call = Call(two, number, exten, None, None, self.clock.now())
+        call.callback_leg = (rid, attempt, ring)
+        self.core.callback_ones[two.uniqueid] = one
+
+        def ended(c: Call) -> None:
+            self.core.callback_ones.pop(two.uniqueid, None)
+            if not one.hungup:
+                em.hangup(one, 16)
+                self.core.channels.remove(one)
+
+        self._start(call, ended)
         return True
 
     async def _originate_answer(

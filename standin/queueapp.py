@@ -17,6 +17,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import StrEnum
 
+from ami.contract import CALLBACK_USER_EVENT
+from standin.agents import Agent
 from standin.calls import Call, QueueVisit
 from standin.channels import Channel, ChannelState
 from standin.core import Core, Wake
@@ -31,6 +33,7 @@ class QueueResult(StrEnum):
     TIMEOUT = "TIMEOUT"
     UNKNOWN = "UNKNOWN"
     REDIRECTED = "REDIRECTED"  # an AMI Redirect took the caller out of the queue
+    EXITKEY = "EXITKEY"  # a key pressed after the callback offer (queues.conf context)
 
 
 class _Ring(StrEnum):
@@ -58,8 +61,18 @@ _EMPTY_TIMES = (
 )
 
 
-async def queue_app(core: Core, call: Call, queue_name: str, timeout_s: int) -> QueueResult:
-    """Run ``Queue(queue_name,,,,timeout_s)`` for ``call``; 0 means no timeout."""
+async def queue_app(
+    core: Core,
+    call: Call,
+    queue_name: str,
+    timeout_s: int,
+    *,
+    position: int = 0,
+    exit_after_s: int | None = None,
+) -> QueueResult:
+    """Run ``Queue(queue_name,,,,timeout_s,,,,,position)`` for ``call``; 0 means no
+    timeout, position 0 the end of the line. ``exit_after_s``: the caller presses
+    the queue context's key that long after joining (the callback offer)."""
     q = core.queues.get(queue_name)
     ch = call.channel
     em = core.emitter
@@ -72,8 +85,12 @@ async def queue_app(core: Core, call: Call, queue_name: str, timeout_s: int) -> 
             QueueVisit(queue_name, center, t_join - call.started, t_join - call.started, "unknown")
         )
         return QueueResult.UNKNOWN
-    entry = Entry(ch, t_join, opos=len(q.entries) + 1)
-    q.entries.append(entry)
+    if 0 < position <= len(q.entries):
+        entry = Entry(ch, t_join, opos=position)
+        q.entries.insert(position - 1, entry)
+    else:
+        entry = Entry(ch, t_join, opos=len(q.entries) + 1)
+        q.entries.append(entry)
     if len(q.entries) == 1:
         em.device_state(f"Queue:{q.name}", "RINGING")
     em.queue_caller(
@@ -85,9 +102,10 @@ async def queue_app(core: Core, call: Call, queue_name: str, timeout_s: int) -> 
     )
     core.queue_log.enter(ch, q.name, entry.opos)
     deadline = t_join + timeout_s if timeout_s > 0 else None
+    exit_at = t_join + exit_after_s if exit_after_s else None
     result = QueueResult.ABANDONED
     try:
-        result = await _wait_and_ring(core, call, q, entry, deadline)
+        result = await _wait_and_ring(core, call, q, entry, deadline, exit_at)
     finally:
         if entry in q.entries:  # cancelled (shutdown): leave quietly
             q.entries.remove(entry)
@@ -97,6 +115,7 @@ async def queue_app(core: Core, call: Call, queue_name: str, timeout_s: int) -> 
         QueueResult.COMPLETED: "answered",
         QueueResult.TIMEOUT: "timeout",
         QueueResult.REDIRECTED: "redirected",
+        QueueResult.EXITKEY: "callback",
     }.get(result, "abandoned")
     call.visits.append(
         QueueVisit(q.name, center, t_join - call.started, t_left - call.started, outcome)
@@ -105,7 +124,12 @@ async def queue_app(core: Core, call: Call, queue_name: str, timeout_s: int) -> 
 
 
 async def _wait_and_ring(
-    core: Core, call: Call, q: Queue, entry: Entry, deadline: float | None
+    core: Core,
+    call: Call,
+    q: Queue,
+    entry: Entry,
+    deadline: float | None,
+    exit_at: float | None = None,
 ) -> QueueResult:
     while True:
         member = None
@@ -114,11 +138,17 @@ async def _wait_and_ring(
             if deadline is not None and now >= deadline:
                 _exit_unanswered(core, call, q, entry, timeout=True)
                 return QueueResult.TIMEOUT
+            if exit_at is not None and now >= exit_at:
+                # app_queue's valid_exit: the caller leaves for the queue's context.
+                pos = _leave(core, q, entry)
+                core.emitter.noise(entry.channel, (("QUEUEPOSITION", str(pos)),))
+                return QueueResult.EXITKEY
             if q.is_turn(entry, now):
                 member = q.pick(now)
                 if member is not None:
                     break
-            wake = await core.wait_for(call, q.changed(), deadline)
+            until = deadline if exit_at is None else min(exit_at, deadline or exit_at)
+            wake = await core.wait_for(call, q.changed(), until)
             if wake in (Wake.HANGUP, Wake.REDIRECT):
                 return _interrupted(core, call, q, entry)
         attempt, ring = await _ring(core, call, q, entry, member, deadline)
@@ -359,9 +389,12 @@ async def _connected(core: Core, call: Call, q: Queue, entry: Entry, attempt: _A
     call.answered_queue = q.name
     call.answered_center = core.config.center_by_queue.get(q.name)
     call.agent = member.name
-    talk_s = agent.profile.handle.sample(core.rng)
-    em.exten(two, "Wait", str(round(talk_s)), 2)
-    agent_hung_up = await core.wait(call, talk_s)
+    if call.callback_leg is None:
+        talk_s = agent.profile.handle.sample(core.rng)
+        em.exten(two, "Wait", str(round(talk_s)), 2)
+        agent_hung_up = await core.wait(call, talk_s)
+    else:
+        agent_hung_up = await _dial_caller_back(core, call, call.callback_leg, agent)
     end = core.now()
     talk = int(end - now)
     call.talk_s = end - now
@@ -415,6 +448,38 @@ async def _connected(core: Core, call: Call, q: Queue, entry: Entry, attempt: _A
     if q.set_queue_var:
         em.noise(ch, q.queue_vars())
     _after_call(core, member, end)
+
+
+# How long a simulated caller's phone rings before they pick up a callback.
+_PICKUP_S = (3.0, 15.0)
+
+
+async def _dial_caller_back(
+    core: Core, call: Call, leg: tuple[str, str, int], agent: Agent
+) -> bool:
+    """The dialer's leg has its agent: the other half dials the caller
+    (``lotse-callback-dial``), who answers as SIM_CALLBACK_ANSWER says; then
+    the leg's ``UserEvent(LotseCallback,Id,Attempt,Status)``. True when the
+    agent's side ended the conversation (not cut short by a hangup)."""
+    request_id, attempt, ring_s = leg
+    answered = core.rng.random() < core.callback_answer.get(call.caller, 0.0)
+    ring = core.rng.uniform(*_PICKUP_S) if answered else float(ring_s)
+    if not await core.wait(call, min(ring, float(ring_s))):
+        return False
+    ended_by_agent = True
+    if answered:
+        ended_by_agent = await core.wait(call, agent.profile.handle.sample(core.rng))
+    one = core.callback_ones.get(call.channel.uniqueid, call.channel)
+    core.emitter.user_event(
+        one,
+        CALLBACK_USER_EVENT,
+        (
+            ("Id", request_id),
+            ("Attempt", attempt),
+            ("Status", "ANSWER" if answered else "NOANSWER"),
+        ),
+    )
+    return ended_by_agent
 
 
 def _after_call(core: Core, member: Member, end: float) -> None:

@@ -67,6 +67,7 @@ class QueueArgs:
     queue: str
     options: str = ""
     timeout_s: int | None = None  # None or 0: no timeout
+    position: int = 0  # 0: at the end (the tenth argument, 1 = first in line)
 
 
 @dataclass(frozen=True)
@@ -238,6 +239,7 @@ class Interpreter:
             "AGI": _agi,
             "READ": _read,
             "WAIT": _wait,
+            "SAYDIGITS": _say_digits,
             "USEREVENT": _user_event,
         }
 
@@ -427,7 +429,8 @@ async def _queue(ex: Execution, data: str) -> Result:
             raise ex.fail(f"Queue timeout {timeout_text!r} is not a number")
         timeout = max(0, int(timeout_text)) or None
     options = args[1].strip() if len(args) > 1 else ""
-    return await ex.outside.queue(ex, QueueArgs(queue, options, timeout))
+    position = _int_arg(ex, args, 9, 0)
+    return await ex.outside.queue(ex, QueueArgs(queue, options, timeout, max(position, 0)))
 
 
 async def _agi(ex: Execution, data: str) -> Result:
@@ -466,6 +469,16 @@ async def _read(ex: Execution, data: str) -> Result:
         timeout,
     )
     return await ex.outside.read(ex, read)
+
+
+# How long SayDigits() takes per digit (Asterisk's digits/N sounds are about this long).
+SAY_DIGIT_S = 0.6
+
+
+async def _say_digits(ex: Execution, data: str) -> Result:
+    """SayDigits(digits): time passes for each digit said (the world plays nothing else)."""
+    digits = "".join(ch for ch in data if ch.isdigit() or ch in "*#")
+    return await ex.outside.wait(ex, SAY_DIGIT_S * len(digits))
 
 
 async def _wait(ex: Execution, data: str) -> Result:
