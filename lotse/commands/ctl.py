@@ -17,7 +17,15 @@ from typing import Any
 
 import yaml
 
-from cliutil import EXIT_BAD_INPUT, EXIT_FAILURE, EXIT_OK, add_config_option, default_config_path
+from cliutil import (
+    EXIT_BAD_INPUT,
+    EXIT_FAILURE,
+    EXIT_OK,
+    add_config_option,
+    default_config_path,
+    numbers_from,
+)
+from lotse.commands.route import add_call_arguments, render_json
 from lotse.control.protocol import FAILED, MAX_REQUEST_BYTES
 from router.config import ControllerSettings
 
@@ -60,7 +68,6 @@ def add_ctl(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         "connection, whether the dialplan was built from the same configuration, and per "
         "center: open now and why, override, callers waiting, agents, expected wait.",
     )
-    _json_option(status, argparse.SUPPRESS)
 
     route = commands.add_parser(
         "route",
@@ -68,12 +75,7 @@ def add_ctl(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         description="Where calls from these numbers would go now, with the live queue "
         "state and the overrides. Places no call and writes no call record.",
     )
-    route.add_argument("numbers", nargs="+", metavar="NUMBER", help="caller number(s)")
-    route.add_argument("--at", help="local time (ISO 8601; default: now)")
-    route.add_argument("--dialed", default="115", help="dialed number (default 115)")
-    route.add_argument("--postal-code", help="postal code the caller entered")
-    route.add_argument("--visited", default="", help="centers already visited, comma-separated")
-    _json_option(route, argparse.SUPPRESS)
+    add_call_arguments(route)
 
     override = commands.add_parser(
         "override",
@@ -89,7 +91,6 @@ def add_ctl(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         "--until", metavar="ISO-TIME", help="end the override by itself at this local time"
     )
     override.add_argument("--reason", default="", help="why (named in every decision)")
-    _json_option(override, argparse.SUPPRESS)
 
     reload = commands.add_parser(
         "reload",
@@ -98,7 +99,9 @@ def add_ctl(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         "FILE:LINE:COL: message) and the old configuration stays in effect; a good one is "
         "swapped in between two decisions, keeping queue state, calls and overrides.",
     )
-    _json_option(reload, argparse.SUPPRESS)
+    # --json before or after the command: SUPPRESS keeps a later parser from resetting it.
+    for command in (status, route, override, reload):
+        _json_option(command, argparse.SUPPRESS)
     parser.set_defaults(func=_run, json=False)
 
 
@@ -197,7 +200,7 @@ def _request(args: argparse.Namespace) -> dict[str, Any]:
     if command == "route":
         return {
             "command": "route",
-            "numbers": args.numbers,
+            "numbers": list(numbers_from(args.numbers)),
             "at": args.at,
             "dialed": args.dialed,
             "postal_code": args.postal_code,
@@ -250,7 +253,7 @@ def _render(command: str, result: dict[str, Any]) -> str:
     if command == "status":
         return render_status(result)
     if command == "route":
-        return "\n".join(_render_decision(d) for d in result.get("decisions", []))
+        return "\n".join(render_json(d) for d in result.get("decisions", []))
     if command == "override":
         return _render_override(result["center"], result.get("override"))
     return f"reloaded {result['config']} (sha256 {result['config_sha256']})"
@@ -294,26 +297,6 @@ def render_status(s: dict[str, Any]) -> str:
             f"{c['agents_available']:>5} {wait:>8}  {why}"
         )
     return "\n".join(lines)
-
-
-def _render_decision(d: dict[str, Any]) -> str:
-    net = f", Ortsnetz 0{d['ortsnetz']} {d['ortsnetz_name']}" if d.get("ortsnetz") else ""
-    head = f"{d['caller']} ({d['number_kind']}{net}) at {d['at']}"
-    if d["action"] == "queue":
-        spill = (
-            f"spill after {d['queue_timeout_s']} s"
-            if d["queue_timeout_s"]
-            else "final, no further spill"
-        )
-        what = (
-            f"queue {d['queue']} at {d['target']} for home {d['home']}; "
-            f"greeting {d['greeting']}; {spill}"
-        )
-    elif d["action"] == "announce":
-        what = f"announcement {d['announcement']}"
-    else:
-        what = f"ask for the postal code (prompt {d['prompt']})"
-    return "\n".join([head, f"  -> {what}", *(f"     - {r}" for r in d["reasons"])])
 
 
 def _render_override(center: str, override: dict[str, Any] | None) -> str:

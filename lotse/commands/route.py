@@ -23,15 +23,25 @@ def add_route(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         description="Show where 115 calls from the given caller numbers go, and why. "
         "Use '-' to read one number per line from standard input.",
     )
-    parser.add_argument("numbers", nargs="+", metavar="NUMBER", help="caller number(s), or -")
-    parser.add_argument("--at", help="local time (ISO 8601, config time zone if none given)")
-    parser.add_argument("--dialed", default="115", help="dialed number (default 115)")
-    parser.add_argument("--postal-code", help="postal code the caller entered")
-    parser.add_argument("--visited", default="", help="centers already visited, comma-separated")
+    add_call_arguments(parser)
     parser.add_argument("--state", type=Path, help="center state snapshot (YAML or JSON)")
     parser.add_argument("--json", action="store_true", help="one JSON object per number")
     add_config_option(parser)
     parser.set_defaults(func=_run)
+
+
+def add_call_arguments(parser: argparse.ArgumentParser) -> None:
+    """The call to decide: ``NUMBER...``, ``--at``, ``--dialed``, ``--postal-code``, ``--visited``.
+
+    Shared by ``lotse route`` and ``lotse ctl route``, which ask the same question.
+    """
+    parser.add_argument("numbers", nargs="+", metavar="NUMBER", help="caller number(s), or -")
+    parser.add_argument(
+        "--at", help="local time (ISO 8601, config time zone if none given; default: now)"
+    )
+    parser.add_argument("--dialed", default="115", help="dialed number (default 115)")
+    parser.add_argument("--postal-code", help="postal code the caller entered")
+    parser.add_argument("--visited", default="", help="centers already visited, comma-separated")
 
 
 def _run(args: argparse.Namespace) -> int:
@@ -86,23 +96,28 @@ def decision_json(decision: Decision, now: datetime) -> dict[str, Any]:
 
 def render(decision: Decision, now: datetime) -> str:
     """A human-readable account of one decision."""
-    origin = decision.origin
-    net = f", Ortsnetz 0{origin.ortsnetz.code} {origin.ortsnetz.name}" if origin.ortsnetz else ""
-    head = f"{origin.masked} ({origin.kind}{net}) at {now.strftime('%a %Y-%m-%d %H:%M %Z')}"
-    if decision.action is Action.QUEUE:
+    return render_json(decision_json(decision, now), now.strftime("%a %Y-%m-%d %H:%M %Z"))
+
+
+def render_json(d: dict[str, Any], at: str | None = None) -> str:
+    """A human-readable account of a decision in its JSON form (:func:`decision_json`).
+
+    ``at`` is how to show the moment, by default the form's ISO 8601 time.
+    """
+    net = f", Ortsnetz 0{d['ortsnetz']} {d['ortsnetz_name']}" if d.get("ortsnetz") else ""
+    head = f"{d['caller']} ({d['number_kind']}{net}) at {d['at'] if at is None else at}"
+    if d["action"] == Action.QUEUE:
         spill = (
-            f"spill after {decision.queue_timeout_s} s"
-            if decision.queue_timeout_s
+            f"spill after {d['queue_timeout_s']} s"
+            if d["queue_timeout_s"]
             else "final, no further spill"
         )
         what = (
-            f"queue {decision.queue} at {decision.target} for home {decision.home}; "
-            f"greeting {decision.greeting}; {spill}"
+            f"queue {d['queue']} at {d['target']} for home {d['home']}; "
+            f"greeting {d['greeting']}; {spill}"
         )
-    elif decision.action is Action.ANNOUNCE:
-        what = f"announcement {decision.announcement}"
+    elif d["action"] == Action.ANNOUNCE:
+        what = f"announcement {d['announcement']}"
     else:
-        what = f"ask for the postal code (prompt {decision.prompt})"
-    lines = [head, f"  -> {what}"]
-    lines += [f"     - {r}" for r in decision.reasons]
-    return "\n".join(lines)
+        what = f"ask for the postal code (prompt {d['prompt']})"
+    return "\n".join([head, f"  -> {what}", *(f"     - {r}" for r in d["reasons"])])

@@ -8,6 +8,7 @@ timeouts are hang guards, not timing assertions.
 from __future__ import annotations
 
 import hashlib
+import io
 import json
 import os
 import re
@@ -25,7 +26,8 @@ from typing import Any
 
 import pytest
 
-from lotse.commands.ctl import CtlError, ask
+from lotse.cli import build_parser, main
+from lotse.commands.ctl import CtlError, _render, _request, ask
 from tests.lotse.rig import REPO, free_port
 
 HANG_GUARD_S = 60
@@ -208,3 +210,34 @@ def test_no_controller_listening_is_a_runtime_failure(tmp_path: Path) -> None:
     )
     assert done.returncode == 1
     assert "no controller listening" in done.stderr
+
+
+def test_ctl_route_takes_the_call_as_lotse_route_does(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr("sys.stdin", io.StringIO("0421 1234567\n\n03941 55555\n"))
+    args = build_parser("ctl").parse_args(
+        ["ctl", "route", "-", "030 1", "--at", "2026-11-24T10:00", "--visited", "bremen"]
+    )
+    assert _request(args) == {
+        "command": "route",
+        "numbers": ["0421 1234567", "03941 55555", "030 1"],
+        "at": "2026-11-24T10:00",
+        "dialed": "115",
+        "postal_code": None,
+        "visited": "bremen",
+    }
+
+
+def test_ctl_route_shows_a_decision_as_lotse_route_does(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """The controller answers with lotse route's JSON; both print it in the same words."""
+    call = ["route", "--config", str(REPO / "config.yaml"), "--at", "2027-05-27T10:00"]
+    numbers = ["05251 123456", "0171 2345678", "0421 1234567"]
+    assert main([*call, "--json", *numbers]) == 0
+    rows = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert main([*call, *numbers]) == 0
+    text = capsys.readouterr().out.rstrip("\n")
+    # lotse route names the moment in the config's zone; the controller's answer in ISO 8601.
+    shown = text.replace("Thu 2027-05-27 10:00 CEST", "2027-05-27T10:00:00+02:00")
+    assert shown.count("2027-05-27T10:00:00+02:00") == len(numbers)
+    assert _render("route", {"decisions": rows}) == shown
