@@ -42,6 +42,9 @@ ABANDON_SPIKE_FACTOR = 2.0
 ABANDON_SPIKE_MIN_OFFERED = 10
 
 JOURNAL_LAG_LIMIT_S = 60
+# A callback request this close to its deadline (24 service hours) is about to
+# break the promise: two hours leave a shift to call it back.
+CALLBACK_DEADLINE_WARN_S = 7200
 
 
 def recording_group(window: str) -> dict[str, Any]:
@@ -182,6 +185,15 @@ def alert_group(target: float) -> dict[str, Any]:
             "warning",
             "The call journal is falling behind",
             "The oldest unwritten journal record is {{ $value | humanizeDuration }} old.",
+        ),
+        _alert(
+            "LotseCallbackNearDeadline",
+            f"lotse_callbacks_deadline_left_seconds < {CALLBACK_DEADLINE_WARN_S}",
+            "5m",
+            "warning",
+            "{{ $labels.center }}: a callback is near its deadline",
+            "An open callback request reaches its deadline (24 hours of service time) in "
+            "{{ $value | humanizeDuration }}; call it back now or the promise is missed.",
         ),
         _alert(
             "LotseEventErrors",

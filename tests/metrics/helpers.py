@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 from prometheus_client import CollectorRegistry, generate_latest
 
+from lotse.callbacks import CallbackMetrics
 from metrics.control import ControlMetrics
 from metrics.registry import CenterOpenCollector, LotseMetrics, QueueStateCollector
 from router.config import Config
@@ -38,6 +39,10 @@ def exposition(config: Config, at: datetime | None = None) -> str:
     when = at or datetime(2026, 11, 24, 9, 0, tzinfo=UTC)
     router = Router(config, OrtsnetzTable.load())
     registry.register(CenterOpenCollector(router, lambda: when, Snapshot))
+    if any(c.callback is not None for c in config.centers.values()):
+        callbacks = CallbackMetrics(registry, list(config.centers))
+        # One request open, so the deadline gauge has a sample as in operation.
+        callbacks.deadline_left.labels(next(iter(config.centers))).set(3600)
     return generate_latest(registry).decode()
 
 
