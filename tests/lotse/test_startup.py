@@ -33,13 +33,16 @@ def taken() -> Iterator[int]:
         yield int(sock.getsockname()[1])
 
 
-def lotse(*argv: str, tmp: Path) -> subprocess.CompletedProcess[str]:
+def lotse(*argv: str, tmp: Path, unset: tuple[str, ...] = ()) -> subprocess.CompletedProcess[str]:
+    """``lotse ARGV`` as a process in ``tmp``, with an AMI secret and a journal key."""
     env = {
         **os.environ,
         "PYTHONPATH": str(REPO),
         "LOTSE_AMI_SECRET": "startup-secret",
         "LOTSE_JOURNAL_KEY": "k" * 32,
     }
+    for name in unset:
+        env.pop(name, None)
     return subprocess.run(
         [sys.executable, "-c", ENTRY, *argv],
         cwd=tmp,
@@ -47,6 +50,26 @@ def lotse(*argv: str, tmp: Path) -> subprocess.CompletedProcess[str]:
         capture_output=True,
         text=True,
         timeout=HANG_GUARD_S,
+    )
+
+
+def lotse_run(
+    tmp: Path,
+    *extra: str,
+    agi: str | None = None,
+    metrics: str | None = None,
+    journal: Path | None = None,
+) -> subprocess.CompletedProcess[str]:
+    """``lotse run`` on a free FastAGI port (or ``agi``), no metrics (or ``metrics``)."""
+    return lotse(
+        "run",
+        "--agi-listen",
+        agi or f"127.0.0.1:{free_port()}",
+        *(("--metrics-listen", metrics) if metrics else ("--no-metrics",)),
+        "--journal",
+        str(journal or tmp / "j.sqlite"),
+        *extra,
+        tmp=tmp,
     )
 
 
@@ -60,30 +83,13 @@ def one_error_line(done: subprocess.CompletedProcess[str], prefix: str) -> str:
 
 
 def test_run_with_the_fastagi_port_taken_exits_1_naming_it(tmp_path: Path, taken: int) -> None:
-    done = lotse(
-        "run",
-        "--agi-listen",
-        f"127.0.0.1:{taken}",
-        "--no-metrics",
-        "--journal",
-        str(tmp_path / "j.sqlite"),
-        tmp=tmp_path,
-    )
+    done = lotse_run(tmp_path, agi=f"127.0.0.1:{taken}")
     line = one_error_line(done, "lotse run: ")
     assert f"FastAGI on 127.0.0.1:{taken}" in line and "in use" in line
 
 
 def test_run_with_the_metrics_port_taken_exits_1_naming_it(tmp_path: Path, taken: int) -> None:
-    done = lotse(
-        "run",
-        "--agi-listen",
-        f"127.0.0.1:{free_port()}",
-        "--metrics-listen",
-        f"127.0.0.1:{taken}",
-        "--journal",
-        str(tmp_path / "j.sqlite"),
-        tmp=tmp_path,
-    )
+    done = lotse_run(tmp_path, metrics=f"127.0.0.1:{taken}")
     assert f"metrics on 127.0.0.1:{taken}" in one_error_line(done, "lotse run: ")
 
 
@@ -92,15 +98,7 @@ def test_run_with_an_unusable_journal_exits_1_naming_the_path(tmp_path: Path, wh
     (tmp_path / "file").write_text("a file, not a directory\n")
     (tmp_path / "garbage.sqlite").write_text("not a database\n" * 100)
     journal = tmp_path / where
-    done = lotse(
-        "run",
-        "--agi-listen",
-        f"127.0.0.1:{free_port()}",
-        "--no-metrics",
-        "--journal",
-        str(journal),
-        tmp=tmp_path,
-    )
+    done = lotse_run(tmp_path, journal=journal)
     assert str(journal) in one_error_line(done, "lotse run: ")
 
 
@@ -174,18 +172,12 @@ def config_with_key_file(tmp_path: Path, key_file: Path) -> Path:
 
 
 def test_run_without_a_journal_key_is_refused(tmp_path: Path) -> None:
-    env_key = "LOTSE_JOURNAL_KEY"
-    done = subprocess.run(
-        [sys.executable, "-c", ENTRY, "run", "--journal", str(tmp_path / "j.sqlite")],
-        cwd=tmp_path,
-        env={
-            k: v
-            for k, v in {**os.environ, "PYTHONPATH": str(REPO), "LOTSE_AMI_SECRET": "x"}.items()
-            if k not in (env_key, "LOTSE_JOURNAL_SALT")
-        },
-        capture_output=True,
-        text=True,
-        timeout=HANG_GUARD_S,
+    done = lotse(
+        "run",
+        "--journal",
+        str(tmp_path / "j.sqlite"),
+        tmp=tmp_path,
+        unset=("LOTSE_JOURNAL_KEY", "LOTSE_JOURNAL_SALT"),
     )
     assert done.returncode == 2
     assert done.stderr.splitlines() == [
@@ -230,17 +222,7 @@ def test_run_with_the_control_socket_taken_exits_1_naming_it(tmp_path: Path, occ
         else:
             holder.bind(str(path))
             holder.listen()
-        done = lotse(
-            "run",
-            "--agi-listen",
-            f"127.0.0.1:{free_port()}",
-            "--no-metrics",
-            "--journal",
-            str(tmp_path / "j.sqlite"),
-            "--control",
-            str(path),
-            tmp=tmp_path,
-        )
+        done = lotse_run(tmp_path, "--control", str(path))
     finally:
         holder.close()
     assert str(path) in one_error_line(done, "lotse run: ")
