@@ -39,6 +39,17 @@ def config(tmp_path: Path) -> Path:
     return path
 
 
+@pytest.fixture
+def secret(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("LOTSE_AMI_SECRET", "s3cret")
+
+
+def refused(config: Path, capsys: pytest.CaptureFixture[str], *argv: str) -> str:
+    """``lotse pbx --config CONFIG ARGV`` exits 2 (bad input); what it printed on stderr."""
+    assert run(["--config", str(config), *argv]) == 2
+    return capsys.readouterr().err
+
+
 @pytest.mark.parametrize(
     ("argv", "message"),
     [
@@ -47,38 +58,27 @@ def config(tmp_path: Path) -> Path:
         (["--speed", "0"], "--speed must be positive"),
     ],
 )
+@pytest.mark.usefixtures("secret")
 def test_bad_input_exits_2(
-    config: Path,
-    argv: list[str],
-    message: str,
-    capsys: pytest.CaptureFixture[str],
-    monkeypatch: pytest.MonkeyPatch,
+    config: Path, argv: list[str], message: str, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    monkeypatch.setenv("LOTSE_AMI_SECRET", "s3cret")
-    assert run(["--config", str(config), *argv]) == 2
-    assert message in capsys.readouterr().err
+    assert message in refused(config, capsys, *argv)
 
 
 def test_missing_secret_exits_2(
     config: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.delenv("LOTSE_AMI_SECRET", raising=False)
-    assert run(["--config", str(config)]) == 2
-    err = capsys.readouterr().err
-    assert "no AMI secret: set $LOTSE_AMI_SECRET" in err
+    assert "no AMI secret: set $LOTSE_AMI_SECRET" in refused(config, capsys)
 
 
+@pytest.mark.usefixtures("secret")
 def test_bad_staffing_file_exits_2(
-    config: Path,
-    tmp_path: Path,
-    capsys: pytest.CaptureFixture[str],
-    monkeypatch: pytest.MonkeyPatch,
+    config: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    monkeypatch.setenv("LOTSE_AMI_SECRET", "s3cret")
     staffing = tmp_path / "staff.yaml"
     staffing.write_text("queues: [1, 2]\n")
-    assert run(["--config", str(config), "--staffing", str(staffing)]) == 2
-    assert "needs a 'queues' mapping" in capsys.readouterr().err
+    assert "needs a 'queues' mapping" in refused(config, capsys, "--staffing", str(staffing))
 
 
 async def test_runs_serves_ami_and_stops_cleanly(config: Path) -> None:
@@ -121,17 +121,13 @@ async def test_runs_serves_ami_and_stops_cleanly(config: Path) -> None:
             await proc.wait()
 
 
+@pytest.mark.usefixtures("secret")
 def test_a_broken_dialplan_directory_is_bad_input(
-    config: Path,
-    tmp_path: Path,
-    capsys: pytest.CaptureFixture[str],
-    monkeypatch: pytest.MonkeyPatch,
+    config: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    monkeypatch.setenv("LOTSE_AMI_SECRET", "s3cret")
     files = tmp_path / "dp"
     files.mkdir()
-    assert run(["--config", str(config), "--dialplan", str(files)]) == 2
-    assert "no extensions*.conf" in capsys.readouterr().err
+    assert "no extensions*.conf" in refused(config, capsys, "--dialplan", str(files))
     (files / "extensions_lotse.conf").write_text("[lotse-115]\nexten => 115,n,NoOp()\n")
-    assert run(["--config", str(config), "--dialplan", str(files)]) == 2
-    assert f"{files / 'extensions_lotse.conf'}:2: priority 'n'" in capsys.readouterr().err
+    err = refused(config, capsys, "--dialplan", str(files))
+    assert f"{files / 'extensions_lotse.conf'}:2: priority 'n'" in err
