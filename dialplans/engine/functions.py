@@ -93,9 +93,14 @@ def _filter(ex: Execution, data: str) -> str:
     return "".join(c for c in text if c in chars)
 
 
+# CALLERID's names for the number, and TIMEOUT's kinds, read and written alike.
+_NUMBER = ("num", "number")
+_TIMEOUTS = ("absolute", "digit", "response")
+
+
 def _callerid(ex: Execution, data: str) -> str:
     what = data.strip().lower()
-    if what in ("num", "number"):
+    if what in _NUMBER:
         return ex.channel.caller_num
     if what == "name":
         return ex.channel.caller_name
@@ -126,30 +131,30 @@ def _fields(ranges: str) -> list[tuple[int, int | None]]:
     return out
 
 
-def _cut(ex: Execution, data: str) -> str:
+def _var_delimiter(ex: Execution, data: str, name: str, last: str) -> tuple[str, str, str]:
+    """CUT's and FIELDNUM's ``varname,delimiter,last``: the value, the delimiter (``-``), last."""
     args = split_args(data, 3)
     if len(args) < 3:
-        raise FunctionError("CUT needs varname,delimiter,fields")
-    value = ex.var(args[0].strip()) or ""
-    delim = args[1][:1] or "-"
+        raise FunctionError(f"{name} needs varname,delimiter,{last}")
+    return ex.var(args[0].strip()) or "", args[1][:1] or "-", args[2]
+
+
+def _cut(ex: Execution, data: str) -> str:
+    value, delim, fields = _var_delimiter(ex, data, "CUT", "fields")
     parts = value.split(delim)
     chosen: list[str] = []
-    for start, end in _fields(args[2]):
+    for start, end in _fields(fields):
         last = len(parts) if end is None else min(end, len(parts))
         chosen.extend(parts[start - 1 : last])
     return delim.join(chosen) if value else ""
 
 
 def _fieldnum(ex: Execution, data: str) -> str:
-    args = split_args(data, 3)
-    if len(args) < 3:
-        raise FunctionError("FIELDNUM needs varname,delimiter,field")
-    value = ex.var(args[0].strip()) or ""
-    delim = args[1][:1] or "-"
+    value, delim, field = _var_delimiter(ex, data, "FIELDNUM", "field")
     if not value:
         return "0"
     for index, part in enumerate(value.split(delim), start=1):
-        if part == args[2]:
+        if part == field:
             return str(index)
     return "0"
 
@@ -171,7 +176,7 @@ def _queue_member(ex: Execution, data: str) -> str:
 
 def _timeout(ex: Execution, data: str) -> str:
     kind = data.strip().lower()
-    if kind not in ("absolute", "digit", "response"):
+    if kind not in _TIMEOUTS:
         raise FunctionError(f"TIMEOUT({data}): absolute, digit or response")
     return ex.timeouts.get(kind, "")
 
@@ -202,11 +207,11 @@ def write_function(ex: Execution, name: str, data: str, value: str) -> None:
     """``Set(NAME(data)=value)``."""
     upper = name.upper()
     arg = data.strip().lower()
-    if upper == "CALLERID" and arg in ("num", "number"):
+    if upper == "CALLERID" and arg in _NUMBER:
         ex.channel.caller_num = value
     elif upper == "CALLERID" and arg == "name":
         ex.channel.caller_name = value
-    elif upper == "TIMEOUT" and arg in ("absolute", "digit", "response"):
+    elif upper == "TIMEOUT" and arg in _TIMEOUTS:
         ex.timeouts[arg] = value
     elif upper in READERS:
         raise FunctionError(f"{name}({data}) cannot be written")
