@@ -306,4 +306,34 @@ def build(settings: Settings) -> dashboard.Dashboard:
             decimals=1,
         )
     )
+    d = d.with_row(section("Callbacks"))
+    d = d.with_panel(
+        timeseries(
+            "Callbacks pending and the oldest one's age",
+            "Open callback requests of this center and how long the oldest has kept its "
+            "place in line (since its caller entered the queue).",
+            [
+                Query(_now("lotse_callbacks_pending"), "pending"),
+                Query(
+                    _now("lotse_callbacks_oldest_pending_seconds", "max") + " / 3600", "oldest (h)"
+                ),
+            ],
+            w=12,
+        )
+    )
+    d = d.with_panel(
+        bars(
+            "Callback outcomes today",
+            "Ended requests: completed, no_answer (all attempts unanswered), expired (the 24 h "
+            "service-time deadline passed), cancelled.",
+            [
+                Query(
+                    f"sum by (outcome) (increase(lotse_callback_outcomes_total{{{C}}}[{TODAY}]))",
+                    "{{outcome}}",
+                    instant=True,
+                )
+            ],
+            w=12,
+        )
+    )
     return d

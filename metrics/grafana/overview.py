@@ -212,4 +212,32 @@ def build(settings: Settings) -> dashboard.Dashboard:
             maximum=1,
         )
     )
+    d = d.with_row(row("Callbacks"))
+    d = d.with_panel(
+        bars(
+            "Callbacks pending per center",
+            "Open callback requests; each keeps its caller's place in line until an agent "
+            "of its center is free.",
+            [Query("sum by (center) (lotse_callbacks_pending)", "{{center}}", instant=True)],
+            w=12,
+            h=7,
+            steps=thresholds((None, "blue")),
+        )
+    )
+    d = d.with_panel(
+        bars(
+            "Callback outcomes today, all centers",
+            "Ended requests by outcome; completed against expired is the second half of the "
+            "115 promise (feedback within 24 hours of service time).",
+            [
+                Query(
+                    "sum by (outcome) (increase(lotse_callback_outcomes_total[$__range]))",
+                    "{{outcome}}",
+                    instant=True,
+                )
+            ],
+            w=12,
+            h=7,
+        )
+    )
     return d

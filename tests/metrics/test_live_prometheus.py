@@ -172,7 +172,8 @@ async def running(tmp: Path) -> AsyncIterator[tuple[Pbx, Controller, FakeWall]]:
         table=table,
         clock=ScaledClock(SPEED),
         seed=11,
-        users={"lotse": "live-secret"},
+        # The controller's user and the callback dialer's (the config offers callbacks).
+        users={"lotse": "live-secret", "lotse-callback": "live-secret"},
         agi_url=f"agi://{agi}/route",
     )
     await pbx.start()
@@ -229,7 +230,11 @@ def _counter_at_least(counter: Any, n: float) -> Callable[[], Awaitable[bool]]:
     return check
 
 
-async def test_every_dashboard_query_returns_data_from_a_live_prometheus(tmp_path: Path) -> None:
+async def test_every_dashboard_query_returns_data_from_a_live_prometheus(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Callbacks on, so their panels have series.
+    monkeypatch.setenv("LOTSE_CALLBACK_KEY", "live-callback-key-0123456789")
     files = artefacts(Settings.of(live_config()))
     rules = tmp_path / RULES_FILE
     rules.write_text(files[RULES_FILE], encoding="utf-8")
