@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import argparse
 from datetime import date
 from datetime import time as dtime
+from pathlib import Path
 from typing import Any
 
 from router.config import Center, Config, Thresholds, TimeRange, WeeklyHours
 from router.numbering import OrtsnetzTable
+from sim.cli import add_parser
 from sim.scenario import CallerMix, CenterPlan, Scenario
 
+SCENARIOS = Path(__file__).resolve().parents[2] / "sim" / "scenarios"
 ALWAYS = WeeklyHours(((TimeRange(dtime(0), dtime(0)),),) * 7)
 NO_LIMITS = Thresholds(no_agents=False)
 LANDLINE_ONLY = CallerMix(mobile=0.0, anonymous=0.0)
@@ -51,3 +55,12 @@ def scenario(
         callers=callers,
         **kw,
     )
+
+
+def run_cli(argv: list[str]) -> int:
+    """``lotse ARGV`` for the commands :mod:`sim.cli` registers; the exit code."""
+    parser = argparse.ArgumentParser()
+    add_parser(parser.add_subparsers())
+    args = parser.parse_args(argv)
+    code: int = args.func(args)
+    return code

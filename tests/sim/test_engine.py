@@ -8,7 +8,6 @@ import re
 from collections.abc import Callable
 from dataclasses import fields, replace
 from datetime import date
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -31,9 +30,8 @@ from sim.scenario import (
     constant_week,
 )
 from sim.scenarioload import load_scenario
-from tests.sim.helpers import center, scenario
+from tests.sim.helpers import SCENARIOS, center, scenario
 
-SCENARIOS = Path(__file__).resolve().parents[2] / "sim" / "scenarios"
 EXP_180 = Dist(DistKind.EXPONENTIAL, 180)
 NEVER = Dist(DistKind.NONE)
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from dataclasses import replace
-from pathlib import Path
 
 import pytest
 from hypothesis import given, settings
@@ -17,10 +16,9 @@ from router.numbering import OrtsnetzTable
 from sim.engine import simulate
 from sim.scenario import CallbackMix, Scenario
 from sim.scenarioload import load_scenario, load_scenario_text
-from tests.sim.helpers import center, scenario
+from tests.sim.helpers import SCENARIOS, center, scenario
 from tests.sim.test_engine import conserved, plan
 
-SCENARIOS = Path(__file__).resolve().parents[2] / "sim" / "scenarios"
 TABLE = OrtsnetzTable.load()
 
 

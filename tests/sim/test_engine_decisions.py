@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import argparse
 import random
 from dataclasses import replace
 from datetime import datetime
@@ -20,7 +19,6 @@ from router.config import Thresholds
 from router.numbering import OrtsnetzTable
 from router.policy import Call, Decision, Router
 from router.state import Snapshot
-from sim.cli import add_parser
 from sim.engine import DecisionMismatch, Engine, simulate
 from sim.engine.callers import CallerSource
 from sim.engine.decisions import Decider
@@ -28,17 +26,9 @@ from sim.engine.model import WAITING, SimCall, SimCenter
 from sim.scenario import CallerMix, CenterPlan
 from sim.scenarioload import load_scenario
 from tests.router.network import demo_config
+from tests.sim.helpers import SCENARIOS, run_cli
 
-SCENARIOS = Path(__file__).resolve().parents[2] / "sim" / "scenarios"
 TABLE = OrtsnetzTable.load()
-
-
-def run_cli(argv: list[str]) -> int:
-    parser = argparse.ArgumentParser()
-    add_parser(parser.add_subparsers())
-    args = parser.parse_args(argv)
-    code: int = args.func(args)
-    return code
 
 
 # --- every shipped scenario -------------------------------------------------------------

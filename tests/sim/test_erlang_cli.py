@@ -2,21 +2,16 @@
 
 from __future__ import annotations
 
-import argparse
 import json
 
 import pytest
 
-from sim.cli import add_parser
 from sim.erlang import agents_for, erlang_a, erlang_c
+from tests.sim.helpers import run_cli
 
 
 def run(argv: list[str]) -> int:
-    parser = argparse.ArgumentParser()
-    add_parser(parser.add_subparsers())
-    args = parser.parse_args(["erlang", *argv])
-    code: int = args.func(args)
-    return code
+    return run_cli(["erlang", *argv])
 
 
 def test_erlang_c_json(capsys: pytest.CaptureFixture[str]) -> None:

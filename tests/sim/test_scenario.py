@@ -16,8 +16,8 @@ from sim.erlang import agents_for
 from sim.profile import WEEK_115, scale
 from sim.scenario import Dist, DistKind
 from sim.scenarioload import load_scenario, load_scenario_text
+from tests.sim.helpers import SCENARIOS
 
-SCENARIOS = Path(__file__).resolve().parents[2] / "sim" / "scenarios"
 HEAD = "name: t\nnetwork: ../../config.yaml\nstart: 2026-11-24\n"
 
 

@@ -2,28 +2,18 @@
 
 from __future__ import annotations
 
-import argparse
 import json
 from pathlib import Path
 
 import pytest
 
 from router.numbering import OrtsnetzTable
-from sim.cli import add_parser
 from sim.scenarioload import load_scenario
 from sim.staffing.planfile import load_plan
+from tests.sim.helpers import SCENARIOS, run_cli
 
-SCENARIOS = Path(__file__).resolve().parents[3] / "sim" / "scenarios"
 NORMAL_DAY = str(SCENARIOS / "normal-day.yaml")
 QUICK = ["--rounds", "3", "--replications", "1", "--workers", "1"]
-
-
-def run(argv: list[str]) -> int:
-    parser = argparse.ArgumentParser()
-    add_parser(parser.add_subparsers())
-    args = parser.parse_args(argv)
-    code: int = args.func(args)
-    return code
 
 
 def test_staff_writes_a_plan_that_sim_run_uses(
@@ -31,7 +21,7 @@ def test_staff_writes_a_plan_that_sim_run_uses(
 ) -> None:
     plan_path = tmp_path / "plan.yaml"
     argv = ["sim", "staff", NORMAL_DAY, "--out", str(plan_path), "--json", *QUICK]
-    assert run(argv) == 0
+    assert run_cli(argv) == 0
     data = json.loads(capsys.readouterr().out)
     for key in ("agent_hours", "erlang_c_agent_hours", "confidence", "centers", "rounds"):
         assert key in data
@@ -46,11 +36,10 @@ def test_staff_writes_a_plan_that_sim_run_uses(
     tables = load_plan(plan_path, scenario.config)
     assert sum(sum(day) for day in tables["bremen"]) * 0.5 == bremen["agent_hours"]
     # sim run --staffing runs the plan's agents, not the scenario's.
-    assert run(["sim", "run", NORMAL_DAY, "--json", "--seed", "9"]) == 0
+    assert run_cli(["sim", "run", NORMAL_DAY, "--json", "--seed", "9"]) == 0
     own = json.loads(capsys.readouterr().out)
-    assert (
-        run(["sim", "run", NORMAL_DAY, "--json", "--seed", "9", "--staffing", str(plan_path)]) == 0
-    )
+    staffed = ["--staffing", str(plan_path)]
+    assert run_cli(["sim", "run", NORMAL_DAY, "--json", "--seed", "9", *staffed]) == 0
     planned = json.loads(capsys.readouterr().out)
     hours = {c["id"]: c["agent_hours"] for c in planned["centers"]}
     assert hours["bremen"] == pytest.approx(bremen["agent_hours"], abs=1.0)
@@ -59,7 +48,7 @@ def test_staff_writes_a_plan_that_sim_run_uses(
 
 def test_staff_text_table_and_charts(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     charts = tmp_path / "charts"
-    assert run(["sim", "staff", NORMAL_DAY, "--plot", str(charts), *QUICK]) == 0
+    assert run_cli(["sim", "staff", NORMAL_DAY, "--plot", str(charts), *QUICK]) == 0
     out = capsys.readouterr().out
     assert "bremen" in out and "Erlang C h" in out and "confidence" in out
     assert "fewer than per-center Erlang C" in out
@@ -75,21 +64,21 @@ def test_staff_text_table_and_charts(tmp_path: Path, capsys: pytest.CaptureFixtu
     [["--target", "1.5"], ["--workers", "0"], ["--max-abandon", "0"], ["--rounds", "0"]],
 )
 def test_staff_refuses_bad_arguments(extra: list[str], capsys: pytest.CaptureFixture[str]) -> None:
-    assert run(["sim", "staff", NORMAL_DAY, *extra]) == 2
+    assert run_cli(["sim", "staff", NORMAL_DAY, *extra]) == 2
     assert "lotse sim staff:" in capsys.readouterr().err
 
 
 def test_staff_refuses_a_bad_scenario(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     bad = tmp_path / "bad.yaml"
     bad.write_text("name: x\n", encoding="utf-8")
-    assert run(["sim", "staff", str(bad)]) == 2
+    assert run_cli(["sim", "staff", str(bad)]) == 2
     assert "bad.yaml:1:1" in capsys.readouterr().err
 
 
 def test_run_refuses_a_bad_plan(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     plan = tmp_path / "plan.yaml"
     plan.write_text("centers:\n  nowhere: {agents: 2}\n", encoding="utf-8")
-    assert run(["sim", "run", NORMAL_DAY, "--staffing", str(plan)]) == 2
+    assert run_cli(["sim", "run", NORMAL_DAY, "--staffing", str(plan)]) == 2
     assert f"{plan}:2:3: centers.nowhere: unknown center" in capsys.readouterr().err
-    assert run(["sim", "run", NORMAL_DAY, "--staffing", str(tmp_path / "missing.yaml")]) == 2
+    assert run_cli(["sim", "run", NORMAL_DAY, "--staffing", str(tmp_path / "missing.yaml")]) == 2
     assert "cannot read" in capsys.readouterr().err
