@@ -99,8 +99,15 @@ def add_ctl(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         "FILE:LINE:COL: message) and the old configuration stays in effect; a good one is "
         "swapped in between two decisions, keeping queue state, calls and overrides.",
     )
+    callbacks = commands.add_parser(
+        "callbacks",
+        help="the open callback requests (no numbers)",
+        description="Every open callback request, the longest kept place in line first: "
+        "center, waiting since its queue entry, deadline and time left, attempts, whether "
+        "one is being dialled, the Ortsnetz prefix. Never a number.",
+    )
     # --json before or after the command: SUPPRESS keeps a later parser from resetting it.
-    for command in (status, route, override, reload):
+    for command in (status, route, override, reload, callbacks):
         _json_option(command, argparse.SUPPRESS)
     parser.set_defaults(func=_run, json=False)
 
@@ -256,7 +263,32 @@ def _render(command: str, result: dict[str, Any]) -> str:
         return "\n".join(render_json(d) for d in result.get("decisions", []))
     if command == "override":
         return _render_override(result["center"], result.get("override"))
+    if command == "callbacks":
+        return render_callbacks(result)
     return f"reloaded {result['config']} (sha256 {result['config_sha256']})"
+
+
+def render_callbacks(result: dict[str, Any]) -> str:
+    """``lotse ctl callbacks`` as a table (one line per open request)."""
+    if not result.get("enabled"):
+        return "callbacks: not enabled (no center offers one, or $LOTSE_CALLBACK_KEY unset)"
+    rows = result.get("pending") or []
+    if not rows:
+        return "no open callback requests"
+    lines = [f"{'center':<16} {'waiting':>9} {'deadline in':>11} {'tries':>5}  dialling  prefix"]
+    for r in rows:
+        lines.append(
+            f"{r['center']:<16} {_duration(r['waiting_s']):>9} "
+            f"{_duration(r['deadline_left_s']):>11} {r['attempts']:>5}  "
+            f"{'yes' if r['in_flight'] else 'no':<8}  {r['ortsnetz_prefix'] or '-'}"
+        )
+    return "\n".join(lines)
+
+
+def _duration(seconds: float) -> str:
+    sign = "-" if seconds < 0 else ""
+    total = int(abs(seconds))
+    return f"{sign}{total // 3600}h{total % 3600 // 60:02d}m"
 
 
 def render_status(s: dict[str, Any]) -> str:

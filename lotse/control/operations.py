@@ -182,7 +182,31 @@ class Operations:
             return await self._route(request)
         if command == "override":
             return await self._override(request, peer)
+        if command == "callbacks":
+            return await self._callbacks()
         return await self._reload(peer)
+
+    async def _callbacks(self) -> Answer:
+        """The open callback requests, oldest place in line first, without numbers."""
+        desk = self.controller.callbacks
+        if desk is None:
+            return Answer({"enabled": False, "pending": []})
+        now = self._now()
+        pending = [
+            {
+                "id": r.id,
+                "center": r.center,
+                "requested_at": r.requested_at.isoformat(),
+                "waiting_s": round(now.timestamp() - r.entered_s, 1),
+                "deadline": datetime.fromtimestamp(r.deadline_s, now.tzinfo).isoformat(),
+                "deadline_left_s": round(r.deadline_s - now.timestamp(), 1),
+                "attempts": r.attempts,
+                "in_flight": r.in_flight is not None,
+                "ortsnetz_prefix": r.ortsnetz_prefix,
+            }
+            for r in await desk.pending()
+        ]
+        return Answer({"enabled": True, "pending": pending})
 
     async def _status(self) -> Answer:
         await self.book.expire_due()

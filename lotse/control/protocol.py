@@ -25,7 +25,7 @@ from typing import Any
 # making the controller buffer without end.
 MAX_REQUEST_BYTES = 64 * 1024
 MAX_NUMBERS = 100
-COMMANDS = ("status", "route", "override", "reload")
+COMMANDS = ("status", "route", "override", "reload", "callbacks")
 
 # Error kinds (``failed`` alone means "not your input's fault").
 BAD_REQUEST = "bad_request"

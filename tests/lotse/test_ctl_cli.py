@@ -241,3 +241,22 @@ def test_ctl_route_shows_a_decision_as_lotse_route_does(
     shown = text.replace("Thu 2027-05-27 10:00 CEST", "2027-05-27T10:00:00+02:00")
     assert shown.count("2027-05-27T10:00:00+02:00") == len(numbers)
     assert _render("route", {"decisions": rows}) == shown
+
+
+def test_ctl_callbacks_table() -> None:
+    assert _request(build_parser().parse_args(["ctl", "callbacks"])) == {"command": "callbacks"}
+    row = {
+        "id": "ab",
+        "center": "bremen",
+        "requested_at": "2026-11-23T09:00:00+00:00",
+        "waiting_s": 330.0,
+        "deadline": "2026-11-25T13:00:00+00:00",
+        "deadline_left_s": 7260.0,
+        "attempts": 1,
+        "in_flight": True,
+        "ortsnetz_prefix": "0421",
+    }
+    text = _render("callbacks", {"enabled": True, "pending": [row]})
+    assert text.splitlines()[1].split() == ["bremen", "0h05m", "2h01m", "1", "yes", "0421"]
+    assert _render("callbacks", {"enabled": True, "pending": []}) == "no open callback requests"
+    assert "not enabled" in _render("callbacks", {"enabled": False, "pending": []})

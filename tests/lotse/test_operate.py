@@ -9,6 +9,7 @@ during load lose nothing, a refused file changes nothing.
 from __future__ import annotations
 
 import asyncio
+import json
 import shutil
 import sqlite3
 import tempfile
@@ -120,7 +121,7 @@ async def operated_rig(tmp_path: Path, sock_dir: Path) -> AsyncIterator[Operated
         table=TABLE,
         clock=ScaledClock(SPEED),
         seed=7,
-        users={"lotse": SECRET},
+        users={"lotse": SECRET, "lotse-callback": SECRET},
         agi_url=f"agi://{agi}/route",
     )
     await pbx.start()
@@ -413,3 +414,36 @@ async def test_a_reload_adding_a_center_routes_to_it_at_once(op: Operated) -> No
     assert c.registry.get_sample_value("lotse_agents_logged_in", series) == 0
     status = (await op.ctl("status"))["result"]
     assert "bremerhaven" in [x["id"] for x in status["centers"]]
+
+
+async def test_ctl_callbacks_lists_open_requests_without_numbers(
+    tmp_path: Path, sock_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (tmp_path / "off").mkdir()
+    (tmp_path / "on").mkdir()
+    async with operated_rig(tmp_path / "off", sock_dir) as op:
+        answer_off = await op.ctl("callbacks")
+    assert answer_off["ok"] and answer_off["result"] == {"enabled": False, "pending": []}
+    monkeypatch.setenv("LOTSE_CALLBACK_KEY", "op-callback-key-0123456789")
+    async with operated_rig(tmp_path / "on", sock_dir) as op:
+        c = op.controller
+        assert c is not None and c.callbacks is not None
+        request = parse_env(
+            [
+                "agi_network_script: callback",
+                "agi_callerid: 04213456789",
+                "agi_uniqueid: 9.1",
+                "agi_arg_1: 9.1",
+                "agi_arg_2: bremen",
+                "agi_arg_3: ",
+                "agi_arg_4: closed",
+            ]
+        )
+        reply = dict((await c.callbacks.request(request)).variables)
+        assert reply["LOTSE_CB_RESULT"] == "ok"
+        answer = await op.ctl("callbacks")
+        assert answer["ok"], answer
+        (row,) = answer["result"]["pending"]
+        assert row["center"] == "bremen" and row["ortsnetz_prefix"] == "0421"
+        assert row["attempts"] == 0 and row["in_flight"] is False
+        assert "3456789" not in json.dumps(answer)
