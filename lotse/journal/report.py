@@ -51,6 +51,12 @@ unknown
 The national row applies the same definitions to every call of the day —
 including calls that never got a home (a caller who hung up at the
 postal-code prompt) — and sums the centers' overflow figures.
+callbacks (cb req / cb done / cb no ans. / cb exp / cb open)
+    Callback requests made on the day for C (the center whose queue the
+    caller left, or the home when every center was closed), and how those
+    ended so far: completed (the caller was reached), not reached in any
+    attempt, expired at the deadline (24 hours of C's service time), still
+    open. No number is ever read for the report.
 """
 
 from __future__ import annotations
@@ -59,7 +65,7 @@ import csv
 import io
 import json
 from collections import defaultdict
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass, fields, replace
 from datetime import date, datetime, time, timedelta
 from os import PathLike
 from pathlib import Path
@@ -85,6 +91,10 @@ WHERE c.arrived_at >= ? AND c.arrived_at < ?
   AND e.kind IN ('queued', 'answered', 'abandoned') AND e.center IS NOT NULL
 ORDER BY e.call_id, e.seq
 """
+_CALLBACKS = """
+SELECT center, outcome, count(*) AS n FROM callbacks
+WHERE requested_at >= ? AND requested_at < ? GROUP BY center, outcome
+"""
 
 
 @dataclass(frozen=True, slots=True)
@@ -106,6 +116,11 @@ class CenterReport:
     offhours: int
     announced: int
     unknown: int = 0
+    cb_requested: int = 0
+    cb_completed: int = 0
+    cb_no_answer: int = 0
+    cb_expired: int = 0
+    cb_open: int = 0
     national: bool = False
 
 
@@ -157,7 +172,40 @@ async def report(
         conn.row_factory = aiosqlite.Row
         calls = await conn.execute_fetchall(_CALLS, bounds)
         handled = await conn.execute_fetchall(_HANDLED, bounds)
-    return _aggregate(list(calls), list(handled), service_level)
+        callbacks = await conn.execute_fetchall(_CALLBACKS, bounds)
+    return with_callbacks(_aggregate(list(calls), list(handled), service_level), callbacks)
+
+
+def with_callbacks(rows: list[CenterReport], counts: Any) -> list[CenterReport]:
+    """The rows with the day's callback requests per center (and their sum nationally)."""
+    per: defaultdict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))
+    for center, outcome, n in counts:
+        per[center][outcome or "open"] += int(n)
+    by_center = {r.center: r for r in rows if not r.national}
+    for center in per:
+        if center not in by_center:
+            by_center[center] = _result(center, Tally())
+    out: list[CenterReport] = []
+    sums: defaultdict[str, int] = defaultdict(int)
+    for center in sorted(by_center):
+        c = per.get(center, {})
+        for key, n in c.items():
+            sums[key] += n
+        out.append(_callback_figures(by_center[center], c))
+    national = next(r for r in rows if r.national)
+    out.append(_callback_figures(national, sums))
+    return out
+
+
+def _callback_figures(row: CenterReport, c: dict[str, int]) -> CenterReport:
+    return replace(
+        row,
+        cb_requested=sum(c.values()),
+        cb_completed=c.get("completed", 0),
+        cb_no_answer=c.get("no_answer", 0),
+        cb_expired=c.get("expired", 0),
+        cb_open=c.get("open", 0),
+    )
 
 
 def journeys(calls: list[aiosqlite.Row], handled: list[aiosqlite.Row]) -> list[Journey]:
@@ -206,6 +254,11 @@ _COLUMNS: tuple[tuple[str, str], ...] = (
     ("offhours", "off-hours"),
     ("announced", "announced"),
     ("unknown", "unknown"),
+    ("cb_requested", "cb req"),
+    ("cb_completed", "cb done"),
+    ("cb_no_answer", "cb no ans."),
+    ("cb_expired", "cb exp"),
+    ("cb_open", "cb open"),
 )
 
 

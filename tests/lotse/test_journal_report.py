@@ -346,3 +346,33 @@ async def test_overflow_counts_once_per_call_and_partner_so_national_in_equals_o
     assert (rows["bonn"].overflow_in_answered, rows["bund"].overflow_in_answered) == (0, 1)
     assert national.overflow_in == national.overflow_out == 2
     assert "per home center" in render_text(list(rows.values()), DAY, BERLIN, LEVEL)
+
+
+async def test_callback_columns_count_the_days_requests_and_their_outcomes(tmp_path: Path) -> None:
+    from lotse.journal.callbackstore import CallbackStore, NumberCipher
+    from router.callbacknumber import callback_number
+
+    db = tmp_path / "j.sqlite"
+    journal = await Journal.open(db, clock=lambda: local(23, 0), salt=b"s" * 16)
+    await journal.close()
+    store = await CallbackStore.open(db, NumberCipher(b"report-key-0123456789"), b"k" * 16)
+    number = callback_number("0221 1234567")
+    for rid, center, at in (
+        ("a", "koeln", local(9, 0)),
+        ("b", "koeln", local(10, 0)),
+        ("c", "koeln", local(11, 0)),
+        ("d", "bonn", local(12, 0)),
+        ("e", "koeln", local(9, 0, DAY + timedelta(days=1))),  # the next day
+    ):
+        await store.add(rid, center, number, entered_s=0.0, deadline_s=1.0, at=at)
+    await store.end("a", "completed", local(9, 30))
+    await store.end("b", "expired", local(18, 0))
+    await store.end("d", "no_answer", local(13, 0))
+    await store.close()
+    rows = {r.center: r for r in await report(db, DAY, BERLIN, LEVEL)}
+    koeln, bonn, nation = rows["koeln"], rows["bonn"], rows["national"]
+    assert (koeln.cb_requested, koeln.cb_completed, koeln.cb_expired, koeln.cb_open) == (3, 1, 1, 1)
+    assert (bonn.cb_requested, bonn.cb_no_answer, bonn.calls) == (1, 1, 0)
+    assert (nation.cb_requested, nation.cb_completed, nation.cb_no_answer) == (4, 1, 1)
+    text = render_text(list(rows.values()), DAY, BERLIN, LEVEL)
+    assert "cb req" in text and "1234567" not in text
