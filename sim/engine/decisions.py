@@ -270,20 +270,12 @@ class Decider:
                 self.kept += 1
                 if kept is not latest:
                     self._store(cls, first, key, kept)
-                if self.verify:
-                    direct = self._ask(t, cls, postal, visited)
-                    if direct != kept.decision:
-                        why = self._describe(t, cls, postal, visited, kept, direct)
-                        raise DecisionMismatch(why)
+                self._verify(t, cls, postal, visited, kept)
                 return kept
         loaded = self._loaded(t, cls, postal, visited)
         if loaded is not None:
             self.kept += 1
-            if self.verify:
-                direct = self._ask(t, cls, postal, visited)
-                if direct != loaded.decision:
-                    why = self._describe(t, cls, postal, visited, loaded, direct)
-                    raise DecisionMismatch(why)
+            self._verify(t, cls, postal, visited, loaded)
             return loaded
         choice = self._choice(t, self._ask(t, cls, postal, visited))
         if choice.keep:
@@ -360,6 +352,21 @@ class Decider:
         return sig
 
     # --- asking the policy --------------------------------------------------------
+
+    def _verify(
+        self,
+        t: float,
+        cls: CallerClass,
+        postal: str | None,
+        visited: tuple[str, ...],
+        kept: Choice,
+    ) -> None:
+        """With ``verify``: :class:`DecisionMismatch` unless the policy decides as ``kept``."""
+        if not self.verify:
+            return
+        direct = self._ask(t, cls, postal, visited)
+        if direct != kept.decision:
+            raise DecisionMismatch(self._describe(t, cls, postal, visited, kept, direct))
 
     def _ask(
         self, t: float, cls: CallerClass, postal: str | None, visited: tuple[str, ...]
