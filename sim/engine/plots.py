@@ -5,6 +5,7 @@ matplotlib with the Agg backend: no display needed, safe in CI and on servers.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 
 import matplotlib
@@ -12,6 +13,8 @@ import matplotlib
 matplotlib.use("Agg")
 
 import matplotlib.pyplot as plt
+from matplotlib.axes import Axes
+from matplotlib.figure import Figure
 
 from sim.engine.report import NATIONAL, SimReport
 
@@ -40,23 +43,16 @@ def _service_level(report: SimReport, path: Path) -> Path:
     shown.sort(key=lambda c: (c.service_level or 0.0, c.id))
     for c in shown[:_MAX_LINES]:
         levels = report.hourly_service_level[c.id]
-        ax.plot(hours, [_pct(v) for v in levels], marker=".", linewidth=1, label=c.id)
+        ax.plot(hours, percent(levels), marker=".", linewidth=1, label=c.id)
     national = report.hourly_service_level[NATIONAL]
-    ax.plot(hours, [_pct(v) for v in national], color="black", linewidth=2.5, label="national")
+    ax.plot(hours, percent(national), color="black", linewidth=2.5, label="national")
     ax.axhline(
         report.target * 100, color="red", linestyle="--", label=f"{report.target:.0%} promise"
     )
-    ax.set_ylim(0, 105)
-    ax.set_ylabel(f"answered within {report.threshold_s:g} s (%)")
     ax.set_title(f"{report.scenario}: service level by hour (weakest centers and national)")
-    step = max(1, len(hours) // 24)
-    ax.set_xticks(hours[::step], [report.hour_labels[h] for h in hours[::step]], rotation=60)
-    ax.grid(alpha=0.3)
+    service_level_axes(ax, report.hour_labels, report.threshold_s)
     ax.legend(fontsize="small", ncol=2)
-    fig.tight_layout()
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
-    return path
+    return save(fig, path)
 
 
 def _waits(report: SimReport, path: Path) -> Path:
@@ -72,10 +68,7 @@ def _waits(report: SimReport, path: Path) -> Path:
     ax.set_yscale("symlog")
     ax.set_title(f"{report.scenario}: waiting time of answered calls")
     ax.legend()
-    fig.tight_layout()
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
-    return path
+    return save(fig, path)
 
 
 def _flows(report: SimReport, path: Path) -> Path:
@@ -105,11 +98,27 @@ def _flows(report: SimReport, path: Path) -> Path:
         ax.set_xlabel("to")
         ax.set_ylabel("from")
         ax.set_title(f"{report.scenario}: {title}")
+    return save(fig, path)
+
+
+def percent(levels: Sequence[float | None]) -> list[float]:
+    """Service levels in percent; an hour without calls is a gap (NaN), not 0 %."""
+    return [float("nan") if v is None else v * 100.0 for v in levels]
+
+
+def service_level_axes(ax: Axes, hour_labels: Sequence[str], threshold_s: float) -> None:
+    """0 to 105 % up, the hours across (at most some 24 labels), a light grid."""
+    hours = list(range(len(hour_labels)))
+    ax.set_ylim(0, 105)
+    ax.set_ylabel(f"answered within {threshold_s:g} s (%)")
+    step = max(1, len(hours) // 24)
+    ax.set_xticks(hours[::step], [hour_labels[h] for h in hours[::step]], rotation=60)
+    ax.grid(alpha=0.3)
+
+
+def save(fig: Figure, path: Path) -> Path:
+    """Write ``fig`` to ``path`` (PNG) and free it."""
     fig.tight_layout()
     fig.savefig(path, dpi=100)
     plt.close(fig)
     return path
-
-
-def _pct(value: float | None) -> float:
-    return float("nan") if value is None else value * 100.0

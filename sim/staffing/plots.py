@@ -14,6 +14,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 
 from router.config import WEEKDAYS
+from sim.engine.plots import percent, save, service_level_axes
 from sim.scenario import DAYS, HALF_HOURS
 from sim.staffing.search import StaffingPlan
 
@@ -44,29 +45,19 @@ def _heat_map(plan: StaffingPlan, path: Path) -> Path:
         f"({plan.agent_hours:,.0f} agent-hours; Erlang C without spill "
         f"{plan.erlang_c_agent_hours:,.0f})"
     )
-    fig.tight_layout()
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
-    return path
+    return save(fig, path)
 
 
 def _service_level(plan: StaffingPlan, path: Path) -> Path:
     """National service level per hour of the final runs, against target and floor."""
     fig, ax = plt.subplots(figsize=(12, 5))
     hours = list(range(len(plan.hour_labels)))
-    values = [float("nan") if v is None else v * 100 for v in plan.hourly_service_level]
-    ax.plot(hours, values, color="black", marker=".", linewidth=1.5, label="national")
+    national = percent(plan.hourly_service_level)
+    ax.plot(hours, national, color="black", marker=".", linewidth=1.5, label="national")
     r = plan.rules
     ax.axhline(r.target * 100, color="red", linestyle="--", label=f"{r.target:.0%} target")
     ax.axhline(r.floor_level * 100, color="orange", linestyle=":", label="floor per half hour")
-    ax.set_ylim(0, 105)
-    ax.set_ylabel(f"answered within {r.threshold_s:g} s (%)")
     ax.set_title(f"{plan.scenario.name}: service level by hour under the plan")
-    step = max(1, len(hours) // 24)
-    ax.set_xticks(hours[::step], [plan.hour_labels[h] for h in hours[::step]], rotation=60)
-    ax.grid(alpha=0.3)
+    service_level_axes(ax, plan.hour_labels, r.threshold_s)
     ax.legend(fontsize="small")
-    fig.tight_layout()
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
-    return path
+    return save(fig, path)
