@@ -90,6 +90,11 @@ def service_level(answered_within: int, offered: int, short_abandoned: int) -> f
     return answered_within / base if base > 0 else None
 
 
+def average_speed_of_answer(total_wait_s: float, answered: int) -> float | None:
+    """ASA: the mean wait of the answered calls, or ``None`` when none was answered."""
+    return total_wait_s / answered if answered else None
+
+
 @dataclass(frozen=True, slots=True)
 class Journey:
     """What the service level needs of one call.
@@ -176,7 +181,7 @@ class Tally:
     @property
     def asa_s(self) -> float | None:
         """Average speed of answer: mean wait of the answered calls."""
-        return sum(self.waits) / len(self.waits) if self.waits else None
+        return average_speed_of_answer(sum(self.waits), len(self.waits))
 
 
 def tally(calls: Iterable[Journey], level: Limits) -> tuple[dict[str, Tally], Tally]:

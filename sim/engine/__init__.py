@@ -4,9 +4,10 @@
 returns a :class:`SimReport`; ``sim.engine.plots`` draws its charts.
 """
 
+from metrics.servicelevel import NATIONAL
 from sim.engine.core import Engine, simulate
 from sim.engine.decisions import DecisionMismatch
-from sim.engine.report import NATIONAL, CenterReport, Flow, SimReport
+from sim.engine.report import CenterReport, Flow, SimReport
 from sim.engine.timeline import NoHolidays
 
 __all__ = [

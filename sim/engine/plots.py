@@ -16,7 +16,8 @@ import matplotlib.pyplot as plt
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
-from sim.engine.report import NATIONAL, SimReport
+from metrics.servicelevel import NATIONAL
+from sim.engine.report import SimReport
 
 # Lines in the service-level chart besides the national one: the weakest centers.
 _MAX_LINES = 8

@@ -26,14 +26,12 @@ from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from metrics.servicelevel import service_level
+from metrics.servicelevel import NATIONAL, average_speed_of_answer, service_level
 from sim.engine.callbacks import CallbackReport
 from sim.engine.model import HIST_BINS, HIST_STEP_S, SimCenter
 
 if TYPE_CHECKING:
     from sim.engine.core import Engine
-
-NATIONAL = "national"
 
 
 @dataclass(frozen=True)
@@ -177,7 +175,7 @@ class _Tally:
             announced_busy=self.announced_busy,
             unfinished=self.unfinished,
             service_level=level,
-            asa_s=self.wait_sum / self.answered if self.answered else None,
+            asa_s=average_speed_of_answer(self.wait_sum, self.answered),
             abandon_rate=self.abandoned / self.queued if self.queued else None,
             answered_here=self.answered_here,
             agent_hours=self.staffed_s / 3600.0,
