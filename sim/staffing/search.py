@@ -621,8 +621,9 @@ def _observed(
             if con.kind == _WINDOW or hour_day[h] == con.day:
                 counted += n
                 within += w
-        if counted:
-            seen.append(within / counted)
+        level = service_level(within, counted, 0)
+        if level is not None:
+            seen.append(level)
     return seen
 
 
@@ -771,7 +772,8 @@ def _daily_levels(
             counted[hour_day[h]] += n
             within[hour_day[h]] += w
     least = MIN_DAY_CALLS * len(figures)
-    return [w / n for w, n in zip(within, counted, strict=True) if n and n >= least]
+    levels = [service_level(w, n, 0) for w, n in zip(within, counted, strict=True) if n >= least]
+    return [level for level in levels if level is not None]
 
 
 def _hours_below(
@@ -787,8 +789,8 @@ def _hours_below(
             if counted < FLOOR_CHECK_CALLS:
                 continue
             judged += 1
-            level = sum(res.centers[j].within[h] for res in results) / counted
-            if level < floor:
+            level = service_level(sum(res.centers[j].within[h] for res in results), counted, 0)
+            if level is not None and level < floor:
                 below.append((h, f.id, level))
     below.sort()
     return judged, tuple((cid, labels[h], level) for h, cid, level in below)
