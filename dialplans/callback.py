@@ -15,7 +15,9 @@ Contexts (only generated when a center has a ``callback:`` block)::
                          LOTSE_CB_RESULT ok → UserEvent(LotseCallback,
                          Status: requested), confirmation, Hangup; refused →
                          the refusal, ask again; anything else → back to the
-                         final queue (or hang up after an announcement)
+                         final queue (back: the static fallback's routing
+                         when the controller gave none), or hang up after
+                         an announcement
     lotse-callback-agent the dialer's Local channel (;2): first in the center's
                          queue (Queue position 1) until an agent answers
     lotse-callback-dial  the Originate's other half once the agent is there:
@@ -42,6 +44,8 @@ from router.callback import (
 )
 from router.config import Config, Endpoint
 
+# dialplans.route.FALLBACK_CONTEXT (which imports this module).
+FALLBACK_CONTEXT = "lotse-fallback"
 VAR_KEY = "LOTSE_CB_KEY"
 VAR_KIND = "LOTSE_CB_KIND"
 VAR_TRY = "LOTSE_CB_TRY"
@@ -80,7 +84,7 @@ def callback_contexts(config: Config, agi: Endpoint) -> list[Context]:
         cb.same(f"Set({VAR_KIND}={kind})")
         cb.same("Goto(request,1)")
         if exten == "wait":
-            cb.same("Goto(lotse-route,queue,finalq)", label="declined")
+            cb.same("Goto(back,1)", label="declined")
         else:
             cb.same("Hangup()", label="declined")
     cb.blank()
@@ -112,7 +116,7 @@ def callback_contexts(config: Config, agi: Endpoint) -> list[Context]:
     cb.same(f'GotoIf($["{_v(c.VAR_CB_RESULT)}" = "ok"]?done)')
     cb.same(f'GotoIf($["{_v(c.VAR_CB_RESULT)}" = "refused"]?refused)')
     cb.same(
-        f'GotoIf($["{_v(VAR_KIND)}" != "{c.CALLBACK_KIND_CLOSED}"]?lotse-route,queue,finalq)',
+        f'GotoIf($["{_v(VAR_KIND)}" != "{c.CALLBACK_KIND_CLOSED}"]?back,1)',
         label="giveup",
     )
     cb.same("Hangup()")
@@ -124,6 +128,11 @@ def callback_contexts(config: Config, agi: Endpoint) -> list[Context]:
     )
     cb.same(f"Playback({checked('sound name', SOUND_CONFIRMED)})")
     cb.same("Hangup()")
+    cb.blank()
+    # Back to the final queue the controller chose; a caller the static fallback
+    # queued (controller down) has none: the fallback routes it again.
+    cb.exten("back", f'GotoIf($["{_v(c.VAR_QUEUE)}" = ""]?{FALLBACK_CONTEXT},s,1)')
+    cb.same("Goto(lotse-route,queue,finalq)")
 
     agent = Context(
         c.CALLBACK_AGENT_CONTEXT,

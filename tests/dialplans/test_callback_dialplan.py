@@ -60,3 +60,13 @@ def test_the_interpreter_loads_the_generated_files(tmp_path: Path) -> None:
     plan = load_dialplan(tmp_path)
     assert plan.exists(c.CALLBACK_CONTEXT, "request", "1")
     assert plan.exists(c.CALLBACK_KEY_CONTEXT, "1", "1")
+
+
+def test_a_caller_who_cannot_leave_a_request_goes_back_to_a_queue() -> None:
+    from dialplans.callback import FALLBACK_CONTEXT
+    from dialplans.route import FALLBACK_CONTEXT as ROUTE_FALLBACK
+
+    assert FALLBACK_CONTEXT == ROUTE_FALLBACK
+    assert 'exten => back,1,GotoIf($["${LOTSE_QUEUE}" = ""]?lotse-fallback,s,1)' in TEXT
+    assert " same => n,Goto(lotse-route,queue,finalq)" in TEXT
+    assert "?lotse-route,queue,finalq)" not in TEXT  # only through back
