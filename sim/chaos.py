@@ -337,8 +337,14 @@ def lotse_run_argv(
     journal: Path,
     sim_clock: str,
     agi_deadline_ms: int,
+    queue_log: Path | None = None,
 ) -> list[str]:
-    """The command line of a spawned ``lotse run`` (this interpreter, this lotse)."""
+    """The command line of a spawned ``lotse run`` (this interpreter, this lotse).
+
+    ``queue_log``: the stand-in's queue_log, which the controller follows (and
+    imports what happened while it was killed); ``None``: the config's.
+    """
+    follow = ["--queue-log", str(queue_log)] if queue_log is not None else []
     return [
         sys.executable,
         "-c",
@@ -360,6 +366,7 @@ def lotse_run_argv(
         sim_clock,
         "--agi-deadline-ms",
         str(agi_deadline_ms),
+        *follow,
     ]
 
 

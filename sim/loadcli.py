@@ -490,6 +490,9 @@ async def _target(
             controller_ami = await proxy.start()
         with tempfile.TemporaryDirectory(prefix="lotse-sim-load-") as tmp:
             journal = args.journal or Path(tmp) / "journal.sqlite"
+            # The stand-in writes Asterisk's queue_log and the controller follows
+            # it: calls handled while the controller was killed reach the journal.
+            queue_log = pbx.open_queue_log(Path(tmp) / "queue_log")
             epoch0, mono0 = clock.reference
             c = config.controller
             env = {c.ami_secret_env or "LOTSE_AMI_SECRET": SPAWN_SECRET}
@@ -507,6 +510,7 @@ async def _target(
                     journal=journal,
                     sim_clock=SimClock(epoch0, mono0, args.speed).render(),
                     agi_deadline_ms=AGI_DEADLINE_MS,
+                    queue_log=queue_log,
                 ),
                 env=child_env(env),
                 log_path=Path(tmp) / "lotse-run.log",

@@ -16,6 +16,7 @@ import random
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
+from pathlib import Path
 
 from ami import contract
 from dialplans.engine import Dialplan
@@ -128,9 +129,7 @@ class Pbx:
         )
         self._booted = self.clock.now()
         if queue_log is not None:
-            # Asterisk opens its queue_log as app_queue loads: QUEUESTART first.
-            self.core.queue_log = QueueLogFile(queue_log, self.clock)
-            self.core.queue_log.queue_start()
+            self.open_queue_log(queue_log)
         self._ami_host, self._ami_port = ami_host, ami_port
         user_map = users or {config.controller.ami_username: "secret"}
         self.actions = Actions(self)
@@ -177,6 +176,16 @@ class Pbx:
     async def start(self) -> None:
         """Listen for AMI clients."""
         self._address = await self.server.start(self._ami_host, self._ami_port)
+
+    def open_queue_log(self, path: str | os.PathLike[str]) -> Path:
+        """Write Asterisk's queue_log to ``path`` from now on (appending); returns the path.
+
+        Asterisk opens its queue_log as app_queue loads: ``QUEUESTART`` first.
+        """
+        self.core.queue_log.close()
+        self.core.queue_log = QueueLogFile(path, self.clock)
+        self.core.queue_log.queue_start()
+        return Path(path)
 
     @property
     def ami_address(self) -> tuple[str, int]:

@@ -44,6 +44,12 @@ from router.numbering import OrtsnetzTable
 
 log = structlog.get_logger("lotse.queuelog")
 
+# Real seconds a call's newest line waits after it was read before the call is
+# imported. READY_AFTER_S is on the queue_log's clock, which may run much
+# faster (the stand-in's compressed time); the controller's own AMI records
+# of the same moments take real time to reach the journal (200 ms at most
+# while it keeps up).
+READ_GRACE_S = 3.0
 # Bytes parsed between two yields to the event loop (about 1,000 lines).
 SLICE_BYTES = 64 * 1024
 POLL_S = 1.0
@@ -184,7 +190,7 @@ class QueueLogFollower:
         tail = self.tail
         rotations, truncations, torn = tail.rotations, tail.truncations, tail.torn
         while (chunk := tail.read_slice()) is not None:
-            self._folder.add_all(chunk.lines)
+            self._folder.add_all(chunk.lines, self._mono())
             seen.lines += len(chunk.lines)
             seen.bad += chunk.bad
             seen.unknown += chunk.unknown
@@ -196,7 +202,9 @@ class QueueLogFollower:
         now = self._clock()
         stamp = self._queue_log_now()
         self._folder.settle(stamp)
-        ready = self._folder.take(ready_before=stamp - READY_AFTER_S)
+        ready = self._folder.take(
+            ready_before=stamp - READY_AFTER_S, read_before=self._mono() - READ_GRACE_S
+        )
         result = ImportResult()
         if ready:
             retention = timedelta(days=self._config.controller.journal_retention_days)

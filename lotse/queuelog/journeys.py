@@ -95,6 +95,7 @@ class Journey:
     home: str | None = None
     facts: list[Fact] = field(default_factory=list)
     last_time: int = 0
+    last_read: float = 0.0  # when its newest line was read (the follower's monotonic clock)
     ended: bool = False
     dirty: bool = False
     # The queue of the last ENTERQUEUE and whether the call left it alive.
@@ -143,13 +144,13 @@ class Folder:
     def __len__(self) -> int:
         return len(self._journeys)
 
-    def add_all(self, lines: Iterable[QueueLogLine]) -> None:
+    def add_all(self, lines: Iterable[QueueLogLine], read_at: float = 0.0) -> None:
         """Fold every line, in order."""
         for line in lines:
-            self.add(line)
+            self.add(line, read_at)
 
-    def add(self, line: QueueLogLine) -> None:
-        """Fold one line into its call's journey."""
+    def add(self, line: QueueLogLine, read_at: float = 0.0) -> None:
+        """Fold one line into its call's journey; ``read_at``: when it was read (monotonic)."""
         self.newest = max(self.newest, line.time)
         center = self._config.center_by_queue.get(line.queue)
         if line.event not in JOURNEY_EVENTS or center is None:
@@ -159,6 +160,7 @@ class Folder:
         if journey is None:
             journey = self._journeys[line.callid] = Journey(line.callid)
         journey.last_time = max(journey.last_time, line.time)
+        journey.last_read = max(journey.last_read, read_at)
         facts = self._facts(journey, line, center)
         if not facts:
             self.stats.passed += 1
@@ -247,8 +249,14 @@ class Folder:
             if not journey.dirty and journey.last_time <= now - FORGET_S:
                 del self._journeys[cid]
 
-    def take(self, ready_before: int | None = None) -> list[Journey]:
+    def take(
+        self, ready_before: int | None = None, read_before: float | None = None
+    ) -> list[Journey]:
         """The journeys with new records, quiet since ``ready_before`` (all if ``None``).
+
+        ``ready_before`` is on the queue_log's clock; ``read_before``, if
+        given, on the reader's: a journey whose newest line was read after it
+        also waits.
 
         They count as taken: a journey is given out again only once new lines
         add to it; ended journeys are forgotten once taken. The records of a
@@ -260,6 +268,8 @@ class Folder:
             if not journey.dirty:
                 continue
             if ready_before is not None and journey.last_time > ready_before:
+                continue
+            if read_before is not None and journey.last_read > read_before:
                 continue
             journey.dirty = False
             out.append(journey)
