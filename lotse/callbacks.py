@@ -20,8 +20,9 @@ originates, on its own AMI user (``[lotse-callback]``, originate only):
 ``Local/s@lotse-callback-agent`` waits at the head of the center's queue for
 an agent; once an agent answers, the other half dials the caller
 (``lotse-callback-dial``), whose ``UserEvent(LotseCallback)`` tells the
-outcome. An attempt in flight at a restart that Asterisk no longer has is
-counted as unanswered and retried after the interval, never re-dialled at once.
+outcome. An attempt in flight at a restart is resolved from Asterisk at the
+controller's reconcile: followed if its leg is still up, else counted as
+unanswered and retried after the interval, never re-dialled at once.
 """
 
 from __future__ import annotations

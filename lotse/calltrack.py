@@ -115,6 +115,9 @@ class ReconcileResult:
     unknown: int
     adopted: int
     unseen_answers: tuple[tuple[str, str], ...] = ()
+    # Every channel Asterisk had (Uniqueid), calls or not: the callback dialer
+    # resolves its attempts in flight from it.
+    channels: frozenset[str] = field(default=frozenset(), compare=False, repr=False)
 
 
 @dataclass
@@ -512,7 +515,7 @@ class CallTracker:
         unseen = tuple(
             (ch.uniqueid, ch.channel) for ch in rec.alive.values() if ch.uniqueid in self._unseen
         )
-        result = ReconcileResult(alive, closed, unknown, adopted, unseen)
+        result = ReconcileResult(alive, closed, unknown, adopted, unseen, frozenset(rec.alive))
         if self._on_reconciled is not None:
             self._on_reconciled(result)
 

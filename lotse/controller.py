@@ -376,6 +376,10 @@ class Controller:
 
     def _reconciled(self, result: ReconcileResult) -> None:
         self.metrics.reconciles.inc()
+        if self.callbacks is not None:
+            self._tasks.append(
+                asyncio.create_task(self._recover_callbacks(result.channels), name="cb-recover")
+            )
         if result.unseen_answers:
             self._tasks.append(
                 asyncio.create_task(self._ask_waits(result.unseen_answers), name="ami-status")
@@ -495,28 +499,34 @@ class Controller:
         """The callback legs' outcomes, from the callback user's session."""
         desk = self.callbacks
         assert desk is not None
-        recovered = False
         while True:
             for event in await self._cb_events.get():
                 try:
-                    if isinstance(event, Connected) and not recovered:
-                        recovered = True
-
-                        async def gone(_attempt: str) -> bool:
-                            return False
-
-                        # Attempts in flight before a restart: counted as
-                        # failed, retried after the interval, never re-dialled now.
-                        released = await desk.recover(gone)
-                        if released:
-                            log.warning("callbacks.recovered", attempts=released)
-                    elif isinstance(event, LotseCallback) and event.attempt:
+                    if isinstance(event, LotseCallback) and event.attempt:
                         await desk.attempt_ended(event.attempt, answered=event.status == "ANSWER")
                     elif isinstance(event, Hangup) and event.uniqueid in desk.attempts:
                         # The leg ended without a caller outcome (no agent, no trunk).
                         await desk.attempt_ended(event.uniqueid, answered=False)
                 except Exception as exc:  # one event must not stop the dialer
                     log.error("callbacks.event_failed", error=type(exc).__name__)
+
+    async def _recover_callbacks(self, channels: frozenset[str]) -> None:
+        """Attempts in flight that this process did not start (a restart): one whose
+        leg Asterisk still has is followed; one it has not is counted as failed and
+        retried after the interval, never re-dialled at once."""
+        desk = self.callbacks
+        assert desk is not None
+
+        async def alive(attempt: str) -> bool:
+            return attempt in channels
+
+        try:
+            released = await desk.recover(alive)
+        except Exception as exc:
+            log.error("callbacks.recover_failed", error=type(exc).__name__)
+            return
+        if released:
+            log.warning("callbacks.recovered", released=released)
 
     async def _callback_loop(self) -> None:
         desk = self.callbacks

@@ -274,3 +274,12 @@ def test_live_state_remembers_the_entry_of_a_caller_who_left_unanswered() -> Non
     found = state.queue_entry(joined)
     assert found is not None and found[0] == "bremen"
     assert state.waiting_and_free()["bremen"][1] == ()
+
+
+def test_the_reconcile_hands_the_dialer_every_channel_asterisk_has() -> None:
+    from lotse.calltrack import ReconcileResult
+
+    result = ReconcileResult(0, 0, 0, 0, (), frozenset({"cb-1"}))
+    assert "cb-1" in result.channels
+    # Not part of what a reconcile did (compared in the tracker's tests).
+    assert result == ReconcileResult(0, 0, 0, 0)
