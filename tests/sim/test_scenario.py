@@ -303,3 +303,13 @@ def test_planner_constraints_are_read() -> None:
     assert s.plan("wittenberg").min_agents == 1 and not s.plan("wittenberg").can_add_agents
     assert s.plan("halberstadt").min_agents == 4
     assert s.plan("paderborn").min_agents == 0
+
+
+def test_a_scenario_that_is_not_utf8_is_named_at_its_byte(
+    table: OrtsnetzTable, tmp_path: Path
+) -> None:
+    path = tmp_path / "latin1.yaml"
+    path.write_bytes(b"name: t\ndescription: Gr\xfc\xdfe\n")
+    with pytest.raises(ConfigError) as caught:
+        load_scenario(path, table=table)
+    assert [str(p) for p in caught.value.problems] == [f"{path}:2:16: not UTF-8 text"]
