@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -20,8 +18,6 @@ from ami.queuelog import (
 from tests.fixtures.asterisk import ASTERISK_DIR
 
 REAL = ASTERISK_DIR / "queue_log.txt"
-if not REAL.is_file():  # a git worktree of the repository: the workplace's copy
-    REAL = Path("/work/shared/asterisk/queue_log.txt")
 needs_real = pytest.mark.skipif(not REAL.is_file(), reason="real queue_log capture not present")
 
 
