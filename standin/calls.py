@@ -155,6 +155,10 @@ class CallHandle:
         """Whether the call has ended."""
         return self._task.done()
 
+    def answered(self) -> bool:
+        """Whether an agent has answered the call (so far)."""
+        return self._call.answered_at is not None
+
     async def outcome(self) -> CallOutcome:
         """Wait for the call to end and return its outcome."""
         return await asyncio.shield(self._task)
