@@ -171,5 +171,8 @@ VAR_CB_NUMBER = "CB_NUM"
 #: ``UserEvent(LotseCallback,...)``: ``Status: requested`` (with ``Center``) when
 #: a request was taken, else the caller leg's DIALSTATUS with ``Id`` and ``Attempt``.
 CALLBACK_USER_EVENT = "LotseCallback"
+#: The dialer names each attempt's Local channel (``ChannelId``) with this prefix,
+#: so its legs (``<id>;2`` in a queue, in the queue_log) are known as no call.
+CALLBACK_ATTEMPT_PREFIX = "lotse-cb-"
 #: The PJSIP endpoint the dialer dials callers through (the operator's trunk).
 CALLBACK_TRUNK = "lotse-callback-trunk"

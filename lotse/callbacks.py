@@ -242,7 +242,7 @@ class CallbackDesk:
         center = self.config.centers.get(stored.center)
         if center is None or center.callback is None:
             return False
-        attempt = f"cb-{secrets.token_hex(6)}"
+        attempt = f"{contract.CALLBACK_ATTEMPT_PREFIX}{secrets.token_hex(6)}"
         # Marked (and committed) before anything is dialled.
         if not await self.store.mark_attempt(stored.id, attempt):
             return False

@@ -44,7 +44,7 @@ from datetime import datetime, timedelta
 
 import structlog
 
-from ami.contract import CALLBACK_AGENT_CONTEXT
+from ami.contract import CALLBACK_AGENT_CONTEXT, CALLBACK_ATTEMPT_PREFIX
 from ami.events import (
     AgentComplete,
     AgentConnect,
@@ -138,9 +138,10 @@ class _Track:
 _CALLBACK_LEG_PREFIX = f"Local/s@{CALLBACK_AGENT_CONTEXT}-"
 
 
-def is_callback_leg(channel: str) -> bool:
-    """Whether ``channel`` is the callback dialer's Local channel (no caller of its own)."""
-    return channel.startswith(_CALLBACK_LEG_PREFIX)
+def is_callback_leg(channel: str, uniqueid: str = "") -> bool:
+    """Whether a channel is the callback dialer's Local channel (no caller of its own):
+    by its name, or by the Uniqueid the dialer gave it."""
+    return channel.startswith(_CALLBACK_LEG_PREFIX) or uniqueid.startswith(CALLBACK_ATTEMPT_PREFIX)
 
 
 class CallTracker:
@@ -255,7 +256,7 @@ class CallTracker:
 
     def _join(self, e: QueueCallerJoin) -> None:
         center = self._center(e.queue)
-        if center is None or is_callback_leg(e.channel):
+        if center is None or is_callback_leg(e.channel, e.uniqueid):
             # The callback dialer's own leg waits for an agent: not a call.
             return
         track = self._calls.setdefault(e.uniqueid, _Track(home=None))
@@ -544,7 +545,11 @@ class CallTracker:
     def _adopt(self, channel: CoreShowChannel, now: datetime) -> bool:
         """Journal a caller found in a lotse queue that the journal does not know."""
         found = self._queue_of(channel)
-        if found is None or self._classify is None or is_callback_leg(channel.channel):
+        if (
+            found is None
+            or self._classify is None
+            or is_callback_leg(channel.channel, channel.uniqueid)
+        ):
             return False
         queue, center = found
         call_id = channel.uniqueid

@@ -45,6 +45,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
+from ami.contract import CALLBACK_ATTEMPT_PREFIX
 from ami.queuelog import JOURNEY_EVENTS, QueueLogLine
 from lotse.journal.records import (
     Abandoned,
@@ -153,7 +154,12 @@ class Folder:
         """Fold one line into its call's journey; ``read_at``: when it was read (monotonic)."""
         self.newest = max(self.newest, line.time)
         center = self._config.center_by_queue.get(line.queue)
-        if line.event not in JOURNEY_EVENTS or center is None:
+        if (
+            line.event not in JOURNEY_EVENTS
+            or center is None
+            or line.callid.startswith(CALLBACK_ATTEMPT_PREFIX)
+        ):
+            # The callback dialer's legs wait in queues too; they are no calls.
             self.stats.passed += 1
             return
         journey = self._journeys.get(line.callid)

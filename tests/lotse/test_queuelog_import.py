@@ -367,3 +367,14 @@ def test_cli_text_output_counts_bad_lines(
     out = capsys.readouterr().out
     assert "1 calls imported, 0 skipped" in out
     assert "1 bad lines and 1 unknown events" in out
+
+
+def test_the_callback_dialers_legs_are_no_calls() -> None:
+    text = "1795392800|lotse-cb-0a1b2c3d4e5f;2|115-bremen|NONE|ENTERQUEUE||115|1\n"
+    folder = Folder(CONFIG, TABLE, lambda _number: None)
+    folder.add_all(parse_chunk(text.encode()).lines)
+    assert len(folder) == 0 and folder.stats.passed == 1
+    # The same line of a caller is a journey.
+    other = Folder(CONFIG, TABLE, lambda _number: None)
+    other.add_all(parse_chunk(text.replace("lotse-cb-", "caller-").encode()).lines)
+    assert len(other) == 1
