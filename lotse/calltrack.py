@@ -260,6 +260,14 @@ class CallTracker:
             # The callback dialer's own leg waits for an agent: not a call.
             return
         track = self._calls.setdefault(e.uniqueid, _Track(home=None))
+        self._count_join(center, track)
+        self._record(QueueJoined(e.uniqueid, self._now(), center, e.queue, e.position))
+        _log.debug(
+            "call.queued", call_id=log_call_id(e.uniqueid), center=center, position=e.position
+        )
+
+    def _count_join(self, center: str, track: _Track) -> None:
+        """The offer's metrics of a call's entry into ``center``'s queue."""
         track.center = center
         kind = "home" if track.home in (None, center) else "overflow_in"
         m = self._metrics
@@ -272,10 +280,13 @@ class CallTracker:
             m.home_overflow.labels(home, center).inc()
         if center not in track.queues:
             track.queues.append(center)
-        self._record(QueueJoined(e.uniqueid, self._now(), center, e.queue, e.position))
-        _log.debug(
-            "call.queued", call_id=log_call_id(e.uniqueid), center=center, position=e.position
-        )
+
+    def _count_missed_join(self, center: str, track: _Track) -> None:
+        """A call answered or abandoned in a queue whose join AMI never delivered
+        (the link was down): it was offered there all the same, so an answer or
+        an abandon never counts without its offer (a service level above 100 %)."""
+        if center not in track.queues:
+            self._count_join(center, track)
 
     def _connect(self, e: AgentConnect) -> None:
         center = self._center(e.queue)
@@ -284,6 +295,7 @@ class CallTracker:
             return
         track.answered = True
         track.pending_leave = None
+        self._count_missed_join(center, track)
         self._count_answer(center, track, e.holdtime)
         self._record(Answered(e.uniqueid, self._now(), center, e.member_name, e.holdtime))
         _log.debug(
@@ -378,6 +390,7 @@ class CallTracker:
         if leave is not None and not track.answered:
             center = self._center(leave.queue)
             if center is not None:
+                self._count_missed_join(center, track)
                 self._count_abandon(center, leave.holdtime)
                 self._count_home_abandon(
                     track.home or center, track.spilled_wait_s + leave.holdtime

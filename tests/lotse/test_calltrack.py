@@ -326,3 +326,24 @@ def test_reconciled_calls_are_offered_once_per_home_as_the_journal_counts_them()
     h.decide("k1", HALBERSTADT, visited=("halberstadt",))
     h.join("k1", "115-sachsen-anhalt")
     assert h.per_home("halberstadt")["offered"] == 1
+
+
+def test_an_answer_whose_join_ami_never_delivered_is_offered_once() -> None:
+    # The AMI link was down while the caller joined: the answer still has its
+    # offer, per queue and per home (else the service level exceeds 100 %).
+    h = Harness()
+    queue = h.decide("5.1", HALBERSTADT)
+    h.answer("5.1", queue, 12)
+    expected = {"offered": 1, "answered": 1, "within": 1, "abandoned": 0, "short": 0}
+    assert h.per_queue("halberstadt") == expected
+    assert h.per_home("halberstadt") == expected
+
+
+def test_an_abandon_whose_join_ami_never_delivered_is_offered_once() -> None:
+    h = Harness()
+    queue = h.decide("5.2", HALBERSTADT)
+    h.leave("5.2", queue, 40)
+    h.hangup("5.2")
+    expected = {"offered": 1, "answered": 0, "within": 0, "abandoned": 1, "short": 0}
+    assert h.per_queue("halberstadt") == expected
+    assert h.per_home("halberstadt") == expected
