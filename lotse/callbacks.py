@@ -314,6 +314,19 @@ class CallbackDesk:
             if self._on_outcome is not None:
                 self._on_outcome(stored.center, outcome)
 
+    async def cancel(self, request_id: str) -> StoredRequest | None:
+        """End an open request as ``cancelled`` (an operator's decision: the caller
+        was reached another way). ``None`` if there is no such open request; an
+        attempt being dialled is not cut short (raises ``ValueError``)."""
+        async with self._lock:
+            stored = {r.id: r for r in await self.store.open_requests()}.get(request_id)
+            if stored is None:
+                return None
+            if stored.in_flight is not None:
+                raise ValueError("an attempt is being dialled; cancel it after that attempt")
+            await self._end(stored, Outcome.CANCELLED, self._wall())
+            return stored
+
     async def pending(self) -> list[StoredRequest]:
         """The open requests (no numbers), for ``lotse ctl callbacks`` and the metrics."""
         return await self.store.open_requests()

@@ -106,6 +106,11 @@ def add_ctl(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         "center, waiting since its queue entry, deadline and time left, attempts, whether "
         "one is being dialled, the Ortsnetz prefix. Never a number.",
     )
+    callbacks.add_argument(
+        "--cancel",
+        metavar="ID",
+        help="end this open request as cancelled (kept in the audit trail with your uid)",
+    )
     # --json before or after the command: SUPPRESS keeps a later parser from resetting it.
     for command in (status, route, override, reload, callbacks):
         _json_option(command, argparse.SUPPRESS)
@@ -221,6 +226,8 @@ def _request(args: argparse.Namespace) -> dict[str, Any]:
             "until": args.until,
             "reason": args.reason,
         }
+    if command == "callbacks" and args.cancel:
+        return {"command": "callbacks", "cancel": args.cancel}
     return {"command": command}
 
 

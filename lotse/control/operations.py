@@ -183,8 +183,26 @@ class Operations:
         if command == "override":
             return await self._override(request, peer)
         if command == "callbacks":
+            cancel = p.text_arg(request, "cancel")
+            if cancel:
+                return await self._cancel_callback(cancel, peer)
             return await self._callbacks()
         return await self._reload(peer)
+
+    async def _cancel_callback(self, request_id: str, peer: Peer) -> Answer:
+        desk = self.controller.callbacks
+        if desk is None:
+            raise RequestError(p.BAD_INPUT, "callbacks are not enabled")
+        try:
+            ended = await desk.cancel(request_id)
+        except ValueError as err:
+            raise RequestError(p.BAD_INPUT, str(err)) from None
+        if ended is None:
+            raise RequestError(p.BAD_INPUT, f"no open callback request {request_id!r}")
+        await self._audit(
+            AuditEntry(self._now(), peer.uid, "callback-cancel", ended.center, detail=request_id)
+        )
+        return await self._callbacks()
 
     async def _callbacks(self) -> Answer:
         """The open callback requests, oldest place in line first, without numbers."""

@@ -283,3 +283,23 @@ def test_the_reconcile_hands_the_dialer_every_channel_asterisk_has() -> None:
     assert "cb-1" in result.channels
     # Not part of what a reconcile did (compared in the tracker's tests).
     assert result == ReconcileResult(0, 0, 0, 0)
+
+
+async def test_cancel_ends_an_open_request_but_not_an_attempt_being_dialled(
+    tmp_path: Path,
+) -> None:
+    import pytest
+
+    clocks = Clocks()
+    view = View(clocks, free={"bremen": 1})
+    desk = await desk_on(tmp_path / "j.sqlite", clocks, view, Dialler())
+    await desk.request(agi("u1", "u1", "bremen", "", "closed"))
+    await desk.request(agi("u2", "u2", "bremen", "015712345678", "closed"))
+    first, second = await desk.pending()
+    assert await desk.tick() == [first.id]
+    with pytest.raises(ValueError):
+        await desk.cancel(first.id)
+    assert (await desk.cancel(second.id)) is not None
+    assert await desk.cancel(second.id) is None
+    assert desk.outcomes == [("bremen", "cancelled")]  # type: ignore[attr-defined]
+    assert [r.id for r in await desk.pending()] == [first.id]

@@ -245,6 +245,8 @@ def test_ctl_route_shows_a_decision_as_lotse_route_does(
 
 def test_ctl_callbacks_table() -> None:
     assert _request(build_parser().parse_args(["ctl", "callbacks"])) == {"command": "callbacks"}
+    cancel = build_parser().parse_args(["ctl", "callbacks", "--cancel", "ab"])
+    assert _request(cancel) == {"command": "callbacks", "cancel": "ab"}
     row = {
         "id": "ab",
         "center": "bremen",

@@ -447,3 +447,14 @@ async def test_ctl_callbacks_lists_open_requests_without_numbers(
         assert row["center"] == "bremen" and row["ortsnetz_prefix"] == "0421"
         assert row["attempts"] == 0 and row["in_flight"] is False
         assert "3456789" not in json.dumps(answer)
+        # An operator cancels it (the caller was reached another way): audited.
+        bad = await op.ctl("callbacks", cancel="nosuch")
+        assert not bad["ok"] and "no open callback request" in bad["message"]
+        answer = await op.ctl("callbacks", cancel=row["id"])
+        assert answer["ok"] and answer["result"]["pending"] == []
+        assert (
+            c.registry.get_sample_value(
+                "lotse_callback_outcomes_total", {"center": "bremen", "outcome": "cancelled"}
+            )
+            == 1
+        )
