@@ -24,6 +24,9 @@ _SHAPES: dict[str, re.Pattern[str]] = {
         r"[A-Za-z0-9_][A-Za-z0-9_.-]*(?:/[A-Za-z0-9_][A-Za-z0-9_.-]*)*", re.ASCII
     ),
     "Ortsnetz code": re.compile(r"[1-9][0-9]{1,4}", re.ASCII),
+    "postal code": re.compile(r"[0-9]{5}", re.ASCII),
+    # A key of the fallback's postal data: x + exact code, p + prefix.
+    "postal code key": re.compile(r"(?:x[0-9]{5}|p[0-9]{1,5})", re.ASCII),
     "time zone": re.compile(r"[A-Za-z][A-Za-z0-9_+-]*(?:/[A-Za-z0-9_+-]+)*", re.ASCII),
     "AMI user name": re.compile(r"[A-Za-z0-9][A-Za-z0-9_.@-]*", re.ASCII),
     "host": re.compile(r"[A-Za-z0-9][A-Za-z0-9.:-]*", re.ASCII),

@@ -38,14 +38,19 @@ from dialplans.route import (
     VAR_DIALED,
     VAR_FALLBACK_REASON,
     VAR_GREETED,
+    read_postal_code,
     spill_condition,
 )
-from router.config import Center, Config
-from router.numbering import MAX_NSN, MIN_NSN, MIN_SUBSCRIBER
+from router.config import Center, Config, UnconnectedMode, UnknownOriginMode
+from router.numbering import MAX_NSN, MIN_NSN, MIN_SUBSCRIBER, OrtsnetzTable
 from router.opening import HolidayCalendar
 
 ORTSNETZ_CONTEXT = "lotse-fallback-ortsnetz"
 CLOSED_CONTEXT = "lotse-fallback-closed"
+POSTAL_CONTEXT = "lotse-fallback-postal"
+# Keys of the postal data context: an exact code and a prefix of the same
+# digits rank differently (exact > range > prefix), so they are told apart.
+_EXACT, _PREFIX = "x", "p"
 
 USER_EVENT = c.FALLBACK_USER_EVENT
 VAR_FALLBACK = "LOTSE_FALLBACK"
@@ -62,6 +67,7 @@ VAR_HOPS = "LOTSE_FB_HOPS"
 VAR_SAW_OPEN = "LOTSE_FB_SAW_OPEN"
 VAR_GREETING = "LOTSE_FB_GREETING"
 VAR_OFFHOURS = "LOTSE_FB_OFFHOURS"
+VAR_PLZ = c.DIALPLAN_POSTAL
 
 
 def _var(name: str) -> str:
@@ -80,15 +86,26 @@ def candidates(config: Config, home: str) -> tuple[str, ...]:
     return tuple(dict.fromkeys(order))
 
 
-def fallback_contexts(config: Config, years: Iterable[int], calendar: HolidayCalendar) -> str:
-    """The fallback contexts as text: routing, Ortsnetz data, closed-day data."""
+def fallback_contexts(
+    config: Config,
+    years: Iterable[int],
+    calendar: HolidayCalendar,
+    table: OrtsnetzTable | None = None,
+) -> str:
+    """The fallback contexts as text: routing, Ortsnetz, postal-code and closed-day data.
+
+    ``table`` is the German Ortsnetz table (default: the packaged one): a
+    landline caller from an Ortsnetz no center serves is a caller from an
+    unconnected region, not one without a region, so every Ortsnetz is listed.
+    """
     if config.fallback_center not in config.centers:
         raise ValueError(f"fallback center {config.fallback_center!r} is not a configured center")
     _check_distinct(config.centers)
     years = tuple(years)
     parts = [
         _fallback_context(config).render(),
-        _ortsnetz_context(config).render(),
+        _ortsnetz_context(config, table if table is not None else OrtsnetzTable.load()).render(),
+        _postal_context(config).render(),
         _closed_context(config, years, calendar).render(),
     ]
     return "\n".join(parts)
@@ -122,6 +139,8 @@ def _fallback_context(config: Config) -> Context:
     )
     _start(ctx, config)
     ctx.blank()
+    _unknown(ctx, config)
+    ctx.blank()
     for cid in config.centers:
         _home(ctx, config, config.centers[cid])
         ctx.blank()
@@ -136,7 +155,6 @@ def _fallback_context(config: Config) -> Context:
 
 def _start(ctx: Context, config: Config) -> None:
     tz = checked("time zone", config.timezone)
-    home = f"home-{checked('center id', config.fallback_center)}"
     ctx.exten("s", f"Set({VAR_FALLBACK}=1)")
     ctx.same(f'GotoIf($["{_var(VAR_FALLBACK_REASON)}" != ""]?clock)')
     ctx.same(f"Set({VAR_FALLBACK_REASON}=direct)")
@@ -153,11 +171,14 @@ def _start(ctx: Context, config: Config) -> None:
     ctx.same(f"Set({VAR_CODE}=${{{VAR_CODE}:1:-3}})")
     code = _var(VAR_CODE)
     ctx.same(_goto_ortsnetz(code))
-    ctx.same(f"Goto({home},1)")
+    ctx.note("Digits before 115 that are no Ortsnetz name nothing: the caller decides.")
+    ctx.same("Goto(caller)")
+    ctx.note("A postal code the caller already gave the controller comes next.")
+    ctx.same(f'GotoIf($["{_var(VAR_PLZ)}" != ""]?plz,1)', label="caller")
     ctx.note("The caller number, normalised: +49 / 0049 become the trunk 0 (+49 (0)421 too).")
     num = _var(VAR_NUM)
-    ctx.same(f"Set({VAR_NUM}=${{FILTER(0-9+,{_var('CALLERID(num)')})}})", label="caller")
-    ctx.same(f'GotoIf($["{num}" = ""]?{home},1)')
+    ctx.same(f"Set({VAR_NUM}=${{FILTER(0-9+,{_var('CALLERID(num)')})}})")
+    ctx.same(f'GotoIf($["{num}" = ""]?unknown,1)')
     ctx.same(f'GotoIf($["${{{VAR_NUM}:0:3}}" = "+49"]?plus)')
     ctx.same(f'GotoIf($["${{{VAR_NUM}:0:4}}" = "0049"]?intl)')
     ctx.note("Digits without the trunk 0 are national, as the routing policy reads them.")
@@ -172,20 +193,78 @@ def _start(ctx: Context, config: Config) -> None:
         label="trunk",
     )
     ctx.note(
-        "Only national numbers (0 then not 0) of a valid length carry an Ortsnetz, and\n"
-        f"only with at least {MIN_SUBSCRIBER} digits behind it (router/numbering.py); "
-        "longest prefix first."
+        "Only national numbers (0 then not 0) of a valid length carry an Ortsnetz: the\n"
+        f"longest Ortsnetz prefix, with at least {MIN_SUBSCRIBER} digits behind it "
+        "(router/numbering.py);\nanything else (mobile, service, foreign, invalid) has no region."
     )
     length = f"${{LEN({num})}}"
     ctx.same(
         f'GotoIf($["${{{VAR_NUM}:0:1}}" != "0" | "${{{VAR_NUM}:1:1}}" = "0"'
-        f" | {length} < {MIN_NSN + 1} | {length} > {MAX_NSN + 1}]?{home},1)",
+        f" | {length} < {MIN_NSN + 1} | {length} > {MAX_NSN + 1}]?unknown,1)",
         label="national",
     )
-    for digits in (5, 4, 3, 2):
+    lengths = (5, 4, 3, 2)
+    for digits in lengths:
+        exists = f"${{DIALPLAN_EXISTS({ORTSNETZ_CONTEXT},${{{VAR_NUM}:1:{digits}}},1)}}"
+        ctx.same(f"GotoIf({exists}?net{digits})")
+    ctx.same("Goto(unknown,1)")
+    for digits in lengths:
         prefix = f"${{{VAR_NUM}:1:{digits}}}"
-        ctx.same(_goto_ortsnetz(prefix, f"{length} >= {1 + digits + MIN_SUBSCRIBER}"))
+        enough = f"$[{length} >= {1 + digits + MIN_SUBSCRIBER}]"
+        ctx.same(f"GotoIf({enough}?{ORTSNETZ_CONTEXT},{prefix},1:unknown,1)", label=f"net{digits}")
+
+
+def _unknown(ctx: Context, config: Config) -> None:
+    """Callers without a region: the postal code (as the policy asks it), then its data."""
+    home = f"home-{checked('center id', config.fallback_center)}"
+    asks = config.unknown_origin.mode is UnknownOriginMode.POSTAL_CODE
+    ctx.note(
+        "No Ortsnetz (mobile, anonymous, foreign, invalid): "
+        + ("ask for the postal code." if asks else "the fallback center (unknown_origin.mode).")
+    )
+    ctx.exten("unknown", "Goto(postal,1)" if asks else f"Goto({home},1)")
+    if asks:
+        ctx.blank()
+        ctx.note("Asked as on the controlled path (lotse-route,postal).")
+        read_postal_code(ctx, config, "postal", "plz,1")
+    ctx.blank()
+    plz = _var(VAR_PLZ)
+    ctx.note(
+        "Five digits: exact code, then range, then the longest prefix (router/config.py);\n"
+        "anything else is unusable: the fallback center."
+    )
+    ctx.exten(
+        "plz",
+        f'GotoIf($["${{FILTER(0-9,{plz})}}" = "{plz}" & ${{LEN({plz})}} = 5]?lookup)',
+    )
     ctx.same(f"Goto({home},1)")
+    exact = f"{_EXACT}{plz}"
+    ctx.same(
+        f"GotoIf(${{DIALPLAN_EXISTS({POSTAL_CONTEXT},{exact},1)}}?{POSTAL_CONTEXT},{exact},1)",
+        label="lookup",
+    )
+    for cid, center in config.centers.items():
+        for lo, hi in center.postal_codes.ranges:
+            lo, hi = checked("postal code", lo), checked("postal code", hi)
+            ctx.same(f"GotoIf($[{plz} >= {lo} & {plz} <= {hi}]?home-{checked('center id', cid)},1)")
+    for digits in _prefix_lengths(config):
+        key = f"{_PREFIX}${{{VAR_PLZ}:0:{digits}}}"
+        ctx.same(f"GotoIf(${{DIALPLAN_EXISTS({POSTAL_CONTEXT},{key},1)}}?{POSTAL_CONTEXT},{key},1)")
+    ctx.same("Goto(unconnected,1)")
+    ctx.blank()
+    ctx.note("A region no center serves (unconnected).")
+    if config.unconnected is UnconnectedMode.ANNOUNCEMENT:
+        ctx.exten("unconnected", "Answer()")
+        ctx.same(f"Playback({checked('sound name', config.unconnected_announcement)})")
+        ctx.same("Hangup()")
+    else:
+        ctx.exten("unconnected", f"Goto({home},1)")
+
+
+def _prefix_lengths(config: Config) -> list[int]:
+    """The lengths of the configured postal-code prefixes, longest first."""
+    lengths = {len(p) for center in config.centers.values() for p in center.postal_codes.prefixes}
+    return sorted(lengths, reverse=True)
 
 
 def _goto_ortsnetz(code: str, also: str = "") -> str:
@@ -270,20 +349,45 @@ def _queue(ctx: Context, config: Config) -> None:
     ctx.same("Hangup()")
 
 
-def _ortsnetz_context(config: Config) -> Context:
+def _ortsnetz_context(config: Config, table: OrtsnetzTable) -> Context:
     ctx = Context(
         ORTSNETZ_CONTEXT,
         doc=(
-            "Data: Ortsnetz code (without the trunk 0) -> home center; looked up with\n"
-            "DIALPLAN_EXISTS by exact code, so the longest prefix wins. Never dialled."
+            "Data: Ortsnetz code (without the trunk 0) -> home center, every German Ortsnetz\n"
+            "(one no center serves: unconnected); looked up with DIALPLAN_EXISTS by exact\n"
+            "code, so the longest prefix wins. Never dialled."
+        ),
+    )
+    served = {
+        code: checked("center id", cid)
+        for cid, center in config.centers.items()
+        for code in center.ortsnetze
+    }
+    codes = sorted({net.code for net in table} | set(served))
+    for code in codes:
+        cid = served.get(code)
+        where = f"home-{cid}" if cid is not None else "unconnected"
+        ctx.exten(checked("Ortsnetz code", code), f"Goto({FALLBACK_CONTEXT},{where},1)")
+    return ctx
+
+
+def _postal_context(config: Config) -> Context:
+    ctx = Context(
+        POSTAL_CONTEXT,
+        doc=(
+            f"Data: postal code -> home center; {_EXACT}CODE an exact code, {_PREFIX}DIGITS a\n"
+            "prefix (ranges are tests in lotse-fallback,plz). Never dialled."
         ),
     )
     for cid, center in config.centers.items():
         checked("center id", cid)
-        for code in sorted(center.ortsnetze):
-            ctx.exten(checked("Ortsnetz code", code), f"Goto({FALLBACK_CONTEXT},home-{cid},1)")
+        codes = center.postal_codes
+        for key in sorted(
+            [_EXACT + code for code in codes.exact] + [_PREFIX + p for p in codes.prefixes]
+        ):
+            ctx.exten(checked("postal code key", key), f"Goto({FALLBACK_CONTEXT},home-{cid},1)")
     if not ctx.lines:
-        ctx.note("No center serves an Ortsnetz: every caller goes to the fallback center.")
+        ctx.note("No center serves a postal code: every one is unconnected.")
     return ctx
 
 

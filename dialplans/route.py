@@ -247,17 +247,27 @@ def _announce(ctx: Context, config: Config) -> None:
 
 
 def _postal(ctx: Context, config: Config) -> None:
+    ctx.note(
+        f"Five digits, at most {config.unknown_origin.attempts} tries; after the last failed try "
+        f"the controller\nis asked again with {c.DIALPLAN_POSTAL}={c.POSTAL_NONE} (it then uses "
+        "the fallback center)."
+    )
+    read_postal_code(ctx, config, "postal", "ask,1")
+
+
+def read_postal_code(ctx: Context, config: Config, exten: str, then: str) -> None:
+    """Extension ``exten``: ask for the postal code, leave it in LOTSE_PLZ, Goto ``then``.
+
+    Up to ``attempts`` Read()s of 5 digits (the prompt, then the retry prompt);
+    five digits are kept, anything else after the last try becomes
+    ``none``. The controlled path and the static fallback ask alike.
+    """
     origin = config.unknown_origin
     prompt = checked("sound name", origin.prompt)
     retry = checked("sound name", origin.retry_prompt)
     digits = _var(VAR_DIGITS)
     tries = _var(VAR_TRY)
-    ctx.note(
-        f"Five digits, at most {origin.attempts} tries; after the last failed try the controller\n"
-        f"is asked again with {c.DIALPLAN_POSTAL}={c.POSTAL_NONE} (it then uses the fallback "
-        "center)."
-    )
-    ctx.exten("postal", "Answer()")
+    ctx.exten(exten, "Answer()")
     ctx.same(f"Set({VAR_TRY}=1)")
     ctx.same(f"Set({VAR_DIGITS}=)", label="read")
     ctx.same(f"GotoIf($[{tries} > 1]?retry)")
@@ -272,6 +282,6 @@ def _postal(ctx: Context, config: Config) -> None:
     ctx.same(f"Set({VAR_TRY}=$[{tries} + 1])")
     ctx.same(f"GotoIf($[{tries} <= {origin.attempts}]?read)")
     ctx.same(f"Set({c.DIALPLAN_POSTAL}={c.POSTAL_NONE})")
-    ctx.same("Goto(ask,1)")
+    ctx.same(f"Goto({then})")
     ctx.same(f"Set({c.DIALPLAN_POSTAL}={digits})", label="ok")
-    ctx.same("Goto(ask,1)")
+    ctx.same(f"Goto({then})")

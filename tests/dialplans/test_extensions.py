@@ -8,6 +8,7 @@ from pathlib import Path
 from ami import contract
 from dialplans.build import EXTENSIONS
 from dialplans.fallback import candidates
+from router.numbering import OrtsnetzTable
 from tests.dialplans.helpers import (
     INCLUDE_HINTS,
     asterisklint,
@@ -145,13 +146,30 @@ def test_every_center_has_a_fallback_route() -> None:
     assert "AGI(" not in fallback
 
 
-def test_every_ortsnetz_routes_to_its_center() -> None:
-    data = _context("lotse-fallback-ortsnetz")
-    expected = {
+def test_every_ortsnetz_routes_to_its_center_or_is_unconnected() -> None:
+    data = [line for line in _context("lotse-fallback-ortsnetz") if line.startswith("exten")]
+    served = {
         f"exten => {code},1,Goto(lotse-fallback,home-{cid},1)"
         for code, cid in CONFIG.center_by_ortsnetz.items()
     }
-    assert set(data) == expected
+    unserved = {
+        f"exten => {net.code},1,Goto(lotse-fallback,unconnected,1)"
+        for net in OrtsnetzTable.load()
+        if net.code not in CONFIG.center_by_ortsnetz
+    }
+    assert set(data) == served | unserved
+    assert len(data) == len(served | unserved)
+
+
+def test_postal_codes_in_the_fallback_data() -> None:
+    data = set(_context("lotse-fallback-postal"))
+    for cid, center in CONFIG.centers.items():
+        for code in center.postal_codes.exact:
+            assert f"exten => x{code},1,Goto(lotse-fallback,home-{cid},1)" in data
+        for prefix in center.postal_codes.prefixes:
+            assert f"exten => p{prefix},1,Goto(lotse-fallback,home-{cid},1)" in data
+    plz = "\n".join(_extension("lotse-fallback", "plz"))
+    assert "GotoIf($[${LOTSE_PLZ} >= 28195 & ${LOTSE_PLZ} <= 28779]?home-bremen,1)" in plz
 
 
 def test_fallback_normalises_the_caller_and_prefers_the_dialed_ortsnetz() -> None:
@@ -163,7 +181,7 @@ def test_fallback_normalises_the_caller_and_prefers_the_dialed_ortsnetz() -> Non
         r"DIALPLAN_EXISTS\(lotse-fallback-ortsnetz,\$\{LOTSE_FB_NUM:1:(\d)\}", start
     )
     assert lookups == ["5", "4", "3", "2"]  # longest prefix first
-    assert start.count(f"Goto(home-{CONFIG.fallback_center},1)") == 2
+    assert start.count("Goto(unknown,1)") == 1
 
 
 def test_opening_hours_in_the_config_time_zone() -> None:
