@@ -4,15 +4,18 @@ For a caller of any kind at any moment, the generated fallback (run by the
 interpreter with the controller down, every center staffed, an agent
 answering) sends the call to the same queue with the same greeting, or
 plays the same announcement, as ``decide()`` with every center staffed and
-idle. The fallback cannot ask for a postal code, so a caller the policy
-would ask is compared with the policy's answer for a caller who entered
-nothing.
+idle. A caller the policy asks for a postal code (mobile, anonymous, foreign,
+invalid) is asked by the fallback too; what they key in (a code inside the
+network, outside it, malformed, nothing) is compared with the policy's
+answer for a call carrying that postal code.
 """
 
 from __future__ import annotations
 
 import asyncio
+import random
 from datetime import date, datetime, time, timedelta
+from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -23,11 +26,12 @@ from dialplans.build import AmiEvents, build, write
 from dialplans.engine import Interpreter, load_dialplan
 from dialplans.trace import TraceResult, TraceWorld, staffed_and_idle, trace
 from router.compiled import Router
-from router.config import Config
+from router.config import Config, PostalCodes, UnconnectedMode
 from router.numbering import OrtsnetzTable
 from router.opening import HolidayCalendar
 from router.policy import Action, Call, decide
-from tests.dialplans.helpers import demo_config
+from tests.dialplans.helpers import center as make_center
+from tests.dialplans.helpers import demo_config, small_config
 
 YEARS = range(2026, 2031)
 TZ = ZoneInfo("Europe/Berlin")
@@ -36,33 +40,65 @@ CONFIG = demo_config()
 ROUTER = Router(CONFIG, TABLE)
 
 
+def _interpreter(config: Config, out: Path) -> Interpreter:
+    write(build(config, YEARS, AmiEvents.from_ami(), HolidayCalendar()), out)
+    return Interpreter(load_dialplan(out), zone=config.timezone)
+
+
 @pytest.fixture(scope="module")
 def interpreter(tmp_path_factory: pytest.TempPathFactory) -> Interpreter:
-    out = tmp_path_factory.mktemp("dialplan")
-    write(build(CONFIG, YEARS, AmiEvents.from_ami(), HolidayCalendar()), out)
-    return Interpreter(load_dialplan(out), zone=CONFIG.timezone)
+    return _interpreter(CONFIG, tmp_path_factory.mktemp("dialplan"))
 
 
-def fallback_path(interp: Interpreter, caller: str, dialed: str, at: datetime) -> TraceResult:
-    world = TraceWorld(ROUTER, at, agi_down=True)
+def fallback_path(
+    interp: Interpreter,
+    caller: str,
+    dialed: str,
+    at: datetime,
+    postal: str | None = None,
+    router: Router = ROUTER,
+) -> TraceResult:
+    world = TraceWorld(router, at, agi_down=True, postal_code=postal)
     return asyncio.run(trace(interp, world, caller, dialed))
 
 
-def policy(caller: str, dialed: str, at: datetime) -> tuple[str | None, str | None, str | None]:
-    snapshot = staffed_and_idle(ROUTER)
-    decision = decide(Call(caller, dialed), at, snapshot, ROUTER)
+def policy(
+    caller: str,
+    dialed: str,
+    at: datetime,
+    postal: str | None = None,
+    router: Router = ROUTER,
+) -> tuple[str | None, str | None, str | None]:
+    snapshot = staffed_and_idle(router)
+    decision = decide(Call(caller, dialed), at, snapshot, router)
     if decision.action is Action.ASK_POSTAL_CODE:
-        decision = decide(Call(caller, dialed, postal_code=""), at, snapshot, ROUTER)
+        # What the caller keys in when asked; nothing at all is an empty input.
+        typed = Call(caller, dialed, postal_code=postal or "")
+        decision = decide(typed, at, snapshot, router)
     queue = decision.queue if decision.action is Action.QUEUE else None
     return queue, decision.greeting, decision.announcement
 
 
-def assert_agrees(interp: Interpreter, caller: str, dialed: str, at: datetime) -> None:
-    got = fallback_path(interp, caller, dialed, at)
-    assert got.fallback
-    assert (got.queue if got.answered else None, got.greeting, got.announcement) == policy(
-        caller, dialed, at
-    ), f"{caller} dialing {dialed} at {at:%a %Y-%m-%d %H:%M:%S}"
+def assert_agrees(
+    interp: Interpreter,
+    caller: str,
+    dialed: str,
+    at: datetime,
+    postal: str | None = None,
+    router: Router = ROUTER,
+) -> TraceResult:
+    got = fallback_path(interp, caller, dialed, at, postal, router)
+    want = policy(caller, dialed, at, postal, router)
+    where = f"{caller} dialing {dialed} at {at:%a %Y-%m-%d %H:%M:%S}, postal code {postal!r}"
+    assert (got.queue if got.answered else None, got.greeting, got.announcement) == want, where
+    # Every call the fallback routes to a center is counted (UserEvent).
+    assert got.fallback or got.announcement == router.config.unconnected_announcement, where
+    return got
+
+
+def read_prompts(got: TraceResult) -> list[str]:
+    """The Read() events of a traced call."""
+    return [e.text for entry in got.path for e in entry.events if e.kind == "read"]
 
 
 def landline(config: Config, cid: str, subscriber: str) -> str:
@@ -148,6 +184,125 @@ def moments(draw: st.DrawFn) -> datetime:
         return datetime.combine(day, clock, TZ)
     seconds = draw(st.integers(0, int(timedelta(days=365 * 5 - 1).total_seconds())))
     return datetime(2026, 1, 1, tzinfo=TZ) + timedelta(seconds=seconds)
+
+
+def _inside(config: Config) -> list[str]:
+    """Postal codes some center serves: exact codes, range ends, codes under a prefix."""
+    out: list[str] = []
+    for c in config.centers.values():
+        codes = c.postal_codes
+        out += sorted(codes.exact)
+        for lo, hi in codes.ranges:
+            out += [lo, hi, f"{(int(lo) + int(hi)) // 2:05d}"]
+        out += [(p + "00000")[:5] for p in sorted(codes.prefixes)]
+        out += [(p + "99999")[:5] for p in sorted(codes.prefixes)]
+    return out
+
+
+@st.composite
+def postal_codes(draw: st.DrawFn, config: Config = CONFIG) -> str | None:
+    """What a caller keys in when asked: a served code, any code, a malformed one, nothing."""
+    kind = draw(st.sampled_from(["inside", "any", "malformed", "none"]))
+    if kind == "inside":
+        return draw(st.sampled_from(_inside(config)))
+    if kind == "any":
+        return draw(st.from_regex(r"[0-9]{5}", fullmatch=True))
+    if kind == "malformed":
+        # Too short, or a key that is no digit (Read() takes at most five keys).
+        return draw(st.from_regex(r"[0-9]{0,4}|[0-9*#]{5}", fullmatch=True))
+    return None
+
+
+NO_REGION = ["01711234567", "01512345678", "", "anonymous", "+43 1 5131234", "0033 1 42681234"]
+MONDAY_10 = datetime(2026, 11, 23, 10, 0, tzinfo=TZ)
+
+
+@settings(
+    max_examples=200, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(caller=st.sampled_from(NO_REGION), at=moments(), postal=postal_codes())
+@example(caller="01711234567", at=MONDAY_10, postal="28195")
+@example(caller="", at=MONDAY_10, postal="28779")  # the ends of a range
+@example(caller="", at=MONDAY_10, postal="28780")
+@example(caller="", at=MONDAY_10, postal="28194")
+@example(caller="+43 1 5131234", at=MONDAY_10, postal="06869")
+@example(caller="anonymous", at=MONDAY_10, postal="10115")  # outside the network
+@example(caller="01711234567", at=MONDAY_10, postal="2819")
+@example(caller="01711234567", at=MONDAY_10, postal="28*95")
+@example(caller="01711234567", at=MONDAY_10, postal=None)
+@example(caller="01711234567", at=datetime(2026, 11, 28, 10, 0, tzinfo=TZ), postal="38820")
+def test_fallback_asks_for_the_postal_code_like_the_policy(
+    interpreter: Interpreter, caller: str, at: datetime, postal: str | None
+) -> None:
+    got = assert_agrees(interpreter, caller, "115", at, postal)
+    assert read_prompts(got), "the caller is asked"
+
+
+def test_a_landline_caller_is_not_asked(interpreter: Interpreter) -> None:
+    for caller in (landline(CONFIG, "bremen", "1234567"), "0301234567"):  # served, unconnected
+        got = assert_agrees(interpreter, caller, "115", MONDAY_10, "38820")
+        assert not read_prompts(got)
+
+
+def test_a_caller_not_keying_in_is_asked_again_then_sent_to_the_fallback(
+    interpreter: Interpreter,
+) -> None:
+    got = assert_agrees(interpreter, "01711234567", "115", MONDAY_10, None)
+    attempts = CONFIG.unknown_origin.attempts
+    assert len(read_prompts(got)) == attempts
+    assert CONFIG.unknown_origin.retry_prompt in read_prompts(got)[-1]
+    assert got.queue == CONFIG.centers[CONFIG.fallback_center].queue
+
+
+# Carve-outs (an exact code in a range, a range in a prefix, a longer prefix in
+# a shorter one) and unconnected regions announced.
+CARVED = small_config(
+    make_center("nord", postal_codes=PostalCodes(prefixes=frozenset({"2"}))),
+    make_center(
+        "stadt",
+        postal_codes=PostalCodes(prefixes=frozenset({"281"}), ranges=(("28195", "28199"),)),
+    ),
+    make_center("insel", postal_codes=PostalCodes(exact=frozenset({"28197"}))),
+    make_center("bund"),
+    unconnected=UnconnectedMode.ANNOUNCEMENT,
+)
+CARVED_ROUTER = Router(CARVED, TABLE)
+
+
+@pytest.fixture(scope="module")
+def carved(tmp_path_factory: pytest.TempPathFactory) -> Interpreter:
+    return _interpreter(CARVED, tmp_path_factory.mktemp("carved"))
+
+
+@pytest.mark.parametrize(
+    ("postal", "home"),
+    [
+        ("28197", "insel"),  # exact beats range
+        ("28195", "stadt"),  # the ends of the range
+        ("28199", "stadt"),
+        ("28194", "stadt"),  # the longer prefix 281
+        ("28200", "nord"),  # only the prefix 2
+        ("29999", "nord"),
+        ("30000", None),  # unconnected: announced
+        ("2819", "bund"),  # unusable: the fallback center
+        (None, "bund"),
+    ],
+)
+def test_postal_carve_outs_and_unconnected(
+    carved: Interpreter, postal: str | None, home: str | None
+) -> None:
+    got = assert_agrees(carved, "01711234567", "115", MONDAY_10, postal, CARVED_ROUTER)
+    if home is None:
+        assert got.announcement == CARVED.unconnected_announcement
+    else:
+        assert got.queue == f"115-{home}"
+
+
+def test_carved_postal_codes_agree_with_the_policy(carved: Interpreter) -> None:
+    rng = random.Random(115)
+    for _ in range(60):
+        digits = rng.randrange(100000) if rng.random() < 0.5 else 20000 + rng.randrange(10000)
+        assert_agrees(carved, "anonymous", "115", MONDAY_10, f"{digits:05d}", CARVED_ROUTER)
 
 
 @settings(
