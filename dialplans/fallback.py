@@ -6,11 +6,19 @@ Entered at ``lotse-fallback,s,1`` whenever the controller cannot be trusted
     s           LOTSE_FALLBACK=1; today's date in the config's time zone
                 (TESTTIME honoured like GotoIfTime does);
                 dialed 0+Ortsnetz+115 → that Ortsnetz decides (known → home, else unknown);
+                else a postal code already given to the controller → plz;
                 else the caller number: FILTER to digits and +, +49…/0049… → 0…,
                 digits without the trunk 0 get one; a national number of a valid
-                length: the longest configured Ortsnetz prefix (5, 4, 3, 2 digits)
-                via lotse-fallback-ortsnetz; nothing found (mobile, anonymous,
-                foreign, unconnected region) → home = fallback center
+                length: the longest Ortsnetz prefix (5, 4, 3, 2 digits, at least
+                3 digits behind it) via lotse-fallback-ortsnetz (every German
+                Ortsnetz: served → home, else unconnected); nothing found →
+                unknown
+    unknown     no region (mobile, anonymous, foreign, invalid): with
+                unknown_origin.mode postal_code → postal, else home = fallback center
+    postal      the controlled path's Read() loop (route.read_postal_code) → plz
+    plz         five digits: exact code (lotse-fallback-postal), range, longest
+                prefix → home; none matches → unconnected; unusable → fallback center
+    unconnected per ``unconnected``: the announcement, or home = fallback center
     home-<id>   __LOTSE_HOME=<id>, UserEvent(LotseFallback,Center:<id>,Reason:…);
                 candidates = home, its overflow chain, its off-hours chain,
                 the fallback center (each once) → next

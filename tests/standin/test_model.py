@@ -80,12 +80,23 @@ async def test_fallback_routes_by_ortsnetz_without_fastagi() -> None:
 
 
 async def test_unknown_region_falls_back_to_the_fallback_center() -> None:
+    # Asked for the postal code (two tries) by the fallback, the caller keys in nothing.
     pbx, clock, _ = make({"a1": profile(ring=3)}, queue="115-wittenberg")
-    handle = await pbx.place_call("01711234567", patience_s=5)
+    handle = await pbx.place_call("01711234567", patience_s=40)
     await run_until(clock, handle.done)
     outcome = await handle.outcome()
     assert outcome.queue == "115-wittenberg"  # fallback_center of the test config
-    assert outcome.kind is OutcomeKind.ABANDONED
+    assert outcome.fallback and outcome.postal_entered == ()
+    await pbx.close()
+
+
+async def test_without_fastagi_a_mobile_caller_is_routed_by_postal_code() -> None:
+    pbx, clock, _ = make({"a1": profile()})
+    handle = await pbx.place_call("01711234567", postal_code="28195")
+    await run_until(clock, handle.done)
+    outcome = await handle.outcome()
+    assert outcome.fallback and outcome.agi_statuses == ("FAILURE",)
+    assert (outcome.queue, outcome.center) == ("115-bremen", "bremen")
     await pbx.close()
 
 
