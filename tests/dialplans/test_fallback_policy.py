@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import random
+from dataclasses import replace
 from datetime import date, datetime, time, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -26,7 +27,13 @@ from dialplans.build import AmiEvents, build, write
 from dialplans.engine import Interpreter, load_dialplan
 from dialplans.trace import TraceResult, TraceWorld, staffed_and_idle, trace
 from router.compiled import Router
-from router.config import Config, PostalCodes, UnconnectedMode
+from router.config import (
+    Config,
+    PostalCodes,
+    UnconnectedMode,
+    UnknownOrigin,
+    UnknownOriginMode,
+)
 from router.numbering import OrtsnetzTable
 from router.opening import HolidayCalendar
 from router.policy import Action, Call, decide
@@ -349,3 +356,34 @@ def test_fallback_at_every_opening_and_closing_minute(
 )
 def test_number_length_limits_match_the_policy(interpreter: Interpreter, caller: str) -> None:
     assert_agrees(interpreter, caller, "115", datetime(2026, 11, 23, 10, 0, tzinfo=TZ))
+
+
+@pytest.mark.parametrize(
+    ("caller", "dialed"),
+    [
+        ("0301234567", "115"),  # a landline of an Ortsnetz no center serves: not asked
+        ("01711234567", "030115"),  # a dialed Ortsnetz no center serves
+    ],
+)
+def test_unconnected_ortsnetz_is_announced_without_asking(
+    carved: Interpreter, caller: str, dialed: str
+) -> None:
+    got = assert_agrees(carved, caller, dialed, MONDAY_10, "28197", CARVED_ROUTER)
+    assert got.announcement == CARVED.unconnected_announcement
+    assert not read_prompts(got)
+
+
+def test_unknown_origin_mode_fallback_does_not_ask(tmp_path: Path) -> None:
+    config = replace(CARVED, unknown_origin=UnknownOrigin(mode=UnknownOriginMode.FALLBACK))
+    router = Router(config, TABLE)
+    interp = _interpreter(config, tmp_path)
+    for postal in ("28197", None):
+        got = assert_agrees(interp, "01711234567", "115", MONDAY_10, postal, router)
+        assert got.queue == "115-bund" and not read_prompts(got)
+
+
+def test_too_short_behind_the_longest_ortsnetz_is_no_landline(carved: Interpreter) -> None:
+    # 02129 (Haan) is the longest Ortsnetz prefix; two digits behind it make no
+    # number, so it is not read as 0212 (Solingen) + 912 but asked like a mobile.
+    got = assert_agrees(carved, "0212912", "115", MONDAY_10, "28197", CARVED_ROUTER)
+    assert got.queue == "115-insel" and read_prompts(got)
