@@ -22,15 +22,11 @@ before the controller acts on it.
 
 from __future__ import annotations
 
-import asyncio
 import os
 import sqlite3
-import threading
-from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from os import PathLike
-from pathlib import Path
 from typing import TypeVar
 
 from cryptography.exceptions import InvalidTag
@@ -40,7 +36,7 @@ from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
 from lotse.journal.privacy import caller_hash
 from lotse.journal.rows import timestamp
-from lotse.journal.schema import JournalError
+from lotse.journal.sidetable import SideTable, connect_side_table
 from router.callback import Request
 from router.callbacknumber import CallbackNumber, callback_number
 
@@ -131,53 +127,26 @@ def _row(values: tuple[object, ...]) -> StoredRequest:
     )
 
 
-class CallbackStore:
+class CallbackStore(SideTable):
     """The ``callbacks`` table of one (opened and migrated) journal file."""
 
     def __init__(
         self, conn: sqlite3.Connection, label: str, cipher: NumberCipher, hash_key: bytes
     ) -> None:
-        self._conn = conn
-        self._label = label
+        super().__init__(conn, label)
         self._cipher = cipher
         self._hash_key = hash_key
-        self._lock = threading.Lock()
 
     @classmethod
     async def open(
         cls, path: str | PathLike[str], cipher: NumberCipher, hash_key: bytes
     ) -> CallbackStore:
         """Open the table in the journal at ``path`` (opened, so migrated, before)."""
-        label = str(path)
-
-        def connect() -> sqlite3.Connection:
-            conn = sqlite3.connect(
-                Path(path), timeout=_BUSY_TIMEOUT_S, isolation_level=None, check_same_thread=False
-            )
-            try:
-                # Freed cells are zeroed: an ended request leaves no ciphertext behind.
-                conn.execute("PRAGMA secure_delete = ON")
-                conn.execute("SELECT count(*) FROM callbacks").fetchone()
-            except sqlite3.Error:
-                conn.close()
-                raise
-            return conn
-
-        try:
-            conn = await asyncio.to_thread(connect)
-        except sqlite3.Error as err:
-            raise JournalError(f"{label}: cannot read the callback requests: {err}") from err
-        return cls(conn, label, cipher, hash_key)
-
-    async def _run(self, work: Callable[[sqlite3.Connection], _T], what: str) -> _T:
-        def locked() -> _T:
-            with self._lock:
-                return work(self._conn)
-
-        try:
-            return await asyncio.to_thread(locked)
-        except sqlite3.Error as err:
-            raise JournalError(f"{self._label}: {what} failed: {err}") from err
+        # Freed cells are zeroed: an ended request leaves no ciphertext behind.
+        conn = await connect_side_table(
+            path, "callbacks", "the callback requests", pragmas=("secure_delete = ON",)
+        )
+        return cls(conn, str(path), cipher, hash_key)
 
     async def add(
         self,
@@ -307,7 +276,3 @@ class CallbackStore:
             return {str(o): int(n) for o, n in rows}
 
         return await self._run(read, "counting callback outcomes")
-
-    async def close(self) -> None:
-        """Close the connection (idempotent)."""
-        await asyncio.to_thread(self._conn.close)

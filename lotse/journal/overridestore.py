@@ -9,22 +9,14 @@ journal must have been opened (and so migrated to schema 4) before.
 
 from __future__ import annotations
 
-import asyncio
 import sqlite3
-import threading
-from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from os import PathLike
-from pathlib import Path
-from typing import TypeVar
 
 from lotse.journal.rows import timestamp
-from lotse.journal.schema import JournalError
+from lotse.journal.sidetable import SideTable, connect_side_table
 from router.state import Override
-
-_T = TypeVar("_T")
-_BUSY_TIMEOUT_S = 5.0
 
 
 @dataclass(frozen=True)
@@ -63,45 +55,14 @@ def _stamp(at: datetime | None) -> str | None:
     return None if at is None else timestamp(at)
 
 
-class OverrideStore:
+class OverrideStore(SideTable):
     """The ``overrides`` and ``control_audit`` tables of one journal file."""
-
-    def __init__(self, conn: sqlite3.Connection, label: str) -> None:
-        self._conn = conn
-        self._label = label
-        self._lock = threading.Lock()
 
     @classmethod
     async def open(cls, path: str | PathLike[str]) -> OverrideStore:
         """Open the tables in the (already opened and migrated) journal at ``path``."""
-        label = str(path)
-
-        def connect() -> sqlite3.Connection:
-            conn = sqlite3.connect(
-                Path(path), timeout=_BUSY_TIMEOUT_S, isolation_level=None, check_same_thread=False
-            )
-            try:
-                conn.execute("SELECT count(*) FROM overrides").fetchone()
-            except sqlite3.Error:
-                conn.close()
-                raise
-            return conn
-
-        try:
-            conn = await asyncio.to_thread(connect)
-        except sqlite3.Error as err:
-            raise JournalError(f"{label}: cannot read the overrides: {err}") from err
-        return cls(conn, label)
-
-    async def _run(self, work: Callable[[sqlite3.Connection], _T], what: str) -> _T:
-        def locked() -> _T:
-            with self._lock:
-                return work(self._conn)
-
-        try:
-            return await asyncio.to_thread(locked)
-        except sqlite3.Error as err:
-            raise JournalError(f"{self._label}: {what} failed: {err}") from err
+        conn = await connect_side_table(path, "overrides", "the overrides")
+        return cls(conn, str(path))
 
     async def load(self) -> list[CenterOverride]:
         """Every override stored, in center order."""
@@ -181,10 +142,6 @@ class OverrideStore:
             return entries
 
         return await self._run(read, "reading the audit trail")
-
-    async def close(self) -> None:
-        """Close the connection (idempotent)."""
-        await asyncio.to_thread(self._conn.close)
 
 
 def _insert_audit(conn: sqlite3.Connection, entry: AuditEntry) -> None:
