@@ -25,7 +25,11 @@ _COMPARE = ("=", "==", "!=", "<", "<=", ">", ">=")
 
 
 class ExprError(ValueError):
-    """An expression Asterisk could not evaluate either."""
+    """An expression Asterisk could not evaluate either.
+
+    The message says what is wrong, never the substituted values: they may hold
+    a caller number (``$["${CALLERID(num)}" = ""]``), and the message is logged.
+    """
 
 
 def _tokens(text: str) -> list[tuple[str, str]]:
@@ -49,7 +53,7 @@ def _tokens(text: str) -> list[tuple[str, str]]:
             flush()
             end = text.find('"', i + 1)
             if end < 0:
-                raise ExprError(f"unterminated string in $[{text}]")
+                raise ExprError("unterminated string")
             out.append(("str", text[i + 1 : end]))
             i = end + 1
             continue
@@ -92,7 +96,6 @@ def _fmt(n: Decimal) -> str:
 
 class _Parser:
     def __init__(self, text: str) -> None:
-        self.text = text
         self.toks = _tokens(text)
         self.pos = 0
 
@@ -107,14 +110,15 @@ class _Parser:
         return None
 
     def fail(self, what: str) -> ExprError:
-        return ExprError(f"{what} in $[{self.text}]")
+        return ExprError(what)
 
     def parse(self) -> str:
         if not self.toks:
             return ""
         value = self.ternary()
-        if self.peek() is not None:
-            raise self.fail(f"unexpected {self.peek()[1]!r}")  # type: ignore[index]
+        tok = self.peek()
+        if tok is not None:
+            raise self.fail(f"unexpected {tok[1]!r}" if tok[0] == "op" else "unexpected operand")
         return value
 
     def ternary(self) -> str:
@@ -176,7 +180,7 @@ class _Parser:
     def numbers(self, left: str, right: str, op: str) -> tuple[Decimal, Decimal]:
         a, b = number(left), number(right)
         if a is None or b is None:
-            raise self.fail(f"non-numeric operand of {op!r} ({left!r}, {right!r})")
+            raise self.fail(f"non-numeric operand of {op!r}")
         return a, b
 
     def unary(self) -> str:
@@ -186,7 +190,7 @@ class _Parser:
             value = self.unary()
             n = number(value)
             if n is None:
-                raise self.fail(f"non-numeric operand of unary '-' ({value!r})")
+                raise self.fail("non-numeric operand of unary '-'")
             return _fmt(-n)
         return self.regex()
 
@@ -197,7 +201,7 @@ class _Parser:
             try:
                 rx = re.compile(right)
             except re.error as err:
-                raise self.fail(f"bad regular expression {right!r}: {err}") from None
+                raise self.fail(f"bad regular expression: {err}") from None
             match = rx.match(left) if op == ":" else rx.search(left)
             if rx.groups:
                 left = match.group(1) or "" if match else ""

@@ -104,11 +104,14 @@ def substitute(
             i = end + 1
         elif ch == "$" and nxt == "[":
             end = _matching(text, i + 1, "[", "]")
-            inner = substitute(text[i + 2 : end], lookup, call)
+            written = text[i + 2 : end]
+            inner = substitute(written, lookup, call)
             try:
                 out.append(evaluate(inner))
             except ExprError as err:
-                raise SubstitutionError(str(err)) from None
+                # The expression as written, not as substituted: the operator
+                # finds it in the file, and no caller number reaches a log.
+                raise SubstitutionError(f"$[{written}]: {err}") from None
             i = end + 1
         else:
             out.append(ch)

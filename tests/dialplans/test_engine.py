@@ -26,7 +26,7 @@ from dialplans.engine import (
 from dialplans.engine.expr import ExprError, evaluate
 from dialplans.engine.interp import Execution, Result
 from dialplans.engine.pattern import compile_pattern
-from dialplans.engine.subst import substring
+from dialplans.engine.subst import SubstitutionError, substitute, substring
 from dialplans.engine.timing import TimingError, parse_timing
 
 BERLIN = ZoneInfo("Europe/Berlin")
@@ -290,6 +290,19 @@ def test_expressions(expr: str, value: str) -> None:
 def test_bad_expressions_are_errors(expr: str) -> None:
     with pytest.raises(ExprError):
         evaluate(expr)
+
+
+@pytest.mark.parametrize(
+    "written",
+    ['"${NUM}" = ""', "${NUM} + 1", "-${NUM}", "1 ${NUM}", "${NUM} : (", "${NUM} = ("],
+)
+def test_expression_errors_name_the_expression_as_written_not_the_caller(written: str) -> None:
+    number = '0421123"4567 x'
+    values = {"NUM": number}
+    with pytest.raises(SubstitutionError) as err:
+        substitute(f"$[{written}]", values.get, lambda name, data: "")
+    assert str(err.value).startswith(f"$[{written}]: ")
+    assert "0421123" not in str(err.value)
 
 
 @given(st.integers(-(10**6), 10**6), st.integers(-(10**6), 10**6))
