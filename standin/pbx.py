@@ -13,7 +13,6 @@ import asyncio
 import contextlib
 import os
 import random
-import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -43,8 +42,6 @@ SIM_POSTAL_VARIABLE = "SIM_POSTAL_CODE"
 # (SIM_CALLBACK=1) and answers that share of the attempts (SIM_CALLBACK_ANSWER).
 SIM_CALLBACK_VARIABLE = "SIM_CALLBACK"
 SIM_CALLBACK_ANSWER_VARIABLE = "SIM_CALLBACK_ANSWER"
-# The generated entry's extensions: 115, or an Ortsnetz (0 + 2-5 digits) and 115.
-_ENTRY_EXTEN = re.compile(r"(?:0[1-9][0-9]{1,4})?115")
 
 
 @dataclass(frozen=True)
@@ -364,7 +361,8 @@ class Pbx:
         if tech.lower() == "local" and context == contract.CALLBACK_AGENT_CONTEXT:
             return self._originate_callback_leg(exten, context, action_id, uniqueids, variables)
         s = self.core.settings
-        entry = context == s.entry_context and _ENTRY_EXTEN.fullmatch(exten) is not None
+        # As chan_local: the extension must exist at priority 1 of the loaded dialplan.
+        entry = context == s.entry_context and self.dialplan.exists(context, exten, "1")
         if tech.lower() != "local" or not exten or not (entry or context == s.originate_context):
             self._originate_failed(channel, app, data, action_id)
             return True
