@@ -10,8 +10,6 @@ says so (metric, log, ``lotse ctl status``).
 
 from __future__ import annotations
 
-from datetime import datetime
-
 import structlog
 
 from metrics.control import ControlMetrics
@@ -32,7 +30,6 @@ class DialplanDrift:
         self._expected = expected
         self._source = source
         self._seen = ""
-        self.seen_at: datetime | None = None
         metrics.dialplan_mismatch.set(0)
 
     @property
@@ -51,12 +48,11 @@ class DialplanDrift:
         """What the operator runs to bring the dialplan in line."""
         return REBUILD_HINT.format(config=self._source)
 
-    def observe(self, sha: str, now: datetime | None = None) -> None:
+    def observe(self, sha: str) -> None:
         """A FastAGI request carried ``sha`` (on the hot path: one comparison when unchanged)."""
         if sha == self._seen or not sha:
             return
         self._seen = sha
-        self.seen_at = now
         self._update()
         if self.mismatch:
             log.warning(
