@@ -85,11 +85,15 @@ class _Queue:
     # reads every center, and most decisions see no change since the last.
     counts: _Counts | None = None
 
-    def center_state(self, now: float, override: tuple[Override, str] | None) -> CenterState:
+    def counted(self) -> _Counts:
+        """The counts, computed again only after the queue changed."""
         counts = self.counts
         if counts is None:
             counts = self.counts = self._count()
-        waiting, oldest, logged_in, available, busy, aht = counts
+        return counts
+
+    def center_state(self, now: float, override: tuple[Override, str] | None) -> CenterState:
+        waiting, oldest, logged_in, available, busy, aht = self.counted()
         return CenterState(
             waiting,
             max(now - oldest, 0.0) if waiting else 0.0,
@@ -264,10 +268,7 @@ class LiveState:
         """Per center: agents available now, and when each caller waiting joined (clock s)."""
         found: dict[str, tuple[int, tuple[float, ...]]] = {}
         for name, q in self._queues.items():
-            counts = q.counts
-            if counts is None:
-                counts = q.counts = q._count()
-            found[self._queue_to_center[name]] = (counts[3], tuple(q.callers.values()))
+            found[self._queue_to_center[name]] = (q.counted()[3], tuple(q.callers.values()))
         return found
 
     def _agent_connect(self, e: AgentConnect) -> None:
