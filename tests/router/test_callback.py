@@ -22,7 +22,7 @@ from router.callback import (
     startable,
     started,
 )
-from router.callbacknumber import NumberRefused, callback_number
+from router.callbacknumber import MAX_DIGITS, NumberRefused, callback_number
 from router.config import CallbackSettings, Center, TimeRange, WeeklyHours
 from router.configload import ConfigError, load_config_text
 from router.decision import Decision
@@ -238,6 +238,14 @@ def test_refused_numbers(raw: str) -> None:
         callback_number(raw)
     if len(raw) > 4:
         assert raw not in str(info.value)
+
+
+def test_the_digit_limit_is_sixteen_digits_as_keyed() -> None:
+    # 0049 + a 12-digit Bremen number: exactly MAX_DIGITS keyed digits still pass.
+    assert len("0049421123456789") == MAX_DIGITS == 16
+    assert callback_number("0049 421 123456789").e164 == "+49421123456789"
+    with pytest.raises(NumberRefused, match="too many digits"):
+        callback_number("0049 421 1234567890")
 
 
 @given(st.text(alphabet="0123456789+ ", max_size=20))
