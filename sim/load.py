@@ -26,14 +26,11 @@ import asyncio
 import bisect
 import math
 import random
-import urllib.request
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from datetime import time as dtime
 from zoneinfo import ZoneInfo
-
-from prometheus_client.parser import text_string_to_metric_families
 
 from ami import contract
 from ami.events import (
@@ -423,27 +420,6 @@ class Latency:
     decisions: int
     mean_ms: float | None
     p99_ms: float | None
-
-
-def scrape_latency(url: str) -> dict[str, float] | None:
-    """The decision latency histogram's cumulative buckets, count and sum, or ``None``."""
-    try:
-        with urllib.request.urlopen(url, timeout=5) as response:
-            text = response.read().decode("utf-8")
-    except OSError:
-        return None
-    found: dict[str, float] = {}
-    for family in text_string_to_metric_families(text):
-        if family.name != LATENCY_METRIC:
-            continue
-        for sample in family.samples:
-            if sample.name.endswith("_bucket"):
-                found[sample.labels["le"]] = sample.value
-            elif sample.name.endswith("_count"):
-                found["count"] = sample.value
-            elif sample.name.endswith("_sum"):
-                found["sum"] = sample.value
-    return found or None
 
 
 def latency_between(before: dict[str, float] | None, after: dict[str, float] | None) -> Latency:
