@@ -19,7 +19,7 @@ from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from cliutil import default_config_path
+from cliutil import EXIT_BAD_INPUT, EXIT_FAILURE, EXIT_OK, default_config_path
 from metrics.servicelevel import PER_HOME_VIEW
 from router.configload import load_config
 from router.confignodes import ConfigError
@@ -32,7 +32,6 @@ from sim.scenario import Scenario
 from sim.scenarioload import load_scenario
 from sim.staffing.cli import add_staff
 
-EXIT_OK, EXIT_FAILURE, EXIT_BAD_INPUT = 0, 1, 2
 _SHOWN_FLOWS = 15
 T = TypeVar("T")
 

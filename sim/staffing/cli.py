@@ -13,13 +13,14 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from cliutil import EXIT_BAD_INPUT, EXIT_FAILURE, EXIT_OK
+
 if TYPE_CHECKING:
     from rich.console import Console
 
     from sim.scenario import Scenario
     from sim.staffing.search import Rules, StaffingPlan
 
-EXIT_OK, EXIT_FAILURE, EXIT_BAD_INPUT = 0, 1, 2
 
 SubParsers = argparse._SubParsersAction
 
