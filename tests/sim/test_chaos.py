@@ -136,6 +136,17 @@ async def _report(path: Path) -> dict[str, int]:
     }
 
 
+def _every_call_once(s: dict[str, object]) -> dict[str, int]:
+    """The summary's journal check, asserted to hold each originated call once and nothing else."""
+    journal = s["journal"]
+    assert isinstance(journal, dict)
+    assert {**journal, "imported": 0} == {
+        "calls": s["originated"], "missing": 0, "open": 0, "unknown": 0, "imported": 0,
+        "other": 0,
+    }  # fmt: skip
+    return journal
+
+
 def test_sigkill_during_load_then_restart(
     capsys: pytest.CaptureFixture[str], tmp_path: Path
 ) -> None:
@@ -143,15 +154,10 @@ def test_sigkill_during_load_then_restart(
     code, s = _load(["--chaos", "kill-controller:4:2", "--journal", str(journal_path)], capsys)
     assert code == 0 and s["lost"] == 0
     assert s["chaos"] == {"kills": 1, "ami_cuts": 0}
-    journal = s["journal"]
-    assert isinstance(journal, dict)
     # Every originated call exactly once (the call id is the key), none other,
     # none left open by the killed process: the calls it lost sight of were
     # reconciled, those handled while it was dead imported from the queue_log.
-    assert {**journal, "imported": 0} == {
-        "calls": s["originated"], "missing": 0, "open": 0, "unknown": 0, "imported": 0,
-        "other": 0,
-    }  # fmt: skip
+    journal = _every_call_once(s)
     assert journal["imported"] >= 1
     # Decisions of both processes counted: a restart does not reset them (a
     # decision between the last scrape and the SIGKILL may be journaled only).
@@ -180,12 +186,7 @@ def test_ami_dropped_every_few_seconds(capsys: pytest.CaptureFixture[str], tmp_p
     # No duplicate, no missing, no open row; the state was resynced each time.
     # What happened during a cut is completed from the stand-in's queue_log
     # (``imported``: merged into the call's row, never a second row).
-    journal = s["journal"]
-    assert isinstance(journal, dict)
-    assert {**journal, "imported": 0} == {
-        "calls": s["originated"], "missing": 0, "open": 0, "unknown": 0, "imported": 0,
-        "other": 0,
-    }  # fmt: skip
+    journal = _every_call_once(s)
     assert 0 <= journal["imported"] <= journal["calls"]
     assert isinstance(s["decisions"], int) and isinstance(s["stale_decisions"], int)
     assert s["stale_decisions"] <= 0.15 * s["decisions"]
