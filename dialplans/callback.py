@@ -138,8 +138,10 @@ def callback_contexts(config: Config, agi: Endpoint) -> list[Context]:
         c.CALLBACK_AGENT_CONTEXT,
         doc="Callbacks: the dialer's Local channel waits first in line for an agent.",
     )
-    # Queue(queuename,options,URL,announceoverride,timeout,AGI,macro,gosub,rule,position)
-    agent.exten("s", f"Queue({_v(c.VAR_CB_QUEUE)},,,,{AGENT_WAIT_S},,,,,1)")
+    # Asterisk 22's Queue(queuename,options,URL,announceoverride,timeout,AGI,gosub,rule,
+    # position) has nine arguments (the macro one is gone): a tenth is ignored and the
+    # leg would join at the end, silently (../shared/asterisk/queue-position.txt).
+    agent.exten("s", f"Queue({_v(c.VAR_CB_QUEUE)},,,,{AGENT_WAIT_S},,,,1)")
     agent.same("Hangup()")
 
     dial = Context(

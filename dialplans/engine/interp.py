@@ -67,7 +67,7 @@ class QueueArgs:
     queue: str
     options: str = ""
     timeout_s: int | None = None  # None or 0: no timeout
-    position: int = 0  # 0: at the end (the tenth argument, 1 = first in line)
+    position: int = 0  # 0: at the end (Asterisk 22's ninth argument, 1 = first in line)
 
 
 @dataclass(frozen=True)
@@ -429,7 +429,7 @@ async def _queue(ex: Execution, data: str) -> Result:
             raise ex.fail(f"Queue timeout {timeout_text!r} is not a number")
         timeout = max(0, int(timeout_text)) or None
     options = args[1].strip() if len(args) > 1 else ""
-    position = _int_arg(ex, args, 9, 0)
+    position = _int_arg(ex, args, 8, 0)
     return await ex.outside.queue(ex, QueueArgs(queue, options, timeout, max(position, 0)))
 
 

@@ -30,8 +30,8 @@ def test_the_demo_network_gets_the_dialogue_and_the_legs() -> None:
         c.CALLBACK_DIAL_CONTEXT,
     ):
         assert f"[{context}]" in TEXT
-    # First in line: Queue()'s tenth argument is the position.
-    assert "exten => s,1,Queue(${LOTSE_CB_QUEUE},,,,60,,,,,1)" in TEXT
+    # First in line: Asterisk 22's Queue() takes the position as its ninth argument.
+    assert "exten => s,1,Queue(${LOTSE_CB_QUEUE},,,,60,,,,1)" in TEXT
     assert "AGI(agi://127.0.0.1:4573/callback,${LOTSE_CALLID},${LOTSE_TARGET},${CB_NUM}," in TEXT
     assert "SayDigits(${CB_NUM})" in TEXT
 

@@ -166,3 +166,26 @@ def test_any_network_passes_asterisklint(
         assert f"[{c.queue}](lotse-queue)" in files[QUEUES]
         for code_ in c.ortsnetze:
             assert f"exten => {code_},1,Goto(lotse-fallback,home-{cid},1)" in files[EXTENSIONS]
+
+
+def test_every_queue_takes_at_most_asterisk_22s_nine_arguments(tmp_path: Path) -> None:
+    # Asterisk 22's Queue() has nine arguments; a tenth is ignored without a
+    # warning (../shared/asterisk/queue-position.txt: a ten-argument position 1
+    # joined at the end), so none of the built dialplan's may have more.
+    from dialplans.engine import load_dialplan
+    from dialplans.engine.args import split_args
+
+    out = tmp_path / "asterisk"
+    assert _run("--config", str(DEMO_CONFIG), "--out", str(out), "--years", "2026") == 0
+    plan = load_dialplan(out)
+    queues = [
+        prio
+        for ctx in plan.contexts.values()
+        for ext in ctx.extensions.values()
+        for prio in ext.priorities.values()
+        if prio.app.lower() == "queue"
+    ]
+    assert queues, "the demo dialplan queues its callers"
+    assert any(len(split_args(p.data)) == 9 for p in queues), "the callback leg's position"
+    for prio in queues:
+        assert len(split_args(prio.data)) <= 9, f"{prio.where}: Queue({prio.data})"
