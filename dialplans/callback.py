@@ -8,7 +8,8 @@ Contexts (only generated when a center has a ``callback:`` block)::
     lotse-callback       wait: the offer before a final queue whose expected
                          wait is over the limit (LOTSE_CB_OFFER=wait);
                          closed: the offer after the off-hours announcement
-                         (LOTSE_CB_OFFER=closed);
+                         (LOTSE_CB_OFFER=closed), for the caller's home
+                         center (LOTSE_HOME: LOTSE_TARGET is empty then);
                          request: own number (a caller with a CLI presses 1)
                          or a keyed one, read back and confirmed (3 tries);
                          AGI(…/callback,CALLID,CENTER,NUMBER,KIND) →
@@ -49,6 +50,10 @@ FALLBACK_CONTEXT = "lotse-fallback"
 VAR_KEY = "LOTSE_CB_KEY"
 VAR_KIND = "LOTSE_CB_KIND"
 VAR_TRY = "LOTSE_CB_TRY"
+# The center the request is for: the queue's target (a key pressed while
+# waiting, the wait offer) or, after the off-hours announcement, the caller's
+# home center (an announce decision leaves LOTSE_TARGET empty).
+VAR_CENTER = "LOTSE_CB_CENTER"
 NUMBER_TRIES = 3
 # How long the dialer's leg waits at the head of the queue for an agent.
 AGENT_WAIT_S = 60
@@ -71,14 +76,16 @@ def callback_contexts(config: Config, agi: Endpoint) -> list[Context]:
         doc="Callbacks: a key pressed while waiting in a queue (queues.conf context) lands here.",
     )
     key.exten("1", f"Set({VAR_KIND}={c.CALLBACK_KIND_QUEUE})")
+    key.same(f"Set({VAR_CENTER}={_v(c.VAR_TARGET)})")
     key.same(f"Goto({c.CALLBACK_CONTEXT},request,1)")
 
     cb = Context(c.CALLBACK_CONTEXT, doc="Callbacks: the offer, the number, the request.")
-    for exten, sound, kind in (
-        ("wait", SOUND_OFFER, c.CALLBACK_KIND_WAIT),
-        ("closed", SOUND_OFFER_CLOSED, c.CALLBACK_KIND_CLOSED),
+    for exten, sound, kind, center in (
+        ("wait", SOUND_OFFER, c.CALLBACK_KIND_WAIT, c.VAR_TARGET),
+        ("closed", SOUND_OFFER_CLOSED, c.CALLBACK_KIND_CLOSED, c.DIALPLAN_HOME),
     ):
         cb.exten(exten, f"Set({VAR_KEY}=)")
+        cb.same(f"Set({VAR_CENTER}={_v(center)})")
         cb.same(f"Read({VAR_KEY},{checked('sound name', sound)},1,,1,5)")
         cb.same(f'GotoIf($["{_v(VAR_KEY)}" != "1"]?declined)')
         cb.same(f"Set({VAR_KIND}={kind})")
@@ -111,7 +118,7 @@ def callback_contexts(config: Config, agi: Endpoint) -> list[Context]:
     cb.same(f"Read({VAR_KEY},{checked('sound name', SOUND_CONFIRM_NUMBER)},1,,1,5)")
     cb.same(f'GotoIf($["{_v(VAR_KEY)}" != "1"]?enter)')
     cb.same(f"Set({c.VAR_CB_RESULT}=)", label="submit")
-    args = ",".join((_v(c.DIALPLAN_CALLID), _v(c.VAR_TARGET), number, _v(VAR_KIND)))
+    args = ",".join((_v(c.DIALPLAN_CALLID), _v(VAR_CENTER), number, _v(VAR_KIND)))
     cb.same(f"AGI({url},{args})")
     cb.same(f'GotoIf($["{_v(c.VAR_CB_RESULT)}" = "ok"]?done)')
     cb.same(f'GotoIf($["{_v(c.VAR_CB_RESULT)}" = "refused"]?refused)')
@@ -123,7 +130,7 @@ def callback_contexts(config: Config, agi: Endpoint) -> list[Context]:
     cb.same(f"Playback({checked('sound name', SOUND_NUMBER_REFUSED)})", label="refused")
     cb.same("Goto(enter)")
     cb.same(
-        f"UserEvent({c.CALLBACK_USER_EVENT},Status: requested,Center: {_v(c.VAR_TARGET)})",
+        f"UserEvent({c.CALLBACK_USER_EVENT},Status: requested,Center: {_v(VAR_CENTER)})",
         label="done",
     )
     cb.same(f"Playback({checked('sound name', SOUND_CONFIRMED)})")

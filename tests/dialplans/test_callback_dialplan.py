@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import asyncio
 import re
 from pathlib import Path
 
 from ami import contract as c
 from dialplans.build import EXTENSIONS, QUEUES, write
-from dialplans.engine import load_dialplan
+from dialplans.engine import Flow, Interpreter, ReadArgs, load_dialplan
+from dialplans.engine.interp import Execution, Result
 from tests.dialplans.helpers import build_files, center, demo_config, small_config
+from tests.dialplans.test_engine import Chan, Vars, World
 
 FILES = build_files(demo_config())
 TEXT = FILES[EXTENSIONS]
@@ -32,7 +35,7 @@ def test_the_demo_network_gets_the_dialogue_and_the_legs() -> None:
         assert f"[{context}]" in TEXT
     # First in line: Asterisk 22's Queue() takes the position as its ninth argument.
     assert "exten => s,1,Queue(${LOTSE_CB_QUEUE},,,,60,,,,1)" in TEXT
-    assert "AGI(agi://127.0.0.1:4573/callback,${LOTSE_CALLID},${LOTSE_TARGET},${CB_NUM}," in TEXT
+    assert "AGI(agi://127.0.0.1:4573/callback,${LOTSE_CALLID},${LOTSE_CB_CENTER},${CB_NUM}," in TEXT
     assert "SayDigits(${CB_NUM})" in TEXT
 
 
@@ -70,3 +73,39 @@ def test_a_caller_who_cannot_leave_a_request_goes_back_to_a_queue() -> None:
     assert 'exten => back,1,GotoIf($["${LOTSE_QUEUE}" = ""]?lotse-fallback,s,1)' in TEXT
     assert " same => n,Goto(lotse-route,queue,finalq)" in TEXT
     assert "?lotse-route,queue,finalq)" not in TEXT  # only through back
+
+
+class _Accepts(World):
+    """A caller who presses 1 at every question."""
+
+    async def read(self, ex: Execution, args: ReadArgs) -> Result:
+        self.log.append(f"read {args.variable}")
+        ex.set(args.variable, "1")
+        return Flow.CONTINUE
+
+
+def _offer(tmp_path: Path, exten: str, **channel: str) -> list[str]:
+    write(FILES, tmp_path)
+    interp = Interpreter(load_dialplan(tmp_path), zone="Europe/Berlin")
+    world = _Accepts(agi_vars=[(c.VAR_CB_RESULT, "ok")])
+    variables = Vars()
+    for name, value in channel.items():
+        variables.set_var(name, value)
+    ex = interp.execution(Chan(), variables, world)
+    asyncio.run(interp.run(ex, c.CALLBACK_CONTEXT, exten))
+    return [line for line in world.log if line.startswith(("agi", "event"))]
+
+
+def test_the_after_hours_offer_asks_for_the_home_center(tmp_path: Path) -> None:
+    # An announce decision leaves LOTSE_TARGET empty (ami.routing.reply_for);
+    # the request is for the caller's home center, as the offer was.
+    got = _offer(tmp_path, "closed", LOTSE_TARGET="", LOTSE_HOME="bremen", LOTSE_CALLID="c1")
+    assert got[0] == "agi agi://127.0.0.1:4573/callback ['c1', 'bremen', '', 'closed']"
+    assert "('Center', 'bremen')" in got[1]
+
+
+def test_the_wait_offer_asks_for_the_queue_s_center(tmp_path: Path) -> None:
+    got = _offer(
+        tmp_path, "wait", LOTSE_TARGET="bremen", LOTSE_HOME="wittenberg", LOTSE_CALLID="c1"
+    )
+    assert got[0] == "agi agi://127.0.0.1:4573/callback ['c1', 'bremen', '', 'wait']"
