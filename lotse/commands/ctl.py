@@ -1,8 +1,8 @@
 """``lotse ctl``: talk to a running ``lotse run`` over its Unix control socket.
 
 Exit codes as everywhere: 0 ok, 1 runtime failure (no controller listening,
-no permission on the socket, no answer), 2 bad input (an unknown center, a
-refused configuration, a bad time).
+no permission on the socket, no answer, the controller busy), 2 bad input (an
+unknown center, a refused configuration, a bad time).
 """
 
 from __future__ import annotations
@@ -26,7 +26,7 @@ from cliutil import (
     numbers_from,
 )
 from lotse.commands.route import add_call_arguments, render_json
-from lotse.control.protocol import FAILED, MAX_REQUEST_BYTES
+from lotse.control.protocol import MAX_REQUEST_BYTES, RUNTIME_KINDS
 from router.config import ControllerSettings
 
 SOCKET_ENV = "LOTSE_CONTROL_SOCKET"
@@ -260,7 +260,7 @@ def _report_error(answer: dict[str, Any], as_json: bool) -> int:
     print(f"lotse ctl: {answer.get('message', 'error')}", file=sys.stderr)
     for problem in answer.get("problems") or []:
         print(problem, file=sys.stderr)
-    return EXIT_FAILURE if answer.get("error") == FAILED else EXIT_BAD_INPUT
+    return EXIT_FAILURE if answer.get("error") in RUNTIME_KINDS else EXIT_BAD_INPUT
 
 
 def _render(command: str, result: dict[str, Any]) -> str:

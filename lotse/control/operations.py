@@ -13,7 +13,7 @@ import asyncio
 import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -50,6 +50,11 @@ RESTART_SETTINGS = (
     ("journal_salt_env", "controller.journal_salt_env"),
     ("control_socket", "controller.control_socket"),
 )
+# The times a request may name: the 115's calendar, not datetime's.
+EARLIEST = datetime(2000, 1, 1, tzinfo=UTC)
+LATEST = datetime(2100, 1, 1, tzinfo=UTC)
+# An override's end: beyond a year it is the configuration's business.
+MAX_AHEAD = timedelta(days=366)
 _MALFORMED = frozenset({p.BAD_REQUEST, p.TOO_LARGE, p.UNKNOWN_COMMAND, p.FORBIDDEN, p.BUSY})
 
 
@@ -308,7 +313,9 @@ class Operations:
             mode = OverrideMode(mode_text or "")
         except ValueError:
             raise RequestError(p.BAD_INPUT, f"mode {mode_text!r}: closed, open or auto") from None
-        until = _parse_time(p.text_arg(request, "until"), self.controller.router, "until")
+        until = _parse_time(
+            p.text_arg(request, "until"), self.controller.router, "until", self._now()
+        )
         reason = p.text_arg(request, "reason") or ""
         if center not in self.controller.config.centers:
             known = ", ".join(self.controller.config.centers)
@@ -416,17 +423,43 @@ def _restart_warnings(old: Config, new: Config) -> list[str]:
     return [f"{', '.join(changed)} changed: in effect only after a restart of lotse run"]
 
 
-def _parse_time(text: str | None, router: Router, what: str) -> datetime | None:
-    if text is None or not text.strip():
+def _parse_time(
+    text: str | None, router: Router, what: str, now: datetime | None = None
+) -> datetime | None:
+    """``text`` as an aware time (the configuration's zone if it names none), or ``None``.
+
+    Only times a calendar of the 115 can mean: from :data:`EARLIEST` to
+    :data:`LATEST`, and with ``now`` at most :data:`MAX_AHEAD` after it (an
+    override's end). An empty text is refused, not read as "none": leave
+    the argument out for that.
+    """
+    if text is None:
         return None
+    if not text.strip():
+        raise RequestError(p.BAD_INPUT, f"{what}: empty; leave it out instead")
     try:
         moment = datetime.fromisoformat(text.strip())
+        if moment.tzinfo is None:
+            moment = moment.replace(tzinfo=router.tz)
+        # Year 9999 in a zone west of UTC is past what a datetime holds.
+        in_utc = moment.astimezone(UTC)
     except ValueError:
         raise RequestError(
             p.BAD_INPUT, f"{what}: {text!r} is not an ISO 8601 time (e.g. 2026-12-24T17:30)"
         ) from None
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=router.tz)
+    except OverflowError:
+        in_utc = None
+    if in_utc is None or not EARLIEST <= in_utc < LATEST:
+        raise RequestError(
+            p.BAD_INPUT,
+            f"{what}: {text!r} is outside {EARLIEST.year}–{LATEST.year - 1}",
+        )
+    if now is not None and in_utc > now + MAX_AHEAD:
+        raise RequestError(
+            p.BAD_INPUT,
+            f"{what}: {text!r} is more than {MAX_AHEAD.days} days ahead; "
+            "for longer, give no end or put closure days in the configuration",
+        )
     return moment
 
 

@@ -11,13 +11,19 @@ A request names its ``command`` and the command's arguments::
 
 The answer is ``{"ok": true, "result": {...}, "warnings": [...]}`` or
 ``{"ok": false, "error": KIND, "message": "...", "problems": [...]}``, where
-``KIND`` tells the client its exit code: ``failed`` is a runtime failure (1),
-every other kind is input to fix (2).
+``KIND`` tells the client its exit code: ``failed`` and ``busy`` are runtime
+failures (1), every other kind is input to fix (2).
+
+A request nests at most :data:`MAX_DEPTH` arrays and objects, checked before
+the line reaches the JSON decoder, which recurses once per level: ``[`` sixty
+thousand times (well under the size bound) would exhaust the interpreter's
+stack instead of earning a ``bad_request``.
 """
 
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -25,6 +31,8 @@ from typing import Any
 # making the controller buffer without end.
 MAX_REQUEST_BYTES = 64 * 1024
 MAX_NUMBERS = 100
+# The deepest request is an object holding a list of strings (2).
+MAX_DEPTH = 16
 COMMANDS = ("status", "route", "override", "reload", "callbacks")
 
 # Error kinds (``failed`` alone means "not your input's fault").
@@ -37,6 +45,12 @@ REFUSED = "refused"
 FORBIDDEN = "forbidden"
 BUSY = "busy"
 FAILED = "failed"
+# The kinds that are not the request's fault: the client exits 1 for them.
+RUNTIME_KINDS = frozenset({FAILED, BUSY})
+
+# What can change the nesting depth: brackets, and the quotes and escapes
+# that decide whether a bracket is inside a string.
+_STRUCTURE = re.compile(rb'[\[\]{}"\\]')
 
 
 class RequestError(Exception):
@@ -66,11 +80,53 @@ class Answer:
     warnings: list[str] = field(default_factory=list)
 
 
+def nesting_depth_exceeds(line: bytes, limit: int) -> bool:
+    """True if ``line`` opens more than ``limit`` arrays or objects inside each other.
+
+    Counts only brackets outside strings, stops at the first level past
+    ``limit``, and never recurses; a line that is not JSON at all may pass
+    (the decoder refuses it).
+    """
+    if line.count(b"[") + line.count(b"{") <= limit:
+        return False
+    depth = 0
+    in_string = False
+    escaped_at = -1
+    for match in _STRUCTURE.finditer(line):
+        at = match.start()
+        char = line[at]
+        if in_string:
+            if at == escaped_at:
+                continue
+            if char == 0x5C:  # a backslash escapes the next byte
+                escaped_at = at + 1
+            elif char == 0x22:
+                in_string = False
+        elif char == 0x22:
+            in_string = True
+        elif char in b"[{":
+            depth += 1
+            if depth > limit:
+                return True
+        elif char in b"]}":
+            depth -= 1
+    return False
+
+
 def parse_request(line: bytes) -> dict[str, Any]:
     """One request line as a dict with a known ``command``; :class:`RequestError` otherwise."""
     try:
-        request = json.loads(line)
-    except (UnicodeDecodeError, ValueError):
+        # UTF-8 only (json.loads would guess UTF-16 and -32 too): there a
+        # quote or bracket byte is always that character, as the depth check
+        # assumes.
+        text = line.decode("utf-8")
+    except UnicodeDecodeError:
+        raise RequestError(BAD_REQUEST, "not a JSON object on one line (UTF-8)") from None
+    if nesting_depth_exceeds(line, MAX_DEPTH):
+        raise RequestError(BAD_REQUEST, f"nested deeper than {MAX_DEPTH} levels")
+    try:
+        request = json.loads(text)
+    except ValueError:
         raise RequestError(BAD_REQUEST, "not a JSON object on one line") from None
     if not isinstance(request, dict):
         raise RequestError(BAD_REQUEST, "not a JSON object on one line")

@@ -5,9 +5,14 @@ world-accessible), so only the controller's user and group can connect, which
 the kernel enforces. Every connection's peer credentials come from
 ``SO_PEERCRED`` and the uid is recorded with every change; an ``authorize``
 hook may refuse peers on top. A request longer than
-:data:`~lotse.control.protocol.MAX_REQUEST_BYTES`, or one that is not a JSON
-object, gets an error answer; neither, nor a slow or vanished client, touches
-routing: the server only awaits its own connections.
+:data:`~lotse.control.protocol.MAX_REQUEST_BYTES`, nested too deep, or not a
+JSON object gets an error answer; neither, nor a slow or vanished client,
+touches routing: the server only awaits its own connections.
+
+The socket is there for a supervisor in an emergency, so nobody can hold it
+shut: a connection silent for :data:`IDLE_TIMEOUT_S` is closed, and the slots
+are counted per peer uid, root and the controller's own user always getting
+one (:mod:`lotse.control.slots`).
 """
 
 from __future__ import annotations
@@ -18,6 +23,7 @@ import os
 import socket
 import stat
 import struct
+import time
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
@@ -37,14 +43,16 @@ from lotse.control.protocol import (
     encode_error,
     parse_request,
 )
+from lotse.control.slots import Slots
 
 log = structlog.get_logger("lotse.control")
 
 Handler = Callable[[dict[str, Any], Peer], Awaitable[Answer]]
 
 DEFAULT_MODE = 0o660
-IDLE_TIMEOUT_S = 60.0
-MAX_CONNECTIONS = 8
+# `lotse ctl` sends its request as soon as it is connected and reads the
+# answer at once; a few seconds of silence is a holder, not a client.
+IDLE_TIMEOUT_S = 5.0
 # sun_path holds 108 bytes including the terminating NUL.
 MAX_PATH_BYTES = 107
 _PEERCRED = struct.Struct("3i")
@@ -140,7 +148,7 @@ class ControlServer:
         authorize: Callable[[Peer], bool] | None = None,
         on_rejected: Callable[[str], None] | None = None,
         idle_timeout_s: float = IDLE_TIMEOUT_S,
-        max_connections: int = MAX_CONNECTIONS,
+        slots: Slots[asyncio.Task[None]] | None = None,
     ) -> None:
         self.path = path
         self._handle = handle
@@ -148,7 +156,8 @@ class ControlServer:
         self._authorize = authorize
         self._on_rejected = on_rejected
         self._idle_timeout_s = idle_timeout_s
-        self._max_connections = max_connections
+        # Root and the user the controller runs as: the operators.
+        self._slots = slots if slots is not None else Slots(frozenset({0, os.geteuid()}))
         self._server: asyncio.Server | None = None
         self._connections: set[asyncio.Task[None]] = set()
         self._inode: int | None = None
@@ -192,32 +201,44 @@ class ControlServer:
         assert task is not None
         self._connections.add(task)
         try:
-            await self._converse(reader, writer)
-        except (ConnectionError, asyncio.IncompleteReadError):
+            await self._converse(task, reader, writer)
+        except (ConnectionError, asyncio.IncompleteReadError, TimeoutError):
             pass
         finally:
             self._connections.discard(task)
+            self._slots.release(task)
             writer.close()
             with contextlib.suppress(ConnectionError, asyncio.CancelledError):
                 await writer.wait_closed()
 
-    async def _converse(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+    async def _converse(
+        self,
+        task: asyncio.Task[None],
+        reader: asyncio.StreamReader,
+        writer: asyncio.StreamWriter,
+    ) -> None:
         sock = writer.get_extra_info("socket")
         peer = peer_of(sock) if sock is not None else None
-        if len(self._connections) > self._max_connections:
-            err = RequestError(BUSY, "too many control connections; try again")
-            self._rejected(err.kind, peer, err.message)
-            await self._send(writer, encode_error(err))
-            return
         if peer is None or (self._authorize is not None and not self._authorize(peer)):
             err = RequestError(FORBIDDEN, "not allowed to control this controller")
             self._rejected(err.kind, peer, err.message)
             await self._send(writer, encode_error(err))
             return
+        admission = self._slots.admit(task, peer.uid, time.monotonic())
+        if not admission.admitted:
+            err = RequestError(BUSY, "too many control connections of this user; try again")
+            self._rejected(err.kind, peer, err.message)
+            await self._send(writer, encode_error(err))
+            return
+        if admission.evict is not None:
+            # Its slot is already this one's; the client sees the connection end.
+            log.info("control.idle_closed", uid=peer.uid, why="slot taken by a new connection")
+            admission.evict.cancel()
         while True:
             try:
                 line = await asyncio.wait_for(reader.readline(), self._idle_timeout_s)
             except TimeoutError:
+                log.debug("control.idle_closed", uid=peer.uid, why="silent")
                 return
             except ValueError:
                 # Longer than the limit: what is left of the line cannot be
@@ -230,7 +251,10 @@ class ControlServer:
                 return
             if not line.strip():
                 continue
-            await self._send(writer, await self._answer(line, peer))
+            self._slots.serving(task)
+            answer = await self._answer(line, peer)
+            await self._send(writer, answer)
+            self._slots.idle(task, time.monotonic())
 
     async def _answer(self, line: bytes, peer: Peer) -> bytes:
         try:
@@ -243,7 +267,8 @@ class ControlServer:
             log.exception("control.failed", uid=peer.uid)
             return encode_error(RequestError(FAILED, f"internal error: {type(exc).__name__}"))
 
-    @staticmethod
-    async def _send(writer: asyncio.StreamWriter, data: bytes) -> None:
+    async def _send(self, writer: asyncio.StreamWriter, data: bytes) -> None:
         writer.write(data)
-        await writer.drain()
+        # A client that does not read its answers holds its slot no longer
+        # than a silent one (TimeoutError ends the connection).
+        await asyncio.wait_for(writer.drain(), self._idle_timeout_s)

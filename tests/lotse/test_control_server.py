@@ -15,9 +15,19 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+from structlog.testing import capture_logs
 
-from lotse.control.protocol import MAX_REQUEST_BYTES, Answer, Peer
+from lotse.control.protocol import (
+    MAX_DEPTH,
+    MAX_REQUEST_BYTES,
+    Answer,
+    Peer,
+    nesting_depth_exceeds,
+)
 from lotse.control.server import ControlServer, ControlSocketError, bind_control_socket
+from lotse.control.slots import Slots
 
 NOBODY = 65534
 # The second user runs a system interpreter: the test's own may live where
@@ -225,3 +235,100 @@ def test_another_file_at_the_path_is_left_alone(sock_dir: Path) -> None:
 def test_a_path_too_long_for_a_unix_socket_is_refused(sock_dir: Path) -> None:
     with pytest.raises(ControlSocketError, match="107 bytes"):
         bind_control_socket(str(sock_dir / ("x" * 120)))
+
+
+async def test_nine_idle_holders_do_not_keep_an_operator_out(server: ControlServer) -> None:
+    # The test runs as the server's own user: an operator, as `lotse ctl` is.
+    holders = [await asyncio.open_unix_connection(server.path) for _ in range(9)]
+    try:
+        [answer] = await exchange(server.path, b'{"command": "status"}\n')
+        assert answer["ok"] is True
+    finally:
+        for _, writer in holders:
+            writer.close()
+
+
+async def test_a_silent_connection_is_closed(sock_dir: Path) -> None:
+    srv = ControlServer(str(sock_dir / "i.sock"), echo, idle_timeout_s=0.1)
+    await srv.start()
+    try:
+        reader, writer = await asyncio.open_unix_connection(srv.path)
+        # Only the server ends it: the wait is a hang guard far above the timeout.
+        assert await asyncio.wait_for(reader.read(), 30) == b""
+        writer.close()
+    finally:
+        await srv.close()
+
+
+async def test_a_user_whose_slots_all_serve_is_told_busy(sock_dir: Path) -> None:
+    release = asyncio.Event()
+    entered = asyncio.Event()
+
+    async def slow(request: dict[str, Any], peer: Peer) -> Answer:
+        entered.set()
+        await release.wait()
+        return Answer({})
+
+    # Nobody privileged here, and one slot per uid.
+    srv = ControlServer(str(sock_dir / "b.sock"), slow, slots=Slots(frozenset(), per_uid=1))
+    await srv.start()
+    try:
+        reader, writer = await asyncio.open_unix_connection(srv.path)
+        writer.write(b'{"command": "status"}\n')
+        await entered.wait()
+        [busy] = await exchange(srv.path, b'{"command": "status"}\n')
+        assert busy["ok"] is False and busy["error"] == "busy"
+        release.set()
+        assert json.loads(await asyncio.wait_for(reader.readline(), 10))["ok"] is True
+        writer.close()
+    finally:
+        await srv.close()
+
+
+async def test_deep_nesting_is_a_bad_request_not_a_crash(server: ControlServer) -> None:
+    deep = b"[" * 60000
+    assert len(deep) < MAX_REQUEST_BYTES
+    with capture_logs() as logs:
+        [answer] = await exchange(server.path, deep + b"\n")
+    assert answer["ok"] is False and answer["error"] == "bad_request"
+    assert "nested deeper" in answer["message"]
+    assert [e["event"] for e in logs] == ["control.rejected"]
+    assert not any("exc_info" in e or "exception" in e for e in logs)
+    # The limit itself is served; one level more is not.
+    at_limit = b'{"command": "status", "x": ' + b"[" * (MAX_DEPTH - 1) + b"]" * (MAX_DEPTH - 1)
+    [answer] = await exchange(server.path, at_limit + b"}\n")
+    assert answer["ok"] is True
+    over = b'{"command": "status", "x": ' + b"[" * MAX_DEPTH + b"]" * MAX_DEPTH
+    [answer] = await exchange(server.path, over + b"}\n")
+    assert answer["error"] == "bad_request" and "nested deeper" in answer["message"]
+
+
+async def test_brackets_inside_strings_are_not_nesting(server: ControlServer) -> None:
+    text = '\\"' + "[" * 1000 + "\\\\" + "{" * 1000
+    line = json.dumps({"command": "status", "reason": text}).encode()
+    [answer] = await exchange(server.path, line + b"\n")
+    assert answer["ok"] is True
+
+
+def _depth(value: object) -> int:
+    if isinstance(value, list):
+        return 1 + max((_depth(v) for v in value), default=0)
+    if isinstance(value, dict):
+        return 1 + max((_depth(v) for v in value.values()), default=0)
+    return 0
+
+
+_JSON = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.text(alphabet='[]{}"\\ab\u00e9'),
+    lambda inner: (
+        st.lists(inner, max_size=3)
+        | st.dictionaries(st.text(alphabet='[]{}"\\k', max_size=4), inner, max_size=3)
+    ),
+    max_leaves=30,
+)
+
+
+@given(_JSON, st.integers(0, 8))
+def test_the_depth_check_agrees_with_the_decoder(value: object, limit: int) -> None:
+    line = json.dumps(value, ensure_ascii=False).encode()
+    assert nesting_depth_exceeds(line, limit) == (_depth(value) > limit)

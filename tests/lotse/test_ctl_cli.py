@@ -14,6 +14,7 @@ import os
 import re
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 import tempfile
@@ -27,7 +28,7 @@ from typing import Any
 import pytest
 
 from lotse.cli import build_parser, main
-from lotse.commands.ctl import CtlError, _render, _request, ask
+from lotse.commands.ctl import CtlError, _render, _report_error, _request, ask
 from tests.lotse.rig import REPO, free_port
 
 HANG_GUARD_S = 60
@@ -197,6 +198,41 @@ def test_the_operators_session(running: Running) -> None:
     assert bremen["override"] is None
     done = r.ctl("status")
     assert done.returncode == 0 and "sha256    " + new_sha in done.stdout
+
+
+def test_the_socket_cannot_be_held_shut_or_crashed(running: Running) -> None:
+    r = running
+    holders = []
+    try:
+        for _ in range(9):
+            holder = socket.socket(socket.AF_UNIX)
+            holder.connect(r.socket)
+            holders.append(holder)
+        assert r.ctl("status").returncode == 0
+    finally:
+        for holder in holders:
+            holder.close()
+    with socket.socket(socket.AF_UNIX) as sock:
+        sock.settimeout(HANG_GUARD_S)
+        sock.connect(r.socket)
+        sock.sendall(b"[" * 60000 + b"\n")
+        answer = sock.makefile("rb").readline()
+    assert b'"bad_request"' in answer
+    done = r.ctl("override", "bremen", "closed", "--until", "9999-12-31T23:59-12:00")
+    assert done.returncode == 2 and "outside 2000" in done.stderr, done.stderr
+    done = r.ctl("override", "bremen", "closed", "--until", "")
+    assert done.returncode == 2 and "empty" in done.stderr, done.stderr
+    bremen = next(c for c in r.status()["centers"] if c["id"] == "bremen")
+    assert bremen["override"] is None
+    log = (r.tmp / "run.log").read_text()
+    assert "Traceback" not in log and "control.failed" not in log
+
+
+def test_busy_is_a_runtime_failure(capsys: pytest.CaptureFixture[str]) -> None:
+    busy = {"ok": False, "error": "busy", "message": "too many control connections"}
+    assert _report_error(busy, False) == 1
+    assert _report_error({**busy, "error": "bad_input"}, False) == 2
+    assert "too many" in capsys.readouterr().err
 
 
 def test_no_controller_listening_is_a_runtime_failure(tmp_path: Path) -> None:

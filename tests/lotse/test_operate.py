@@ -326,6 +326,28 @@ async def test_garbage_on_the_socket_does_not_disturb_routing(op: Operated) -> N
     assert malformed == 2
 
 
+async def test_times_outside_the_calendar_are_bad_input(op: Operated) -> None:
+    async def until(text: str) -> dict[str, Any]:
+        return await op.ctl("override", center="bremen", mode="closed", until=text)
+
+    # Past what a datetime holds once in UTC (it was an OverflowError).
+    for text in ("9999-12-31T23:59-12:00", "1999-12-31T23:00+00:00", "2100-01-01T00:00+00:00"):
+        answer = await until(text)
+        assert answer["error"] == "bad_input" and "outside 2000–2099" in answer["message"]
+    # Empty is not "no end".
+    answer = await until("")
+    assert answer["error"] == "bad_input" and "empty" in answer["message"]
+    answer = await op.ctl("route", numbers=["0421 1234"], at=" ")
+    assert answer["error"] == "bad_input" and "empty" in answer["message"]
+    # An override's end at most 366 days ahead; the limit itself is fine.
+    limit = op.wall.at + timedelta(days=366)
+    answer = await until((limit + timedelta(minutes=1)).isoformat())
+    assert answer["error"] == "bad_input" and "366 days ahead" in answer["message"]
+    answer = await until(limit.isoformat())
+    assert answer["ok"], answer
+    assert (await op.route("0421 1234", at="2099-12-31T23:00"))["home"] == "bremen"
+
+
 async def test_the_dialplans_config_hash_reveals_drift(op: Operated) -> None:
     c = op.controller
     assert c is not None
