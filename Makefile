@@ -7,7 +7,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.lotse-installed
 
-.PHONY: run test lint typecheck unit system-deps venv bench clean
+.PHONY: run test lint typecheck unit system-deps venv bench clean deploy-check
 
 venv: $(STAMP)
 
@@ -35,6 +35,11 @@ typecheck: venv
 
 unit: venv
 	$(BIN)/pytest -q
+
+# The wheel installed into a fresh venv outside the checkout, run from an
+# empty directory as an operator would (CI runs it after the tests).
+deploy-check: venv
+	bash .ci/deploy-check
 
 bench: venv
 	$(BIN)/python bench/routing.py

@@ -11,13 +11,13 @@ import argparse
 import os
 import socket
 import sys
-from collections.abc import Iterator
 from datetime import datetime, tzinfo
 from pathlib import Path
 
 from router.config import Config
 from router.configload import ConfigError, load_config
-from router.numbering import OrtsnetzTable
+from router.data import demo_network_path
+from router.numbering import OrtsnetzTable, is_anonymous_word
 
 __all__ = [
     "CONFIG_ENV",
@@ -46,7 +46,8 @@ def default_config_path() -> Path:
     """The configuration to use when ``--config`` is not given.
 
     ``$LOTSE_CONFIG`` first, then ``config.yaml`` in the working directory, then
-    the demo network shipped beside the packages (the embedded default).
+    the demo network shipped inside the package (the embedded default), so
+    every command works from any directory of an installed lotse.
     """
     env = os.environ.get(CONFIG_ENV)
     if env:
@@ -54,7 +55,7 @@ def default_config_path() -> Path:
     local = Path("config.yaml")
     if local.is_file():
         return local
-    return REPO_ROOT / "config.yaml"
+    return demo_network_path()
 
 
 def add_config_option(parser: argparse.ArgumentParser) -> None:
@@ -101,15 +102,48 @@ def parse_at(text: str | None, tz: tzinfo) -> datetime:
     return moment
 
 
-def numbers_from(items: list[str]) -> Iterator[str]:
-    """Command-line numbers; ``-`` reads one per line from standard input."""
+# What a person may type for a caller number: digits with the separators the
+# router ignores, a leading +, or a word for a suppressed caller ID.
+_NUMBER_CHARS = frozenset("0123456789+ \t-/.()[]")
+
+
+def caller_number_problem(text: str) -> str | None:
+    """Why ``text`` typed as a caller number is not one; ``None`` if it is.
+
+    The router takes anything a switch delivers (letters become an invalid or
+    a vanity number), but on the command line letters are a typing mistake.
+    The message names the first wrong character, never the number.
+    """
+    if is_anonymous_word(text):
+        return None
+    for pos, char in enumerate(text, start=1):
+        if char not in _NUMBER_CHARS or (char == "+" and text[:pos].strip() != "+"):
+            return f"character {pos} ({char!r}) does not belong in a phone number"
+    if not any(char.isdigit() for char in text):
+        return "no digits"
+    return None
+
+
+def numbers_from(items: list[str]) -> list[str]:
+    """Command-line numbers; ``-`` reads one per line from standard input.
+
+    All are read and checked before any is used: :class:`BadInput` (exit 2)
+    names each one that is no phone number by its position.
+    """
+    numbers: list[str] = []
     for item in items:
         if item == "-":
-            for line in sys.stdin:
-                if line.strip():
-                    yield line.strip()
+            numbers.extend(line.strip() for line in sys.stdin if line.strip())
         else:
-            yield item
+            numbers.append(item)
+    problems = [
+        f"NUMBER {index}: {problem}"
+        for index, number in enumerate(numbers, start=1)
+        if (problem := caller_number_problem(number)) is not None
+    ]
+    if problems:
+        raise BadInput("\n".join(problems))
+    return numbers
 
 
 def os_reason(err: OSError) -> str:

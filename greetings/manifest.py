@@ -19,6 +19,7 @@ import re
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
+from importlib.resources import files
 from pathlib import Path, PurePosixPath
 from types import MappingProxyType
 
@@ -27,7 +28,9 @@ from yaml.nodes import MappingNode, Node, ScalarNode
 
 from greetings.problem import Problem
 
-PACKAGE_DIR = Path(__file__).resolve().parent
+# Shipped inside the package (installed as files, never zipped), so
+# `lotse greetings check` works from any directory of an installed lotse.
+PACKAGE_DIR = Path(str(files(__package__ or "greetings")))
 DEFAULT_MANIFEST = PACKAGE_DIR / "manifest.yaml"
 DEFAULT_SOUNDS_DIR = PACKAGE_DIR / "sounds"
 

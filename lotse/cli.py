@@ -4,8 +4,8 @@ Exit codes follow one rule everywhere: 0 ok, 1 runtime failure, 2 bad input.
 
 Subcommands are registered lazily: ``lotse run`` — the production controller —
 imports only its own command module, never the simulator, the Asterisk
-stand-in or a benchmark. Only ``lotse --help`` (or an unknown command) loads
-every subcommand to list them.
+stand-in or a benchmark; ``lotse --version`` loads none. Only ``lotse --help``
+(or an unknown command) loads every subcommand to list them.
 """
 
 from __future__ import annotations
@@ -15,7 +15,8 @@ import importlib
 import sys
 from collections.abc import Callable, Sequence
 
-from cliutil import EXIT_BAD_INPUT, EXIT_FAILURE, EXIT_OK
+from cliutil import EXIT_BAD_INPUT, EXIT_FAILURE, EXIT_OK, BadInput, report_bad_input
+from lotse import __version__
 
 __all__ = ["COMMANDS", "EXIT_BAD_INPUT", "EXIT_FAILURE", "EXIT_OK", "build_parser", "main"]
 
@@ -40,6 +41,9 @@ COMMANDS: dict[str, str] = {
 }
 
 
+_VERSION = "--version"
+
+
 def _registrar(spec: str) -> Registrar:
     module, _, name = spec.partition(":")
     func: Registrar = getattr(importlib.import_module(module), name)
@@ -57,14 +61,19 @@ def _command(argv: Sequence[str]) -> str | None:
 def build_parser(only: str | None = None) -> argparse.ArgumentParser:
     """The argument parser, with ``--help`` on every level.
 
-    ``only`` registers just that command's module; ``None`` registers all.
+    ``only`` registers just that command's module; ``None`` registers all,
+    ``""`` none (``lotse --version``).
     """
     parser = argparse.ArgumentParser(
         prog="lotse",
         description="Call-routing control plane for the German public-administration hotline 115.",
     )
+    parser.add_argument("--version", action="version", version=f"lotse {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
-    specs = [COMMANDS[only]] if only is not None else list(dict.fromkeys(COMMANDS.values()))
+    if only is None:
+        specs = list(dict.fromkeys(COMMANDS.values()))
+    else:
+        specs = [COMMANDS[only]] if only else []
     for spec in specs:
         _registrar(spec)(sub)
     return parser
@@ -73,10 +82,17 @@ def build_parser(only: str | None = None) -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the ``lotse`` command; returns the process exit code."""
     args_list = list(sys.argv[1:] if argv is None else argv)
-    parser = build_parser(_command(args_list))
+    command = _command(args_list)
+    if command is None and _VERSION in args_list:
+        command = ""
+    parser = build_parser(command)
     args = parser.parse_args(args_list)
     try:
         code: int = args.func(args)
+    except BadInput as err:
+        # Input checked deep inside a command (the caller numbers) is still
+        # bad input: one message, exit 2.
+        return report_bad_input(err)
     except KeyboardInterrupt:
         return EXIT_FAILURE
     except BrokenPipeError:

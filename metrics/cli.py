@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from importlib import resources
 from pathlib import Path
 
 from cliutil import default_config_path
@@ -60,7 +61,13 @@ def run_build(args: argparse.Namespace) -> int:
         from metrics.grafana.base import Settings
         from metrics.grafana.build import artefacts
     except ImportError as err:
-        print(f"lotse dashboards build needs grafana-foundation-sdk: {err}", file=sys.stderr)
+        shipped = Path(str(resources.files("metrics")))
+        print(
+            f"lotse dashboards build needs grafana-foundation-sdk ({err}): "
+            "pip install 'lotse[dashboards]'. The demo network's dashboards and rules "
+            f"ship ready-made in {shipped / 'grafana'} and {shipped / 'prometheus'}",
+            file=sys.stderr,
+        )
         return EXIT_FAILURE
 
     path: Path = args.config or default_config_path()

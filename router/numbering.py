@@ -62,6 +62,12 @@ _ANONYMOUS_TOKENS = frozenset(
     }
 )
 
+
+def is_anonymous_word(raw: str) -> bool:
+    """Whether ``raw`` is one of the switches' words for a suppressed caller ID."""
+    return raw.strip().lower() in _ANONYMOUS_TOKENS
+
+
 # Mobile NSN prefixes: 015x is always 11 digits, 016x/017x 10 or 11.
 _MOBILE_11 = ("15",)
 _MOBILE_10_11 = ("160", "162", "163", "17")

@@ -7,6 +7,7 @@ Exit codes: 0 ok, 1 runtime failure (charts cannot be written), 2 bad input
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import json
 import math
 import sys
@@ -21,18 +22,21 @@ from rich.table import Table
 
 from cliutil import EXIT_BAD_INPUT, EXIT_FAILURE, EXIT_OK, default_config_path
 from metrics.servicelevel import PER_HOME_VIEW
+from router.config import Config
 from router.configload import load_config
-from router.confignodes import ConfigError
+from router.confignodes import ConfigError, decode_text
 from router.numbering import OrtsnetzTable
 from sim.engine import NATIONAL, DecisionMismatch, SimReport, simulate
 from sim.erlang import ErlangResult, agents_for, erlang
 from sim.loadcli import add_load
 from sim.national import national_network, render_config
 from sim.scenario import Scenario
-from sim.scenarioload import load_scenario
+from sim.scenarioload import load_scenario, load_scenario_text, sample_names, sample_path
 from sim.staffing.cli import add_staff
 
 _SHOWN_FLOWS = 15
+# A file argument that means standard input.
+STDIN = "-"
 T = TypeVar("T")
 
 SubParsers = argparse._SubParsersAction
@@ -55,7 +59,13 @@ def add_parser(sub: SubParsers[argparse.ArgumentParser]) -> None:
         "national: offered, answered, service level, average speed of answer, abandonment, "
         "occupancy, overflow between centers, off-hours calls.",
     )
-    run.add_argument("scenario", type=Path, metavar="SCENARIO", help="scenario file (YAML)")
+    run.add_argument(
+        "scenario",
+        type=Path,
+        metavar="SCENARIO",
+        help="scenario file (YAML; - reads standard input), or a shipped one by name "
+        "(normal-day, monday-peak, holiday-nw, national-week)",
+    )
     run.add_argument("--seed", type=int, default=0, metavar="N", help="random seed (default 0)")
     run.add_argument("--json", action="store_true", help="print the report as one JSON object")
     run.add_argument("--plot", type=Path, metavar="DIR", help="write PNG charts into DIR")
@@ -138,15 +148,40 @@ def load_or_report(path: Path, load: Callable[[], T]) -> T | None:
 
 
 def load_scenario_arg(path: Path, config: Path | None) -> Scenario | None:
-    """Load a scenario named on the command line; ``None`` after printing its problems."""
+    """Load a scenario named on the command line; ``None`` after printing its problems.
+
+    ``-`` reads it from standard input (relative paths in it from the working
+    directory); a name that is no file but a shipped sample's (``normal-day``)
+    is that sample, so an installed lotse runs them from any directory.
+    """
     table = OrtsnetzTable.load()
     config_path: Path = config or default_config_path()
-    return load_or_report(
-        path,
-        lambda: load_scenario(
-            path, table=table, config=lambda: load_config(config_path, table=table)
-        ),
-    )
+
+    def network() -> Config:
+        return load_config(config_path, table=table)
+
+    if str(path) == STDIN:
+        return load_or_report(
+            path,
+            lambda: load_scenario_text(
+                decode_text(sys.stdin.buffer.read(), "<stdin>"),
+                "<stdin>",
+                base_dir=Path.cwd(),
+                table=table,
+                config=network,
+            ),
+        )
+    if not path.exists():
+        sample = sample_path(str(path))
+        if sample is None:
+            print(
+                f"{path}: cannot read: no such file (shipped scenarios: "
+                f"{', '.join(sample_names())})",
+                file=sys.stderr,
+            )
+            return None
+        path = sample
+    return load_or_report(path, lambda: load_scenario(path, table=table, config=network))
 
 
 def report_console(width: int) -> Console:
@@ -154,6 +189,17 @@ def report_console(width: int) -> Console:
     out = Console()
     # Pipes and files get the whole table, not 80 columns of wrapped names.
     return out if out.is_terminal else Console(width=width)
+
+
+def plot_extra_missing(plot: Path | None) -> bool:
+    """``--plot`` without matplotlib: say which extra brings it (before any work is done)."""
+    if plot is None or importlib.util.find_spec("matplotlib") is not None:
+        return False
+    print(
+        "--plot needs matplotlib, which this installation lacks: pip install 'lotse[plot]'",
+        file=sys.stderr,
+    )
+    return True
 
 
 def write_charts(directory: Path, write: Callable[[Path], list[Path]], err: Console) -> int:
@@ -171,6 +217,8 @@ def write_charts(directory: Path, write: Callable[[Path], list[Path]], err: Cons
 def run_command(args: argparse.Namespace) -> int:
     """``lotse sim run``."""
     err = Console(stderr=True)
+    if plot_extra_missing(args.plot):
+        return EXIT_FAILURE
     scenario = load_scenario_arg(args.scenario, args.config)
     if scenario is None:
         return EXIT_BAD_INPUT

@@ -5,7 +5,9 @@ Like ``config.yaml``, a scenario is refused whole, with every problem listed as
 
     name: Normal Tuesday                 # required
     description: free text
-    network: ../../config.yaml           # the configuration, relative to this file;
+    network: demo                        # the demo network shipped with lotse; or a
+                                         # configuration file relative to this one
+                                         # (./demo for a file called demo);
                                          # or {national: {seed: 115}} (sim.national)
     start: 2026-11-24                    # first local day (required)
     days: 1
@@ -41,6 +43,7 @@ import fnmatch
 from collections.abc import Callable, Mapping
 from dataclasses import replace
 from datetime import date
+from importlib.resources import files
 from pathlib import Path
 
 from yaml.nodes import MappingNode, Node, ScalarNode
@@ -49,6 +52,7 @@ from router.config import Center, Config
 from router.configload import load_config
 from router.confignodes import ConfigError, NodeReader, Problem, compose, decode_text, did_you_mean
 from router.configvalues import parse_date
+from router.data import demo_network_path
 from router.numbering import OrtsnetzTable
 from router.opening import OpeningHours
 from sim.erlang import agents_for
@@ -96,6 +100,28 @@ _MAX_DAYS = 366
 
 
 Network = Config | Callable[[], Config] | None
+
+# ``network: demo``: the demo network shipped inside the package.
+DEMO = "demo"
+# The sample scenarios shipped inside the package (``sim/scenarios/*.yaml``).
+_SAMPLES = "scenarios"
+_SUFFIX = ".yaml"
+
+
+def sample_names() -> list[str]:
+    """The sample scenarios shipped with lotse, by name (``normal-day``)."""
+    folder = files("sim").joinpath(_SAMPLES)
+    names = (entry.name for entry in folder.iterdir())
+    return sorted(name.removesuffix(_SUFFIX) for name in names if name.endswith(_SUFFIX))
+
+
+def sample_path(name: str) -> Path | None:
+    """The shipped scenario called ``name`` (with or without ``.yaml``), if there is one."""
+    stem = name.removesuffix(_SUFFIX)
+    if stem not in sample_names():
+        return None
+    # Installed as files (wheel or checkout), never zipped: a real path for FILE:LINE.
+    return Path(str(files("sim").joinpath(_SAMPLES, stem + _SUFFIX)))
 
 
 def load_scenario(
@@ -212,7 +238,9 @@ class _Loader:
         text = self.r.text(node, "network", "a configuration file name")
         if text is None:
             return None
-        path = self.base_dir / text
+        # "demo" is the demo network inside the package: a shipped scenario
+        # names it so, and runs the same from a checkout or an installed wheel.
+        path = demo_network_path() if text == DEMO else self.base_dir / text
         try:
             return load_config(path, table=self.table)
         except OSError as err:

@@ -51,11 +51,12 @@ def _run(args: argparse.Namespace) -> int:
         now = parse_at(args.at, router.tz)
         snapshot = load_snapshot(args.state) if args.state else Snapshot()
         visited = _parse_visited(args.visited, router)
+        numbers = numbers_from(args.numbers)
     except StateFileError as err:
         return report_bad_input(BadInput(str(err)))
     except BadInput as err:
         return report_bad_input(err)
-    for number in numbers_from(args.numbers):
+    for number in numbers:
         call = Call(number, args.dialed, args.postal_code, visited)
         decision = decide(call, now, snapshot, router)
         if args.json:

@@ -39,7 +39,12 @@ def add_staff(sim_sub: SubParsers[argparse.ArgumentParser]) -> None:
         "half hour and corrects by simulation (overflow lets some centers need fewer agents, "
         "their partners more). The plan is written in the scenario's own agents: format.",
     )
-    staff.add_argument("scenario", type=Path, metavar="SCENARIO", help="scenario file (YAML)")
+    staff.add_argument(
+        "scenario",
+        type=Path,
+        metavar="SCENARIO",
+        help="scenario file (YAML; - reads standard input), or a shipped one by name",
+    )
     staff.add_argument(
         "--target", type=float, metavar="X", help="service level to keep (default: scenario's)"
     )
@@ -92,10 +97,12 @@ def staff_command(args: argparse.Namespace) -> int:
     """``lotse sim staff``."""
     from rich.console import Console
 
-    from sim.cli import load_scenario_arg, report_console, write_charts
+    from sim.cli import load_scenario_arg, plot_extra_missing, report_console, write_charts
     from sim.staffing.search import Rules
 
     err = Console(stderr=True)
+    if plot_extra_missing(args.plot):
+        return EXIT_FAILURE
     scenario = load_scenario_arg(args.scenario, args.config)
     if scenario is None:
         return EXIT_BAD_INPUT

@@ -142,3 +142,32 @@ def test_help_on_every_level(capsys: pytest.CaptureFixture[str]) -> None:
             main([*argv, "--help"])
         assert exit_info.value.code == 0
         assert "usage: lotse" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("number", ["hello", "12345abc", "0421 12+34", "+", "()"])
+def test_route_refuses_what_is_no_phone_number(
+    capsys: pytest.CaptureFixture[str], number: str
+) -> None:
+    code, out, err = run(capsys, "route", "--config", CONFIG, "0421 1234567", number)
+    assert code == 2
+    assert out == ""  # nothing routed before the whole input is checked
+    assert err.startswith("NUMBER 2: ")
+    assert "1234567" not in err
+
+
+@pytest.mark.parametrize(
+    "number", ["+49 421 1234567", "0421/123-4567", "(0421) 1234567", "anonymous"]
+)
+def test_route_takes_the_written_forms_of_a_number(
+    capsys: pytest.CaptureFixture[str], number: str
+) -> None:
+    assert run(capsys, "route", "--config", CONFIG, "--at", "2026-11-24T10:00", number)[0] == 0
+
+
+def test_route_refuses_a_bad_number_read_from_stdin(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("sys.stdin", io.StringIO("0421 1234567\nhello\n"))
+    code, out, err = run(capsys, "route", "--config", CONFIG, "-")
+    assert (code, out) == (2, "")
+    assert "NUMBER 2: character 1 ('h')" in err
