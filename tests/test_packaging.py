@@ -8,6 +8,7 @@ pieces it relies on honest in the checkout.
 from __future__ import annotations
 
 import ast
+import fnmatch
 import importlib.metadata
 import io
 import json
@@ -18,7 +19,6 @@ import tomllib
 from pathlib import Path
 
 import pytest
-from setuptools import find_packages
 
 from lotse.cli import main
 from router.data import demo_network_path
@@ -92,8 +92,19 @@ def test_every_declared_dependency_is_pinned_alike_in_the_lock() -> None:
 
 def test_the_wheel_holds_only_the_products_packages() -> None:
     find = PYPROJECT["tool"]["setuptools"]["packages"]["find"]
-    packages = find_packages(str(ROOT), include=find["include"], exclude=find["exclude"])
-    assert {p.split(".")[0] for p in packages} == set(PRODUCT)
+    # setuptools' rule: a directory with __init__.py, kept by include, dropped by exclude.
+    packages = {
+        ".".join(init.parent.relative_to(ROOT).parts)
+        for init in ROOT.glob("*/**/__init__.py")
+        if ".venv" not in init.parts
+    }
+    kept = {
+        p
+        for p in packages
+        if any(fnmatch.fnmatchcase(p, pat) for pat in find["include"])
+        and not any(fnmatch.fnmatchcase(p, pat) for pat in find["exclude"])
+    }
+    assert {p.split(".")[0] for p in kept} == set(PRODUCT)
 
 
 def test_the_packaged_demo_network_is_the_top_level_config() -> None:
