@@ -42,6 +42,7 @@ from lotse.livestate import LiveState
 from lotse.queuelog.follow import QueueLogFollower
 from lotse.routing_service import RoutingRequest, RoutingService
 from metrics.control import ControlMetrics
+from metrics.journal import watch_journal
 from metrics.registry import CenterOpenCollector, LotseMetrics, QueueStateCollector
 from router.callback import offer_for
 from router.config import Config, Endpoint
@@ -171,6 +172,7 @@ class Controller:
         self.control_metrics.show_config(config.sha256)
         self.drift = DialplanDrift(self.control_metrics, config.sha256, config.source)
         self.journal = journal
+        watch_journal(self.registry, journal.stats)
         table = self.router.table
         self.tracker = CallTracker(
             config,
@@ -543,7 +545,6 @@ class Controller:
         last_purge = self._mono()
         while True:
             await asyncio.sleep(1.0)
-            self.metrics.journal_lag.set(self.journal.lag_s())
             if self._mono() - last_purge >= PURGE_INTERVAL_S:
                 last_purge = self._mono()
                 purged = await self.journal.purge(self._wall_clock())

@@ -268,16 +268,6 @@ class LotseMetrics:
             "AMI events the live state or the call tracker failed to apply (skipped; a bug)",
             registry=r,
         )
-        self.journal_lag = Gauge(
-            "lotse_journal_write_lag_seconds",
-            "Age of the oldest journal record not yet written",
-            registry=r,
-        )
-        self.journal_dropped = Counter(
-            "lotse_journal_dropped_total",
-            "Journal records dropped because the queue was full",
-            registry=r,
-        )
         self._init_labels()
 
     def follow_centers(self, centers: Iterable[str]) -> None:

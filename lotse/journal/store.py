@@ -14,7 +14,7 @@ Durability (the promise the README states): the file runs in WAL mode with
 fsynced to the write-ahead log. A SIGKILL or a power cut therefore loses only
 records still in the in-memory queue: at most ``flush_interval_s`` (200 ms)
 of them, plus the one batch whose commit was under way, as long as the writer
-keeps up (``lag_s``; the metric ``lotse_journal_write_lag_seconds`` and its
+keeps up (``lag_s``; the metric ``lotse_journal_lag_seconds`` and its
 alert say when it does not). The fsync costs one disk flush per batch, at most
 a few per second at 115 rates; WAL keeps readers (``lotse report``) off the
 writer's back and the file is never corrupted by a crash.
@@ -31,8 +31,8 @@ import sqlite3
 import threading
 import time
 from collections import deque
-from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from os import PathLike
 from pathlib import Path
@@ -95,13 +95,25 @@ FROM calls WHERE ended_at IS NULL ORDER BY arrived_at
 
 @dataclass(frozen=True, slots=True)
 class JournalStats:
-    """Counters for the metrics: records waiting, written, dropped, unwritable; commits."""
+    """Counters for the metrics (:mod:`metrics.journal`) and the closing log line.
+
+    ``pending``: records waiting in memory; ``failed``: records refused for
+    themselves (a bug, never retried); ``failures``: failed writes to the
+    file by reason; ``spooled``: records that went to the spool;
+    ``spool_records``: those not yet replayed; ``lag_s``: age of the oldest
+    record not yet in the file; ``healthy``: the file takes writes.
+    """
 
     pending: int
     written: int
     dropped: int
     failed: int
     transactions: int
+    spooled: int = 0
+    spool_records: int = 0
+    failures: Mapping[str, int] = field(default_factory=dict)
+    lag_s: float = 0.0
+    healthy: bool = True
 
 
 class Journal:
@@ -142,6 +154,8 @@ class Journal:
         self._dropped = 0
         self._failed = 0
         self._transactions = 0
+        self._failures: dict[str, int] = {}
+        self._healthy = True
         self._last_warning: dict[str, datetime] = {}
         self._writer: asyncio.Task[None] | None = None
 
@@ -288,13 +302,23 @@ class Journal:
         return max(0.0, (self._clock() - oldest).total_seconds())
 
     def stats(self) -> JournalStats:
-        """Current counters (records pending, written, dropped, failed; transactions)."""
+        """Current counters and state (see :class:`JournalStats`).
+
+        Safe to call from the metrics server's thread: it only reads.
+        """
+        try:
+            lag = self.lag_s()
+        except IndexError:  # the writer took the last record meanwhile
+            lag = 0.0
         return JournalStats(
             pending=len(self._pending),
             written=self._written,
             dropped=self._dropped,
             failed=self._failed,
             transactions=self._transactions,
+            failures=dict(self._failures),
+            lag_s=lag,
+            healthy=self._healthy,
         )
 
     async def flush(self) -> None:
@@ -419,6 +443,7 @@ class Journal:
             )
         except sqlite3.Error as err:
             # Nothing to roll back: a failed autocommit statement undoes itself.
+            self._count_failure(err)
             if len(batch) > 1:
                 for one in batch:
                     await self._write_batch([one])
@@ -427,6 +452,24 @@ class Journal:
             return
         self._transactions += 1
         self._written += len(batch)
+        self._set_healthy(True, None)
+
+    def _count_failure(self, err: sqlite3.Error) -> str:
+        reason = failure_reason(err)
+        self._failures[reason] = self._failures.get(reason, 0) + 1
+        if reason != "record":
+            self._set_healthy(False, err)
+        return reason
+
+    def _set_healthy(self, healthy: bool, err: sqlite3.Error | None) -> None:
+        """Log the journal file's state once per change, not once per record."""
+        if healthy == self._healthy:
+            return
+        self._healthy = healthy
+        if healthy:
+            log.warning("journal %s: the file takes writes again", self._label)
+        else:
+            log.error("journal %s: cannot write to the file: %s", self._label, err)
 
     def _unwritable(self, rec: Record, err: Exception) -> None:
         self._failed += 1
@@ -451,6 +494,38 @@ class Journal:
         if last is None or now - last >= _WARN_INTERVAL:
             self._last_warning[key] = now
             log.warning(msg, *args)
+
+
+# SQLite's primary result codes (the low byte of the extended code).
+_REASONS = {
+    13: "full",  # SQLITE_FULL (also a file size limit: EFBIG)
+    8: "readonly",  # SQLITE_READONLY
+    3: "readonly",  # SQLITE_PERM
+    10: "io",  # SQLITE_IOERR (an immutable -wal: EPERM on write)
+    14: "io",  # SQLITE_CANTOPEN
+    15: "io",  # SQLITE_PROTOCOL
+    11: "corrupt",  # SQLITE_CORRUPT
+    26: "corrupt",  # SQLITE_NOTADB
+    5: "locked",  # SQLITE_BUSY
+    6: "locked",  # SQLITE_LOCKED
+    1: "record",  # SQLITE_ERROR: the statement failed on its values
+    18: "record",  # SQLITE_TOOBIG
+    19: "record",  # SQLITE_CONSTRAINT
+    20: "record",  # SQLITE_MISMATCH
+    25: "record",  # SQLITE_RANGE
+}
+
+
+def failure_reason(err: sqlite3.Error) -> str:
+    """Why a write failed, as a label of ``lotse_journal_write_failures_total``.
+
+    Every reason but ``record`` is the file's trouble, not the record's: the
+    same record may be written later.
+    """
+    code = getattr(err, "sqlite_errorcode", None)
+    if not isinstance(code, int):
+        return "other"
+    return _REASONS.get(code & 0xFF, "other")
 
 
 async def _configure(conn: aiosqlite.Connection, label: str) -> None:
@@ -546,7 +621,7 @@ def _yield_cpu_to_routing(conn: aiosqlite.Connection, label: str) -> None:
     shows as answer latency: with bench/agi.py, p90 1.7 ms at SCHED_IDLE
     against 3.5–4 ms at normal priority. If the CPU stays saturated, writes
     wait; the bounded queue then drops records, counted, and
-    ``lotse_journal_write_lag_seconds`` raises its alert.
+    ``lotse_journal_lag_seconds`` raises its alert.
     """
     # aiosqlite runs each connection on a thread of its own; no public name for it.
     thread = getattr(conn, "_thread", None)

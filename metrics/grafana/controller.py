@@ -69,17 +69,19 @@ def build(settings: Settings) -> dashboard.Dashboard:
     )
     d = d.with_panel(
         big_number(
-            "Journal write lag",
-            "Age of the oldest call-journal record not yet written to SQLite.",
-            [Query("max(lotse_journal_write_lag_seconds)")],
+            "Journal lag",
+            "Age of the oldest call-journal record not yet committed to the journal file "
+            "(waiting in memory or in the spool). Normally well under a second.",
+            [Query("max(lotse_journal_lag_seconds)")],
             unit="s",
-            steps=thresholds((None, "green"), (10, "orange"), (60, "red")),
+            steps=thresholds((None, "green"), (1, "orange"), (10, "red")),
         )
     )
     d = d.with_panel(
         big_number(
             "Journal records dropped today",
-            "Records lost because the journal's queue was full.",
+            "Records lost because the journal's queue and its spool were full; "
+            "recover the calls from Asterisk's queue_log (lotse journal import-queue-log).",
             [Query(f"sum(increase(lotse_journal_dropped_total[{TODAY}]))", instant=True)],
             steps=thresholds((None, "green"), (1, "red")),
             decimals=0,
@@ -153,9 +155,9 @@ def build(settings: Settings) -> dashboard.Dashboard:
     )
     d = d.with_panel(
         timeseries(
-            "Journal write lag",
-            "Age of the oldest unwritten journal record.",
-            [Query("max(lotse_journal_write_lag_seconds)", "lag")],
+            "Journal lag",
+            "Age of the oldest journal record not yet in the journal file.",
+            [Query("max(lotse_journal_lag_seconds)", "lag")],
             unit="s",
         )
     )

@@ -10,7 +10,9 @@ import pytest
 from prometheus_client import CollectorRegistry, generate_latest
 
 from lotse.callbacks import CallbackMetrics
+from lotse.journal.store import JournalStats
 from metrics.control import ControlMetrics
+from metrics.journal import watch_journal
 from metrics.registry import CenterOpenCollector, LotseMetrics, QueueStateCollector
 from router.config import Config
 from router.configload import load_config
@@ -43,6 +45,7 @@ def exposition(config: Config, at: datetime | None = None) -> str:
         callbacks = CallbackMetrics(registry, list(config.centers))
         # One request open, so the deadline gauge has a sample as in operation.
         callbacks.deadline_left.labels(next(iter(config.centers))).set(3600)
+    watch_journal(registry, lambda: JournalStats(0, 0, 0, 0, 0))
     return generate_latest(registry).decode()
 
 
