@@ -255,6 +255,7 @@ class AmiSession:
         protocol.factory = manager
         manager.protocol = protocol
         self._protocol = protocol
+        self._batch = []  # nothing of an earlier connection that never logged in
         self.connects += 1
         try:
             await self._login()
@@ -263,7 +264,11 @@ class AmiSession:
             return f"login failed: {err}", False
         self.logged_in = True
         log.info("ami.logged_in", host=self.host, port=self.port, user=self._username)
-        self._sink([Connected(protocol.parser.banner or "")])
+        # Asterisk 22 sends FullyBooted right behind the Login response, often in
+        # the same read (capture ami-answered.txt); it was held back by _flush so
+        # that the session's events follow its Connected marker, in wire order.
+        held, self._batch = self._batch, []
+        self._sink([Connected(protocol.parser.banner or ""), *held])
         pinger = loop.create_task(self._keepalive(), name="ami-keepalive")
         try:
             await self._lost_event.wait()
@@ -310,10 +315,10 @@ class AmiSession:
         for p in pending.values():
             if not p.future.done():
                 p.future.set_exception(AmiDisconnected(reason))
-        was_logged_in, self.logged_in = self.logged_in, False
-        if was_logged_in and not self._stopping:
+        if self.logged_in and not self._stopping:
             self._flush()
             self._sink([Disconnected(reason)])
+        self.logged_in = False
         self._lost_event.set()
 
     # --- actions ---------------------------------------------------------------
@@ -420,8 +425,9 @@ class AmiSession:
         self._batch.append(event)
 
     def _flush(self) -> None:
-        """Hand the events of the read just parsed to the sink."""
-        if self._batch:
+        """Hand the events of the read just parsed to the sink (once logged in:
+        what arrives with the Login response waits for the Connected marker)."""
+        if self._batch and self.logged_in:
             batch, self._batch = self._batch, []
             self._sink(batch)
 

@@ -9,7 +9,7 @@ from collections.abc import AsyncIterator, Callable
 import pytest
 
 from ami.codec import Message, encode
-from ami.events import QueueCallerJoin
+from ami.events import FullyBooted, QueueCallerJoin
 from ami.session import (
     AmiActionFailed,
     AmiActionTimeout,
@@ -61,6 +61,33 @@ async def test_md5_login_never_sends_the_secret(peer: Peer) -> None:
     login = next(a for a in peer.actions if a.name == "Login")
     assert login.get("AuthType") == "MD5" and login.get("Secret") is None
     assert all(SECRET not in v for a in peer.actions for _, v in a.headers)
+    await session.stop()
+
+
+async def test_fully_booted_sent_with_the_login_answer_follows_connected(peer: Peer) -> None:
+    # Asterisk 22.10.1 sends FullyBooted right behind the Login response
+    # (capture ami-answered.txt); in one write here, so both arrive in one read.
+    async def login(msg: Message, writer: asyncio.StreamWriter) -> None:
+        writer.write(
+            encode([("Response", "Success"), ("ActionID", msg.action_id or "")])
+            + encode(
+                [
+                    ("Event", "FullyBooted"),
+                    ("Privilege", "system,all"),
+                    ("Uptime", "22"),
+                    ("LastReload", "22"),
+                    ("Status", "Fully Booted"),
+                ]
+            )
+        )
+        await writer.drain()
+
+    peer.on_action["Login"] = login
+    sink: list[object] = []
+    session = session_for(peer.port, sink)
+    session.start()
+    await wait_for(lambda: any(isinstance(e, FullyBooted) for e in sink))
+    assert [type(e) for e in sink] == [Connected, FullyBooted]
     await session.stop()
 
 
