@@ -79,6 +79,19 @@ def split_visited(arg: str) -> tuple[str, ...]:
 # The static fallback announces itself with UserEvent(LotseFallback,Center:…,Reason:…)
 # so the controller can count calls it did not route; the reasons it gives:
 FALLBACK_USER_EVENT = "LotseFallback"
+# ... and writes its own lines into Asterisk's queue_log with QueueLog(), so a
+# call it handled while no controller listened (the UserEvent went nowhere) is
+# still counted once the controller reads the file: every call of the static
+# fallback, queued or only announced. The "queue" of these lines is the
+# fallback's context, not a queue; the agent is NONE (app_queue's "no member").
+FALLBACK_QUEUE_LOG_QUEUE = "lotse-fallback"
+#: A call the static fallback routed: data ``center|reason`` (center empty for
+#: a region no center serves; no caller number, as in every event lotse makes).
+FALLBACK_QUEUE_LOG_ROUTED = "LOTSEFALLBACK"
+#: The static fallback plays a final announcement: data ``center|kind|sound``
+#: (kind ``offhours``, ``busy`` or ``unconnected``).
+FALLBACK_QUEUE_LOG_ANNOUNCED = "LOTSEANNOUNCE"
+FALLBACK_ANNOUNCE_KINDS = ("offhours", "busy", "unconnected")
 FALLBACK_REASONS = (
     "agi-failure",  # AGISTATUS was not SUCCESS: controller down or refused
     "no-action",  # the controller closed without setting LOTSE_ACTION

@@ -24,6 +24,14 @@ event (``apps/app_queue.c``, Asterisk 22)::
     RINGCANCELED      ring time in ms
     QUEUESTART        (empty)
 
+and the lines lotse's static fallback writes itself with app_queue's
+``QueueLog(queuename,uniqueid,agent,event[,additionalinfo])`` (the file
+backend writes ``TIME|uniqueid|queuename|agent|event|additionalinfo``, the
+additional info as given, so its ``|`` separate data fields)::
+
+    LOTSEFALLBACK     center|reason                    (queue lotse-fallback)
+    LOTSEANNOUNCE     center|kind|sound                (queue lotse-fallback)
+
 A line is at most 8 KiB (Asterisk's buffer). The reader here never raises on
 what it finds in the file: a line that is no queue_log line is *bad*, a
 well-formed line with an event this module does not know is *unknown*; both
@@ -41,6 +49,8 @@ import re
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
+from ami.contract import FALLBACK_QUEUE_LOG_ANNOUNCED, FALLBACK_QUEUE_LOG_ROUTED
+
 # Events of one caller's journey through the queues, and the data fields each
 # needs at least (more may follow: a caller name, a transfer's details).
 JOURNEY_EVENTS: dict[str, int] = {
@@ -54,6 +64,12 @@ JOURNEY_EVENTS: dict[str, int] = {
     "EXITWITHKEY": 4,
     "ATTENDEDTRANSFER": 4,
     "BLINDTRANSFER": 5,
+}
+
+# The static fallback's own lines (dialplans/fallback.py), with their data fields.
+FALLBACK_EVENTS: dict[str, int] = {
+    FALLBACK_QUEUE_LOG_ROUTED: 2,
+    FALLBACK_QUEUE_LOG_ANNOUNCED: 3,
 }
 
 # Events Asterisk writes that tell nothing about where a call went or how it
@@ -85,6 +101,8 @@ OTHER_EVENTS: frozenset[str] = frozenset(
         "INFO",
     }
 )
+
+_KNOWN = frozenset(JOURNEY_EVENTS) | frozenset(FALLBACK_EVENTS) | OTHER_EVENTS
 
 # Asterisk's buffer is 8 KiB; anything much longer is not a queue_log line,
 # and a "line" without a newline that long must not be buffered forever.
@@ -160,14 +178,14 @@ def parse_line(text: str) -> QueueLogLine:
 
 
 def _check_data(line: QueueLogLine) -> None:
-    need = JOURNEY_EVENTS.get(line.event)
+    need = JOURNEY_EVENTS.get(line.event, FALLBACK_EVENTS.get(line.event))
     if need is None:
         return
     if line.callid == "NONE":
         raise LineError(f"{line.event} without a call id")
     if len(line.data) < need:
         raise LineError(f"{line.event} with {len(line.data)} data fields, needs {need}")
-    for index in _NUMERIC[line.event]:
+    for index in _NUMERIC.get(line.event, ()):
         if not (line.data[index].isascii() and line.data[index].isdigit()):
             raise LineError(f"{line.event}: data field {index % len(line.data) + 1} is no number")
 
@@ -221,7 +239,7 @@ def parse_chunk(data: bytes) -> Chunk:
         except LineError:
             chunk.bad += 1
             continue
-        if line.event in JOURNEY_EVENTS or line.event in OTHER_EVENTS:
+        if line.event in _KNOWN:
             chunk.lines.append(line)
         else:
             chunk.unknown += 1

@@ -18,14 +18,17 @@ Entered at ``lotse-fallback,s,1`` whenever the controller cannot be trusted
     postal      the controlled path's Read() loop (route.read_postal_code) → plz
     plz         five digits: exact code (lotse-fallback-postal), range, longest
                 prefix → home; none matches → unconnected; unusable → fallback center
-    unconnected per ``unconnected``: the announcement, or home = fallback center
-    home-<id>   __LOTSE_HOME=<id>, UserEvent(LotseFallback,Center:<id>,Reason:…);
+    unconnected per ``unconnected``: the announcement (QueueLog LOTSEFALLBACK and
+                LOTSEANNOUNCE without a center), or home = fallback center
+    home-<id>   __LOTSE_HOME=<id>, UserEvent(LotseFallback,Center:<id>,Reason:…),
+                QueueLog(…,LOTSEFALLBACK,<id>|reason);
                 candidates = home, its overflow chain, its off-hours chain,
                 the fallback center (each once) → next
     next        pop the next candidate not already visited → center-<id>;
                 none left → final queue at the last queue tried, else the
                 all-busy announcement (some center was open) or the home's
-                off-hours announcement (all closed); Hangup
+                off-hours announcement (all closed), each after
+                QueueLog(…,LOTSEANNOUNCE,<home>|busy/offhours|sound); Hangup
     center-<id> closed day (lotse-fallback-closed,<id>-YYYYMMDD) → next;
                 GotoIfTime(hours,…,tz) → open; nobody logged in → next;
                 → queue with the center's queue and timeout
@@ -142,7 +145,10 @@ def _fallback_context(config: Config) -> Context:
         FALLBACK_CONTEXT,
         doc=(
             "Static fallback: routes by Ortsnetz and opening hours without the controller.\n"
-            f"Counted by the controller through UserEvent {USER_EVENT} (center id and reason only)."
+            f"Counted by the controller through UserEvent {USER_EVENT} (center id and reason\n"
+            "only) and, also while it is down, through its own queue_log lines (QueueLog,\n"
+            f"queue {c.FALLBACK_QUEUE_LOG_QUEUE}: {c.FALLBACK_QUEUE_LOG_ROUTED}, "
+            f"{c.FALLBACK_QUEUE_LOG_ANNOUNCED})."
         ),
     )
     _start(ctx, config)
@@ -263,8 +269,12 @@ def _unknown(ctx: Context, config: Config) -> None:
     ctx.blank()
     ctx.note("A region no center serves (unconnected).")
     if config.unconnected is UnconnectedMode.ANNOUNCEMENT:
-        ctx.exten("unconnected", "Answer()")
-        ctx.same(f"Playback({checked('sound name', config.unconnected_announcement)})")
+        sound = checked("sound name", config.unconnected_announcement)
+        ctx.note("No home: the queue_log lines name no center.")
+        ctx.exten("unconnected", _queue_log_routed(""))
+        ctx.same(_queue_log_announced("", "unconnected", sound))
+        ctx.same("Answer()")
+        ctx.same(f"Playback({sound})")
         ctx.same("Hangup()")
     else:
         ctx.exten("unconnected", f"Goto({home},1)")
@@ -283,6 +293,31 @@ def _goto_ortsnetz(code: str, also: str = "") -> str:
     return f"GotoIf({cond}?{ORTSNETZ_CONTEXT},{code},1)"
 
 
+def _queue_log(event: str, info: str) -> str:
+    """app_queue's QueueLog(): a line of the fallback's own in Asterisk's queue_log.
+
+    The file backend writes ``TIME|${UNIQUEID}|lotse-fallback|NONE|EVENT|info``
+    (``ast_queue_log``), ``info`` as given, so its ``|`` separate data fields.
+    ``info`` holds center ids, reasons and sound names only: no quote or
+    backslash (Asterisk's argument parser would remove them).
+    """
+    return f"QueueLog({c.FALLBACK_QUEUE_LOG_QUEUE},{_var('UNIQUEID')},NONE,{event},{info})"
+
+
+def _queue_log_routed(center: str) -> str:
+    """``LOTSEFALLBACK center|reason``: the call is the fallback's.
+
+    No caller number: the dialplan hands it to no event or log line (a queued
+    call's ENTERQUEUE, Asterisk's own line, brings the Ortsnetz to the journal).
+    """
+    return _queue_log(c.FALLBACK_QUEUE_LOG_ROUTED, f"{center}|{_var(VAR_FALLBACK_REASON)}")
+
+
+def _queue_log_announced(center: str, kind: str, sound: str) -> str:
+    """``LOTSEANNOUNCE center|kind|sound``: the call ends with this announcement."""
+    return _queue_log(c.FALLBACK_QUEUE_LOG_ANNOUNCED, f"{center}|{kind}|{sound}")
+
+
 def _home(ctx: Context, config: Config, center: Center) -> None:
     cid = checked("center id", center.id)
     chain = candidates(config, cid)
@@ -290,6 +325,7 @@ def _home(ctx: Context, config: Config, center: Center) -> None:
         checked("center id", other)
     ctx.exten(f"home-{cid}", f"Set({c.VAR_HOME}={cid})")
     ctx.same(f"UserEvent({USER_EVENT},Center:{cid},Reason:{_var(VAR_FALLBACK_REASON)})")
+    ctx.same(_queue_log_routed(cid))
     ctx.same(f"Set({VAR_GREETING}={checked('sound name', center.greeting)})")
     ctx.same(f"Set({VAR_OFFHOURS}={checked('sound name', center.offhours_announcement)})")
     ctx.same(f"Set({VAR_CANDIDATES}={c.join_visited(chain)})")
@@ -311,11 +347,15 @@ def _next(ctx: Context, config: Config) -> None:
     ctx.same(f'GotoIf($["{_var(VAR_LAST)}" != ""]?queue,final)', label="exhausted")
     ctx.note("Some center open, or the call was queued before: busy, not closed.")
     ctx.same(f'GotoIf($["{_var(VAR_SAW_OPEN)}" = "1" | "{_var(c.DIALPLAN_VISITED)}" != ""]?busy)')
+    home = _var(c.DIALPLAN_HOME)
+    ctx.same(_queue_log_announced(home, "offhours", _var(VAR_OFFHOURS)))
     ctx.same("Answer()")
     ctx.same(f"Playback({_var(VAR_OFFHOURS)})")
     ctx.same("Hangup()")
-    ctx.same("Answer()", label="busy")
-    ctx.same(f"Playback({checked('sound name', config.all_busy_announcement)})")
+    busy = checked("sound name", config.all_busy_announcement)
+    ctx.same(_queue_log_announced(home, "busy", busy), label="busy")
+    ctx.same("Answer()")
+    ctx.same(f"Playback({busy})")
     ctx.same("Hangup()")
 
 

@@ -23,7 +23,7 @@ from ami import contract
 from ami.agi_protocol import AgiRequest
 from ami.fastagi import AgiMalformed
 from ami.routing import call_from_request, reply_for
-from dialplans.engine import Flow, Interpreter, QueueArgs, ReadArgs, Step
+from dialplans.engine import Flow, Interpreter, QueueArgs, QueueLogEntry, ReadArgs, Step
 from dialplans.engine.interp import Execution, Result
 from dialplans.fallback import VAR_GREETING as FALLBACK_GREETING
 from dialplans.route import ENTRY_CONTEXT
@@ -237,6 +237,11 @@ class TraceWorld:
 
     async def wait(self, ex: Execution, seconds: float) -> Result:
         return Flow.CONTINUE
+
+    def queue_log(self, ex: Execution, line: QueueLogEntry) -> None:
+        # The fallback's line carries the caller's digits (as ENTERQUEUE does): never shown.
+        info = _DIGITS.sub("…", line.info)
+        self._event("queue-log", f"{line.event} ({line.queue}) {info}".strip())
 
     def user_event(self, ex: Execution, name: str, body: tuple[tuple[str, str], ...]) -> None:
         if name == contract.FALLBACK_USER_EVENT:

@@ -6,7 +6,8 @@ or the operator's ``--dialplan DIR``); this module supplies the handlers that
 touch the wire: Answer, Playback and Read take virtual time, AGI() asks the
 FastAGI service over TCP (:mod:`standin.agiclient`), Queue() is
 :func:`standin.queueapp.queue_app`, UserEvent goes out over AMI, every
-priority is a ``Newexten`` and every variable set a ``VarSet``.
+priority is a ``Newexten`` and every variable set a ``VarSet``; QueueLog() writes
+to the stand-in's queue_log (:mod:`standin.queuelog`).
 ``QUEUE_MEMBER`` is answered from the stand-in's queues. An AMI Redirect
 moves the channel between priorities or out of a waiting application, as
 ``ast_async_goto`` does; a hangup stops the dialplan before its next
@@ -35,6 +36,7 @@ from dialplans.engine import (
     DialplanRunError,
     Flow,
     QueueArgs,
+    QueueLogEntry,
     ReadArgs,
     Redirect,
     Step,
@@ -191,6 +193,9 @@ class CallWorld:
         if not await self.core.wait(self.call, seconds):
             return self._after_wait()
         return Flow.CONTINUE
+
+    def queue_log(self, ex: Execution, line: QueueLogEntry) -> None:
+        self.core.queue_log.custom(line.queue, line.uniqueid, line.agent, line.event, line.info)
 
     def user_event(self, ex: Execution, name: str, body: tuple[tuple[str, str], ...]) -> None:
         self.core.emitter.user_event(self.call.channel, name, body)

@@ -14,6 +14,12 @@ where app_queue calls ``ast_queue_log``; fields and their order as in
     COMPLETECALLER   (the same, when the caller hung up first)
     ABANDON          CALLID|QUEUE|NONE|ABANDON|position|original position|waittime
     EXITWITHTIMEOUT  CALLID|QUEUE|NONE|EXITWITHTIMEOUT|position|original position|waittime
+    (QueueLog())     UNIQUEID|QUEUENAME|AGENT|EVENT|additional info as given
+
+The last is the dialplan application ``QueueLog()`` (``ql_exec`` →
+``ast_queue_log(queuename, uniqueid, agent, event, "%s", info)``): the info
+goes into the line unchanged, so its ``|`` become separate data fields and
+an empty one leaves the line ending in ``|``.
 
 The time is the stand-in's clock (virtual epoch seconds, whole). Each line is
 flushed at once, as Asterisk does: a reader may see a line being written, but
@@ -72,6 +78,9 @@ class QueueLog:
     def timeout(self, ch: Channel, queue: str, pos: int, opos: int, wait: int) -> None:
         """The Queue() timeout expired; the caller goes on in the dialplan."""
 
+    def custom(self, queue: str, callid: str, agent: str, event: str, info: str) -> None:
+        """A line the dialplan wrote with QueueLog()."""
+
     def close(self) -> None:
         """Close the file."""
 
@@ -127,6 +136,9 @@ class QueueLogFile(QueueLog):
 
     def timeout(self, ch: Channel, queue: str, pos: int, opos: int, wait: int) -> None:
         self._write(ch.uniqueid, queue, NONE, "EXITWITHTIMEOUT", pos, opos, wait)
+
+    def custom(self, queue: str, callid: str, agent: str, event: str, info: str) -> None:
+        self._write(callid, queue, agent, event, *info.split("|"))
 
     def close(self) -> None:
         self._file.close()

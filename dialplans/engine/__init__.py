@@ -3,8 +3,8 @@
 Pure: it parses ``extensions.conf`` text, evaluates ``${…}``/``$[…]`` and
 the dialplan functions the generated files use, and runs the applications;
 everything that touches the world (Queue, AGI, Playback, Read, UserEvent,
-Answer, Wait, the clock, queue membership) is a handler the caller injects
-(:class:`dialplans.engine.interp.Outside`). The Asterisk stand-in runs calls
+QueueLog, Answer, Wait, the clock, queue membership) is a handler the caller
+injects (:class:`dialplans.engine.interp.Outside`). The Asterisk stand-in runs calls
 through it on the wire; ``lotse dialplan trace`` runs it with a pretend world.
 Anything outside the supported subset is an error naming FILE:LINE, never a
 silent skip.
@@ -15,6 +15,7 @@ from dialplans.engine.interp import (
     Interpreter,
     Outside,
     QueueArgs,
+    QueueLogEntry,
     ReadArgs,
     Redirect,
     Step,
@@ -31,6 +32,7 @@ __all__ = [
     "Location",
     "Outside",
     "QueueArgs",
+    "QueueLogEntry",
     "ReadArgs",
     "Redirect",
     "Step",

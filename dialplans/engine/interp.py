@@ -158,6 +158,10 @@ class Outside(Protocol):
         """UserEvent(name,Key:value,…)."""
         ...
 
+    def queue_log(self, ex: Execution, line: QueueLogEntry) -> None:
+        """QueueLog(queuename,uniqueid,agent,event[,additionalinfo]): one queue_log line."""
+        ...
+
 
 @dataclass
 class Execution:
@@ -241,6 +245,7 @@ class Interpreter:
             "WAIT": _wait,
             "SAYDIGITS": _say_digits,
             "USEREVENT": _user_event,
+            "QUEUELOG": _queue_log,
         }
 
     def execution(self, channel: ChannelFacts, variables: Variables, outside: Outside) -> Execution:
@@ -500,4 +505,33 @@ async def _user_event(ex: Execution, data: str) -> Result:
         key, _, value = item.partition(":")
         body.append((key.strip(), value.strip()))
     ex.outside.user_event(ex, name, tuple(body))
+    return Flow.CONTINUE
+
+
+@dataclass(frozen=True, slots=True)
+class QueueLogEntry:
+    """What QueueLog() hands to ``ast_queue_log``: the file backend writes
+    ``TIME|uniqueid|queue|agent|event|info`` with ``info`` as given (its ``|``
+    separate data fields; empty: the line ends in ``|``)."""
+
+    queue: str
+    uniqueid: str
+    agent: str
+    event: str
+    info: str
+
+
+async def _queue_log(ex: Execution, data: str) -> Result:
+    # apps/app_queue.c ql_exec (Asterisk 22): AST_STANDARD_APP_ARGS into five
+    # arguments, the last taking the rest (commas included); the first four
+    # must not be empty, or Asterisk warns and the channel hangs up (-1):
+    # here an error naming FILE:LINE, as every misuse the interpreter finds.
+    args = split_args(data, 5)
+    queue, uniqueid, agent, event = [*args, "", "", ""][:4]
+    if not (queue and uniqueid and agent and event):
+        raise ex.fail(
+            "QueueLog requires arguments (queuename,uniqueid,membername,event[,additionalinfo])"
+        )
+    info = args[4] if len(args) > 4 else ""
+    ex.outside.queue_log(ex, QueueLogEntry(queue, uniqueid, agent, event, info))
     return Flow.CONTINUE

@@ -18,6 +18,7 @@ from dialplans.engine import (
     Flow,
     Interpreter,
     QueueArgs,
+    QueueLogEntry,
     ReadArgs,
     Step,
     load_dialplan,
@@ -108,6 +109,11 @@ class World:
 
     def user_event(self, ex: Execution, name: str, body: tuple[tuple[str, str], ...]) -> None:
         self.log.append(f"event {name} {list(body)}")
+
+    def queue_log(self, ex: Execution, line: QueueLogEntry) -> None:
+        self.log.append(
+            f"queue_log {line.queue}|{line.uniqueid}|{line.agent}|{line.event}|{line.info}"
+        )
 
 
 def run(
@@ -517,3 +523,27 @@ def test_bad_time_specifications(spec: str) -> None:
 def test_bad_time_specification_in_the_dialplan_names_file_and_line() -> None:
     with pytest.raises(DialplanRunError, match=r"^t.conf:2: GotoIfTime"):
         run("[t]\nexten => s,1,GotoIfTime(8-9,*,*,*?x)\n")
+
+
+def test_queue_log_takes_four_arguments_and_the_rest_as_additional_info() -> None:
+    # app_queue's ql_exec: AST_STANDARD_APP_ARGS into five, the last keeps its commas.
+    world, _, ended = run(
+        "[t]\nexten => s,1,QueueLog(lotse-fallback,${UNIQUEID},NONE,LOTSEFALLBACK,bremen|direct)\n"
+        " same => n,QueueLog(q,${UNIQUEID},Anna,NOTE,a,b)\n"
+        " same => n,QueueLog(q,${UNIQUEID},Anna,PAUSE)\n"
+    )
+    assert world.log == [
+        "queue_log lotse-fallback|1.1|NONE|LOTSEFALLBACK|bremen|direct",
+        "queue_log q|1.1|Anna|NOTE|a,b",
+        "queue_log q|1.1|Anna|PAUSE|",
+    ]
+    assert ended.startswith("fell off")
+
+
+@pytest.mark.parametrize(
+    "data", ["", "q,${UNIQUEID},,EV,x", "q,,NONE,EV", ",1,NONE,EV", "q,1,NONE"]
+)
+def test_queue_log_without_its_four_arguments_is_an_error_at_its_line(data: str) -> None:
+    # Asterisk warns "QueueLog requires arguments" and the channel hangs up.
+    with pytest.raises(DialplanRunError, match=r"t\.conf:2: .*QueueLog requires arguments"):
+        run(f"[t]\nexten => s,1,QueueLog({data})\n")

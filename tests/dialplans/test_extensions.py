@@ -225,7 +225,9 @@ def test_no_caller_number_leaks_into_the_dialplan() -> None:
     uses = [line for line in LINES if "CALLERID" in line and not line.startswith(";")]
     assert len(uses) == 2 and "FILTER(0-9+,${CALLERID(num)})" in uses[0]
     assert uses[1] == ' same => n,GotoIf($["${CALLERID(num)}" = ""]?enter)'
-    assert "NoOp(${CALLERID" not in TEXT and "Verbose(" not in TEXT and "Log(" not in TEXT
+    assert "NoOp(${CALLERID" not in TEXT and "Verbose(" not in TEXT
+    # Log() writes to Asterisk's logs; QueueLog() (the fallback's books) carries no number.
+    assert re.search(r"(?<![A-Za-z])Log\(", TEXT) is None
 
 
 def _dialplan_index() -> dict[str, dict[str, set[str]]]:
@@ -277,3 +279,27 @@ def test_every_jump_lands_on_an_existing_extension_and_label() -> None:
             assert label in index[target_context][target_exten], line
             checked += 1
     assert checked > 50
+
+
+def test_the_fallback_writes_its_books_into_the_queue_log_on_every_path() -> None:
+    # Each home the fallback routes to writes LOTSEFALLBACK with its center
+    # (Asterisk's QueueLog(queuename,uniqueid,agent,event,info)), and each
+    # final announcement LOTSEANNOUNCE before it plays: the call is counted from
+    # the queue_log even when no controller heard the UserEvent.
+    fallback = _context("lotse-fallback")
+    routed = [line for line in fallback if ",LOTSEFALLBACK," in line]
+    assert sorted(re.findall(r",LOTSEFALLBACK,([a-z0-9-]*)\|", "\n".join(routed))) == sorted(
+        CONFIG.centers
+    )
+    for line in routed:
+        assert line.endswith(
+            "QueueLog(lotse-fallback,${UNIQUEID},NONE,LOTSEFALLBACK,"
+            + line.split(",LOTSEFALLBACK,")[1].split("|")[0]
+            + "|${LOTSE_FALLBACK_REASON})"
+        ), line
+    plays = [i for i, line in enumerate(fallback) if "Playback(" in line]
+    announced = [i for i in plays if "Playback(${LOTSE_FB_GREETING})" not in fallback[i]]
+    assert len(announced) == 2  # off-hours and all busy (unconnected: the fallback center)
+    for i in announced:
+        assert ",LOTSEANNOUNCE,${LOTSE_HOME}|" in fallback[i - 2], fallback[i - 2 : i + 1]
+        assert "Answer()" in fallback[i - 1]

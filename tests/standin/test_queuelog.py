@@ -8,11 +8,12 @@ from collections import defaultdict
 from dataclasses import replace
 from pathlib import Path
 
-from ami.queuelog import QueueLogLine, parse_chunk
+from ami.queuelog import FALLBACK_EVENTS, QueueLogLine, parse_chunk
 from lotse.queuelog.journeys import Folder
 from router.numbering import OrtsnetzTable
 from standin import ManualClock, OutcomeKind, Pbx
 from standin.agents import AgentProfile, Duration
+from standin.queuelog import QueueLogFile
 from standin.staffing import AgentSpec, Staffing
 from tests.ami.test_queuelog import REAL, needs_real
 from tests.standin.kit import MONDAY_10, small_config
@@ -90,21 +91,26 @@ async def test_answered_abandoned_and_timed_out_calls_are_logged(tmp_path: Path)
     got = {
         role: [e for e in by_call[cid] if not e.startswith("RING")] for role, cid in roles.items()
     }
-    assert got["answered"] == ["ENTERQUEUE", "CONNECT", "COMPLETEAGENT"]
-    assert got["abandoned"] == ["ENTERQUEUE", "ABANDON"]
+    # No FastAGI: the static fallback routed each call and wrote its own line first.
+    assert got["answered"] == ["LOTSEFALLBACK", "ENTERQUEUE", "CONNECT", "COMPLETEAGENT"]
+    assert got["abandoned"] == ["LOTSEFALLBACK", "ENTERQUEUE", "ABANDON"]
     # Wittenberg's slow agent never answers within its timeout: the caller is
     # timed out there and the fallback queues them at Bremen, where a1 answers.
-    timed_out = next(cid for cid, kind in kinds.items() if by_call[cid][1:2] == ["RINGNOANSWER"])
+    timed_out = next(cid for cid, kind in kinds.items() if by_call[cid][2:3] == ["RINGNOANSWER"])
     assert timed_out == roles["timed_out"]
-    assert by_call[timed_out][:2] == ["ENTERQUEUE", "RINGNOANSWER"]
+    assert by_call[timed_out][:3] == ["LOTSEFALLBACK", "ENTERQUEUE", "RINGNOANSWER"]
     assert got["timed_out"] == [
+        "LOTSEFALLBACK",
         "ENTERQUEUE",
         "EXITWITHTIMEOUT",
         "ENTERQUEUE",
         "CONNECT",
         "COMPLETEAGENT",
     ]
-    enter = lines[1]
+    routed = lines[1]
+    assert (routed.queue, routed.agent, routed.event) == ("lotse-fallback", "NONE", "LOTSEFALLBACK")
+    assert routed.callid == roles["answered"] and routed.data == ("bremen", "agi-failure")
+    enter = next(x for x in lines if x.event == "ENTERQUEUE")
     assert enter.data == ("", BREMEN, "1")
     connect = next(x for x in lines if x.event == "CONNECT")
     assert connect.agent == "a1" and connect.data[0].isdigit()
@@ -117,7 +123,8 @@ async def test_answered_abandoned_and_timed_out_calls_are_logged(tmp_path: Path)
 async def test_the_fields_are_those_of_the_real_queue_log(tmp_path: Path) -> None:
     lines, _, _ = await standin_log(tmp_path)
     real = shapes(parse_chunk(REAL.read_bytes()).lines)
-    mine = shapes(lines)
+    # The static fallback's own lines (QueueLog()) are lotse's, not app_queue's.
+    mine = shapes([x for x in lines if x.event not in FALLBACK_EVENTS])
     assert set(mine) <= set(real), set(mine) - set(real)
     for event, seen in mine.items():
         assert seen <= real[event], (event, seen, real[event])
@@ -139,3 +146,23 @@ async def test_lotse_reads_the_stand_ins_queue_log_as_asterisks(tmp_path: Path) 
         )
         for cid, kind in kinds.items()
     }
+
+
+def test_queue_log_application_lines_are_written_as_ast_queue_log_writes_them(
+    tmp_path: Path,
+) -> None:
+    # main/logger.c: "%ld|%s|%s|%s|%s|" (time, callid, queuename, agent, event)
+    # then the additional info as given: its '|' split it into data fields,
+    # and an empty one leaves the trailing '|'.
+    path = tmp_path / "queue_log"
+    log = QueueLogFile(path, ManualClock(MONDAY_10))
+    log.custom("lotse-fallback", "1700000000.7", "NONE", "LOTSEFALLBACK", "bremen|agi-failure")
+    log.custom("q", "1700000000.8", "Anna", "WENTONBREAK", "")
+    log.custom("q", "1700000000.9", "Anna", "NOTE", "a,b")
+    log.close()
+    t = int(MONDAY_10)
+    assert path.read_text().splitlines() == [
+        f"{t}|1700000000.7|lotse-fallback|NONE|LOTSEFALLBACK|bremen|agi-failure",
+        f"{t}|1700000000.8|q|Anna|WENTONBREAK|",
+        f"{t}|1700000000.9|q|Anna|NOTE|a,b",
+    ]
