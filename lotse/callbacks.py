@@ -23,6 +23,14 @@ an agent; once an agent answers, the other half dials the caller
 outcome. An attempt in flight at a restart is resolved from Asterisk at the
 controller's reconcile: followed if its leg is still up, else counted as
 unanswered and retried after the interval, never re-dialled at once.
+
+**Locked.** A request whose number no callback key at hand opens (the
+controller restarted with another key, or none) is neither dialled nor
+expired: it stays open, listed and counted (``lotse_callbacks_locked``, and
+in ``lotse_callbacks_pending`` and the deadline gauges, so the deadline alert
+still fires), logged once with its id, until an operator cancels it or the
+key that sealed it returns (``$LOTSE_CALLBACK_KEYS``). Without a current key
+no new request is taken (``unavailable``: the caller stays in the queue).
 """
 
 from __future__ import annotations
@@ -40,6 +48,7 @@ from prometheus_client import CollectorRegistry, Counter, Gauge
 
 from ami import contract
 from ami.agi_protocol import AgiReply, AgiRequest
+from lotse.journal.callbackkeys import CallbackKeyError
 from lotse.journal.callbackstore import CallbackStore, StoredRequest
 from router.callback import (
     CenterNow,
@@ -159,6 +168,8 @@ class CallbackDesk:
         # attempt id -> (request id, center): the attempts this process originated.
         self.attempts: dict[str, tuple[str, str]] = {}
         self._lock = asyncio.Lock()
+        # Locked requests already logged (once each, not every tick).
+        self._locked_seen: set[str] = set()
 
     # --- recording ---------------------------------------------------------------
 
@@ -179,6 +190,9 @@ class CallbackDesk:
         center = self.config.centers.get(center_id)
         if center is None or center.callback is None:
             _log.warning("callback.unavailable", center=center_id)
+            return AgiReply(((VAR_RESULT, "unavailable"),))
+        if not self.store.can_seal:
+            _log.warning("callback.unavailable", center=center_id, reason="no current key")
             return AgiReply(((VAR_RESULT, "unavailable"),))
         try:
             number = callback_number(keyed or req.callerid)
@@ -225,8 +239,11 @@ class CallbackDesk:
             now = self._wall()
             now_s = now.timestamp()
             open_ = await self.store.open_requests()
+            self._note_locked(open_)
             by_id = {r.id: r for r in open_}
-            plan = [r.for_scheduler() for r in open_]
+            # A locked request is neither started nor expired: only a key or
+            # an operator ends it.
+            plan = [r.for_scheduler() for r in open_ if not r.locked]
             for req in expired(plan, now_s):
                 await self._end(by_id[req.id], Outcome.EXPIRED, now)
             if self.live.stale or not self._ready():
@@ -238,16 +255,36 @@ class CallbackDesk:
                     dialled.append(req.id)
             return dialled
 
+    def _note_locked(self, open_: list[StoredRequest]) -> None:
+        locked = {r.id: r for r in open_ if r.locked}
+        for rid in locked.keys() - self._locked_seen:
+            _log.warning(
+                "callback.locked",
+                request=rid,
+                center=locked[rid].center,
+                hint="no callback key opens its number: not dialled; cancel it or give the "
+                "key that sealed it in $LOTSE_CALLBACK_KEYS",
+            )
+        self._locked_seen = set(locked)
+
     async def _start(self, stored: StoredRequest, req: Request) -> bool:
         center = self.config.centers.get(stored.center)
         if center is None or center.callback is None:
+            return False
+        # Opened before the attempt is marked: a number no key opens must not
+        # leave an attempt in flight that nobody dials.
+        try:
+            number = await self.store.number(stored.id)
+        except CallbackKeyError:
+            _log.warning("callback.locked", request=stored.id, center=stored.center)
+            return False
+        except KeyError:
             return False
         attempt = f"{contract.CALLBACK_ATTEMPT_PREFIX}{secrets.token_hex(6)}"
         # Marked (and committed) before anything is dialled.
         if not await self.store.mark_attempt(stored.id, attempt):
             return False
         self.attempts[attempt] = (stored.id, stored.center)
-        number = await self.store.number(stored.id)
         leg = Originate(stored.id, attempt, center.queue, number, center.callback.ring_timeout_s)
         try:
             sent = await self._originate(leg)
@@ -304,7 +341,11 @@ class CallbackDesk:
             if await alive(attempt):
                 self.attempts[attempt] = (stored.id, stored.center)
                 continue
-            await self._unanswered(stored, attempt, now)
+            if stored.locked:
+                # Released, but not ended: only a key or an operator ends it.
+                await self.store.unanswered(stored.id, attempt, now.timestamp())
+            else:
+                await self._unanswered(stored, attempt, now)
             released += 1
         return released
 
@@ -322,7 +363,12 @@ class CallbackDesk:
             stored = {r.id: r for r in await self.store.open_requests()}.get(request_id)
             if stored is None:
                 return None
-            if stored.in_flight is not None:
+            # A locked request's attempt of an earlier process is followed by
+            # nobody here: it does not hold the cancel up.
+            followed = stored.in_flight is not None and (
+                not stored.locked or stored.in_flight in self.attempts
+            )
+            if followed:
                 raise ValueError("an attempt is being dialled; cancel it after that attempt")
             await self._end(stored, Outcome.CANCELLED, self._wall())
             return stored
@@ -351,6 +397,12 @@ class CallbackMetrics:
             ["center"],
             registry=registry,
         )
+        self.locked = Gauge(
+            "lotse_callbacks_locked",
+            "Open callback requests whose number no callback key opens (never dialled)",
+            ["center"],
+            registry=registry,
+        )
         self.outcomes = Counter(
             "lotse_callback_outcomes_total",
             "Ended callback requests by outcome (completed, no_answer, expired, cancelled)",
@@ -360,6 +412,7 @@ class CallbackMetrics:
         for cid in centers:
             self.pending.labels(cid).set(0)
             self.oldest.labels(cid).set(0)
+            self.locked.labels(cid).set(0)
             for outcome in Outcome.ALL:
                 self.outcomes.labels(cid, outcome)
         self._centers = centers
@@ -375,6 +428,7 @@ class CallbackMetrics:
         for cid in self._centers:
             mine = [r for r in open_requests if r.center == cid]
             self.pending.labels(cid).set(len(mine))
+            self.locked.labels(cid).set(sum(1 for r in mine if r.locked))
             self.oldest.labels(cid).set(max((now_s - r.entered_s for r in mine), default=0.0))
             if mine:
                 self.deadline_left.labels(cid).set(min(r.deadline_s for r in mine) - now_s)

@@ -34,7 +34,8 @@ from lotse import watchdog
 from lotse.callbacks import CallbackDesk, CallbackMetrics, Originate
 from lotse.calltrack import CallTracker, ReconcileResult
 from lotse.control.drift import DialplanDrift
-from lotse.journal.callbackstore import CallbackStore, NumberCipher
+from lotse.journal.callbackkeys import CURRENT_ENV, OLDER_ENV, key_ring
+from lotse.journal.callbackstore import CallbackStore
 from lotse.journal.privacy import JournalKey, JournalKeyError, load_key
 from lotse.journal.schema import JournalError
 from lotse.journal.store import Journal
@@ -54,7 +55,7 @@ log = structlog.get_logger("lotse.controller")
 
 PURGE_INTERVAL_S = 6 * 3600.0
 # The callback key (numbers encrypted at rest) and the callback AMI user's secret.
-CALLBACK_KEY_ENV = "LOTSE_CALLBACK_KEY"
+CALLBACK_KEY_ENV = CURRENT_ENV
 CALLBACK_AMI_SECRET_ENV = "LOTSE_CALLBACK_AMI_SECRET"
 CALLBACK_TICK_S = 1.0
 DRAIN_TIMEOUT_S = 2.0
@@ -445,20 +446,26 @@ class Controller:
     async def _start_callbacks(self) -> None:
         """Open the callback desk and its AMI user, if a center offers callbacks.
 
-        Needs the callback key (``$LOTSE_CALLBACK_KEY``, at least 16 bytes);
-        without it no callback is offered (the dialogue hears ``unavailable``
-        and the caller stays in the queue), and the log says so.
+        New requests need the current callback key (``$LOTSE_CALLBACK_KEY``, at
+        least 16 bytes); without it no callback is offered (the dialogue hears
+        ``unavailable`` and the caller stays in the queue), and the log says
+        so. The desk runs all the same: the open requests stay listed and
+        counted (as ``locked`` where no key of ``$LOTSE_CALLBACK_KEYS`` opens
+        them either), so their deadlines are still watched.
         """
         user = callback_username(self.config)
         if user is None:
             return
-        secret_key = os.environ.get(CALLBACK_KEY_ENV, "").encode()
-        if len(secret_key) < 16:
-            log.warning("callbacks.disabled", reason=f"${CALLBACK_KEY_ENV} unset or too short")
-            return
-        store = await CallbackStore.open(
-            self.options.journal_path, NumberCipher(secret_key), self.journal.hash_key
-        )
+        ring, problems = key_ring()
+        for problem in problems:
+            log.warning("callbacks.key_ignored", problem=problem)
+        if not ring.can_seal:
+            log.warning(
+                "callbacks.disabled",
+                reason=f"${CURRENT_ENV} unset or too short",
+                effect="no new requests; open ones are listed and counted as locked",
+            )
+        store = await CallbackStore.open(self.options.journal_path, ring, self.journal.hash_key)
         session = AmiSession(
             self.options.ami.host,
             self.options.ami.port,
@@ -495,7 +502,13 @@ class Controller:
         self._tasks.append(session.start())
         self._tasks.append(asyncio.create_task(self._callback_events(), name="callback-events"))
         self._tasks.append(asyncio.create_task(self._callback_loop(), name="callback-dialer"))
-        log.info("callbacks.started", ami_user=user)
+        log.info(
+            "callbacks.started",
+            ami_user=user,
+            current_key=ring.can_seal,
+            older_keys=len(ring.older),
+            older_keys_from=f"${OLDER_ENV}",
+        )
 
     async def _callback_events(self) -> None:
         """The callback legs' outcomes, from the callback user's session."""
@@ -537,9 +550,13 @@ class Controller:
             await asyncio.sleep(CALLBACK_TICK_S)
             try:
                 await desk.tick()
-                self._cb_metrics.show(await desk.pending(), self._wall_clock())
             except Exception as exc:
                 log.error("callbacks.tick_failed", error=type(exc).__name__)
+            # Counted even when the dialer cannot work: the deadline alert reads these.
+            try:
+                self._cb_metrics.show(await desk.pending(), self._wall_clock())
+            except Exception as exc:
+                log.error("callbacks.metrics_failed", error=type(exc).__name__)
 
     async def _housekeeping(self) -> None:
         last_purge = self._mono()

@@ -103,8 +103,9 @@ def add_ctl(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         "callbacks",
         help="the open callback requests (no numbers)",
         description="Every open callback request, the longest kept place in line first: "
-        "center, waiting since its queue entry, deadline and time left, attempts, whether "
-        "one is being dialled, the Ortsnetz prefix. Never a number.",
+        "id, center, waiting since its queue entry, deadline and time left, attempts, state "
+        "(waiting, dialling, or locked: no callback key opens its number), the Ortsnetz "
+        "prefix. Never a number.",
     )
     callbacks.add_argument(
         "--cancel",
@@ -277,17 +278,30 @@ def _render(command: str, result: dict[str, Any]) -> str:
 
 def render_callbacks(result: dict[str, Any]) -> str:
     """``lotse ctl callbacks`` as a table (one line per open request)."""
-    if not result.get("enabled"):
-        return "callbacks: not enabled (no center offers one, or $LOTSE_CALLBACK_KEY unset)"
     rows = result.get("pending") or []
+    lines = []
+    if not result.get("enabled"):
+        if not rows:
+            return "callbacks: not enabled (no center offers one, or $LOTSE_CALLBACK_KEY unset)"
+        lines.append("callbacks: no new requests ($LOTSE_CALLBACK_KEY unset); the open ones:")
     if not rows:
         return "no open callback requests"
-    lines = [f"{'center':<16} {'waiting':>9} {'deadline in':>11} {'tries':>5}  dialling  prefix"]
+    lines.append(
+        f"{'id':<16} {'center':<16} {'waiting':>9} {'deadline in':>11} {'tries':>5}  "
+        f"{'state':<8}  prefix"
+    )
     for r in rows:
+        state = r.get("state") or ("dialling" if r["in_flight"] else "waiting")
         lines.append(
-            f"{r['center']:<16} {_duration(r['waiting_s']):>9} "
+            f"{r['id']:<16} {r['center']:<16} {_duration(r['waiting_s']):>9} "
             f"{_duration(r['deadline_left_s']):>11} {r['attempts']:>5}  "
-            f"{'yes' if r['in_flight'] else 'no':<8}  {r['ortsnetz_prefix'] or '-'}"
+            f"{state:<8}  {r['ortsnetz_prefix'] or '-'}"
+        )
+    locked = sum(1 for r in rows if r.get("locked"))
+    if locked:
+        lines.append(
+            f"{locked} locked: no callback key opens the number; never dialled. Start lotse run "
+            "with the key that sealed it in $LOTSE_CALLBACK_KEYS, or cancel it (--cancel ID)."
         )
     return "\n".join(lines)
 

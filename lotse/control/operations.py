@@ -24,6 +24,7 @@ from lotse.control import protocol as p
 from lotse.control.protocol import Answer, Peer, RequestError
 from lotse.control.server import ControlServer
 from lotse.controller import Controller
+from lotse.journal.callbackstore import StoredRequest
 from lotse.journal.overridestore import AuditEntry, CenterOverride, OverrideStore
 from lotse.overrides import OverrideBook, OverrideError, OverrideMode
 from router.config import Config
@@ -225,11 +226,14 @@ class Operations:
                 "deadline_left_s": round(r.deadline_s - now.timestamp(), 1),
                 "attempts": r.attempts,
                 "in_flight": r.in_flight is not None,
+                "locked": r.locked,
+                "state": _callback_state(r),
                 "ortsnetz_prefix": r.ortsnetz_prefix,
             }
             for r in await desk.pending()
         ]
-        return Answer({"enabled": True, "pending": pending})
+        # enabled: new requests are taken (there is a current key).
+        return Answer({"enabled": desk.store.can_seal, "pending": pending})
 
     async def _status(self) -> Answer:
         await self.book.expire_due()
@@ -461,6 +465,12 @@ def _parse_time(
             "for longer, give no end or put closure days in the configuration",
         )
     return moment
+
+
+def _callback_state(r: StoredRequest) -> str:
+    if r.locked:
+        return "locked"
+    return "dialling" if r.in_flight is not None else "waiting"
 
 
 def _override_json(override: CenterOverride | None) -> dict[str, Any] | None:

@@ -12,73 +12,39 @@ before the controller acts on it.
   gone: counted as a failed attempt and retried after the interval), never
   dialled again blindly.
 * **Private.** The number is the only personal datum, needed for the call:
-  it is stored encrypted (AES-GCM, a key derived with HKDF from the callback
-  key, the request id as associated data so a token cannot be moved to
-  another row), never logged, and deleted when the request ends (with
-  ``secure_delete`` and a WAL checkpoint, so the file does not keep the
-  ciphertext in free pages either). The row keeps the journal's Ortsnetz
-  prefix and keyed hash, as calls do.
+  it is stored encrypted under the current key of the ring
+  (:mod:`lotse.journal.callbackkeys`), never logged, and deleted when the
+  request ends (with ``secure_delete`` and a WAL checkpoint, so the file does
+  not keep the ciphertext in free pages either). The row keeps the journal's
+  Ortsnetz prefix and keyed hash, as calls do.
+* **Never lost to a key change.** A request whose number no key of the ring
+  opens is read as ``locked``: still listed, counted and cancellable, and
+  :meth:`CallbackStore.rekey` seals every open number under the current key.
 """
 
 from __future__ import annotations
 
-import os
 import sqlite3
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from os import PathLike
 from typing import TypeVar
 
-from cryptography.exceptions import InvalidTag
-from cryptography.hazmat.primitives import hashes
-from cryptography.hazmat.primitives.ciphers.aead import AESGCM
-from cryptography.hazmat.primitives.kdf.hkdf import HKDF
-
+from lotse.journal.callbackkeys import CallbackKeyError, KeyRing, NumberCipher
 from lotse.journal.privacy import caller_hash
 from lotse.journal.rows import timestamp
 from lotse.journal.sidetable import SideTable, connect_side_table
 from router.callback import Request
-from router.callbacknumber import CallbackNumber, callback_number
+from router.callbacknumber import CallbackNumber
+
+__all__ = ["CallbackKeyError", "CallbackStore", "NumberCipher", "RekeyResult", "StoredRequest"]
 
 _T = TypeVar("_T")
 _BUSY_TIMEOUT_S = 5.0
-_NONCE_BYTES = 12
-_HKDF_INFO = b"lotse callback number v1"
 _COLUMNS = (
     "id, center, call_id, requested_at, entered_s, deadline_s, ortsnetz_prefix, caller_hash, "
     "attempts, not_before_s, in_flight"
 )
-
-
-class CallbackKeyError(ValueError):
-    """A stored number cannot be decrypted with this key (wrong key or damaged row)."""
-
-
-class NumberCipher:
-    """Encrypts callback numbers at rest; built from a secret of at least 16 bytes."""
-
-    def __init__(self, secret: bytes) -> None:
-        if len(secret) < 16:
-            raise ValueError("a callback key needs at least 16 bytes")
-        key = HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=_HKDF_INFO).derive(secret)
-        self._aead = AESGCM(key)
-
-    def __repr__(self) -> str:
-        return "NumberCipher(<key>)"
-
-    def seal(self, number: CallbackNumber, request_id: str) -> bytes:
-        """The number's E.164 form, encrypted and bound to ``request_id``."""
-        nonce = os.urandom(_NONCE_BYTES)
-        return nonce + self._aead.encrypt(nonce, number.e164.encode("ascii"), request_id.encode())
-
-    def open(self, token: bytes, request_id: str) -> CallbackNumber:
-        """The number sealed for ``request_id``; raises :class:`CallbackKeyError`."""
-        nonce, body = token[:_NONCE_BYTES], token[_NONCE_BYTES:]
-        try:
-            plain = self._aead.decrypt(nonce, body, request_id.encode())
-        except InvalidTag:
-            raise CallbackKeyError("a stored callback number does not decrypt") from None
-        return callback_number(plain.decode("ascii"))
 
 
 @dataclass(frozen=True)
@@ -96,6 +62,8 @@ class StoredRequest:
     attempts: int
     not_before_s: float
     in_flight: str | None
+    # No key of the ring opens its number: never dialled, kept until cancelled.
+    locked: bool = False
 
     def for_scheduler(self) -> Request:
         """The request as :func:`router.callback.startable` sees it."""
@@ -110,7 +78,16 @@ class StoredRequest:
         )
 
 
-def _row(values: tuple[object, ...]) -> StoredRequest:
+@dataclass(frozen=True)
+class RekeyResult:
+    """What ``rekey`` did to the open requests' numbers (counts only)."""
+
+    resealed: int
+    current: int
+    locked: tuple[str, ...]  # the ids of the requests no key opens
+
+
+def _row(values: tuple[object, ...], locked: bool = False) -> StoredRequest:
     rid, center, call_id, at, entered, deadline, prefix, chash, attempts, nb, flight = values
     return StoredRequest(
         id=str(rid),
@@ -124,6 +101,7 @@ def _row(values: tuple[object, ...]) -> StoredRequest:
         attempts=int(attempts),  # type: ignore[call-overload]
         not_before_s=float(nb),  # type: ignore[arg-type]
         in_flight=None if flight is None else str(flight),
+        locked=locked,
     )
 
 
@@ -131,22 +109,30 @@ class CallbackStore(SideTable):
     """The ``callbacks`` table of one (opened and migrated) journal file."""
 
     def __init__(
-        self, conn: sqlite3.Connection, label: str, cipher: NumberCipher, hash_key: bytes
+        self, conn: sqlite3.Connection, label: str, keys: KeyRing | NumberCipher, hash_key: bytes
     ) -> None:
         super().__init__(conn, label)
-        self._cipher = cipher
+        self._keys = keys if isinstance(keys, KeyRing) else KeyRing(keys)
         self._hash_key = hash_key
+        # (id, token) -> opens: the ring is fixed for the process, so a token
+        # is tried once, not on every look at the open requests.
+        self._opens: dict[tuple[str, bytes | None], bool] = {}
 
     @classmethod
     async def open(
-        cls, path: str | PathLike[str], cipher: NumberCipher, hash_key: bytes
+        cls, path: str | PathLike[str], keys: KeyRing | NumberCipher, hash_key: bytes
     ) -> CallbackStore:
         """Open the table in the journal at ``path`` (opened, so migrated, before)."""
         # Freed cells are zeroed: an ended request leaves no ciphertext behind.
         conn = await connect_side_table(
             path, "callbacks", "the callback requests", pragmas=("secure_delete = ON",)
         )
-        return cls(conn, str(path), cipher, hash_key)
+        return cls(conn, str(path), keys, hash_key)
+
+    @property
+    def can_seal(self) -> bool:
+        """True if new requests can be stored (there is a current key)."""
+        return self._keys.can_seal
 
     async def add(
         self,
@@ -161,7 +147,7 @@ class CallbackStore(SideTable):
         ortsnetz_prefix: str | None = None,
     ) -> StoredRequest:
         """Store a new request; committed when this returns."""
-        token = self._cipher.seal(number, request_id)
+        token = self._keys.seal(number, request_id)
         chash = caller_hash(number.national, self._hash_key)
         stamp = timestamp(at)
 
@@ -203,9 +189,21 @@ class CallbackStore(SideTable):
 
         def read(conn: sqlite3.Connection) -> list[StoredRequest]:
             rows = conn.execute(
-                f"SELECT {_COLUMNS} FROM callbacks WHERE outcome IS NULL ORDER BY entered_s, id"
+                f"SELECT {_COLUMNS}, number_enc FROM callbacks WHERE outcome IS NULL "
+                "ORDER BY entered_s, id"
             ).fetchall()
-            return [_row(tuple(r)) for r in rows]
+            opens: dict[tuple[str, bytes | None], bool] = {}
+            found = []
+            for r in rows:
+                rid, token = str(r[0]), None if r[-1] is None else bytes(r[-1])
+                key = (rid, token)
+                ok = self._opens.get(key)
+                if ok is None:
+                    ok = self._keys.opener(token, rid) is not None
+                opens[key] = ok
+                found.append(_row(tuple(r[:-1]), locked=not ok))
+            self._opens = opens
+            return found
 
         return await self._run(read, "reading the callback requests")
 
@@ -235,7 +233,7 @@ class CallbackStore(SideTable):
         token = await self._run(read, "reading a callback number")
         if token is None:
             raise KeyError(request_id)
-        return self._cipher.open(token, request_id)
+        return self._keys.open(token, request_id)
 
     async def unanswered(self, request_id: str, attempt_id: str, not_before_s: float) -> bool:
         """The attempt ``attempt_id`` ended without the caller: retry after ``not_before_s``."""
@@ -276,3 +274,44 @@ class CallbackStore(SideTable):
             return {str(o): int(n) for o, n in rows}
 
         return await self._run(read, "counting callback outcomes")
+
+    async def rekey(self) -> RekeyResult:
+        """Seal every open request's number under the current key again.
+
+        A number under an older key is opened and sealed anew in one
+        conditional UPDATE (only if the row is still open and unchanged, so a
+        running controller may go on meanwhile); one no key opens stays as it
+        is (``locked``). The old ciphertext is zeroed (``secure_delete``) and
+        checkpointed out of the WAL.
+        """
+        keys = self._keys
+        if not keys.can_seal:
+            raise CallbackKeyError("no current callback key to seal the numbers under")
+
+        def work(conn: sqlite3.Connection) -> RekeyResult:
+            rows = conn.execute(
+                "SELECT id, number_enc FROM callbacks WHERE outcome IS NULL ORDER BY entered_s, id"
+            ).fetchall()
+            resealed = current = 0
+            locked = []
+            for rid, raw in rows:
+                token = None if raw is None else bytes(raw)
+                opener = keys.opener(token, str(rid))
+                if opener is None or token is None:
+                    locked.append(str(rid))
+                    continue
+                if opener == 0:
+                    current += 1
+                    continue
+                fresh = keys.seal(keys.open(token, str(rid)), str(rid))
+                cur = conn.execute(
+                    "UPDATE callbacks SET number_enc = ? "
+                    "WHERE id = ? AND number_enc = ? AND outcome IS NULL",
+                    (fresh, rid, token),
+                )
+                resealed += cur.rowcount
+            if resealed:
+                conn.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()
+            return RekeyResult(resealed, current, tuple(locked))
+
+        return await self._run(work, "sealing the callback numbers under the current key")

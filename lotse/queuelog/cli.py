@@ -19,6 +19,7 @@ from pathlib import Path
 from ami.queuelog import parse_chunk
 from cliutil import EXIT_BAD_INPUT, EXIT_FAILURE, EXIT_OK, BadInput, add_config_option, load
 from lotse.journal.privacy import SaltError
+from lotse.journal.rekey import add_rekey
 from lotse.journal.schema import JournalError
 from lotse.queuelog.importer import ImportResult, import_journeys
 from lotse.queuelog.journeys import READY_AFTER_S, Folder
@@ -33,7 +34,7 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
     """Register ``lotse journal import-queue-log FILE [--journal J] [--json]``."""
     parser = sub.add_parser(
         "journal",
-        help="call journal maintenance (import Asterisk's queue_log)",
+        help="call journal maintenance (import Asterisk's queue_log, rekey callbacks)",
         description="Work on the call journal.",
     )
     jsub = parser.add_subparsers(dest="journal_command", metavar="COMMAND", required=True)
@@ -52,6 +53,7 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
     imp.add_argument("--json", action="store_true", help="print the counts as JSON")
     add_config_option(imp)
     imp.set_defaults(func=run)
+    add_rekey(jsub)
 
 
 @dataclass(frozen=True, slots=True)

@@ -295,6 +295,20 @@ def test_ctl_callbacks_table() -> None:
         "ortsnetz_prefix": "0421",
     }
     text = _render("callbacks", {"enabled": True, "pending": [row]})
-    assert text.splitlines()[1].split() == ["bremen", "0h05m", "2h01m", "1", "yes", "0421"]
+    assert text.splitlines()[1].split() == [
+        "ab",
+        "bremen",
+        "0h05m",
+        "2h01m",
+        "1",
+        "dialling",
+        "0421",
+    ]
     assert _render("callbacks", {"enabled": True, "pending": []}) == "no open callback requests"
     assert "not enabled" in _render("callbacks", {"enabled": False, "pending": []})
+    # No current key: the open requests are still shown, locked ones said to be.
+    locked = {**row, "in_flight": False, "locked": True, "state": "locked"}
+    lines = _render("callbacks", {"enabled": False, "pending": [locked]}).splitlines()
+    assert "no new requests" in lines[0]
+    assert lines[2].split()[-2:] == ["locked", "0421"]
+    assert lines[-1].startswith("1 locked: no callback key opens the number")
