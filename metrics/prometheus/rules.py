@@ -223,6 +223,16 @@ def alert_group(target: float) -> dict[str, Any]:
             "{{ $value | humanizeDuration }}; call it back now or the promise is missed.",
         ),
         _alert(
+            "LotseCallbackLocked",
+            "lotse_callbacks_locked > 0",
+            "10m",
+            "warning",
+            "{{ $labels.center }}: callback requests no key opens",
+            "{{ $value }} open callback request(s) cannot be dialled: no callback key of this "
+            "controller opens their numbers. Restart lotse run with the key that sealed them "
+            "in $LOTSE_CALLBACK_KEYS, or cancel them (lotse ctl callbacks).",
+        ),
+        _alert(
             "LotseEventErrors",
             "increase(lotse_event_errors_total[5m]) > 0",
             "0m",
