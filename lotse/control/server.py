@@ -232,7 +232,8 @@ class ControlServer:
             return
         if admission.evict is not None:
             # Its slot is already this one's; the client sees the connection end.
-            log.info("control.idle_closed", uid=peer.uid, why="slot taken by a new connection")
+            # Debug only: a holder reconnecting in a loop must not flood the log.
+            log.debug("control.idle_closed", uid=peer.uid, why="slot taken by a new connection")
             admission.evict.cancel()
         while True:
             try:
