@@ -28,6 +28,7 @@ import contextlib
 import hashlib
 import itertools
 import random
+import time
 from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass
 
@@ -47,6 +48,15 @@ class AmiError(Exception):
 
 class AmiActionFailed(AmiError):
     """Asterisk answered the action with an error response."""
+
+
+class AmiLoginRefused(AmiActionFailed):
+    """Asterisk refused the login: a wrong user or secret, or a denied address.
+
+    Asterisk answers ``Response: Error`` / ``Message: Authentication failed``
+    and closes the connection (capture ``ami-badlogin.txt``: the actions sent
+    after it get no answer). Retrying will not heal it by itself.
+    """
 
 
 class AmiActionTimeout(AmiError):
@@ -144,6 +154,12 @@ class AmiSession:
     The backoff grows with every attempt that did not log in and starts over
     after every login that succeeded: a peer that drops a good session now
     and then is retried at once, not after minutes.
+
+    A refused login (:class:`AmiLoginRefused`) is retried like a network
+    failure (a secret rotated in Asterisk heals once lotse gets the new one),
+    but it is an operator's problem: it goes to ``on_login_refused`` with
+    Asterisk's message, and is logged as an error at most once per
+    ``refused_log_interval_s`` (``clock``), not as a warning per attempt.
     """
 
     def __init__(
@@ -163,6 +179,9 @@ class AmiSession:
         backoff_max_s: float = 30.0,
         action_ids: Iterable[str] | None = None,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+        on_login_refused: Callable[[str], None] | None = None,
+        refused_log_interval_s: float = 60.0,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.host, self.port = host, port
         self._username = username
@@ -188,7 +207,14 @@ class AmiSession:
         self._lost_event = asyncio.Event()
         self._stopping = False
         self.logged_in = False
+        self.ever_logged_in = False
         self.connects = 0
+        self.login_refusals = 0
+        self._on_login_refused = on_login_refused
+        self.refused_log_interval_s = refused_log_interval_s
+        self._clock = clock
+        self._refused: str | None = None
+        self._refused_logged_at: float | None = None
         self._task: asyncio.Task[None] | None = None
 
     # --- lifecycle -------------------------------------------------------------
@@ -224,15 +250,38 @@ class AmiSession:
             self.logged_in = False
             delay = self._backoff(attempt)
             attempt += 1
-            log.warning(
-                "ami.reconnect",
-                reason=reason,
-                attempt=attempt,
-                retry_in_s=round(delay, 2),
+            refused, self._refused = self._refused, None
+            if refused is not None:
+                self._login_refused(refused, attempt, delay)
+            else:
+                log.warning(
+                    "ami.reconnect",
+                    reason=reason,
+                    attempt=attempt,
+                    retry_in_s=round(delay, 2),
+                    host=self.host,
+                    port=self.port,
+                )
+            await self._sleep(delay)
+
+    def _login_refused(self, message: str, attempt: int, delay: float) -> None:
+        self.login_refusals += 1
+        now = self._clock()
+        last = self._refused_logged_at
+        if last is None or now - last >= self.refused_log_interval_s:
+            self._refused_logged_at = now
+            log.error(
+                "ami.login_refused",
                 host=self.host,
                 port=self.port,
+                user=self._username,
+                asterisk=message,
+                refusals=self.login_refusals,
+                attempt=attempt,
+                retry_in_s=round(delay, 2),
             )
-            await self._sleep(delay)
+        if self._on_login_refused is not None:
+            self._on_login_refused(message)
 
     def _backoff(self, attempt: int) -> float:
         # Full jitter: controllers restarted together do not reconnect in step.
@@ -259,10 +308,16 @@ class AmiSession:
         self.connects += 1
         try:
             await self._login()
+        except AmiLoginRefused as err:
+            self._refused = str(err)
+            self._close_transport()
+            return f"login refused: {err}", False
         except AmiError as err:
             self._close_transport()
             return f"login failed: {err}", False
         self.logged_in = True
+        self.ever_logged_in = True
+        self._refused_logged_at = None
         log.info("ami.logged_in", host=self.host, port=self.port, user=self._username)
         # Asterisk 22 sends FullyBooted right behind the Login response, often in
         # the same read (capture ami-answered.txt); it was held back by _flush so
@@ -286,7 +341,10 @@ class AmiSession:
         else:
             fields = {"Username": self._username, "Secret": self._secret}
         fields["Events"] = "on"
-        await self.action("Login", fields)
+        try:
+            await self.action("Login", fields)
+        except AmiActionFailed as err:
+            raise AmiLoginRefused(str(err)) from None
 
     async def _keepalive(self) -> None:
         while True:

@@ -69,6 +69,14 @@ class StartupError(Exception):
     """The controller cannot start; the message is one line naming the cause (address, path)."""
 
 
+class LoginRefusedError(Exception):
+    """Asterisk refused the AMI login before it ever succeeded: the user or secret is wrong.
+
+    Bad input, not an outage: ``lotse run`` exits 2 with one line naming the
+    address and the user (never the secret), and systemd does not restart it.
+    """
+
+
 def _listen_error(what: str, endpoint: Endpoint, err: OSError) -> StartupError:
     return StartupError(f"cannot listen for {what} on {endpoint}: {os_reason(err)}")
 
@@ -195,7 +203,11 @@ class Controller:
             sink=self.events.put_nowait,
             rng=rng or random.Random(),
             on_malformed=lambda _what: self.metrics.malformed.labels("ami").inc(),
+            on_login_refused=self._login_refused,
         )
+        # Set when the very first login is refused; serve() then stops with exit 2.
+        self.failed = asyncio.Event()
+        self.failure: str | None = None
         self.service = RoutingService(self.router, self.live.snapshot, wall_clock, self._decided)
         self.agi = FastAgiServer(
             self._timed_service,
@@ -226,6 +238,18 @@ class Controller:
         self._consumer: asyncio.Task[None] | None = None
         self._http: object | None = None
         self.metrics.state_stale.set(1)
+
+    def _login_refused(self, message: str) -> None:
+        user = self.config.controller.ami_username
+        self.metrics.ami_login_failures.inc()
+        if self.session.ever_logged_in or self.failure is not None:
+            # A secret rotated in Asterisk under a running controller: keep
+            # routing on the last known state, keep retrying (the session logs
+            # it once a minute; the alert LotseAmiLoginRefused fires).
+            return
+        ami = self.options.ami
+        self.failure = f"AMI {ami.host}:{ami.port}: login refused for user {user} ({message})"
+        self.failed.set()
 
     # --- the FastAGI side --------------------------------------------------------
 
@@ -473,6 +497,7 @@ class Controller:
             os.environ.get(CALLBACK_AMI_SECRET_ENV) or self._secret,
             sink=self._cb_events.put_nowait,
             rng=self._rng,
+            on_login_refused=lambda _msg: self.metrics.ami_login_failures.inc(),
         )
         self._cb_session = session
 

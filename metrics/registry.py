@@ -198,6 +198,12 @@ class LotseMetrics:
             "1 while decisions use the last known (stale) center state",
             registry=r,
         )
+        self.ami_login_failures = Counter(
+            "lotse_ami_login_failures_total",
+            "AMI logins Asterisk refused (a wrong user or secret; the controller's and the "
+            "callback dialer's users, the log line names which)",
+            registry=r,
+        )
         self.resyncs = Counter(
             "lotse_ami_resyncs_total", "State resynchronisations from QueueStatus", registry=r
         )

@@ -5,17 +5,26 @@ from __future__ import annotations
 import argparse
 import asyncio
 import gc
+import os
 import signal
 import sys
 from collections.abc import Callable
 from dataclasses import replace
 from datetime import UTC, datetime
 
-from cliutil import EXIT_FAILURE, BadInput, add_config_option, load, report_bad_input
+from cliutil import (
+    EXIT_BAD_INPUT,
+    EXIT_FAILURE,
+    BadInput,
+    add_config_option,
+    load,
+    report_bad_input,
+)
 from lotse.control.operations import Operations
 from lotse.control.server import check_control_socket
 from lotse.controller import (
     Controller,
+    LoginRefusedError,
     RunOptions,
     SecretError,
     StartupError,
@@ -30,6 +39,9 @@ from lotse.logging import configure_logging
 from lotse.simclock import SimClock
 from router.config import Config, Endpoint
 from router.numbering import OrtsnetzTable
+
+# Group may read, others nothing.
+PRIVATE_UMASK = 0o027
 
 
 def endpoint(text: str) -> Endpoint:
@@ -82,6 +94,10 @@ def _sim_clock(text: str) -> SimClock:
 
 
 def _run(args: argparse.Namespace) -> int:
+    # Whatever the caller's umask: nothing lotse run creates (the journal and
+    # its -wal/-shm, the callback spool) is readable by others; the unit's
+    # UMask=0027 says the same for systemd.
+    os.umask(os.umask(PRIVATE_UMASK) | PRIVATE_UMASK)
     configure_logging(args.log_level)
     try:
         table = OrtsnetzTable.load()
@@ -112,6 +128,9 @@ def _run(args: argparse.Namespace) -> int:
     )
     try:
         return asyncio.run(serve(config, options, secret, table, key, sim_clock=args.sim_clock))
+    except LoginRefusedError as err:
+        print(f"lotse run: {err}", file=sys.stderr, flush=True)
+        return EXIT_BAD_INPUT
     except (StartupError, JournalError, OSError) as err:
         # One line on stderr, and by now nothing of lotse is left running:
         # under systemd (Type=notify) a failed start ends at once, not at the
@@ -135,7 +154,8 @@ async def serve(
     ``sim_clock`` is the wall and queue clock of a simulated day (load tests).
 
     A start that fails (an address in use, an unusable journal) raises with
-    everything already started stopped again, the journal's thread included.
+    everything already started stopped again, the journal's thread included;
+    so does an AMI login refused before any succeeded (:class:`LoginRefusedError`).
     """
     # Addresses first: a taken port or control socket fails before the
     # journal is touched, in one line.
@@ -188,9 +208,14 @@ async def serve(
     # collections during routing do not rescan it.
     gc.collect()
     gc.freeze()
-    await stop.wait()
+    waits = [asyncio.create_task(stop.wait()), asyncio.create_task(controller.failed.wait())]
+    await asyncio.wait(waits, return_when=asyncio.FIRST_COMPLETED)
+    for task in waits:
+        task.cancel()
     await ops.close()
     await controller.stop()
+    if controller.failure is not None:
+        raise LoginRefusedError(controller.failure)
     return 0
 
 

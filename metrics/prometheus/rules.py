@@ -125,6 +125,17 @@ def alert_group(target: float) -> dict[str, Any]:
             "journal are missing until the session is back.",
         ),
         _alert(
+            "LotseAmiLoginRefused",
+            "increase(lotse_ami_login_failures_total[5m]) > 0",
+            "0m",
+            "critical",
+            "Asterisk refuses lotse's AMI login",
+            "The secret lotse has no longer matches Asterisk's manager.conf (rotated on one "
+            "side only; the controller's ami.login_refused log line names the user). lotse "
+            "keeps retrying and routes on the last known queue state; queue "
+            "events and the call journal are missing until both sides have the same secret.",
+        ),
+        _alert(
             "LotseControllerAbsent",
             "absent(lotse_ami_connected)",
             "5m",

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import asyncio
 import random
+import socket
 from collections.abc import AsyncIterator, Callable
 
 import pytest
+import structlog.testing
 
 from ami.codec import Message, encode
 from ami.events import FullyBooted, QueueCallerJoin
@@ -346,3 +348,41 @@ async def test_backoff_grows_while_no_login_succeeds() -> None:
         await peer.close()
     # 0.2 + min(1.0, 0.2 * 2**n): 0.4, 0.6, 1.0, then the ceiling 1.2 (a limit example).
     assert [round(d, 6) for d in delays[:5]] == [0.4, 0.6, 1.0, 1.2, 1.2]
+
+
+async def test_a_refused_login_is_reported_and_logged_once_a_minute(peer: Peer) -> None:
+    peer.refuse_login = True
+    now = [1000.0]
+    refused: list[str] = []
+    session = session_for(peer.port, [], on_login_refused=refused.append, clock=lambda: now[0])
+    with structlog.testing.capture_logs() as logs:
+        session.start()
+        await wait_for(lambda: len(refused) >= 3)
+        now[0] += 59.999
+        await wait_for(lambda: len(refused) >= 5)
+        assert [e["event"] for e in logs if e["log_level"] == "error"] == ["ami.login_refused"]
+        # A minute after the last error line, exactly (the limit), the next one is logged.
+        now[0] += 0.001
+        await wait_for(lambda: sum(e["log_level"] == "error" for e in logs) == 2)
+        await session.stop()
+    assert set(refused) == {"Authentication failed"}
+    assert not session.ever_logged_in and session.login_refusals >= 6
+    errors = [e for e in logs if e["log_level"] == "error"]
+    assert errors[0]["user"] == "lotse" and errors[0]["port"] == peer.port
+    assert SECRET not in repr(logs)
+    # Refusals are not also logged as a warning per attempt.
+    assert not any(e["event"] == "ami.reconnect" for e in logs)
+
+
+async def test_a_network_failure_is_no_refused_login() -> None:
+    probe = socket.socket()
+    probe.bind(("127.0.0.1", 0))  # bound, never listening: every connect is refused
+    refused: list[str] = []
+    session = session_for(probe.getsockname()[1], [], on_login_refused=refused.append)
+    with structlog.testing.capture_logs() as logs:
+        session.start()
+        await wait_for(lambda: sum(e["event"] == "ami.reconnect" for e in logs) >= 3)
+        await session.stop()
+    probe.close()
+    assert refused == [] and session.login_refusals == 0
+    assert not any(e["log_level"] == "error" for e in logs)
