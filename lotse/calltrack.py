@@ -29,6 +29,10 @@ is closed (:class:`~lotse.journal.records.Closed`), with the outcome
 caller alive in a lotse queue whom the journal does not know (the static
 fallback routed it while the controller was down) gets a row.
 
+The static fallback's calls are counted once in ``lotse_fallback_calls_total``
+(:mod:`lotse.fallbackbook`): heard live (``UserEvent(LotseFallback)``), adopted
+at a reconcile, or imported from its queue_log lines, whichever comes first.
+
 Service-level metrics are counted in both views of docs/service-level.md:
 per queue (``lotse_calls_*``, each queue entry with its own wait, as Asterisk
 counts) and per home (``lotse_home_calls_*``, each call once for its home with
@@ -59,6 +63,7 @@ from ami.events import (
     VarSet,
 )
 from ami.fastagi import log_call_id
+from lotse.fallbackbook import FallbackBook
 from lotse.journal.records import (
     Abandoned,
     Answered,
@@ -156,8 +161,11 @@ class CallTracker:
         caller_hash: Callable[[str], str | None],
         classify: Callable[[str], Origin] | None = None,
         on_reconciled: Callable[[ReconcileResult], None] | None = None,
+        fallback_book: FallbackBook | None = None,
     ) -> None:
         self._config = config
+        # The static fallback's calls, counted once (shared with the queue_log follower).
+        self._book = fallback_book or FallbackBook(metrics.fallback_calls)
         self._classify = classify
         self._on_reconciled = on_reconciled
         self._reconcile: _Reconcile | None = None
@@ -337,6 +345,7 @@ class CallTracker:
         self._metrics.fallback_routes.labels(e.center).inc()
         self._calls.setdefault(e.uniqueid, _Track(home=e.center))
         self._record(FallbackUsed(e.uniqueid, self._now(), e.center, e.reason or "unknown"))
+        self._book.count(e.uniqueid, e.center)
         # Not an error of this call, but the controller was not there for it.
         _log.warning(
             "call.fallback_route",
@@ -566,6 +575,14 @@ class CallTracker:
             return False
         queue, center = found
         call_id = channel.uniqueid
+        if call_id in self._book:
+            # Journaled meanwhile from the queue_log (after the journal's open
+            # rows were read): followed on its row, not journaled twice.
+            track = self._calls[call_id] = _Track(home=center, center=center, queues=[center])
+            if channel.bridge_id:
+                track.answered = True
+                self._unseen[call_id] = center
+            return False
         arrived = now - timedelta(seconds=max(channel.duration, 0.0))
         origin = self._classify(channel.caller_id_num)
         caller_hash = (
@@ -577,6 +594,7 @@ class CallTracker:
         self._record(CallArrived.of(call_id, arrived, origin, caller_hash))
         self._record(FallbackUsed(call_id, arrived, center, ADOPTED_REASON))
         self._record(QueueJoined(call_id, arrived, center, queue, 0))
+        self._book.count(call_id, center)
         if channel.bridge_id:
             track.answered = True
             self._unseen[call_id] = center

@@ -34,6 +34,7 @@ from lotse import watchdog
 from lotse.callbacks import CallbackDesk, CallbackMetrics, Originate
 from lotse.calltrack import CallTracker, ReconcileResult
 from lotse.control.drift import DialplanDrift
+from lotse.fallbackbook import FallbackBook
 from lotse.journal.callbackkeys import CURRENT_ENV, OLDER_ENV, key_ring
 from lotse.journal.callbackstore import CallbackStore
 from lotse.journal.privacy import JournalKey, JournalKeyError, load_key
@@ -183,6 +184,8 @@ class Controller:
         self.journal = journal
         watch_journal(self.registry, journal.stats)
         table = self.router.table
+        # One count per fallback call, whether AMI or the queue_log tells it first.
+        self.fallback_book = FallbackBook(self.metrics.fallback_calls)
         self.tracker = CallTracker(
             config,
             journal.record,
@@ -191,6 +194,7 @@ class Controller:
             journal.caller_hash,
             classify=lambda raw: classify_caller(raw, table),
             on_reconciled=self._reconciled,
+            fallback_book=self.fallback_book,
         )
         self._wall_clock = wall_clock
         self._mono = mono_clock
@@ -233,6 +237,7 @@ class Controller:
                 wall_clock=wall_clock,
                 mono_clock=mono_clock,
                 metrics=self.metrics,
+                fallback_book=self.fallback_book,
             )
         self._tasks: list[asyncio.Task[None]] = []
         self._consumer: asyncio.Task[None] | None = None

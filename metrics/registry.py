@@ -244,8 +244,9 @@ class LotseMetrics:
         )
         self.fallback_calls = Counter(
             "lotse_fallback_calls_total",
-            "Calls the controller never saw (routed by the static fallback while it was "
-            "down), found in Asterisk's queue_log and imported into the journal, by home center",
+            "Calls the static fallback routed, each once by home center (none: a region no "
+            "center serves), whether the controller heard its UserEvent, adopted it alive at a "
+            "reconcile or imported its line from Asterisk's queue_log after being down",
             ["center"],
             registry=r,
         )

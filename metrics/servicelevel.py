@@ -115,6 +115,7 @@ class Journey:
     offhours: bool = False
     announced: bool = False
     unknown: bool = False  # nobody saw how it ended (controller outage): not offered
+    fallback: bool = False  # routed by the static fallback (the controller was not asked)
 
     @property
     def offered(self) -> bool:
@@ -145,6 +146,7 @@ class Tally:
     offhours: int = 0
     announced: int = 0
     unknown: int = 0
+    fallback: int = 0
     waits: list[float] = field(default_factory=list)
 
     def add(self, call: Journey, level: Limits) -> None:
@@ -152,6 +154,7 @@ class Tally:
         self.calls += 1
         self.offhours += call.offhours
         self.announced += call.announced
+        self.fallback += call.fallback
         self.overflow_out += len(call.partners)
         if call.unknown:
             self.unknown += 1

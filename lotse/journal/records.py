@@ -243,15 +243,16 @@ class FallbackUsed:
     """The static fallback dialplan routed the call to ``center``.
 
     This happens when the controller missed the FastAGI deadline or was down;
-    ``reason`` says which (``agi-timeout``, ``agi-unreachable`` …). The
+    ``reason`` says which (``agi-failure``, ``direct`` …). The
     fallback sends the caller to the home center's queue, so ``center`` is
-    also the call's home unless a decision named one before.
+    also the call's home unless a decision named one before. ``None``: a
+    caller from a region no center serves, who heard the announcement.
     """
 
     kind: ClassVar[str] = "fallback"
     call_id: str
     at: datetime
-    center: str
+    center: str | None
     reason: str
 
     def __post_init__(self) -> None:

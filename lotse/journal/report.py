@@ -47,6 +47,12 @@ unknown
     They are not offered calls: counting them as unanswered would blame the
     center for the controller's outage. A queue_log import that tells their
     outcome turns them into ordinary calls.
+fallback
+    C's calls that the static fallback routed (the controller was down or did
+    not answer in time), each once however the journal learned of them: the
+    fallback's UserEvent, a reconcile that found the call alive, or the
+    fallback's own queue_log lines. They count in the other columns like any
+    call.
 
 The national row applies the same definitions to every call of the day —
 including calls that never got a home (a caller who hung up at the
@@ -81,7 +87,7 @@ from router.config import ServiceLevel
 
 _CALLS = """
 SELECT call_id, home, queued, answered_center, wait_s, abandoned, offhours, overflowed, announced,
-       outcome
+       outcome, fallback
 FROM calls WHERE arrived_at >= ? AND arrived_at < ?
 """
 _HANDLED = """
@@ -116,6 +122,7 @@ class CenterReport:
     offhours: int
     announced: int
     unknown: int = 0
+    fallback: int = 0
     cb_requested: int = 0
     cb_completed: int = 0
     cb_no_answer: int = 0
@@ -141,6 +148,7 @@ def _result(center: str, t: Tally, *, national: bool = False) -> CenterReport:
         offhours=t.offhours,
         announced=t.announced,
         unknown=t.unknown,
+        fallback=t.fallback,
         national=national,
     )
 
@@ -224,6 +232,7 @@ def journeys(calls: list[aiosqlite.Row], handled: list[aiosqlite.Row]) -> list[J
             offhours=bool(row["offhours"]),
             announced=bool(row["announced"]),
             unknown=row["outcome"] == "unknown",
+            fallback=bool(row["fallback"]),
         )
         for row in calls
     ]
@@ -254,6 +263,7 @@ _COLUMNS: tuple[tuple[str, str], ...] = (
     ("offhours", "off-hours"),
     ("announced", "announced"),
     ("unknown", "unknown"),
+    ("fallback", "fallback"),
     ("cb_requested", "cb req"),
     ("cb_completed", "cb done"),
     ("cb_no_answer", "cb no ans."),

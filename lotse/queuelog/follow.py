@@ -35,6 +35,7 @@ from typing import BinaryIO
 import structlog
 
 from ami.queuelog import Chunk, parse_chunk
+from lotse.fallbackbook import FallbackBook
 from lotse.journal.store import Journal
 from lotse.queuelog.importer import ImportResult, import_journeys
 from lotse.queuelog.journeys import READY_AFTER_S, Folder
@@ -155,6 +156,7 @@ class QueueLogFollower:
         mono_clock: Callable[[], float] = time.monotonic,
         metrics: LotseMetrics | None = None,
         poll_s: float = POLL_S,
+        fallback_book: FallbackBook | None = None,
     ) -> None:
         self.tail = Tail(path)
         self._config = config
@@ -165,6 +167,10 @@ class QueueLogFollower:
         self._newest = 0
         self._newest_read = 0.0
         self._metrics = metrics
+        # Shared with the call tracker: a fallback call is counted once.
+        self._book = fallback_book
+        if self._book is None and metrics is not None:
+            self._book = FallbackBook(metrics.fallback_calls)
         self._poll_s = poll_s
         self._seen_file: bool | None = None
         self.total = ImportResult()
@@ -256,6 +262,6 @@ class QueueLogFollower:
         m.queue_log_lines.labels("unknown").inc(seen.unknown)
         m.queue_log_calls.labels("imported").inc(result.imported)
         m.queue_log_calls.labels("skipped").inc(result.skipped)
-        for home in result.new_calls:
-            if home in m.centers:
-                m.fallback_calls.labels(home).inc()
+        if self._book is not None:
+            for call_id, home in result.fallback:
+                self._book.count(call_id, home)

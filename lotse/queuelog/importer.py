@@ -18,7 +18,10 @@ not yet there are written, in one transaction with the reading. So:
 * a call the journal does not know at all (routed by the static fallback
   while the controller was down) is created with its arrival (Ortsnetz
   prefix and keyed hash, never the number), its home, and source
-  ``queue_log``.
+  ``queue_log``;
+* the static fallback's own lines (``LOTSEFALLBACK``, ``LOTSEANNOUNCE``) mark
+  the call ``fallback`` and announced, once, whether the controller heard
+  its UserEvent, adopted it alive at a reconcile, or never saw it.
 
 Every call the import touched gets an ``Imported`` event and ``source =
 'queue_log'``. Calls older than the journal's retention are not imported:
@@ -38,7 +41,7 @@ from datetime import datetime
 import aiosqlite
 
 from lotse.journal import rows
-from lotse.journal.records import Imported, Record
+from lotse.journal.records import FallbackUsed, Imported, Record
 from lotse.journal.schema import JournalError
 from lotse.journal.store import Journal
 from lotse.queuelog.journeys import SOURCE, Journey, Key
@@ -47,7 +50,7 @@ from lotse.queuelog.journeys import SOURCE, Journey, Key
 # writer waits for one.
 BATCH_CALLS = 200
 
-_KINDS = ("queued", "answered", "abandoned", "spilled", "ended")
+_KINDS = ("queued", "answered", "abandoned", "spilled", "ended", "fallback", "decided")
 
 
 @dataclass(slots=True)
@@ -55,18 +58,22 @@ class ImportResult:
     """What an import did, per call: ``imported`` (new, or completed), ``skipped``.
 
     ``new_calls`` are the homes of the calls the journal did not know at all
-    (one entry per call): the calls the controller never saw.
+    (one entry per call): the calls the controller never saw. ``fallback``
+    are (call id, home) of the static fallback's calls whose journal rows had
+    no fallback event before: counted now (:class:`~lotse.fallbackbook.FallbackBook`).
     """
 
     imported: int = 0
     skipped: int = 0
     new_calls: list[str] = field(default_factory=list)
+    fallback: list[tuple[str, str | None]] = field(default_factory=list)
 
     def add(self, other: ImportResult) -> None:
         """Add ``other``'s counts to these."""
         self.imported += other.imported
         self.skipped += other.skipped
         self.new_calls.extend(other.new_calls)
+        self.fallback.extend(other.fallback)
 
 
 async def import_journeys(
@@ -107,6 +114,7 @@ async def _merge(conn: aiosqlite.Connection, *, journeys: Sequence[Journey]) -> 
             [*ids, *_KINDS],
         ):
             have[(str(call_id), str(kind), center)] = int(n)
+        counted = {cid for cid, kind, _center in have if kind == "fallback"}
         encoded: list[str] = []
         for journey in journeys:
             records = _missing(journey, have, journey.call_id in known)
@@ -116,6 +124,9 @@ async def _merge(conn: aiosqlite.Connection, *, journeys: Sequence[Journey]) -> 
             result.imported += 1
             if journey.call_id not in known and journey.home is not None:
                 result.new_calls.append(journey.home)
+            used = next((r for r in records if isinstance(r, FallbackUsed)), None)
+            if used is not None and journey.call_id not in counted:
+                result.fallback.append((journey.call_id, used.center))
             encoded.extend(rows.encode(rec) for rec in records)
         if encoded:
             await conn.execute(rows.APPLY_BATCH, (rows.batch(encoded),))

@@ -14,14 +14,20 @@ ATTENDED/BLINDTRANSF  ``Ended`` (the queue's part of the call is over)
 ABANDON               ``Abandoned`` (wait = waittime) and ``Ended``
 EXITWITHTIMEOUT       ``Spilled`` (reason timeout, wait = waittime)
 EXITEMPTY             ``Spilled`` (reason leaveempty)
+
+LOTSEFALLBACK         ``FallbackUsed`` (the static fallback's own line: the
+                      call is the fallback's, its home the line's center)
+LOTSEANNOUNCE         ``Decided`` (an announcement, by the static fallback)
 ====================  ==================================================
 
-A call that left its last queue alive (timeout, empty) and entered no other
-queue within :data:`SETTLE_S` went on to an announcement and hung up: it
-gets an ``Ended`` at the time it left. Ringing attempts (RINGNOANSWER,
+A call that left its last queue alive (timeout, empty), or began the static
+fallback's final announcement, and entered no other queue within
+:data:`SETTLE_S` went on to an announcement and hung up: it gets an ``Ended``
+at the time it left (or the announcement began). Ringing attempts (RINGNOANSWER,
 RINGCANCELED) and key exits tell nothing the journal keeps.
 
-**The home** of a call is not in the queue_log (``LOTSE_HOME`` is a channel
+**The home** of a call the static fallback routed is in its ``LOTSEFALLBACK``
+line. Otherwise it is not in the queue_log (``LOTSE_HOME`` is a channel
 variable). The fold finds it the way the static fallback does — the call
 was, as a rule, routed by the fallback when the controller did not see it:
 the center serving the caller's Ortsnetz (longest prefix in the numbering
@@ -45,19 +51,27 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
-from ami.contract import CALLBACK_ATTEMPT_PREFIX
-from ami.queuelog import JOURNEY_EVENTS, QueueLogLine
+from ami.contract import (
+    CALLBACK_ATTEMPT_PREFIX,
+    FALLBACK_QUEUE_LOG_ANNOUNCED,
+    FALLBACK_QUEUE_LOG_QUEUE,
+    FALLBACK_QUEUE_LOG_ROUTED,
+)
+from ami.queuelog import FALLBACK_EVENTS, JOURNEY_EVENTS, QueueLogLine
 from lotse.journal.records import (
     Abandoned,
     Answered,
     CallArrived,
+    Decided,
     Ended,
+    FallbackUsed,
     QueueJoined,
     Record,
     Spilled,
     SpillReason,
 )
 from router.config import Config
+from router.decision import Action
 from router.numbering import NumberKind, OrtsnetzTable, classify_caller
 
 # A call that left a queue alive and entered no other for this long has ended
@@ -73,6 +87,8 @@ FORGET_S = 24 * 3600
 READY_AFTER_S = 10
 
 SOURCE = "queue_log"
+# Why a settled journey ended (its Ended's cause), unless an announcement says more.
+LEFT_QUEUE = "left the queue, no other"
 
 # What a record of the journey is, for matching it against the journal's
 # events of the same call: the event kind and its center.
@@ -99,8 +115,9 @@ class Journey:
     last_read: float = 0.0  # when its newest line was read (the follower's monotonic clock)
     ended: bool = False
     dirty: bool = False
-    # The queue of the last ENTERQUEUE and whether the call left it alive.
+    # When the call left its last queue alive (or its final announcement began).
     spilled_at: int | None = None
+    settle_why: str = "left the queue, no other"  # LEFT_QUEUE
 
     @property
     def first_at(self) -> datetime | None:
@@ -153,12 +170,18 @@ class Folder:
     def add(self, line: QueueLogLine, read_at: float = 0.0) -> None:
         """Fold one line into its call's journey; ``read_at``: when it was read (monotonic)."""
         self.newest = max(self.newest, line.time)
-        center = self._config.center_by_queue.get(line.queue)
-        if (
-            line.event not in JOURNEY_EVENTS
-            or center is None
-            or line.callid.startswith(CALLBACK_ATTEMPT_PREFIX)
-        ):
+        center: str | None
+        if line.event in FALLBACK_EVENTS:
+            # The static fallback's own line: its center (none for a region no
+            # center serves) is in the data, the "queue" is the fallback's context.
+            center = line.data[0] or None
+            known = line.queue == FALLBACK_QUEUE_LOG_QUEUE and (
+                center is None or center in self._config.centers
+            )
+        else:
+            center = self._config.center_by_queue.get(line.queue)
+            known = line.event in JOURNEY_EVENTS and center is not None
+        if not known or line.callid.startswith(CALLBACK_ATTEMPT_PREFIX):
             # The callback dialer's legs wait in queues too; they are no calls.
             self.stats.passed += 1
             return
@@ -175,15 +198,39 @@ class Folder:
         journey.facts.extend(facts)
         journey.dirty = True
 
-    def _facts(self, journey: Journey, line: QueueLogLine, center: str) -> list[Fact]:
+    def _facts(self, journey: Journey, line: QueueLogLine, center: str | None) -> list[Fact]:
         at = line.at
         cid = line.callid
+        if line.event == FALLBACK_QUEUE_LOG_ROUTED:
+            if center is not None:
+                journey.home = center  # what the fallback found, not a guess
+            used = FallbackUsed(cid, at, center, line.data[1] or "unknown")
+            return [Fact(("fallback", center), used)]
+        if line.event == FALLBACK_QUEUE_LOG_ANNOUNCED:
+            kind, sound = line.data[1], line.data[2]
+            journey.spilled_at, journey.settle_why = line.time, f"{kind} announcement"
+            decided = Decided(
+                cid,
+                at,
+                Action.ANNOUNCE,
+                home=center,
+                target=None,
+                queue=None,
+                greeting=None,
+                announcement=sound or None,
+                timeout_s=0,
+                reasons=(f"static fallback: {kind} announcement",),
+                offhours=kind == "offhours",
+            )
+            return [Fact(("decided", None), decided)]
+        if center is None:
+            return []
         match line.event:
             case "ENTERQUEUE":
                 if journey.arrived is None:
                     self._arrive(journey, line)
                 self._first_seen(journey, center)
-                journey.spilled_at = None
+                journey.spilled_at, journey.settle_why = None, LEFT_QUEUE
                 joined = QueueJoined(cid, at, center, line.queue, line.number(2))
                 return [Fact(("queued", center), joined)]
             case "CONNECT":
@@ -214,7 +261,7 @@ class Folder:
                     if line.event == "EXITWITHTIMEOUT"
                     else SpillReason.LEAVEEMPTY
                 )
-                journey.spilled_at = line.time
+                journey.spilled_at, journey.settle_why = line.time, LEFT_QUEUE
                 spilled = Spilled(cid, at, center, None, reason, float(line.number(2)))
                 return [Fact(("spilled", center), spilled)]
         return []
@@ -250,7 +297,7 @@ class Folder:
         for cid, journey in list(self._journeys.items()):
             if journey.spilled_at is not None and journey.spilled_at <= now - SETTLE_S:
                 at = datetime.fromtimestamp(journey.spilled_at, UTC)
-                journey.facts.extend(self._end(journey, at, None, "left the queue, no other"))
+                journey.facts.extend(self._end(journey, at, None, journey.settle_why))
                 journey.dirty = True
             if not journey.dirty and journey.last_time <= now - FORGET_S:
                 del self._journeys[cid]

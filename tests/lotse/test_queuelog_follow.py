@@ -138,6 +138,8 @@ async def test_the_follower_imports_appends_rotations_and_what_it_missed(tmp_pat
     )
     assert (await follower.step()).imported == 0  # no file yet
 
+    # The static fallback's calls: its own line, then app_queue's.
+    append(path, q(T0, "a;2", "lotse-fallback", "NONE", "LOTSEFALLBACK", "bremen", "direct"))
     append(path, q(T0, "a;2", "115-bremen", "NONE", "ENTERQUEUE", "", "04211234567", "1"))
     append(path, q(T0 + 2, "a;2", "115-bremen", "115-bremen agent 1", "CONNECT", "2", "x.1", "1"))
     append(path, b"garbage\n" + q(T0 + 2, "a;2", "115-bremen", "NONE", "NEWEVENT", "1"))
@@ -154,6 +156,7 @@ async def test_the_follower_imports_appends_rotations_and_what_it_missed(tmp_pat
         q(T0 + 22, "a;2", "115-bremen", "115-bremen agent 1", "COMPLETEAGENT", "2", "20", "1"),
     )
     os.rename(path, tmp_path / "queue_log.1")
+    append(path, q(T0 + 30, "b;2", "lotse-fallback", "NONE", "LOTSEFALLBACK", "bund", "direct"))
     append(path, q(T0 + 30, "b;2", "115-bund", "NONE", "ENTERQUEUE", "", "015112345678", "1"))
     append(path, q(T0 + 34, "b;2", "115-bund", "NONE", "ABANDON", "1", "1", "4"))
     mono[0] = 20.0
@@ -173,7 +176,7 @@ async def test_the_follower_imports_appends_rotations_and_what_it_missed(tmp_pat
     assert registry.get_sample_value("lotse_fallback_calls_total", {"center": "bund"}) == 1
     assert registry.get_sample_value("lotse_queue_log_lines_total", {"result": "bad"}) == 1
     assert registry.get_sample_value("lotse_queue_log_lines_total", {"result": "unknown"}) == 1
-    assert registry.get_sample_value("lotse_queue_log_lines_total", {"result": "read"}) == 5
+    assert registry.get_sample_value("lotse_queue_log_lines_total", {"result": "read"}) == 7
     assert registry.get_sample_value("lotse_queue_log_calls_total", {"result": "imported"}) == 3
 
     # A restarted controller reads the current file from its start: nothing twice.
@@ -190,6 +193,10 @@ async def test_the_follower_imports_appends_rotations_and_what_it_missed(tmp_pat
     assert (early.imported, early.skipped) == (0, 0)
     assert (late.imported, late.skipped, late.new_calls) == (1, 1, ["bremen"])
     assert [c[0] for c in calls(db)] == ["a;2", "b;2", "c;2"]
+    # c;2 has no line of the static fallback: a call the journal missed, not the fallback's.
+    with sqlite3.connect(db) as conn:
+        flags = dict(conn.execute("SELECT call_id, fallback FROM calls"))
+    assert flags == {"a;2": 1, "b;2": 1, "c;2": 0}
 
 
 def test_run_options_follow_the_configured_queue_log() -> None:
