@@ -22,8 +22,9 @@ def test_callbacks_over_the_wire_keep_the_place_in_line(
         config.replace("offer_after_wait_s: 90", "offer_after_wait_s: 20"), encoding="utf-8"
     )
     scenario = (REPO / "sim" / "scenarios" / "monday-peak.yaml").read_text(encoding="utf-8")
-    assert "network: ../../config.yaml" in scenario
-    scenario = scenario.replace("network: ../../config.yaml", "network: config.yaml")
+    # The shipped scenario names the demo network; this one the changed copy beside it.
+    assert "network: demo" in scenario
+    scenario = scenario.replace("network: demo", "network: config.yaml")
     scenario += "\ncallbacks: {accept: 1.0, answer: 0.85}\n"
     (tmp_path / "monday-callbacks.yaml").write_text(scenario, encoding="utf-8")
     code = main(
