@@ -22,7 +22,8 @@ Contexts (only generated when a center has a ``callback:`` block)::
     lotse-callback-agent the dialer's Local channel (;2): first in the center's
                          queue (Queue position 1) until an agent answers
     lotse-callback-dial  the Originate's other half once the agent is there:
-                         Dial(PJSIP/CB_DIAL@lotse-callback-trunk,LOTSE_CB_RING),
+                         Dial(callback_dial,LOTSE_CB_RING,g), then Hangup();
+                         its h extension sends the attempt's one
                          UserEvent(LotseCallback,Id,Attempt,Status: DIALSTATUS)
 
 The keyed and dialled numbers live in ``CB_NUM`` and ``CB_DIAL``: without the
@@ -153,16 +154,27 @@ def callback_contexts(config: Config, agi: Endpoint) -> list[Context]:
 
     dial = Context(
         c.CALLBACK_DIAL_CONTEXT,
-        doc="Callbacks: the agent is there; dial the caller through the callback trunk.",
+        doc="Callbacks: the agent is there; dial the caller (callback_dial in the config).",
     )
+    # One outcome per attempt whoever hangs up first. Without g the priority
+    # after Dial() never runs when either side hangs up after an answer
+    # (../shared/asterisk/dial-callee-hangup.txt, dial-caller-hangup.txt);
+    # g continues after a callee hang-up only (dial-callee-hangup-g.txt). The h
+    # extension runs in every case the channel ends in this context, with
+    # DIALSTATUS set, before the channel's Hangup event: the one UserEvent of
+    # the attempt. The explicit Hangup() spares the 10 s of busy tone the
+    # fall-through plays after BUSY (dial-busy.txt). An attempt whose leg
+    # never got here (no agent: OriginateResponse Failure) sends none; its
+    # Hangup tells the controller.
     dial.exten(
         "s",
-        f"Dial(PJSIP/{_v(c.VAR_CB_DIAL)}@{checked('queue name', c.CALLBACK_TRUNK)},"
-        f"{_v(c.VAR_CB_RING)})",
-    )
-    dial.same(
-        f"UserEvent({c.CALLBACK_USER_EVENT},Id: {_v(c.VAR_CB_ID)},"
-        f"Attempt: {_v(c.VAR_CB_ATTEMPT)},Status: ${{DIALSTATUS}})"
+        f"Dial({checked('dial target', config.callback_dial)},{_v(c.VAR_CB_RING)},g)",
     )
     dial.same("Hangup()")
+    status = '${IF($["${DIALSTATUS}" = ""]?NONE:${DIALSTATUS})}'
+    dial.exten(
+        "h",
+        f"UserEvent({c.CALLBACK_USER_EVENT},Id: {_v(c.VAR_CB_ID)},"
+        f"Attempt: {_v(c.VAR_CB_ATTEMPT)},Status: {status})",
+    )
     return [key, cb, agent, dial]

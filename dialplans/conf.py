@@ -30,6 +30,12 @@ _SHAPES: dict[str, re.Pattern[str]] = {
     "time zone": re.compile(r"[A-Za-z][A-Za-z0-9_+-]*(?:/[A-Za-z0-9_+-]+)*", re.ASCII),
     "AMI user name": re.compile(r"[A-Za-z0-9][A-Za-z0-9_.@-]*", re.ASCII),
     "host": re.compile(r"[A-Za-z0-9][A-Za-z0-9.:-]*", re.ASCII),
+    # Dial()'s TECH/resource of a callback leg, with ${CB_DIAL} (router.configload checks it).
+    "dial target": re.compile(
+        r"[A-Za-z][A-Za-z0-9_]*/[A-Za-z0-9_.:@/+#*=-]*\$\{CB_DIAL(?::[0-9]{1,2})?\}"
+        r"[A-Za-z0-9_.:@/+#*=-]*",
+        re.ASCII,
+    ),
     # Empty when the configuration was not loaded from a file.
     "config sha256": re.compile(r"(?:[0-9a-f]{64})?", re.ASCII),
 }

@@ -19,10 +19,12 @@ ever dialled twice at once, across reconnects and restarts) and only then
 originates, on its own AMI user (``[lotse-callback]``, originate only):
 ``Local/s@lotse-callback-agent`` waits at the head of the center's queue for
 an agent; once an agent answers, the other half dials the caller
-(``lotse-callback-dial``), whose ``UserEvent(LotseCallback)`` tells the
-outcome. An attempt in flight at a restart is resolved from Asterisk at the
-controller's reconcile: followed if its leg is still up, else counted as
-unanswered and retried after the interval, never re-dialled at once.
+(``lotse-callback-dial``). Each attempt gets exactly one outcome
+(:mod:`lotse.callbackattempt`): answered keeps the request (completed, never
+dialled again); any other is an unanswered attempt. An attempt in flight at a
+restart is resolved from Asterisk at the controller's reconcile: followed if
+its leg is still up, else counted as unanswered and retried after the
+interval, never re-dialled at once.
 
 **Locked.** A request whose number no callback key at hand opens (the
 controller restarted with another key, or none) is neither dialled nor
@@ -37,7 +39,7 @@ from __future__ import annotations
 
 import asyncio
 import secrets
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol
@@ -48,6 +50,7 @@ from prometheus_client import CollectorRegistry, Counter, Gauge
 
 from ami import contract
 from ami.agi_protocol import AgiReply, AgiRequest
+from lotse.callbackattempt import AttemptOutcome
 from lotse.journal.callbackkeys import CallbackKeyError
 from lotse.journal.callbackstore import CallbackStore, StoredRequest
 from router.callback import (
@@ -135,6 +138,7 @@ class QueueView(Protocol):
 
 OriginateFn = Callable[[Originate], Awaitable[bool]]
 OnOutcome = Callable[[str, str], None]  # (center, outcome)
+OnAttempt = Callable[[str, AttemptOutcome], None]  # (center, attempt outcome)
 
 
 class CallbackDesk:
@@ -152,6 +156,7 @@ class CallbackDesk:
         originate: OriginateFn,
         on_outcome: OnOutcome | None = None,
         ready: Callable[[], bool] = lambda: True,
+        on_attempt: OnAttempt | None = None,
     ) -> None:
         self.config = config
         self.store = store
@@ -161,6 +166,7 @@ class CallbackDesk:
         self._table = table
         self._originate = originate
         self._on_outcome = on_outcome
+        self._on_attempt = on_attempt
         self._ready = ready
         self._calendar = HolidayCalendar()
         self._hours = {cid: OpeningHours.compile(c) for cid, c in config.centers.items()}
@@ -294,22 +300,26 @@ class CallbackDesk:
             _log.warning("callback.originate_unknown", request=stored.id, error=str(err))
             return True
         if not sent:
-            await self.attempt_ended(attempt, answered=False)
+            await self.attempt_ended(attempt, AttemptOutcome.FAILED)
         _log.info("callback.dialling", request=stored.id, center=stored.center, attempt=attempt)
         return True
 
-    async def attempt_ended(self, attempt_id: str, *, answered: bool) -> None:
-        """An attempt's outcome (the legs' UserEvent, or an OriginateResponse failure)."""
+    async def attempt_ended(self, attempt_id: str, outcome: AttemptOutcome) -> None:
+        """An attempt's one outcome (:func:`lotse.callbackattempt.concluded`, or a
+        refused Originate); later news of the same attempt is ignored."""
         async with self._lock:
             found = self.attempts.pop(attempt_id, None)
             if found is None:
                 return
-            rid, _center = found
+            rid, center = found
+            _log.info("callback.attempt_ended", request=rid, center=center, outcome=outcome)
+            if self._on_attempt is not None:
+                self._on_attempt(center, outcome)
             now = self._wall()
             stored = {r.id: r for r in await self.store.open_requests()}.get(rid)
             if stored is None:
                 return
-            if answered:
+            if outcome is AttemptOutcome.ANSWERED:
                 await self._end(stored, Outcome.COMPLETED, now)
                 return
             await self._unanswered(stored, attempt_id, now)
@@ -409,17 +419,29 @@ class CallbackMetrics:
             ["center", "outcome"],
             registry=registry,
         )
+        self.attempts = Counter(
+            "lotse_callback_attempts_total",
+            "Ended callback attempts by outcome (answered, no_answer, busy, congestion, failed)",
+            ["center", "outcome"],
+            registry=registry,
+        )
         for cid in centers:
             self.pending.labels(cid).set(0)
             self.oldest.labels(cid).set(0)
             self.locked.labels(cid).set(0)
             for outcome in Outcome.ALL:
                 self.outcomes.labels(cid, outcome)
+            for attempt in AttemptOutcome:
+                self.attempts.labels(cid, attempt.value)
         self._centers = centers
 
     def outcome(self, center: str, outcome: str) -> None:
         """Count an ended request."""
         self.outcomes.labels(center, outcome).inc()
+
+    def attempt(self, center: str, outcome: AttemptOutcome) -> None:
+        """Count an ended attempt."""
+        self.attempts.labels(center, outcome.value).inc()
 
     def show(self, open_requests: list[StoredRequest], now: datetime) -> None:
         """Set the gauges from the open requests (no numbers in them)."""
@@ -432,11 +454,3 @@ class CallbackMetrics:
             self.oldest.labels(cid).set(max((now_s - r.entered_s for r in mine), default=0.0))
             if mine:
                 self.deadline_left.labels(cid).set(min(r.deadline_s for r in mine) - now_s)
-
-
-def user_event_outcome(fields: Mapping[str, str]) -> tuple[str, bool] | None:
-    """(attempt id, answered) from a ``UserEvent: LotseCallback``'s fields."""
-    attempt = fields.get("Attempt", "")
-    if not attempt:
-        return None
-    return attempt, fields.get("Status", "") == "ANSWER"

@@ -25,12 +25,12 @@ from prometheus_client import CollectorRegistry, start_http_server
 
 from ami.agi_protocol import AgiReply, AgiRequest
 from ami.contract import AGI_SCRIPT, ARG_CONFIG, CALLBACK_SCRIPT, VAR_CB_OFFER, VAR_CB_RESULT
-from ami.events import Hangup, LotseCallback
 from ami.fastagi import AgiResult, FastAgiServer
 from ami.session import AmiActionFailed, AmiError, AmiSession, Connected, Disconnected
 from cliutil import os_reason
 from dialplans.manager import callback_username
 from lotse import watchdog
+from lotse.callbackattempt import concluded
 from lotse.callbacks import CallbackDesk, CallbackMetrics, Originate
 from lotse.calltrack import CallTracker, ReconcileResult
 from lotse.control.drift import DialplanDrift
@@ -527,6 +527,7 @@ class Controller:
             originate=originate,
             on_outcome=cb_metrics.outcome,
             ready=lambda: session.connected,
+            on_attempt=cb_metrics.attempt,
         )
         self._cb_metrics = cb_metrics
         self._tasks.append(session.start())
@@ -547,11 +548,9 @@ class Controller:
         while True:
             for event in await self._cb_events.get():
                 try:
-                    if isinstance(event, LotseCallback) and event.attempt:
-                        await desk.attempt_ended(event.attempt, answered=event.status == "ANSWER")
-                    elif isinstance(event, Hangup) and event.uniqueid in desk.attempts:
-                        # The leg ended without a caller outcome (no agent, no trunk).
-                        await desk.attempt_ended(event.uniqueid, answered=False)
+                    ended = concluded(event, desk.attempts)
+                    if ended is not None:
+                        await desk.attempt_ended(*ended)
                 except Exception as exc:  # one event must not stop the dialer
                     log.error("callbacks.event_failed", error=type(exc).__name__)
 

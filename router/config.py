@@ -214,6 +214,13 @@ class _PostalIndex:
     range_starts: tuple[str, ...]
 
 
+#: The variable a callback leg's dial string names the caller's number by
+#: (national form, 0…); the dialplan sets it, never an AMI event carries it.
+CALLBACK_DIAL_NUMBER = "${CB_DIAL}"
+#: Where callback legs dial callers: the PJSIP endpoint ``lotse-callback-trunk``.
+DEFAULT_CALLBACK_DIAL = "PJSIP/" + CALLBACK_DIAL_NUMBER + "@lotse-callback-trunk"
+
+
 @dataclass(frozen=True)
 class Config:
     """A whole lotse deployment: the centers and how calls find them."""
@@ -228,6 +235,8 @@ class Config:
     service_level: ServiceLevel = field(default_factory=ServiceLevel)
     max_hops: int = 3
     controller: ControllerSettings = field(default_factory=ControllerSettings)
+    # Dial()'s first argument for a callback leg (checked by the loader).
+    callback_dial: str = DEFAULT_CALLBACK_DIAL
     source: str = "<config>"
     # sha256 of the file's bytes as loaded ("" when not loaded from a file):
     # names the configuration in ``lotse ctl status``, the metrics and the

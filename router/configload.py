@@ -13,6 +13,7 @@ shipped ``config.yaml``.
 from __future__ import annotations
 
 import hashlib
+import re
 import sys
 import zoneinfo
 from dataclasses import replace
@@ -21,6 +22,8 @@ from pathlib import Path
 from yaml.nodes import MappingNode, Node, ScalarNode
 
 from router.config import (
+    CALLBACK_DIAL_NUMBER,
+    DEFAULT_CALLBACK_DIAL,
     Config,
     ControllerSettings,
     Endpoint,
@@ -65,7 +68,15 @@ _TOP_OPTIONAL = (
     "unknown_origin",
     "service_level",
     "controller",
+    "callback_dial",
 )
+# A Dial() resource: TECH/resource with ${CB_DIAL} once, nothing that would
+# end the argument (, | ) or start another substitution ($ { } [ ]).
+# The number may be cut (${CB_DIAL:1}: without its leading 0, for a carrier
+# that wants 0049… or +49…).
+_DIAL_TECH = re.compile(r"[A-Za-z][A-Za-z0-9_]*/", re.ASCII)
+_DIAL_NUMBER = re.compile(r"\$\{CB_DIAL(?::[0-9]{1,2})?\}", re.ASCII)
+_DIAL_REST = re.compile(r"[A-Za-z0-9_.:@/+#*=-]*", re.ASCII)
 
 
 def load_config(path: str | Path, *, table: OrtsnetzTable | None = None) -> Config:
@@ -181,6 +192,7 @@ class _Loader:
             service_level=self._service_level(f.get("service_level")),
             max_hops=self.r.integer(f.get("max_hops"), "max_hops", d.max_hops, minimum=1),
             controller=self._controller(f.get("controller")),
+            callback_dial=self._callback_dial(f.get("callback_dial"), d.callback_dial),
             source=source,
         )
 
@@ -199,6 +211,26 @@ class _Loader:
             self.r.report(node, f"timezone: unknown time zone {name!r}{hint}")
             return default
         return name
+
+    def _callback_dial(self, node: Node | None, default: str) -> str:
+        if node is None:
+            return default
+        value = self.r.string(node, "callback_dial", default)
+        tech = _DIAL_TECH.match(value)
+        rest = value[tech.end() :] if tech else ""
+        if (
+            tech is None
+            or len(_DIAL_NUMBER.findall(rest)) != 1
+            or _DIAL_REST.fullmatch(_DIAL_NUMBER.sub("", rest)) is None
+        ):
+            self.r.report(
+                node,
+                f"callback_dial: {value!r} is not a Dial() target TECH/resource with "
+                f"{CALLBACK_DIAL_NUMBER} once and no , | ( ) $ {{ }} or spaces otherwise, "
+                f"such as {DEFAULT_CALLBACK_DIAL!r}",
+            )
+            return default
+        return value
 
     def _unknown_origin(self, node: Node | None) -> UnknownOrigin:
         d = UnknownOrigin()

@@ -6,8 +6,11 @@ import asyncio
 import re
 from pathlib import Path
 
+import pytest
+
 from ami import contract as c
 from dialplans.build import EXTENSIONS, QUEUES, write
+from dialplans.conf import DialplanError
 from dialplans.engine import Flow, Interpreter, ReadArgs, load_dialplan
 from dialplans.engine.interp import Execution, Result
 from tests.dialplans.helpers import build_files, center, demo_config, small_config
@@ -109,3 +112,33 @@ def test_the_wait_offer_asks_for_the_queue_s_center(tmp_path: Path) -> None:
         tmp_path, "wait", LOTSE_TARGET="bremen", LOTSE_HOME="wittenberg", LOTSE_CALLID="c1"
     )
     assert got[0] == "agi agi://127.0.0.1:4573/callback ['c1', 'bremen', '', 'wait']"
+
+
+def _dial_context(text: str) -> list[str]:
+    lines = text.splitlines()
+    start = lines.index(f"[{c.CALLBACK_DIAL_CONTEXT}]")
+    end = next((i for i in range(start + 1, len(lines)) if lines[i].startswith("[")), len(lines))
+    return [line for line in lines[start + 1 : end] if line and not line.startswith(";")]
+
+
+def test_an_attempt_reports_once_from_the_h_extension() -> None:
+    # Dial(...,g) then Hangup(); the one UserEvent in h, which Asterisk runs
+    # whichever side hangs up first (tests/lotse/captures/callback-*.txt).
+    assert _dial_context(TEXT) == [
+        "exten => s,1,Dial(PJSIP/${CB_DIAL}@lotse-callback-trunk,${LOTSE_CB_RING},g)",
+        " same => n,Hangup()",
+        "exten => h,1,UserEvent(LotseCallback,Id: ${LOTSE_CB_ID},Attempt: ${LOTSE_CB_ATTEMPT},"
+        'Status: ${IF($["${DIALSTATUS}" = ""]?NONE:${DIALSTATUS})})',
+    ]
+
+
+def test_the_dial_string_comes_from_the_config() -> None:
+    from dataclasses import replace
+
+    config = replace(demo_config(), callback_dial="Local/${CB_DIAL}@callees")
+    text = build_files(config)[EXTENSIONS]
+    assert (
+        _dial_context(text)[0] == "exten => s,1,Dial(Local/${CB_DIAL}@callees,${LOTSE_CB_RING},g)"
+    )
+    with pytest.raises(DialplanError):
+        build_files(replace(config, callback_dial="PJSIP/${CB_DIAL},30"))

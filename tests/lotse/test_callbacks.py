@@ -9,7 +9,8 @@ from pathlib import Path
 
 from ami.agi_protocol import AgiRequest
 from ami.events import QueueCallerJoin, to_event
-from lotse.callbacks import CallbackDesk, Originate, user_event_outcome
+from lotse.callbackattempt import AttemptOutcome
+from lotse.callbacks import CallbackDesk, Originate
 from lotse.journal import Journal
 from lotse.journal.callbackstore import CallbackStore, NumberCipher
 from lotse.livestate import LiveState
@@ -161,7 +162,7 @@ async def test_started_only_with_a_free_agent_and_no_earlier_live_caller(tmp_pat
     assert await desk.tick() == []
     assert len(dialler.legs) == 1
     # Answered: completed, the number deleted.
-    await desk.attempt_ended(leg.attempt_id, answered=True)
+    await desk.attempt_ended(leg.attempt_id, AttemptOutcome.ANSWERED)
     assert await desk.pending() == []
     assert desk.outcomes == [("bremen", "completed")]  # type: ignore[attr-defined]
 
@@ -176,7 +177,7 @@ async def test_unanswered_attempts_retry_after_the_interval_then_end(tmp_path: P
     assert cb is not None
     for _ in range(cb.attempts):
         assert len(await desk.tick()) == 1
-        await desk.attempt_ended(dialler.legs[-1].attempt_id, answered=False)
+        await desk.attempt_ended(dialler.legs[-1].attempt_id, AttemptOutcome.NO_ANSWER)
         assert await desk.tick() == []  # the interval first
         clocks.advance(cb.retry_interval_s - 1)
         assert await desk.tick() == []
@@ -234,7 +235,7 @@ async def test_a_live_attempt_found_at_restart_is_followed_not_redialled(tmp_pat
     assert await again.recover(alive) == 0
     (req,) = await again.pending()
     assert req.in_flight is not None
-    await again.attempt_ended(req.in_flight, answered=True)
+    await again.attempt_ended(req.in_flight, AttemptOutcome.ANSWERED)
     assert await again.pending() == []
 
 
@@ -250,12 +251,6 @@ async def test_expired_requests_end_at_the_deadline(tmp_path: Path) -> None:
     await desk.tick()
     assert await desk.pending() == []
     assert desk.outcomes == [("bremen", "expired")]  # type: ignore[attr-defined]
-
-
-def test_user_event_outcome() -> None:
-    assert user_event_outcome({"Attempt": "cb-1", "Status": "ANSWER"}) == ("cb-1", True)
-    assert user_event_outcome({"Attempt": "cb-1", "Status": "NOANSWER"}) == ("cb-1", False)
-    assert user_event_outcome({"Status": "ANSWER"}) is None
 
 
 def test_live_state_remembers_the_entry_of_a_caller_who_left_unanswered() -> None:

@@ -1160,3 +1160,47 @@ def test_queue_log_path_defaults_to_asterisks_and_null_turns_it_off() -> None:
 def test_bad_queue_log_path_at_its_value(value: str, message: str) -> None:
     text = f"controller:\n  queue_log: {value}\n" + BASE
     assert only_problem(text) == f"t.yaml:2:14: {message}"
+
+
+# --- callback_dial ---------------------------------------------------------------
+
+
+def test_callback_dial_defaults_to_the_pjsip_trunk() -> None:
+    config = load_config_text(BASE, "t.yaml", TABLE)
+    assert config.callback_dial == "PJSIP/${CB_DIAL}@lotse-callback-trunk"
+
+
+@pytest.mark.parametrize(
+    "dial",
+    [
+        "PJSIP/${CB_DIAL}@lotse-callback-trunk",
+        "Local/${CB_DIAL}@callees",
+        "SIP/carrier/0049${CB_DIAL:1}",
+        "PJSIP/+49${CB_DIAL:1}@carrier",
+        "DAHDI/g1/${CB_DIAL}",
+    ],
+)
+def test_callback_dial_takes_a_dial_target_with_the_number(dial: str) -> None:
+    config = load_config_text(f'callback_dial: "{dial}"\n' + BASE, "t.yaml", TABLE)
+    assert config.callback_dial == dial
+
+
+@pytest.mark.parametrize(
+    "dial",
+    [
+        "PJSIP/lotse-callback-trunk",  # no number
+        "PJSIP/${CB_DIAL}@${CB_DIAL}",  # twice
+        "PJSIP/${CB_DIAL:x}@trunk",
+        "${CB_DIAL}@trunk",  # no technology
+        "PJSIP/${CB_DIAL}@trunk,30",  # a second Dial() argument
+        "PJSIP/${CB_DIAL}&PJSIP/other",  # a second target
+        "PJSIP/${CB_NUM}@trunk",  # another variable
+        "PJSIP/${CB_DIAL}@a trunk",
+        "PJSIP/${CB_DIAL})",
+    ],
+)
+def test_callback_dial_refuses_what_is_no_single_dial_target(dial: str) -> None:
+    text = f'callback_dial: "{dial}"\n' + BASE
+    problem = only_problem(text)
+    assert problem.startswith(at(text, Q(dial)) + ": callback_dial: ")
+    assert "${CB_DIAL}" in problem
