@@ -332,3 +332,77 @@ _JSON = st.recursive(
 def test_the_depth_check_agrees_with_the_decoder(value: object, limit: int) -> None:
     line = json.dumps(value, ensure_ascii=False).encode()
     assert nesting_depth_exceeds(line, limit) == (_depth(value) > limit)
+
+
+async def test_a_failing_handler_answers_failed_without_its_traceback(sock_dir: Path) -> None:
+    async def broken(request: dict[str, Any], peer: Peer) -> Answer:
+        if request["command"] == "reload":
+            raise RuntimeError("detail of /etc/lotse/secret")
+        return Answer({})
+
+    srv = ControlServer(str(sock_dir / "f.sock"), broken)
+    await srv.start()
+    try:
+        failed, served = await exchange(
+            srv.path, b'{"command": "reload"}\n', b'{"command": "status"}\n'
+        )
+    finally:
+        await srv.close()
+    assert failed == {
+        "ok": False,
+        "error": "failed",
+        "message": "internal error: RuntimeError",
+        "problems": [],
+    }
+    assert served["ok"] is True
+
+
+def _hold_as(path: str, uid: int, gid: int, count: int) -> subprocess.Popen[str]:
+    """A process of ``uid`` holding ``count`` silent connections until its stdin closes."""
+    code = (
+        "import socket, sys\n"
+        f"held = [socket.socket(socket.AF_UNIX) for _ in range({count})]\n"
+        f"for s in held:\n    s.connect({path!r})\n"
+        "print('held', flush=True)\n"
+        "sys.stdin.read()\n"
+    )
+    return subprocess.Popen(
+        [SYSTEM_PYTHON, "-c", code],
+        user=uid,
+        group=gid,
+        extra_groups=[],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+
+
+@pytest.mark.skipif(
+    os.geteuid() != 0 or not os.path.exists(SYSTEM_PYTHON),
+    reason="a second user needs root to switch to (test_control_slots covers the rule)",
+)
+async def test_another_users_holders_keep_neither_the_operator_nor_each_other_out(
+    sock_dir: Path,
+) -> None:
+    slots: Slots[asyncio.Task[None]] = Slots(frozenset({0, os.geteuid()}), per_uid=2, max_shared=3)
+    srv = ControlServer(str(sock_dir / "u.sock"), echo, slots=slots)
+    await srv.start()
+    gid = os.stat(srv.path).st_gid
+    holder = _hold_as(srv.path, NOBODY, gid, 9)
+    try:
+        assert holder.stdout is not None
+        assert await asyncio.to_thread(holder.stdout.readline) == "held\n"
+        # The kernel's uid decides: nobody's 9 connections share its 2 slots.
+        async with asyncio.timeout(30):
+            while slots.held_by(NOBODY) < 2:
+                await asyncio.sleep(0.01)
+        [answer] = await exchange(srv.path, b'{"command": "status"}\n')
+        assert answer["ok"] is True
+        # A second unprivileged user fits beside it: 2 + 1 is the shared ceiling.
+        other = await asyncio.to_thread(_connect_as, srv.path, NOBODY - 1, gid)
+        assert json.loads(other.stdout)["result"]["uid"] == NOBODY - 1
+    finally:
+        assert holder.stdin is not None
+        holder.stdin.close()
+        holder.wait(30)
+        await srv.close()
