@@ -274,15 +274,15 @@ class Ami:
 
     async def hangup_all(self, prefix: str) -> None:
         """Hang up every channel whose name or uniqueid starts with this test's ids."""
-        res: list[Message] = []
         mark = self.mark()
         await self.action("CoreShowChannels")
         with contextlib.suppress(TimeoutError):
             await self.wait_for(mark, 10, Event="CoreShowChannelsComplete")
         res = self.matching(mark, Event="CoreShowChannel")
         for e in res:
-            uid, linked = e.get("Uniqueid") or "", e.get("Linkedid") or ""
-            if uid.startswith(prefix) or linked.startswith(prefix):
+            uid = e.get("Uniqueid") or ""
+            # The phone sides (;1) only: the rest of each call follows them.
+            if uid.startswith(prefix) and not uid.endswith(";2"):
                 with contextlib.suppress(Exception):
                     await self.action("Hangup", Channel=e.get("Channel") or "")
 
