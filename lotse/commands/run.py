@@ -12,6 +12,8 @@ from collections.abc import Callable
 from dataclasses import replace
 from datetime import UTC, datetime
 
+import structlog
+
 from cliutil import (
     EXIT_BAD_INPUT,
     EXIT_FAILURE,
@@ -33,12 +35,15 @@ from lotse.controller import (
     open_journal,
     read_secret,
 )
+from lotse.credentials import load_credentials
 from lotse.journal.privacy import JournalKey, JournalKeyError
 from lotse.journal.schema import JournalError
 from lotse.logging import configure_logging
 from lotse.simclock import SimClock
 from router.config import Config, Endpoint
 from router.numbering import OrtsnetzTable
+
+log = structlog.get_logger("lotse.run")
 
 # Group may read, others nothing.
 PRIVATE_UMASK = 0o027
@@ -102,12 +107,15 @@ def _run(args: argparse.Namespace) -> int:
     try:
         table = OrtsnetzTable.load()
         config = load(args, table)
+        credentials = load_credentials(config)
         secret = read_secret(config)
         key = journal_key(config)
     except BadInput as err:
         return report_bad_input(err)
     except (SecretError, JournalKeyError) as err:
         return report_bad_input(BadInput(f"lotse run: {err}"))
+    if credentials:
+        log.info("credentials.loaded", names=credentials)
     if args.agi_deadline_ms is not None:
         config = replace(
             config, controller=replace(config.controller, agi_deadline_ms=args.agi_deadline_ms)

@@ -13,6 +13,7 @@ import asyncio
 import os
 import subprocess
 import sys
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -185,3 +186,49 @@ async def test_a_login_refused_before_any_succeeded_asks_serve_to_stop(tmp_path:
         f"AMI 127.0.0.1:{peer.port}: login refused for user lotse (Authentication failed)"
     )
     assert controller.metrics.ami_login_failures._value.get() >= 1
+
+
+def test_the_secret_from_a_systemd_credential_wins_over_the_environment(
+    tmp_path: Path, pbx: int
+) -> None:
+    credentials = tmp_path / "credentials"
+    credentials.mkdir()
+    (credentials / "ami-secret").write_text(PBX_SECRET + "\n", encoding="utf-8")
+    env = {**_env(RUN_SECRET), "CREDENTIALS_DIRECTORY": str(credentials)}
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            ENTRY,
+            "run",
+            "--ami",
+            f"127.0.0.1:{pbx}",
+            "--agi-listen",
+            f"127.0.0.1:{free_port()}",
+            "--no-metrics",
+            "--journal",
+            str(tmp_path / "j.sqlite"),
+        ],
+        cwd=tmp_path,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    guard = threading.Timer(HANG_GUARD_S, proc.kill)
+    guard.start()
+    seen: list[str] = []
+    try:
+        assert proc.stderr is not None
+        for line in proc.stderr:
+            seen.append(line)
+            if '"ami.logged_in"' in line:
+                break
+        proc.terminate()
+        proc.communicate()
+    finally:
+        guard.cancel()
+    assert any('"ami.logged_in"' in line for line in seen), "".join(seen)
+    assert any('"credentials.loaded"' in line and "ami-secret" in line for line in seen)
+    assert proc.returncode == 0
+    assert PBX_SECRET not in "".join(seen)
