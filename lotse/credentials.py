@@ -30,7 +30,7 @@ _CALLBACK_AMI_SECRET_ENV = "LOTSE_CALLBACK_AMI_SECRET"
 def credential_names(config: Config) -> dict[str, str]:
     """Credential name -> the environment variable it stands for.
 
-    A secret whose variable the configuration turned off (``null``) has no
+    A secret whose variable the configuration leaves empty has no
     credential either: it comes from its file.
     """
     c = config.controller

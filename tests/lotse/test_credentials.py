@@ -51,7 +51,7 @@ def test_without_credentials_the_environment_and_files_still_work(tmp_path: Path
 
 
 def test_a_variable_turned_off_in_the_config_has_no_credential() -> None:
-    config = replace(CONFIG, controller=replace(CONFIG.controller, ami_secret_env=None))
+    config = replace(CONFIG, controller=replace(CONFIG.controller, ami_secret_env=""))
     assert "ami-secret" not in credential_names(config)
     assert credential_names(CONFIG)["ami-secret"] == "LOTSE_AMI_SECRET"
 
