@@ -284,8 +284,9 @@ class Controller:
     ) -> None:
         self.metrics.decisions.labels("stale" if snapshot.stale else "fresh").inc()
         self.tracker.on_decision(req, decision, now, snapshot)
-        if self.callbacks is not None:
+        if self.callbacks is not None and self.callbacks.store.can_seal:
             # Read back by _timed_service for this same request (it runs inline).
+            # Without a current key nothing is offered that could not be taken.
             self._offer = offer_for(decision, self.config.centers, snapshot)
 
     def _agi_result(self, result: AgiResult, elapsed_s: float) -> None:
@@ -495,18 +496,26 @@ class Controller:
                 effect="no new requests; open ones are listed and counted as locked",
             )
         store = await CallbackStore.open(self.options.journal_path, ring, self.journal.hash_key)
-        session = AmiSession(
-            self.options.ami.host,
-            self.options.ami.port,
-            user,
-            os.environ.get(CALLBACK_AMI_SECRET_ENV) or self._secret,
-            sink=self._cb_events.put_nowait,
-            rng=self._rng,
-            on_login_refused=lambda _msg: self.metrics.ami_login_failures.inc(),
+        # With no key at all nothing can be dialled: the dialer's AMI user
+        # (perhaps never set up) is not logged in to.
+        session = (
+            AmiSession(
+                self.options.ami.host,
+                self.options.ami.port,
+                user,
+                os.environ.get(CALLBACK_AMI_SECRET_ENV) or self._secret,
+                sink=self._cb_events.put_nowait,
+                rng=self._rng,
+                on_login_refused=lambda _msg: self.metrics.ami_login_failures.inc(),
+            )
+            if ring.can_seal or ring.older
+            else None
         )
         self._cb_session = session
 
         async def originate(leg: Originate) -> bool:
+            if session is None:
+                return False
             try:
                 await session.action("Originate", leg.action(), action_id=leg.attempt_id)
             except AmiActionFailed:
@@ -526,16 +535,17 @@ class Controller:
             table=self.router.table,
             originate=originate,
             on_outcome=cb_metrics.outcome,
-            ready=lambda: session.connected,
+            ready=lambda: session is not None and session.connected,
             on_attempt=cb_metrics.attempt,
         )
         self._cb_metrics = cb_metrics
-        self._tasks.append(session.start())
-        self._tasks.append(asyncio.create_task(self._callback_events(), name="callback-events"))
+        if session is not None:
+            self._tasks.append(session.start())
+            self._tasks.append(asyncio.create_task(self._callback_events(), name="callback-events"))
         self._tasks.append(asyncio.create_task(self._callback_loop(), name="callback-dialer"))
         log.info(
             "callbacks.started",
-            ami_user=user,
+            ami_user=user if session is not None else None,
             current_key=ring.can_seal,
             older_keys=len(ring.older),
             older_keys_from=f"${OLDER_ENV}",

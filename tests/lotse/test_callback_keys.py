@@ -11,13 +11,17 @@ import sqlite3
 import tempfile
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import pytest
 from prometheus_client import CollectorRegistry
 from structlog.testing import capture_logs
 
+from ami.agi_protocol import AgiReply, parse_env
+from ami.contract import VAR_CB_OFFER
 from lotse.callbacks import CallbackDesk, CallbackMetrics
 from lotse.cli import main
+from lotse.controller import Controller
 from lotse.journal import Journal
 from lotse.journal.callbackkeys import (
     CURRENT_ENV,
@@ -221,6 +225,27 @@ async def test_a_locked_attempt_left_in_flight_is_released_not_ended(tmp_path: P
 
 # --- a restarted controller ---------------------------------------------------------
 
+SUNDAY_NIGHT = datetime(2026, 11, 29, 3, 0, tzinfo=ZoneInfo("Europe/Berlin"))
+
+
+def offer_when_all_closed(c: Controller) -> str:
+    """The callback offer a Bremen caller gets on Sunday night (every center closed)."""
+    request = parse_env(
+        [
+            "agi_network_script: route",
+            "agi_callerid: 04211234567",
+            "agi_uniqueid: 7.1",
+            "agi_arg_1: 115",
+            "agi_arg_2: ",
+            "agi_arg_3: ",
+            "agi_arg_4: 7.1",
+        ]
+    )
+    # As the FastAGI server asks (the offer is added around the decision).
+    reply = c._timed_service(request)
+    assert isinstance(reply, AgiReply)
+    return dict(reply.variables).get(VAR_CB_OFFER, "")
+
 
 async def test_a_restart_with_a_new_key_dials_what_the_old_key_sealed(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
@@ -251,6 +276,11 @@ async def test_a_restart_with_a_new_key_dials_what_the_old_key_sealed(
         assert "3456789" not in json.dumps(answer) and rows[0]["ortsnetz_prefix"] == "0421"
         cancelled = await op.ctl("callbacks", cancel="r2")
         assert cancelled["ok"] and [r["id"] for r in cancelled["result"]["pending"]] == ["r1"]
+        # Nothing is offered that could not be taken.
+        op.wall.at = SUNDAY_NIGHT
+        assert offer_when_all_closed(c) == ""
+        # Nor is the dialer's AMI user logged in to: nothing could be dialled.
+        assert c._cb_session is None
 
     # The new key, the old one as an older key: r1 is dialled and reaches the caller.
     monkeypatch.setenv(CURRENT_ENV, NEW)
@@ -264,6 +294,8 @@ async def test_a_restart_with_a_new_key_dials_what_the_old_key_sealed(
             while c.registry.get_sample_value("lotse_callback_outcomes_total", completed) != 1:
                 await asyncio.sleep(0.05)
         assert await c.callbacks.pending() == []
+        op.wall.at = SUNDAY_NIGHT
+        assert offer_when_all_closed(c) == "closed"
     with sqlite3.connect(db) as conn:
         ended = dict(conn.execute("SELECT id, outcome FROM callbacks").fetchall())
     assert ended == {"r1": "completed", "r2": "cancelled"}
