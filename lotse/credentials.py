@@ -24,6 +24,7 @@ DIRECTORY_ENV = "CREDENTIALS_DIRECTORY"
 
 # The callback desk's variables (lotse.controller, lotse.journal.callbackkeys).
 _CALLBACK_KEY_ENV = "LOTSE_CALLBACK_KEY"
+_CALLBACK_OLDER_KEYS_ENV = "LOTSE_CALLBACK_KEYS"
 _CALLBACK_AMI_SECRET_ENV = "LOTSE_CALLBACK_AMI_SECRET"
 
 
@@ -36,6 +37,7 @@ def credential_names(config: Config) -> dict[str, str]:
     c = config.controller
     names = {
         "callback-key": _CALLBACK_KEY_ENV,
+        "callback-keys": _CALLBACK_OLDER_KEYS_ENV,
         "callback-ami-secret": _CALLBACK_AMI_SECRET_ENV,
     }
     if c.ami_secret_env:

@@ -9,8 +9,10 @@ a ring:
 * ``$LOTSE_CALLBACK_KEY`` — the **current** key: seals every new number (and
   opens what it sealed);
 * ``$LOTSE_CALLBACK_KEYS`` — **older** keys, which only open: keys separated
-  by commas, newest first (a key holds no comma; spaces around one are
-  ignored), e.g. ``LOTSE_CALLBACK_KEYS=<key of last year>,<key before>``.
+  by commas or line breaks, newest first (a key holds neither; spaces around
+  one are ignored), e.g. ``LOTSE_CALLBACK_KEYS=<key of last year>,<key
+  before>``, or one per line in the systemd credential ``callback-keys``
+  (:mod:`lotse.credentials`).
 
 Every key has at least 16 bytes; a shorter older key is ignored, and said so
 by its place in the list, never by its value. ``lotse journal rekey`` seals
@@ -130,7 +132,8 @@ def key_ring(environ: Mapping[str, str] | None = None) -> tuple[KeyRing, list[st
         problems.append(f"${CURRENT_ENV} is shorter than {MIN_KEY_BYTES} bytes: ignored")
     older: list[NumberCipher] = []
     seen = {current_text} if current is not None else set()
-    for place, item in enumerate(env.get(OLDER_ENV, "").split(","), start=1):
+    items = env.get(OLDER_ENV, "").replace("\r", "\n").replace("\n", ",").split(",")
+    for place, item in enumerate(items, start=1):
         text = item.strip()
         if not text or text in seen:
             continue

@@ -10,6 +10,7 @@ import pytest
 from cliutil import BadInput
 from lotse.controller import journal_key, read_secret
 from lotse.credentials import credential_names, load_credentials
+from lotse.journal.callbackkeys import key_ring
 from router.configload import load_config
 from tests.lotse.rig import REPO
 
@@ -28,15 +29,25 @@ def test_each_credential_stands_for_the_variable_lotse_reads(tmp_path: Path) -> 
         ami_secret="from-credential",
         journal_key="j" * 32,
         callback_key="c" * 32,
+        callback_keys="o" * 32 + "\n" + "p" * 32,
         callback_ami_secret="cb-secret",
     )
     env = {"CREDENTIALS_DIRECTORY": str(directory), "LOTSE_AMI_SECRET": "from-environment"}
     loaded = load_credentials(CONFIG, env)
-    assert sorted(loaded) == ["ami-secret", "callback-ami-secret", "callback-key", "journal-key"]
+    assert sorted(loaded) == [
+        "ami-secret",
+        "callback-ami-secret",
+        "callback-key",
+        "callback-keys",
+        "journal-key",
+    ]
     # The credential wins over the variable; the readers see it the one way.
     assert read_secret(CONFIG, env) == "from-credential"
     assert journal_key(CONFIG, env).secret == ("j" * 32).encode()
     assert env["LOTSE_CALLBACK_KEY"] == "c" * 32
+    # Older keys one per line, as the ring reads them.
+    ring, problems = key_ring(env)
+    assert ring.can_seal and len(ring.older) == 2 and problems == []
     assert env["LOTSE_CALLBACK_AMI_SECRET"] == "cb-secret"
 
 
