@@ -4,9 +4,11 @@ After a key change, ``lotse run`` opens the numbers sealed under the old key
 as long as that key is among ``$LOTSE_CALLBACK_KEYS``; this command seals
 them under ``$LOTSE_CALLBACK_KEY`` again, so the old key can be retired. It
 may run beside a running controller (each row is changed only if it is still
-open and unchanged). Exit codes: 0 done (locked requests are named on
-stderr: no key given opens them), 1 the journal could not be read or
-written, 2 bad input (no current key, a bad configuration).
+open and unchanged). The keys come from the environment or, as for ``lotse
+run``, from systemd credentials (``$CREDENTIALS_DIRECTORY``). Exit codes: 0
+done (locked requests are named on stderr: no key given opens them), 1 the
+journal could not be read or written, 2 bad input (no current key, a bad
+configuration).
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ import sys
 from pathlib import Path
 
 from cliutil import EXIT_BAD_INPUT, EXIT_FAILURE, EXIT_OK, BadInput, add_config_option, load
+from lotse.credentials import load_credentials
 from lotse.journal.callbackkeys import (
     CURRENT_ENV,
     OLDER_ENV,
@@ -50,6 +53,13 @@ def add_rekey(jsub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
 
 def run(args: argparse.Namespace) -> int:
     """Rekey the journal's open callback requests; returns the exit code."""
+    try:
+        config = load(args, OrtsnetzTable.load())
+        # As lotse run reads them: `systemd-run -p LoadCredential=…` works too.
+        load_credentials(config)
+    except BadInput as err:
+        print(str(err), file=sys.stderr)
+        return EXIT_BAD_INPUT
     ring, problems = key_ring()
     for problem in problems:
         print(f"lotse journal rekey: warning: {problem}", file=sys.stderr)
@@ -60,13 +70,7 @@ def run(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
         return EXIT_BAD_INPUT
-    journal = args.journal
-    if journal is None:
-        try:
-            journal = load(args, OrtsnetzTable.load()).controller.journal_path
-        except BadInput as err:
-            print(str(err), file=sys.stderr)
-            return EXIT_BAD_INPUT
+    journal = args.journal or config.controller.journal_path
     try:
         done = asyncio.run(_rekey(Path(journal), ring))
     except (JournalError, CallbackKeyError) as err:

@@ -141,6 +141,14 @@ async def test_rekey_on_the_command_line(
     assert "3456789" not in out + err
     missing = ["journal", "rekey", "--journal", str(tmp_path / "none.sqlite")]
     assert await asyncio.to_thread(main, missing) == 1
+    # The keys as systemd hands them over (credentials win over the variables).
+    creds = tmp_path / "credentials"
+    creds.mkdir()
+    (creds / "callback-key").write_text(OTHER + "x\n")
+    (creds / "callback-keys").write_text(f"{NEW}\n{OTHER}\n")
+    monkeypatch.setenv("CREDENTIALS_DIRECTORY", str(creds))
+    assert await asyncio.to_thread(main, args) == 0
+    assert json.loads(capsys.readouterr().out) == {"resealed": 2, "current": 0, "locked": []}
 
 
 # --- the desk: locked requests --------------------------------------------------------
