@@ -226,7 +226,7 @@ class ControlServer:
             return
         admission = self._slots.admit(task, peer.uid, time.monotonic())
         if not admission.admitted:
-            err = RequestError(BUSY, "too many control connections of this user; try again")
+            err = RequestError(BUSY, "too many control connections; try again")
             self._rejected(err.kind, peer, err.message)
             await self._send(writer, encode_error(err))
             return
