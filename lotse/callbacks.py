@@ -43,7 +43,6 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol
-from zoneinfo import ZoneInfo
 
 import structlog
 from prometheus_client import CollectorRegistry, Counter, Gauge
@@ -65,7 +64,8 @@ from router.callback import (
 from router.callbacknumber import CallbackNumber, NumberRefused, callback_number
 from router.config import Config
 from router.numbering import OrtsnetzTable
-from router.opening import HolidayCalendar, OpeningHours
+from router.policy import Router, closed_at
+from router.state import Snapshot
 
 _log = structlog.get_logger("lotse.callbacks")
 
@@ -135,6 +135,10 @@ class QueueView(Protocol):
         """Per center: free agents and the live callers' join times."""
         ...
 
+    def snapshot(self) -> Snapshot:
+        """The centers' state as the policy sees it (with supervisor overrides)."""
+        ...
+
 
 OriginateFn = Callable[[Originate], Awaitable[bool]]
 OnOutcome = Callable[[str, str], None]  # (center, outcome)
@@ -157,6 +161,7 @@ class CallbackDesk:
         on_outcome: OnOutcome | None = None,
         ready: Callable[[], bool] = lambda: True,
         on_attempt: OnAttempt | None = None,
+        router: Router | None = None,
     ) -> None:
         self.config = config
         self.store = store
@@ -168,9 +173,8 @@ class CallbackDesk:
         self._on_outcome = on_outcome
         self._on_attempt = on_attempt
         self._ready = ready
-        self._calendar = HolidayCalendar()
-        self._hours = {cid: OpeningHours.compile(c) for cid, c in config.centers.items()}
-        self._tz = ZoneInfo(config.timezone)
+        # The policy's compiled configuration: its hours, calendar and opening rule.
+        self.router = router if router is not None else Router(config, table)
         # attempt id -> (request id, center): the attempts this process originated.
         self.attempts: dict[str, tuple[str, str]] = {}
         self._lock = asyncio.Lock()
@@ -209,9 +213,9 @@ class CallbackDesk:
         entered = self._to_wall(entry[1]) if entry is not None else now.timestamp()
         deadline = service_deadline(
             center,
-            self._hours[center_id],
-            self._calendar,
-            now.astimezone(self._tz),
+            self.router.hours[center_id],
+            self.router.calendar,
+            now.astimezone(self.router.tz),
             center.callback.deadline_service_h,
         )
         rid = secrets.token_hex(8)
@@ -233,9 +237,25 @@ class CallbackDesk:
 
     # --- dialling ------------------------------------------------------------------
 
-    def _centers_now(self) -> dict[str, CenterNow]:
+    def reconfigure(self, config: Config, router: Router) -> None:
+        """A reloaded configuration: attempts, retry interval, ring timeout and the
+        opening rule apply from the next tick; stored deadlines stay as promised."""
+        self.config = config
+        self.router = router
+
+    def _serving(self, center_id: str, now: datetime, snapshot: Snapshot) -> bool:
+        """Whether the center serves at ``now``: the routing policy's own rule."""
+        plan = self.router.plans.get(center_id)
+        return plan is not None and closed_at(plan, self.router.instant(now), snapshot) is None
+
+    def _centers_now(self, now: datetime) -> dict[str, CenterNow]:
+        snapshot = self.live.snapshot()
         return {
-            cid: CenterNow(free, tuple(self._to_wall(t) for t in since))
+            cid: CenterNow(
+                free,
+                tuple(self._to_wall(t) for t in since),
+                serving=self._serving(cid, now, snapshot),
+            )
             for cid, (free, since) in self.live.waiting_and_free().items()
         }
 
@@ -256,7 +276,7 @@ class CallbackDesk:
                 # Free agents unknown, or no way to originate: nothing is marked.
                 return []
             dialled = []
-            for req in startable(plan, self._centers_now(), now_s):
+            for req in startable(plan, self._centers_now(now), now_s):
                 if await self._start(by_id[req.id], req):
                     dialled.append(req.id)
             return dialled
@@ -429,6 +449,17 @@ class CallbackMetrics:
             self.pending.labels(cid).set(0)
             self.oldest.labels(cid).set(0)
             self.locked.labels(cid).set(0)
+            for outcome in Outcome.ALL:
+                self.outcomes.labels(cid, outcome)
+            for attempt in AttemptOutcome:
+                self.attempts.labels(cid, attempt.value)
+        self._centers = centers
+
+    def follow_centers(self, centers: list[str]) -> None:
+        """The centers of a reloaded configuration (new ones start at zero)."""
+        for cid in set(centers) - set(self._centers):
+            self.pending.labels(cid).set(0)
+            self.oldest.labels(cid).set(0)
             for outcome in Outcome.ALL:
                 self.outcomes.labels(cid, outcome)
             for attempt in AttemptOutcome:

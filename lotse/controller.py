@@ -302,7 +302,8 @@ class Controller:
         Synchronous on the event loop, like every decision, so no decision
         sees half of it. Live queue state, calls being followed, counters and
         overrides are kept. Listen addresses, the AMI login, the journal and
-        the AGI deadline stay as started (they need a restart).
+        the AGI deadline stay as started (they need a restart), and so does
+        whether the callback dialer runs (started with the controller).
         """
         added = set(config.center_by_queue) - set(self.config.center_by_queue)
         self.config = config
@@ -315,6 +316,10 @@ class Controller:
         self._open_collector.use_router(router)
         self.control_metrics.show_config(config.sha256)
         self.drift.expect(config.sha256, config.source)
+        if self.callbacks is not None:
+            # Attempts, retry interval, ring timeout and opening rule from the next tick.
+            self.callbacks.reconfigure(config, router)
+            self._cb_metrics.follow_centers(list(config.centers))
         if added and self.session.connected:
             # New queues start empty: ask Asterisk who is in them.
             self._tasks.append(
@@ -537,6 +542,7 @@ class Controller:
             on_outcome=cb_metrics.outcome,
             ready=lambda: session is not None and session.connected,
             on_attempt=cb_metrics.attempt,
+            router=self.router,
         )
         self._cb_metrics = cb_metrics
         if session is not None:

@@ -81,6 +81,10 @@ class CenterNow:
     free_agents: int
     # When each live caller still waiting in the center's queue entered it.
     waiting_since: tuple[float, ...] = ()
+    # Whether the center serves now (the policy's opening rule: hours, closure
+    # days, holidays, a supervisor's override); a closed center's agents call
+    # nobody back, however many are logged in.
+    serving: bool = True
 
     @property
     def earliest_waiting(self) -> float | None:
@@ -93,12 +97,12 @@ def startable(
 ) -> list[Request]:
     """The requests to start an attempt for at ``now``, oldest entry first.
 
-    Per center: the free agents, less the attempts already in progress there,
-    bound how many start; a request starts only if no live caller who entered
-    earlier than it is waiting (a live caller who entered at the same moment
-    does not hold it back: neither is ahead). A request whose deadline has
-    passed, whose retry interval has not, or that has an attempt in progress
-    is not started.
+    Per center: nothing starts while it does not serve; the free agents, less
+    the attempts already in progress there, bound how many start; a request
+    starts only if no live caller who entered earlier than it is waiting (a
+    live caller who entered at the same moment does not hold it back: neither
+    is ahead). A request whose deadline has passed, whose retry interval has
+    not, or that has an attempt in progress is not started.
     """
     by_center: dict[str, list[Request]] = {}
     busy: dict[str, int] = {}
@@ -110,7 +114,7 @@ def startable(
     chosen: list[Request] = []
     for cid, pending in by_center.items():
         center = centers.get(cid)
-        if center is None:
+        if center is None or not center.serving:
             continue
         free = center.free_agents - busy.get(cid, 0)
         if free <= 0:

@@ -50,6 +50,7 @@ RESTART_SETTINGS = (
     ("journal_key_file", "controller.journal_key_file"),
     ("journal_salt_env", "controller.journal_salt_env"),
     ("control_socket", "controller.control_socket"),
+    ("queue_log", "controller.queue_log"),
 )
 # The times a request may name: the 115's calendar, not datetime's.
 EARLIEST = datetime(2000, 1, 1, tzinfo=UTC)
@@ -364,7 +365,11 @@ class Operations:
             self.book.reconfigure(config.centers, router.tz)
             self.loaded_at = self._now()
             c.control_metrics.reloads.labels("accepted").inc()
-            warnings = _restart_warnings(old, config) + self._drift_warnings(old, config)
+            warnings = (
+                _restart_warnings(old, config)
+                + _callback_warnings(old, config, dialer=c.callbacks is not None)
+                + self._drift_warnings(old, config)
+            )
             log.info(
                 "config.reloaded",
                 config=str(path),
@@ -425,6 +430,24 @@ def _restart_warnings(old: Config, new: Config) -> list[str]:
     if not changed:
         return []
     return [f"{', '.join(changed)} changed: in effect only after a restart of lotse run"]
+
+
+def _callback_warnings(old: Config, new: Config, *, dialer: bool) -> list[str]:
+    """What of the callback settings a reload cannot apply. The desk takes the
+    rest (attempts, retry_interval_s, ring_timeout_s, the offers, hours)."""
+    warnings = []
+    offering = [cid for cid, c in new.centers.items() if c.callback is not None]
+    if offering and not dialer:
+        warnings.append(
+            f"centers.{offering[0]}.callback: the callback dialer starts only with lotse run "
+            "(none ran at its start): no request is taken or dialled until it restarts"
+        )
+    if old.callback_dial != new.callback_dial:
+        warnings.append(
+            "callback_dial changed: in effect once the dialplan is rebuilt "
+            "(lotse dialplan build) and reloaded in Asterisk"
+        )
+    return warnings
 
 
 def _parse_time(

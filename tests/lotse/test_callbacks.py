@@ -3,9 +3,12 @@ before they are dialled, never dialled twice across reconnects and restarts."""
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+
+import pytest
 
 from ami.agi_protocol import AgiRequest
 from ami.events import QueueCallerJoin, to_event
@@ -16,6 +19,8 @@ from lotse.journal.callbackstore import CallbackStore, NumberCipher
 from lotse.livestate import LiveState
 from router.configload import load_config
 from router.numbering import OrtsnetzTable
+from router.policy import Router
+from router.state import CenterState, Override, Snapshot
 from tests.ami.replay import messages
 
 REPO = Path(__file__).resolve().parents[2]
@@ -44,12 +49,16 @@ class View:
     waiting: dict[str, tuple[float, ...]] = field(default_factory=dict)
     entries: dict[str, tuple[str, float]] = field(default_factory=dict)
     stale: bool = False
+    overrides: dict[str, Override] = field(default_factory=dict)
 
     def queue_entry(self, uniqueid: str) -> tuple[str, float] | None:
         return self.entries.get(uniqueid)
 
     def waiting_and_free(self) -> dict[str, tuple[int, tuple[float, ...]]]:
         return {cid: (self.free.get(cid, 0), self.waiting.get(cid, ())) for cid in CONFIG.centers}
+
+    def snapshot(self) -> Snapshot:
+        return Snapshot({cid: CenterState(override=o) for cid, o in self.overrides.items()})
 
 
 @dataclass
@@ -298,3 +307,53 @@ async def test_cancel_ends_an_open_request_but_not_an_attempt_being_dialled(
     assert await desk.cancel(second.id) is None
     assert desk.outcomes == [("bremen", "cancelled")]  # type: ignore[attr-defined]
     assert [r.id for r in await desk.pending()] == [first.id]
+
+
+@pytest.mark.parametrize(
+    ("wall", "override", "dialled"),
+    [
+        (T0, None, True),  # Monday 10:00 local: Bremen serves
+        (datetime(2026, 11, 23, 17, 0, tzinfo=UTC), None, False),  # 18:00 local: closed
+        (datetime(2026, 11, 23, 16, 59, tzinfo=UTC), None, True),  # its last open minute
+        (datetime(2026, 11, 23, 21, 0, tzinfo=UTC), Override.OPEN, True),  # kept open
+        (T0, Override.CLOSED, False),  # closed by a supervisor
+        (datetime(2026, 12, 25, 9, 0, tzinfo=UTC), None, False),  # a public holiday
+        (datetime(2026, 12, 24, 9, 0, tzinfo=UTC), None, False),  # a closure day
+    ],
+)
+async def test_attempts_start_only_while_the_center_serves(
+    tmp_path: Path, wall: datetime, override: Override | None, dialled: bool
+) -> None:
+    # Agents logged in and free do not make a closed center call anyone back.
+    clocks = Clocks()
+    view = View(clocks, free={"bremen": 3})
+    dialler = Dialler()
+    desk = await desk_on(tmp_path / "j.sqlite", clocks, view, dialler)
+    clocks.wall = wall
+    await desk.request(agi("u1", "u1", "bremen", "", "closed"))
+    (req,) = await desk.pending()
+    assert req.deadline_s > wall.timestamp()  # not expired: only the hours hold it back
+    if override is not None:
+        view.overrides["bremen"] = override
+    assert len(await desk.tick()) == (1 if dialled else 0)
+
+
+async def test_a_reloaded_retry_interval_applies_to_the_next_attempt(tmp_path: Path) -> None:
+    clocks = Clocks()
+    view = View(clocks, free={"bremen": 1})
+    dialler = Dialler()
+    desk = await desk_on(tmp_path / "j.sqlite", clocks, view, dialler)
+    await desk.request(agi("u1", "u1", "bremen", "", "closed"))
+    assert len(await desk.tick()) == 1
+    bremen = CONFIG.centers["bremen"]
+    assert bremen.callback is not None and bremen.callback.retry_interval_s != 60
+    changed = dataclasses.replace(
+        bremen, callback=dataclasses.replace(bremen.callback, retry_interval_s=60)
+    )
+    config = dataclasses.replace(CONFIG, centers={**CONFIG.centers, "bremen": changed})
+    desk.reconfigure(config, Router(config, TABLE))
+    await desk.attempt_ended(dialler.legs[-1].attempt_id, AttemptOutcome.NO_ANSWER)
+    clocks.advance(59)
+    assert await desk.tick() == []
+    clocks.advance(1)
+    assert len(await desk.tick()) == 1

@@ -480,3 +480,58 @@ async def test_ctl_callbacks_lists_open_requests_without_numbers(
             )
             == 1
         )
+
+
+CALLBACK_LINE = (
+    "    callback: {offer_expected_wait_s: 180, offer_after_wait_s: 90, offer_when_closed: true}\n"
+)
+
+
+async def test_a_reload_reaches_the_callback_desk_and_names_what_needs_a_restart(
+    tmp_path: Path, sock_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("LOTSE_CALLBACK_KEY", "op-callback-key-0123456789")
+    async with operated_rig(tmp_path, sock_dir) as op:
+        c = op.controller
+        assert c is not None and c.callbacks is not None
+        text = op.config_path.read_text(encoding="utf-8")
+        start = text.index("\n  bremen:\n")
+        at = text.index(CALLBACK_LINE, start)
+        retried = CALLBACK_LINE.replace("offer_when_closed: true}", "offer_when_closed: true,")
+        retried = retried.rstrip("\n") + " retry_interval_s: 120}\n"
+        text = text[:at] + retried + text[at + len(CALLBACK_LINE) :]
+        text = text.replace("queue_log: /var/log/asterisk/queue_log", "queue_log: null", 1)
+        text = text.replace("PJSIP/${CB_DIAL}@lotse-callback-trunk", "PJSIP/${CB_DIAL}@other", 1)
+        op.config_path.write_text(text, encoding="utf-8")
+        answer = await op.ctl("reload")
+        assert answer["ok"], answer
+        settings = c.callbacks.config.centers["bremen"].callback
+        assert settings is not None and settings.retry_interval_s == 120
+        assert c.callbacks.router is c.router
+        warnings = answer["warnings"]
+        # (The rig runs with its own agi_deadline_ms, which the file does not name.)
+        assert any(
+            "controller.queue_log" in w and w.endswith("only after a restart of lotse run")
+            for w in warnings
+        ), warnings
+        assert any(w.startswith("callback_dial changed") for w in warnings), warnings
+        assert not any("callback dialer" in w for w in warnings), warnings
+
+
+async def test_a_reload_that_adds_the_first_callback_says_it_needs_a_restart(
+    tmp_path: Path, sock_dir: Path
+) -> None:
+    async with operated_rig(tmp_path, sock_dir) as op:
+        text = op.config_path.read_text(encoding="utf-8")
+        op.config_path.write_text(text.replace(CALLBACK_LINE, ""), encoding="utf-8")
+        await op.stop()
+        await op.start()
+        c = op.controller
+        assert c is not None and c.callbacks is None
+        op.config_path.write_text(text, encoding="utf-8")
+        answer = await op.ctl("reload")
+        assert answer["ok"], answer
+        assert any(
+            w.startswith("centers.bremen.callback: the callback dialer starts only with lotse run")
+            for w in answer["warnings"]
+        ), answer["warnings"]

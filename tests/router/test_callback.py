@@ -88,6 +88,12 @@ def test_retries_up_to_the_attempts() -> None:
     assert after_unanswered(started(again), cfg, now=400.0) is None
 
 
+def test_a_center_that_does_not_serve_starts_nothing_however_many_agents_are_free() -> None:
+    r = req("a", entered=1.0)
+    assert startable([r], {"c": CenterNow(3, serving=False)}, now=10.0) == []
+    assert startable([r], {"c": CenterNow(3, serving=True)}, now=10.0) == [r]
+
+
 def test_an_unknown_center_starts_nothing() -> None:
     assert startable([req("a", 1.0)], {}, now=5.0) == []
 
