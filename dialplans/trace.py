@@ -23,7 +23,7 @@ from ami import contract
 from ami.agi_protocol import AgiRequest
 from ami.fastagi import AgiMalformed
 from ami.routing import call_from_request, reply_for
-from dialplans.engine import Flow, Interpreter, QueueArgs, QueueLogEntry, ReadArgs, Step
+from dialplans.engine import DialArgs, Flow, Interpreter, QueueArgs, QueueLogEntry, ReadArgs, Step
 from dialplans.engine.interp import Execution, Result
 from dialplans.fallback import VAR_GREETING as FALLBACK_GREETING
 from dialplans.route import ENTRY_CONTEXT
@@ -242,6 +242,22 @@ class TraceWorld:
         # The fallback's line carries the caller's digits (as ENTERQUEUE does): never shown.
         info = _DIGITS.sub("…", line.info)
         self._event("queue-log", f"{line.event} ({line.queue}) {info}".strip())
+
+    async def dial(self, ex: Execution, args: DialArgs) -> Result:
+        # The called party answers and, after the talk, hangs up first: without
+        # the g option Asterisk ends the dialling channel's dialplan there.
+        ex.set("DIALSTATUS", "ANSWER")
+        goes_on = args.option("g")
+        self._event(
+            "dial",
+            f"{'&'.join(args.targets)}: answered, the called party hangs up"
+            + ("; the dialplan goes on (g)" if goes_on else "; the dialplan ends"),
+        )
+        return Flow.CONTINUE if goes_on else Flow.HANGUP
+
+    async def indicate(self, ex: Execution, what: str, wait_s: float | None) -> Result:
+        self._event("indicate", what)
+        return Flow.CONTINUE if what == "ringing" else Flow.HANGUP
 
     def user_event(self, ex: Execution, name: str, body: tuple[tuple[str, str], ...]) -> None:
         if name == contract.FALLBACK_USER_EVENT:

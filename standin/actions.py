@@ -45,6 +45,9 @@ class Backend(Protocol):
         caller_id: str = "",
         uniqueids: tuple[str, str] = ("", ""),
         variables: Mapping[str, str] | None = None,
+        dialplan_target: tuple[str, str, str] | None = None,
+        caller_name: str = "",
+        timeout_s: float = 30.0,
     ) -> bool:
         """Start an async originate; False if the channel string is not understood."""
         ...
@@ -376,14 +379,19 @@ class Actions:
         exten, context = msg.get("Exten") or "", msg.get("Context") or ""
         if not app and exten and not (context and msg.get("Priority")):
             return error(msg, "Originate with 'Exten' requires 'Context' and 'Priority'")
+        cid = msg.get("CallerID") or ""
+        number = _caller_number(cid)
         started = self.backend.originate(
             channel,
             app,
             data,
             msg.get("ActionID") or "",
-            caller_id=_caller_number(msg.get("CallerID") or ""),
+            caller_id=number,
             uniqueids=(msg.get("ChannelId") or "", msg.get("OtherChannelId") or ""),
             variables=_variables(msg),
+            dialplan_target=None if app else (context, exten, msg.get("Priority") or "1"),
+            caller_name=_caller_name(cid, number),
+            timeout_s=_timeout_s(msg.get("Timeout")),
         )
         if not _true(msg.get("Async")):
             # Synchronous originate waits for the outcome; the stand-in only knows "queued".
@@ -505,6 +513,21 @@ def _caller_number(text: str) -> str:
         return rest.partition(">")[0].strip()
     bare = text.strip()
     return bare if bare and all(ch in "0123456789+*#" for ch in bare) else ""
+
+
+def _caller_name(text: str, number: str) -> str:
+    """The name of an Originate ``CallerID`` (``"Name" <number>``; a bare non-number)."""
+    name = text.rpartition("<")[0] if "<" in text else ("" if number else text)
+    return name.strip().strip('"').strip()
+
+
+def _timeout_s(text: str | None) -> float:
+    """Originate's ``Timeout`` in milliseconds (manager.c: 30000 when absent)."""
+    try:
+        millis = int(text or "30000")
+    except ValueError:
+        millis = 30000
+    return max(0, millis) / 1000.0
 
 
 def _variables(msg: Message) -> dict[str, str]:

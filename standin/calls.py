@@ -63,6 +63,20 @@ class CallOutcome:
         return self.kind is OutcomeKind.ANSWERED
 
 
+@dataclass(frozen=True)
+class CalleeProfile:
+    """How a simulated person behaves when the stand-in dials them (a callback):
+    busy in ``busy`` of the attempts, else answers in ``answer`` of them after
+    ``ring_s`` of ringing; of the answered calls they hang up first in
+    ``hangs_up_first`` (else the agent does) after ``talk_s`` of talk."""
+
+    answer: float = 1.0
+    busy: float = 0.0
+    hangs_up_first: float = 0.5
+    ring_s: tuple[float, float] = (3.0, 15.0)
+    talk_s: tuple[float, float] = (30.0, 240.0)
+
+
 @dataclass(eq=False)
 class Call:
     """A caller on a channel; mutable while the call runs."""
@@ -78,6 +92,8 @@ class Call:
     interrupt: asyncio.Event = field(default_factory=asyncio.Event)
     redirect_to: tuple[str, str, int] | None = None
     answer_event: asyncio.Event = field(default_factory=asyncio.Event)
+    # Set once the channel's last event (Hangup) is out.
+    finished: asyncio.Event = field(default_factory=asyncio.Event)
     answered_at: float | None = None
     ended_at: float | None = None
     greeted: bool = False
@@ -97,9 +113,15 @@ class Call:
     done: asyncio.Future[CallOutcome] | None = None
     # The simulated caller takes a callback when offered (SIM_CALLBACK=1).
     callback_accept: bool = False
-    # A callback leg of the controller's dialer: (request id, attempt id, ring s);
-    # ``caller`` is then the number it dials.
-    callback_leg: tuple[str, str, int] | None = None
+    # A half of a Local channel (Dial, Originate) running the dialplan: it ends
+    # as such a half does (local.hang_up), not as a caller's channel.
+    local_leg: bool = False
+    # Hangup(cause) ran: the cause the channel ends with.
+    hangup_cause: int | None = None
+    # An agent a queue bridges with this call stays on the line until this is set
+    # (or the call is gone) instead of talking for a sampled time: the callback
+    # leg's agent waits for the person dialled on the other half.
+    agent_hold: asyncio.Event | None = None
 
     @property
     def caller_gone(self) -> bool:

@@ -17,7 +17,7 @@ import random
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from enum import IntEnum
+from enum import IntEnum, StrEnum
 
 from standin.clock import Clock
 
@@ -35,6 +35,16 @@ class ChannelState(IntEnum):
     RINGING = 5
     UP = 6
     BUSY = 7
+
+
+class Frame(StrEnum):
+    """What a dialled channel tells the side that dials it (its control frames)."""
+
+    RINGING = "ringing"
+    ANSWER = "answer"
+    BUSY = "busy"
+    CONGESTION = "congestion"
+    HANGUP = "hangup"
 
 
 STATE_DESC = {
@@ -85,6 +95,12 @@ class Channel:
     hungup: bool = False
     tech: str = "PJSIP"
     variables: dict[str, _Var] = field(default_factory=dict, repr=False)
+    # ast_channel_hangupcause: what the Hangup event reports (0 Unknown until set).
+    cause: int = 0
+    # When the channel went Up (ANSWEREDTIME measures the dialling channel from here).
+    up_since: float | None = None
+    # The other half of a Local channel pair.
+    partner: Channel | None = field(default=None, repr=False)
 
     def get_var(self, name: str) -> str | None:
         """A channel variable by name (inheritance prefix ignored); None if unset."""
@@ -203,6 +219,7 @@ class ChannelTable:
         two = Channel(
             f"{base};2", uid2, link, now, context, exten, state=ChannelState.RING, tech="Local"
         )
+        one.partner, two.partner = two, one
         self._live[one.name] = one
         self._live[two.name] = two
         return one, two

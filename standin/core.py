@@ -19,7 +19,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import random
-from collections.abc import Awaitable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from enum import Enum
 from typing import TypeVar
@@ -27,8 +27,8 @@ from typing import TypeVar
 from dialplans.engine import Dialplan, Interpreter
 from router.config import Config
 from standin.agiclient import FastAgiClient
-from standin.calls import Call
-from standin.channels import Channel, ChannelState, ChannelTable
+from standin.calls import Call, CalleeProfile
+from standin.channels import Channel, ChannelState, ChannelTable, Frame
 from standin.clock import Clock
 from standin.emit import Emitter
 from standin.queuelog import QueueLog
@@ -69,6 +69,10 @@ class DialplanSettings:
     digits_s: float = 4.0
 
 
+def _no_legs(call: Call) -> None:
+    raise RuntimeError("no Pbx runs this core's channels")
+
+
 class Core:
     """Everything a call coroutine needs, built once by :class:`standin.pbx.Pbx`."""
 
@@ -95,10 +99,12 @@ class Core:
         self.calls: dict[str, Call] = {}  # by caller channel name
         # Asterisk's queue_log (``lotse pbx --queue-log``); by default none is written.
         self.queue_log: QueueLog = QueueLog()
-        # Callbacks: how likely each simulated caller (by number) answers an
-        # attempt (SIM_CALLBACK_ANSWER), and each dialer leg's Originate half (;1).
-        self.callback_answer: dict[str, float] = {}
-        self.callback_ones: dict[str, Channel] = {}
+        # How each simulated person (by number) behaves when dialled (a callback).
+        self.callees: dict[str, CalleeProfile] = {}
+        # Channels a dialler (Dial(), Originate) holds: where their frames go.
+        self.dialled: dict[str, asyncio.Queue[tuple[Channel, Frame]]] = {}
+        # Runs a channel's dialplan (set by the Pbx, which owns the tasks).
+        self.start_leg: Callable[[Call], None] = _no_legs
         self._background: set[asyncio.Task[None]] = set()
 
     def now(self) -> float:
@@ -168,6 +174,12 @@ class Core:
         self.emitter.hangup_request(ch)
         call.hangup.set()
 
+    def teardown_request(self, call: Call) -> None:
+        """The dialplan ended: ``SoftHangupRequest`` (AST_SOFTHANGUP_APPUNLOAD, 16);
+        the ``h`` extension runs after it, :meth:`teardown` follows."""
+        if not call.channel.hungup:
+            self.emitter.soft_hangup_request(call.channel, 16)
+
     def teardown(self, call: Call) -> None:
         """The caller channel's last events (see the module docstring)."""
         ch = call.channel
@@ -175,10 +187,8 @@ class Core:
             return
         em = self.emitter
         if call.hangup.is_set():
-            em.soft_hangup_request(ch, 16)
             em.hangup(ch, 0)
         else:
-            em.soft_hangup_request(ch, 16)
             if ch.state is ChannelState.UP and ch.tech == "PJSIP":
                 em.rtp_qos(ch, self._tx_packets(call))
             em.hangup(ch, 16)

@@ -32,6 +32,7 @@ from ami.contract import (
 )
 from dialplans.build import AmiEvents, build, write
 from dialplans.engine import (
+    DialArgs,
     Dialplan,
     DialplanRunError,
     Flow,
@@ -43,16 +44,20 @@ from dialplans.engine import (
     load_dialplan,
 )
 from dialplans.engine.interp import Execution, Result
+from dialplans.engine.options import atoi
 from router.callback import CALLBACK_SOUNDS, SOUND_ENTER_NUMBER, SOUND_OFFER, SOUND_OFFER_CLOSED
 from router.config import Config
+from standin import local
 from standin.agiclient import AgiStatus
 from standin.calls import Call, OutcomeKind
-from standin.channels import Channel, ChannelState
+from standin.channels import Channel, ChannelState, Frame
 from standin.core import Core
+from standin.dialapp import dial
 from standin.queueapp import QueueResult, queue_app
 
 _log = structlog.get_logger("standin.dialplan")
 _CALLBACK_PROMPTS = frozenset(CALLBACK_SOUNDS)
+ANSWER_MEDIA_S = 0.5
 _OFFERS = frozenset({SOUND_OFFER, SOUND_OFFER_CLOSED})
 
 
@@ -92,6 +97,8 @@ class CallWorld:
         self.call = call
         self.greetings = {c.greeting for c in core.config.centers.values()}
         self.last_sound: str | None = None  # played after the last Queue(), if any
+        # The h extension runs: the channel is hung up, anything that waits ends at once.
+        self.in_hangup = False
 
     # -- between priorities ---------------------------------------------------
 
@@ -129,6 +136,9 @@ class CallWorld:
         ch = self.call.channel
         ch.context, ch.exten = step.context, step.exten
         self.core.emitter.exten(ch, step.app, step.data, step.priority)
+        if step.app.upper() == "HANGUP":
+            # pbx_builtin_hangup: the cause given, else Normal Clearing.
+            self.call.hangup_cause = atoi(step.data) or 16
 
     def queue_member(self, queue: str, option: str) -> str | None:
         q = self.core.queues.get(queue)
@@ -150,11 +160,45 @@ class CallWorld:
     async def answer(self, ex: Execution) -> Result:
         ch, em = self.call.channel, self.core.emitter
         if ch.state is not ChannelState.UP:
-            ch.state = ChannelState.UP
-            em.newstate(ch)
-            em.device_state(ch.device, "INUSE")
+            if self.call.local_leg:
+                local.answered(self.core, ch)
+                self.call.answer_event.set()
+                # __ast_answer waits up to 500 ms for media, which a Local half
+                # rarely has yet (dial-callee-hangup.full.log: Answer at .341,
+                # the next priority at .843; the talk lasts Wait + 0.5 s).
+                if not await self.core.wait(self.call, ANSWER_MEDIA_S):
+                    return self._after_wait()
+                return Flow.CONTINUE
+            else:
+                ch.state, ch.up_since = ChannelState.UP, self.core.now()
+                em.newstate(ch)
+                em.device_state(ch.device, "INUSE")
             self.call.answer_event.set()
         return Flow.CONTINUE
+
+    async def indicate(self, ex: Execution, what: str, wait_s: float | None) -> Result:
+        """Ringing(); Busy()/Congestion(): indicate, wait for the hangup (or ``wait_s``)."""
+        core, ch = self.core, self.call.channel
+        if what == "ringing":
+            local.ringing(core, ch)
+            return Flow.CONTINUE
+        local.refuse(core, ch, Frame.BUSY if what == "busy" else Frame.CONGESTION)
+        if self.in_hangup:
+            return Flow.HANGUP
+        until = core.now() + wait_s if wait_s is not None else None
+        await core.wait_for(
+            self.call, None if until is not None else self.call.hangup.wait(), until
+        )
+        return Flow.HANGUP
+
+    async def dial(self, ex: Execution, args: DialArgs) -> Result:
+        if self.in_hangup:
+            return Flow.HANGUP
+        result = await dial(self.core, self.call, ex, args)
+        if result is Flow.HANGUP and not self.call.caller_gone:
+            # An AMI Redirect took the dialling channel out of Dial().
+            return self._redirect() or Flow.HANGUP
+        return result
 
     async def playback(self, ex: Execution, sounds: tuple[str, ...], options: str) -> Result:
         s = self.core.settings
@@ -190,6 +234,8 @@ class CallWorld:
         return Flow.CONTINUE
 
     async def wait(self, ex: Execution, seconds: float) -> Result:
+        if self.in_hangup:
+            return Flow.HANGUP
         if not await self.core.wait(self.call, seconds):
             return self._after_wait()
         return Flow.CONTINUE
@@ -260,6 +306,35 @@ class CallWorld:
         return Flow.CONTINUE
 
 
+async def _hang_up(core: Core, call: Call, world: CallWorld, ex: Execution) -> None:
+    """The dialplan ended (__ast_pbx_run): SoftHangupRequest, the ``h`` extension of the
+    channel's context if there is one, then the channel's hangup."""
+    ch = call.channel
+    try:
+        if ch.hungup:
+            return
+        core.teardown_request(call)
+        world.in_hangup = True
+        try:
+            if await core.interpreter.run_hangup_exten(ex):
+                ch.exten = ex.exten
+        except DialplanRunError as err:
+            _log.warning("dialplan.error", error=str(err), channel=ch.name)
+        # The Hangup's snapshot is where the dialplan ended (a fall-through: the
+        # priority after the last; dial-callee-hangup-g.txt's Priority 3).
+        ch.priority = ex.priority
+        if not call.local_leg:
+            core.teardown(call)
+            return
+        if ch.cause == 0 and call.hangup_cause is not None:
+            ch.cause = call.hangup_cause
+        local.hang_up(core, ch)
+        core.calls.pop(ch.name, None)
+        call.ended_at = core.now()
+    finally:
+        call.finished.set()
+
+
 async def run_call(core: Core, call: Call) -> None:
     """Run the dialplan for ``call`` from its channel's position; ends with it hung up."""
     em, ch = core.emitter, call.channel
@@ -276,8 +351,7 @@ async def run_call(core: Core, call: Call) -> None:
         _log.warning("dialplan.error", error=str(err), channel=ch.name)
         call.kind = OutcomeKind.FAILED
     finally:
-        if not ch.hungup:
-            core.teardown(call)
+        await _hang_up(core, call, world, ex)
     if call.kind is None:
         if call.caller_gone:
             call.kind = OutcomeKind.ABANDONED

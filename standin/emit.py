@@ -271,6 +271,14 @@ class Emitter:
             "DialEnd", Category.CALL, [*head, *self.snap(dest, "Dest"), ("DialStatus", status)]
         )
 
+    def dial_state(self, caller: Channel, dest: Channel, status: str) -> None:
+        """``DialState``: a dialled channel's progress (``RINGING``)."""
+        self.publish(
+            "DialState",
+            Category.CALL,
+            [*self.snap(caller), *self.snap(dest, "Dest"), ("DialStatus", status)],
+        )
+
     def local_bridge(self, one: Channel, two: Channel, optimization: bool) -> None:
         """``LocalBridge``: the two halves of a Local channel are joined."""
         self.publish(

@@ -17,20 +17,22 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from ami import contract
 from dialplans.engine import Dialplan
 from router.config import Config, Endpoint
 from router.numbering import OrtsnetzTable
+from standin import local
 from standin.actions import Actions
 from standin.agents import Agent, AgentProfile, local_interface
 from standin.agiclient import AgiUrl
 from standin.amiserver import AmiServer, AmiUser, Framing
-from standin.calls import Call, CallHandle, CallOutcome
-from standin.channels import Channel, ChannelState
+from standin.calls import Call, CalleeProfile, CallHandle, CallOutcome
+from standin.channels import Channel, ChannelState, Frame
 from standin.clock import Clock, ScaledClock
 from standin.core import Core, DialplanSettings
 from standin.dialplan import generated_dialplan, run_call
 from standin.emit import Emitter, EventBus, EventDetail
+from standin.originate import DEFAULT_TIMEOUT_S, OriginateRequest
+from standin.originate import originate as originate_local
 from standin.queuelog import QueueLogFile
 from standin.queues import Member, Queue
 from standin.staffing import Staffing
@@ -42,6 +44,28 @@ SIM_POSTAL_VARIABLE = "SIM_POSTAL_CODE"
 # (SIM_CALLBACK=1) and answers that share of the attempts (SIM_CALLBACK_ANSWER).
 SIM_CALLBACK_VARIABLE = "SIM_CALLBACK"
 SIM_CALLBACK_ANSWER_VARIABLE = "SIM_CALLBACK_ANSWER"
+# ... is busy in that share of them (SIM_CALLBACK_BUSY) and, once answered,
+# hangs up before the agent in that share (SIM_CALLBACK_HANGS_UP_FIRST).
+SIM_CALLBACK_BUSY_VARIABLE = "SIM_CALLBACK_BUSY"
+SIM_CALLBACK_FIRST_VARIABLE = "SIM_CALLBACK_HANGS_UP_FIRST"
+
+
+def callee_profile(variables: Mapping[str, str]) -> CalleeProfile:
+    """How a simulated caller behaves when called back, from its Originate variables
+    (a share missing or not a number keeps the default)."""
+    default = CalleeProfile()
+
+    def share(name: str, fallback: float) -> float:
+        try:
+            return min(1.0, max(0.0, float(variables.get(name, ""))))
+        except ValueError:
+            return fallback
+
+    return CalleeProfile(
+        answer=share(SIM_CALLBACK_ANSWER_VARIABLE, default.answer),
+        busy=share(SIM_CALLBACK_BUSY_VARIABLE, default.busy),
+        hangs_up_first=share(SIM_CALLBACK_FIRST_VARIABLE, default.hangs_up_first),
+    )
 
 
 @dataclass(frozen=True)
@@ -124,6 +148,7 @@ class Pbx:
             settings=settings,
             dialplan=self.dialplan,
         )
+        self.core.start_leg = self._start_leg
         self._booted = self.clock.now()
         if queue_log is not None:
             self.open_queue_log(queue_log)
@@ -239,6 +264,9 @@ class Pbx:
             self.core.spawn(self._patience(call, call.patience_s))
         return CallHandle(call, task, self.core.caller_hangup)
 
+    def _start_leg(self, call: Call) -> None:
+        self._start(call)
+
     async def _run(self, call: Call, on_end: Callable[[Call], None] | None) -> CallOutcome:
         try:
             await run_call(self.core, call)
@@ -343,8 +371,13 @@ class Pbx:
         caller_id: str = "",
         uniqueids: tuple[str, str] = ("", ""),
         variables: Mapping[str, str] | None = None,
+        dialplan_target: tuple[str, str, str] | None = None,
+        caller_name: str = "",
+        timeout_s: float = DEFAULT_TIMEOUT_S,
     ) -> bool:
-        """Async Originate of a Local channel into the 115 flow.
+        """Async Originate of a Local channel into the 115 flow, or (with
+        ``dialplan_target``, the Originate's Context/Exten/Priority) of a Local
+        channel whose two halves run the dialplan (:mod:`standin.originate`).
 
         ``Local/115@lotse-115`` (the generated dialplan's entry; also
         ``Local/<Ortsnetz>115@lotse-115``) places a 115 call from the
@@ -358,9 +391,13 @@ class Pbx:
         tech, _, rest = channel.partition("/")
         target = rest.removesuffix("/n")
         exten, _, context = target.partition("@")
-        if tech.lower() == "local" and context == contract.CALLBACK_AGENT_CONTEXT:
-            return self._originate_callback_leg(exten, context, action_id, uniqueids, variables)
         s = self.core.settings
+        into = None if tech.lower() != "local" else dialplan_target
+        if into is not None and context not in (s.entry_context, s.originate_context):
+            self._originate_into(
+                channel, into, action_id, caller_id, uniqueids, variables, timeout_s, caller_name
+            )
+            return True
         # As chan_local: the extension must exist at priority 1 of the loaded dialplan.
         entry = context == s.entry_context and self.dialplan.exists(context, exten, "1")
         if tech.lower() != "local" or not exten or not (entry or context == s.originate_context):
@@ -394,10 +431,8 @@ class Pbx:
         call = Call(two, caller, dialed, postal, None, self.clock.now())
         behaviour = variables or {}
         call.callback_accept = behaviour.get(SIM_CALLBACK_VARIABLE) == "1"
-        answer = behaviour.get(SIM_CALLBACK_ANSWER_VARIABLE)
-        if answer and caller:
-            with contextlib.suppress(ValueError):
-                self.core.callback_answer[caller] = float(answer)
+        if caller and behaviour.get(SIM_CALLBACK_VARIABLE) == "1":
+            self.core.callees[caller] = callee_profile(behaviour)
 
         def ended(c: Call) -> None:
             if not one.hungup:
@@ -410,50 +445,32 @@ class Pbx:
         self.core.spawn(self._originate_answer(call, one, app, data, action_id))
         return True
 
-    def _originate_callback_leg(
+    def _originate_into(
         self,
-        exten: str,
-        context: str,
+        channel: str,
+        target: tuple[str, str, str],
         action_id: str,
+        caller_id: str,
         uniqueids: tuple[str, str],
         variables: Mapping[str, str] | None,
-    ) -> bool:
-        """The callback dialer's leg: ``;2`` runs the generated lotse-callback-agent
-        context (first in the center's queue); once an agent is there, the stand-in
-        plays the other half's Dial to the caller (``queueapp``) and its UserEvent."""
-        values = dict(variables or {})
-        number = values.get(contract.VAR_CB_DIAL, "")
-        rid = values.get(contract.VAR_CB_ID, "")
-        attempt = values.get(contract.VAR_CB_ATTEMPT, "")
-        try:
-            ring = int(values.get(contract.VAR_CB_RING, "30"))
-        except ValueError:
-            ring = 30
-        one, two = self.core.channels.local_pair(exten, context, uniqueids=uniqueids)
-        em = self.emitter
-        em.newchannel(one)
-        em.newchannel(two)
-        for name, value in values.items():
-            one.set_var(name, value)
-            two.set_var(name, value)
-            if name.startswith("LOTSE_"):
-                # What the AMI users' VarSet filter lets through (never CB_DIAL).
-                em.varset(one, name, value)
-        em.local_bridge(one, two, optimization=False)
-        em.dial_begin(None, one, f"{exten}@{context}")
-        two.context, two.exten, two.priority = context, exten, 1
-        call = Call(two, number, exten, None, None, self.clock.now())
-        call.callback_leg = (rid, attempt, ring)
-        self.core.callback_ones[two.uniqueid] = one
-
-        def ended(c: Call) -> None:
-            self.core.callback_ones.pop(two.uniqueid, None)
-            if not one.hungup:
-                em.hangup(one, 16)
-                self.core.channels.remove(one)
-
-        self._start(call, ended)
-        return True
+        timeout_s: float,
+        caller_name: str = "",
+    ) -> None:
+        request = OriginateRequest(
+            channel,
+            *target,
+            action_id=action_id,
+            caller_num=caller_id,
+            caller_name=caller_name,
+            uniqueids=uniqueids,
+            variables=variables,
+            timeout_s=timeout_s,
+        )
+        leg = originate_local(self.core, request)
+        if leg is not None:
+            # An agent the leg reaches in a queue stays until the other half's
+            # call ends (or the person dialled lets the agent hang up).
+            leg.agent_hold = asyncio.Event()
 
     async def _originate_answer(
         self, call: Call, one: Channel, app: str, data: str, action_id: str
@@ -523,7 +540,16 @@ class Pbx:
 
     def hangup_channel(self, ch: Channel) -> None:
         """Hangup action: the call the channel belongs to ends (the caller side goes)."""
-        call = self.core.calls.get(ch.name) or next(
+        call = self.core.calls.get(ch.name)
+        if call is not None and call.local_leg:
+            # manager.c's Hangup: a soft hangup, no event of its own
+            # (queue-position.txt: the queue's leave events come first).
+            call.hangup.set()
+            return
+        if call is None and ch.name in self.core.dialled:
+            local.signal(self.core, ch, Frame.HANGUP)
+            return
+        call = call or next(
             (c for c in self.core.calls.values() if c.channel.linkedid == ch.linkedid), None
         )
         if call is not None:

@@ -17,8 +17,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import StrEnum
 
-from ami.contract import CALLBACK_USER_EVENT
-from standin.agents import Agent
+from standin import local
 from standin.calls import Call, QueueVisit
 from standin.channels import Channel, ChannelState
 from standin.core import Core, Wake
@@ -335,6 +334,10 @@ async def _connected(core: Core, call: Call, q: Queue, entry: Entry, attempt: _A
     """Bridge caller and agent, talk, and tear down when the agent (or caller) hangs up."""
     em, ch, member = core.emitter, call.channel, attempt.member
     one, two, agent = attempt.one, attempt.two, member.agent
+    if call.local_leg and ch.state is not ChannelState.UP:
+        # The bridge answers a caller that is not up yet: a Local ;2 half's
+        # Originate (the callback leg) is answered now.
+        local.answered(core, ch)
     now = core.now()
     hold = int(now - entry.start)
     if q.set_interface_var:
@@ -389,12 +392,14 @@ async def _connected(core: Core, call: Call, q: Queue, entry: Entry, attempt: _A
     call.answered_queue = q.name
     call.answered_center = core.config.center_by_queue.get(q.name)
     call.agent = member.name
-    if call.callback_leg is None:
+    if call.agent_hold is None:
         talk_s = agent.profile.handle.sample(core.rng)
         em.exten(two, "Wait", str(round(talk_s)), 2)
         agent_hung_up = await core.wait(call, talk_s)
     else:
-        agent_hung_up = await _dial_caller_back(core, call, call.callback_leg, agent)
+        # The agent stays with the caller until told to hang up (standin.callee).
+        em.exten(two, "Wait", "", 2)
+        agent_hung_up = await core.wait_for(call, call.agent_hold.wait(), None) is Wake.DONE
     end = core.now()
     talk = int(end - now)
     call.talk_s = end - now
@@ -448,38 +453,6 @@ async def _connected(core: Core, call: Call, q: Queue, entry: Entry, attempt: _A
     if q.set_queue_var:
         em.noise(ch, q.queue_vars())
     _after_call(core, member, end)
-
-
-# How long a simulated caller's phone rings before they pick up a callback.
-_PICKUP_S = (3.0, 15.0)
-
-
-async def _dial_caller_back(
-    core: Core, call: Call, leg: tuple[str, str, int], agent: Agent
-) -> bool:
-    """The dialer's leg has its agent: the other half dials the caller
-    (``lotse-callback-dial``), who answers as SIM_CALLBACK_ANSWER says; then
-    the leg's ``UserEvent(LotseCallback,Id,Attempt,Status)``. True when the
-    agent's side ended the conversation (not cut short by a hangup)."""
-    request_id, attempt, ring_s = leg
-    answered = core.rng.random() < core.callback_answer.get(call.caller, 0.0)
-    ring = core.rng.uniform(*_PICKUP_S) if answered else float(ring_s)
-    if not await core.wait(call, min(ring, float(ring_s))):
-        return False
-    ended_by_agent = True
-    if answered:
-        ended_by_agent = await core.wait(call, agent.profile.handle.sample(core.rng))
-    one = core.callback_ones.get(call.channel.uniqueid, call.channel)
-    core.emitter.user_event(
-        one,
-        CALLBACK_USER_EVENT,
-        (
-            ("Id", request_id),
-            ("Attempt", attempt),
-            ("Status", "ANSWER" if answered else "NOANSWER"),
-        ),
-    )
-    return ended_by_agent
 
 
 def _after_call(core: Core, member: Member, end: float) -> None:

@@ -10,11 +10,11 @@ Anything outside the supported subset is an error naming FILE:LINE, never a
 silent skip.
 """
 
+from dialplans.engine.dial import DialArgs
 from dialplans.engine.interp import (
     Flow,
     Interpreter,
     Outside,
-    QueueArgs,
     QueueLogEntry,
     ReadArgs,
     Redirect,
@@ -22,8 +22,10 @@ from dialplans.engine.interp import (
 )
 from dialplans.engine.model import Dialplan, DialplanFileError, DialplanRunError, Location
 from dialplans.engine.parse import load_dialplan, parse_text
+from dialplans.engine.queue import QueueArgs
 
 __all__ = [
+    "DialArgs",
     "Dialplan",
     "DialplanFileError",
     "DialplanRunError",

@@ -20,12 +20,16 @@ from enum import Enum
 from typing import Protocol
 
 from dialplans.engine.args import split_args, split_outside_parens
+from dialplans.engine.dial import DialArgs, busy_app, congestion_app, dial_app, ringing_app
 from dialplans.engine.functions import FunctionError, check_condition, read_function, write_function
 from dialplans.engine.model import Dialplan, DialplanRunError, Location, Priority, resolve_priority
+from dialplans.engine.queue import QueueArgs, queue_app
 from dialplans.engine.subst import SubstitutionError, substitute
 from dialplans.engine.timing import TimingError, parse_timing
 
 MAX_STEPS = 10_000
+# How long the PBX plays busy/congestion when a channel falls off its dialplan after such a Dial().
+FALLTHROUGH_INDICATION_S = 10.0
 
 
 class Flow(Enum):
@@ -58,16 +62,6 @@ class Step:
     app: str
     data: str
     where: Location
-
-
-@dataclass(frozen=True)
-class QueueArgs:
-    """``Queue(queuename[,options[,URL[,announceoverride[,timeout[,…]]]]])``."""
-
-    queue: str
-    options: str = ""
-    timeout_s: int | None = None  # None or 0: no timeout
-    position: int = 0  # 0: at the end (Asterisk 22's ninth argument, 1 = first in line)
 
 
 @dataclass(frozen=True)
@@ -144,6 +138,15 @@ class Outside(Protocol):
 
     async def agi(self, ex: Execution, url: str, args: tuple[str, ...]) -> Result:
         """AGI(url,args…)."""
+        ...
+
+    async def dial(self, ex: Execution, args: DialArgs) -> Result:
+        """Dial(); sets DIALSTATUS (and the times) and says whether the dialplan goes on."""
+        ...
+
+    async def indicate(self, ex: Execution, what: str, wait_s: float | None) -> Result:
+        """Ringing() (``ringing``: goes on at once), Busy()/Congestion() (``busy``,
+        ``congestion``: wait for the hangup, or ``wait_s``, then the dialplan ends)."""
         ...
 
     async def read(self, ex: Execution, args: ReadArgs) -> Result:
@@ -239,7 +242,11 @@ class Interpreter:
             "HANGUP": _hangup,
             "ANSWER": _answer,
             "PLAYBACK": _playback,
-            "QUEUE": _queue,
+            "QUEUE": queue_app,
+            "DIAL": dial_app,
+            "RINGING": ringing_app,
+            "BUSY": busy_app,
+            "CONGESTION": congestion_app,
             "AGI": _agi,
             "READ": _read,
             "WAIT": _wait,
@@ -269,7 +276,14 @@ class Interpreter:
             ext = self.plan.find(ex.context, ex.exten)
             prio = ext.priorities.get(ex.priority) if ext is not None else None
             if prio is None:
-                # autofallthrough=yes: no such priority, the PBX hangs the channel up.
+                # autofallthrough=yes: no such priority, the PBX hangs the channel up;
+                # after a busy or congested Dial() it first indicates that for 10 s
+                # (__ast_pbx_run; dial-busy.full.log: the hangup comes 10 s later).
+                status = (ex.var("DIALSTATUS") or "").upper()
+                if status == "BUSY":
+                    await ex.outside.indicate(ex, "busy", FALLTHROUGH_INDICATION_S)
+                elif status in ("CONGESTION", "CHANUNAVAIL"):
+                    await ex.outside.indicate(ex, "congestion", FALLTHROUGH_INDICATION_S)
                 return f"fell off {ex.context},{ex.exten},{ex.priority}"
             ex.steps += 1
             if ex.steps > self.max_steps:
@@ -281,6 +295,32 @@ class Interpreter:
                 return "hangup"
             if isinstance(result, Redirect):
                 target = result
+            else:
+                ex.priority += 1
+
+    async def run_hangup_exten(self, ex: Execution) -> bool:
+        """Run the ``h`` extension of the channel's current context, if it has one, as
+        ``ast_pbx_h_exten_run`` does after the dialplan ended (the channel is already
+        hung up: no interruption stops it, an application that hangs up ends it).
+        Returns whether there was one."""
+        if self.plan.find(ex.context, "h") is None:
+            return False
+        ex.exten, ex.priority = "h", 1
+        while True:
+            ext = self.plan.find(ex.context, ex.exten)
+            prio = ext.priorities.get(ex.priority) if ext is not None else None
+            if prio is None:
+                return True
+            ex.steps += 1
+            if ex.steps > self.max_steps:
+                raise DialplanRunError(
+                    prio.where, f"more than {self.max_steps} priorities run (a loop?)"
+                )
+            result = await self._execute(ex, prio)
+            if result is Flow.HANGUP:
+                return True
+            if isinstance(result, Redirect):
+                self._jump(ex, result)
             else:
                 ex.priority += 1
 
@@ -420,22 +460,6 @@ async def _playback(ex: Execution, data: str) -> Result:
     if not sounds:
         raise ex.fail("Playback needs a file name")
     return await ex.outside.playback(ex, sounds, args[1] if len(args) > 1 else "")
-
-
-async def _queue(ex: Execution, data: str) -> Result:
-    args = split_args(data)
-    queue = args[0].strip()
-    if not queue:
-        raise ex.fail("Queue needs a queue name")
-    timeout_text = args[4].strip() if len(args) > 4 else ""
-    timeout: int | None = None
-    if timeout_text:
-        if not timeout_text.lstrip("-").isdigit():
-            raise ex.fail(f"Queue timeout {timeout_text!r} is not a number")
-        timeout = max(0, int(timeout_text)) or None
-    options = args[1].strip() if len(args) > 1 else ""
-    position = _int_arg(ex, args, 8, 0)
-    return await ex.outside.queue(ex, QueueArgs(queue, options, timeout, max(position, 0)))
 
 
 async def _agi(ex: Execution, data: str) -> Result:

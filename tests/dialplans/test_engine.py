@@ -13,6 +13,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from dialplans.engine import (
+    DialArgs,
     DialplanFileError,
     DialplanRunError,
     Flow,
@@ -63,6 +64,7 @@ class World:
     queue_status: str | None = None  # None: answered
     agi_vars: list[tuple[str, str]] = field(default_factory=list)
     members: dict[str, str] = field(default_factory=dict)
+    dial_status: str = "ANSWER"
 
     def now(self) -> float:
         return self.at
@@ -114,6 +116,17 @@ class World:
         self.log.append(
             f"queue_log {line.queue}|{line.uniqueid}|{line.agent}|{line.event}|{line.info}"
         )
+
+    async def dial(self, ex: Execution, args: DialArgs) -> Result:
+        self.log.append(f"dial {'&'.join(args.targets)} {args.timeout_s} {args.options}")
+        ex.set("DIALSTATUS", self.dial_status)
+        return (
+            Flow.HANGUP if self.dial_status == "ANSWER" and not args.option("g") else Flow.CONTINUE
+        )
+
+    async def indicate(self, ex: Execution, what: str, wait_s: float | None) -> Result:
+        self.log.append(f"indicate {what} {wait_s}")
+        return Flow.CONTINUE if what == "ringing" else Flow.HANGUP
 
 
 def run(
@@ -428,8 +441,8 @@ def test_outside_applications_get_parsed_arguments() -> None:
 
 def test_unknown_application_is_an_error_with_file_and_line() -> None:
     with pytest.raises(DialplanRunError) as err:
-        run("[t]\nexten => s,1,NoOp()\n same => n,Dial(PJSIP/x)\n")
-    assert str(err.value) == "t.conf:3: unknown application Dial()"
+        run("[t]\nexten => s,1,NoOp()\n same => n,MixMonitor(x.wav)\n")
+    assert str(err.value) == "t.conf:3: unknown application MixMonitor()"
 
 
 def test_unknown_function_is_an_error_with_file_and_line() -> None:

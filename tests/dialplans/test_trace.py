@@ -161,9 +161,9 @@ def test_bad_input_exits_2(tmp_path: Path, files: Path, capsys: pytest.CaptureFi
     assert _run(BREMEN, "--at", "tomorrow", "--dir", str(files)) == 2
     assert _run(BREMEN, "--dir", str(tmp_path)) == 2  # no extensions*.conf
     assert "no extensions*.conf" in capsys.readouterr().err
-    (tmp_path / EXTENSIONS).write_text("[lotse-115]\nexten => 115,1,Dial(PJSIP/x)\n")
+    (tmp_path / EXTENSIONS).write_text("[lotse-115]\nexten => 115,1,MixMonitor(x.wav)\n")
     assert _run(BREMEN, "--dir", str(tmp_path)) == 2
-    assert f"{tmp_path / EXTENSIONS}:2: unknown application Dial()" in capsys.readouterr().err
+    assert f"{tmp_path / EXTENSIONS}:2: unknown application MixMonitor()" in capsys.readouterr().err
     assert _run(BREMEN, "--dir", str(files), "--queue-status", "115-bremen=LATER") == 2
     assert _run(BREMEN, "--dir", str(files), "--state", str(tmp_path / "none.yaml")) == 2
 
