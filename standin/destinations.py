@@ -85,12 +85,14 @@ def _trunk(
     number, _, endpoint = resource.partition("@")
     if not number or not endpoint:
         return None
-    ch = core.channels.pjsip(endpoint, "default", "s", caller.caller_num)
-    ch.state = ChannelState.DOWN
-    ch.caller_name = caller.caller_name
+    ch = core.channels.pjsip(endpoint, "default", "s", "")
+    ch.state, ch.linkedid = ChannelState.DOWN, caller.linkedid
     em.newchannel(ch)
     em.noise(ch, (("DIALEDPEERNUMBER", resource),))
-    ch.connected_num, ch.connected_name = number, ""
+    # As the Local ;1 of dial-callee-hangup.txt: the dialled number as caller id,
+    # the dialling side as connected line.
+    ch.caller_num, ch.caller_name = number, caller.caller_name
+    ch.connected_num, ch.connected_name = caller.caller_num, caller.caller_name
     em.exten(ch, "AppDial", "(Outgoing Line)")
     em.newcallerid(ch)
     em.newconnectedline(ch)

@@ -1,17 +1,20 @@
-"""The stand-in plays the callback dialer's legs as the Originate flow of the captures."""
+"""The stand-in runs the callback dialer's legs through the generated contexts, as Asterisk."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import AsyncIterator
 
 import pytest
 
 from ami.codec import Message
+from ami.contract import CALLBACK_DIAL_CONTEXT, NEEDED_EVENTS, NEEDED_VARIABLES_REGEX
 from lotse.callbacks import Originate
 from router.callbacknumber import callback_number
 from router.configload import load_config_text
 from standin import Pbx, ScaledClock
 from standin.agents import AgentProfile, Duration
+from standin.calls import CalleeProfile
 from standin.staffing import AgentSpec, Staffing
 from tests.fixtures.asterisk import asterisk_transcript
 from tests.standin.kit import (
@@ -51,23 +54,66 @@ def _leg(attempt: str) -> Originate:
     return Originate("req1", attempt, "115-wittenberg", NUMBER, 20)
 
 
-async def _run_leg(pbx: Pbx, attempt: str) -> tuple[AmiClient, list[Message], Message]:
+def _callee(pbx: Pbx, **behaviour: float) -> None:
+    """The person behind NUMBER: quick to pick up and to talk (virtual seconds)."""
+    pbx.core.callees[NUMBER.national] = CalleeProfile(
+        ring_s=(1.0, 2.0), talk_s=(3.0, 4.0), **behaviour
+    )
+
+
+def _dial_goes_on(pbx: Pbx) -> bool:
+    """Whether the generated lotse-callback-dial Dial() has the g option."""
+    ext = pbx.dialplan.find(CALLBACK_DIAL_CONTEXT, "s")
+    assert ext is not None
+    data = ext.priorities[1].data
+    return "g" in [*data.split(","), "", "", ""][2]
+
+
+async def _run_leg(pbx: Pbx, attempt: str) -> tuple[AmiClient, list[Message]]:
+    """Originate one leg and wait until both of its halves are gone."""
     client = await login(pbx.ami_address, "ctl", "ctlsecret")
     action = [*_leg(attempt).action().items(), ("ActionID", attempt)]
     answer = await client.action(action)
     await client.wait_for(
-        lambda ms: any(m.name == "UserEvent" and m.get("Attempt") == attempt for m in ms)
+        lambda ms: (
+            {attempt, f"{attempt};2"} <= {m.get("Uniqueid") for m in ms if m.name == "Hangup"}
+        )
     )
-    await client.wait_for(
-        lambda ms: any(m.name == "Hangup" and m.get("Uniqueid") == attempt for m in ms)
-    )
-    event = next(m for m in client.messages if m.name == "UserEvent")
-    return client, answer, event
+    return client, answer
+
+
+def _trunk_dials(client: AmiClient) -> list[str | None]:
+    """DialStatus of each DialEnd of lotse-callback-dial's Dial() through the trunk,
+    after checking there was one DialBegin for each."""
+
+    def ours(m: Message) -> bool:
+        return m.get("Context") == CALLBACK_DIAL_CONTEXT and (
+            m.get("DestChannel") or ""
+        ).startswith("PJSIP/lotse-callback-trunk-")
+
+    begins = [m for m in client.messages if m.name == "DialBegin" and ours(m)]
+    ends = [m.get("DialStatus") for m in client.messages if m.name == "DialEnd" and ours(m)]
+    assert len(begins) == len(ends) == 1
+    return ends
+
+
+def _user_events(client: AmiClient) -> list[Message]:
+    return [m for m in client.messages if m.name == "UserEvent"]
+
+
+def _lotse_view(client: AmiClient) -> list[Message]:
+    """What lotse's AMI users receive under their generated event filters."""
+    wanted = re.compile(NEEDED_VARIABLES_REGEX)
+    return [
+        m
+        for m in client.messages
+        if m.name in NEEDED_EVENTS and (m.name != "VarSet" or wanted.match(m.get("Variable") or ""))
+    ]
 
 
 async def test_the_originate_is_queued_as_asterisk_answers_it(pbx: Pbx) -> None:
-    pbx.core.callback_answer[NUMBER.national] = 1.0
-    client, answer, _ = await _run_leg(pbx, "cb-1")
+    _callee(pbx)
+    client, answer = await _run_leg(pbx, "cb-1")
     ref = next(
         msgs
         for action, msgs in transcript_exchanges(asterisk_transcript("ami-actions.txt"))
@@ -80,30 +126,56 @@ async def test_the_originate_is_queued_as_asterisk_answers_it(pbx: Pbx) -> None:
     await client.close()
 
 
-async def test_agent_first_then_the_caller_answers(pbx: Pbx) -> None:
-    pbx.core.callback_answer[NUMBER.national] = 1.0
-    client, _, event = await _run_leg(pbx, "cb-2")
-    assert (event.get("UserEvent"), event.get("Id"), event.get("Status")) == (
-        "LotseCallback",
-        "req1",
-        "ANSWER",
-    )
+async def test_the_leg_reaches_the_agent_first_in_line_then_dials_the_caller_once(
+    pbx: Pbx,
+) -> None:
+    _callee(pbx, answer=1.0, hangs_up_first=1.0)
+    client, _ = await _run_leg(pbx, "cb-2")
     # The agent was reached by the leg waiting in the center's queue, first in line.
     joins = [m for m in client.messages if m.name == "QueueCallerJoin"]
     assert joins and (joins[0].get("Channel") or "").startswith("Local/s@lotse-callback-agent-")
     assert joins[0].get("Position") == "1"
     connect = [m for m in client.messages if m.name == "AgentConnect"]
     assert connect and connect[0].get("Queue") == "115-wittenberg"
-    # The leg's request id is visible; the number never is.
-    assert any(m.name == "VarSet" and m.get("Variable") == "LOTSE_CB_ID" for m in client.messages)
-    assert NUMBER.national.encode() not in client.raw
-    assert NUMBER.e164[1:].encode() not in client.raw
+    # The other half ran lotse-callback-dial: one Dial() through the trunk, answered.
+    assert _trunk_dials(client) == ["ANSWER"]
+    # The callee hung up first: the UserEvent after Dial() runs only with g (Asterisk).
+    statuses = [m.get("Status") for m in _user_events(client)]
+    assert statuses == (["ANSWER"] if _dial_goes_on(pbx) else [])
+    # The leg's request id reaches lotse's users through their filters; the number
+    # never in a variable (CB_DIAL has no LOTSE_ prefix).
+    view = _lotse_view(client)
+    assert any(m.name == "VarSet" and m.get("Variable") == "LOTSE_CB_ID" for m in view)
+    values = [m.get("Value") or "" for m in view if m.name == "VarSet"]
+    assert not [v for v in values if NUMBER.national in v or NUMBER.e164[1:] in v]
+    await client.close()
+
+
+async def test_the_agent_hangs_up_first(pbx: Pbx) -> None:
+    _callee(pbx, answer=1.0, hangs_up_first=0.0)
+    client, _ = await _run_leg(pbx, "cb-3")
+    complete = [m for m in client.messages if m.name == "AgentComplete"]
+    assert [m.get("Reason") for m in complete] == ["agent"]
+    # The dialling half is hung up from its other half: Dial() returns -1 and the
+    # priority after it does not run, g or not (dial-caller-hangup.txt).
+    assert _user_events(client) == []
     await client.close()
 
 
 async def test_a_caller_who_does_not_answer(pbx: Pbx) -> None:
-    pbx.core.callback_answer[NUMBER.national] = 0.0
-    client, _, event = await _run_leg(pbx, "cb-3")
-    assert event.get("Status") == "NOANSWER"
-    assert event.get("Attempt") == "cb-3"
+    _callee(pbx, answer=0.0)
+    client, _ = await _run_leg(pbx, "cb-4")
+    assert [(m.get("Status"), m.get("Attempt")) for m in _user_events(client)] == [
+        ("NOANSWER", "cb-4")
+    ]
+    complete = [m for m in client.messages if m.name == "AgentComplete"]
+    assert [m.get("Reason") for m in complete] == ["caller"]
+    await client.close()
+
+
+async def test_a_busy_caller(pbx: Pbx) -> None:
+    _callee(pbx, busy=1.0)
+    client, _ = await _run_leg(pbx, "cb-5")
+    assert [m.get("Status") for m in _user_events(client)] == ["BUSY"]
+    assert _trunk_dials(client) == ["BUSY"]
     await client.close()

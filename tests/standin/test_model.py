@@ -342,7 +342,7 @@ async def test_an_unknown_application_in_the_files_hangs_the_call_up(tmp_path: P
     from dialplans.engine import load_dialplan
 
     files = _files(
-        tmp_path, ("exten => 115,1,Set(", "exten => 115,1,Dial(PJSIP/x)\n same => n,Set(")
+        tmp_path, ("exten => 115,1,Set(", "exten => 115,1,MixMonitor(x.wav)\n same => n,Set(")
     )
     pbx, clock, events = make({"a1": profile()}, dialplan=load_dialplan(files))
     handle = await pbx.place_call(BREMEN)
