@@ -113,7 +113,7 @@ async def dial(core: Core, call: Call, ex: Execution, args: DialArgs) -> Result:
             status = "NOANSWER" if wake is Wake.TIMEOUT else "CANCEL"
             for one, _ in list(outs.values()):
                 em.dial_end(caller, one, status)
-                local.hang_up(core, one)
+                await _drop(core, one)
             ex.set("DIALSTATUS", status)
             return Flow.CONTINUE if wake is Wake.TIMEOUT else Flow.HANGUP
         one, frame = box[0]
@@ -132,7 +132,7 @@ async def dial(core: Core, call: Call, ex: Execution, args: DialArgs) -> Result:
             number = outs.pop(one.name)[1]
             for other, _ in outs.values():
                 em.dial_end(caller, other, "CANCEL")
-                local.hang_up(core, other)
+                await _drop(core, other)
             return await _bridged(core, call, ex, args, one, number, frames)
         else:
             del outs[one.name]
@@ -145,9 +145,18 @@ async def dial(core: Core, call: Call, ex: Execution, args: DialArgs) -> Result:
                 count.cause(17 if frame is Frame.BUSY else 34)
             else:
                 count.cause(cause)
-            local.hang_up(core, one)
+            await _drop(core, one)
     ex.set("DIALSTATUS", count.status(lines))
     return Flow.CONTINUE
+
+
+async def _drop(core: Core, one: Channel) -> None:
+    """Hang up a called channel; a Local pair's other half ends before the Dial goes on
+    (in the captures the called pair is gone before the dialling channel's next event)."""
+    leg = core.calls.get(one.partner.name) if one.partner is not None else None
+    local.hang_up(core, one)
+    if leg is not None:
+        await core.wait_for(None, leg.finished.wait(), core.now() + 1.0)
 
 
 async def _get(frames: local.Frames, box: list[tuple[Channel, Frame]]) -> None:
@@ -200,11 +209,8 @@ async def _bridged(
         em.bridge_leave(bridge, 0, one)
         if one.cause == 0:
             one.cause = caller.cause
-        leg = core.calls.get(one.partner.name) if one.partner is not None else None
-        local.hang_up(core, one)
-        if leg is not None:
-            # dial-caller-hangup.txt: the called pair is gone before BridgeDestroy.
-            await core.wait_for(None, leg.finished.wait(), core.now() + 1.0)
+        # dial-caller-hangup.txt: the called pair is gone before BridgeDestroy.
+        await _drop(core, one)
     em.bridge_destroy(bridge)
     now = core.now()
     up = caller.up_since if caller.up_since is not None else now
