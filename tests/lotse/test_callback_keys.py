@@ -33,6 +33,7 @@ from lotse.journal.callbackkeys import (
 )
 from lotse.journal.callbackstore import CallbackStore
 from router.callbacknumber import callback_number
+from standin.calls import CalleeProfile
 from tests.lotse.test_callbacks import CONFIG, TABLE, Clocks, Dialler, View, agi
 from tests.lotse.test_operate import operated_rig
 
@@ -296,7 +297,7 @@ async def test_a_restart_with_a_new_key_dials_what_the_old_key_sealed(
     async with operated_rig(tmp_path, sock_dir) as op:
         c = op.controller
         assert c is not None and c.callbacks is not None
-        op.pbx.core.callback_answer[NUMBER.national] = 1.0
+        op.pbx.core.callees[NUMBER.national] = CalleeProfile(answer=1.0)
         completed = {"center": "bremen", "outcome": "completed"}
         async with asyncio.timeout(60):
             while c.registry.get_sample_value("lotse_callback_outcomes_total", completed) != 1:
