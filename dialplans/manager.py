@@ -59,7 +59,9 @@ rebuild instead.
 Include at the END of /etc/asterisk/manager.conf (after its [general] section,
 which must have enabled = yes):
     #include manager_lotse.conf
-then `asterisk -rx "manager reload"`.
+(a relative path is read from Asterisk's configuration directory, astetcdir,
+/etc/asterisk by default: built with --out /etc/asterisk/lotse, write
+`#include lotse/manager_lotse.conf`), then `asterisk -rx "manager reload"`.
 
 [general](+) appends channelvars to your [general]: every AMI event about a
 channel then carries ChanVariable: LOTSE_HOME=<center id> (DestChanVariable:
@@ -70,7 +72,10 @@ on whose behalf it answers. channelvars is global and the last one wins: if your
 The secret is never generated. Put it into /etc/asterisk/manager_lotse_secret.conf
 (readable by Asterisk only), one line:
     secret = <the value of ${secret_env}>
-Without that file Asterisk refuses every login of this user.
+Without that file Asterisk refuses every login of this user. The #tryinclude
+lines below name the secret files relative to Asterisk's configuration
+directory (/etc/asterisk), like every #include: they belong there, not beside
+this file when it sits in a subdirectory such as /etc/asterisk/lotse.
 
 The second user, [<user>-load], is the load tester's (`lotse sim load`): it may
 originate calls and hang them up, nothing else. Give it a secret only on test

@@ -36,6 +36,8 @@ rebuild instead.
 
 Include at the end of /etc/asterisk/queues.conf:
     #include queues_lotse.conf
+(relative to Asterisk's configuration directory: `#include lotse/queues_lotse.conf`
+when built with --out /etc/asterisk/lotse)
 then `asterisk -rx "queue reload all"`. One queue per lotse center; the queue
 names are the centers' `queue` in the lotse configuration.
 
