@@ -666,7 +666,8 @@ async def open_journal(
         # The standard library's logger, like the journal's own: commands that
         # print JSON on stdout (import-queue-log) configure no structlog.
         logging.getLogger("lotse.journal").warning(
-            "journal key from %s: name it $%s instead", key.source, c.journal_key_env
+            "journal.key_deprecated_name",
+            extra={"key_source": key.source, "use": f"${c.journal_key_env}"},
         )
     # The journal's open line says where the key came from, never the key.
     return await Journal.open(

@@ -176,6 +176,14 @@ class Endpoint:
         return f"{self.host}:{self.port}"
 
 
+class LogFormat(StrEnum):
+    """How ``lotse run`` writes its log: JSON lines, a console view, or by the stream."""
+
+    AUTO = "auto"  # console on a terminal, JSON otherwise (a service, a pipe)
+    CONSOLE = "console"
+    JSON = "json"
+
+
 @dataclass(frozen=True)
 class ControllerSettings:
     """Where the controller listens and connects; secrets are only named, never stored."""
@@ -197,6 +205,8 @@ class ControllerSettings:
     control_socket: str | None = None
     # Asterisk's queue_log, followed and imported into the journal; None: not read.
     queue_log: str | None = "/var/log/asterisk/queue_log"
+    # The log's form; --log-format overrides it.
+    log_format: LogFormat = LogFormat.AUTO
 
     def control_socket_path(self, journal_path: str | None = None) -> str:
         """Where the control socket is: as configured, else ``lotse.sock`` beside the journal."""

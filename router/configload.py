@@ -27,6 +27,7 @@ from router.config import (
     Config,
     ControllerSettings,
     Endpoint,
+    LogFormat,
     ServiceLevel,
     UnconnectedMode,
     UnknownOrigin,
@@ -298,6 +299,7 @@ class _Loader:
                 "journal_salt_env",
                 "control_socket",
                 "queue_log",
+                "log_format",
             ),
         )
         secret_env = self._env_name(
@@ -343,6 +345,9 @@ class _Loader:
                 f.get("control_socket"), f"{p}.control_socket", d.control_socket
             ),
             queue_log=self.r.optional_string(f.get("queue_log"), f"{p}.queue_log", d.queue_log),
+            log_format=self.r.choice(
+                f.get("log_format"), f"{p}.log_format", d.log_format, LogFormat
+            ),
         )
 
     def _endpoint(self, node: Node | None, path: str, default: Endpoint) -> Endpoint:

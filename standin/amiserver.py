@@ -143,7 +143,9 @@ class Session:
         self.writer.write(b"".join(c + extra for c in chunks if c))
         transport = self.writer.transport
         if transport.get_write_buffer_size() > _MAX_BUFFERED:
-            _log.warning("AMI session %s stopped reading; dropped", self.session_id)
+            _log.warning(
+                "ami.session_dropped", extra={"session": self.session_id, "why": "stopped reading"}
+            )
             self.abort()
 
     def abort(self) -> None:

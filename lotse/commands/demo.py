@@ -26,7 +26,7 @@ from lotse.controller import StartupError, check_listen
 from lotse.journal.privacy import JournalKeyError
 from lotse.journal.schema import JournalError
 from lotse.livedemo import DemoOptions, default_start, run_demo
-from lotse.logging import configure_logging
+from lotse.logging import add_log_format_option, configure_logging
 from router.config import Endpoint
 from router.numbering import OrtsnetzTable
 from router.policy import Action, Call, Decision, Router, decide
@@ -78,6 +78,7 @@ def add_demo(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         "--start", help="virtual start, local ISO time (default Mon 2026-11-23 06:30)"
     )
     parser.add_argument("--seed", type=int, default=1, help="random seed of the traffic")
+    add_log_format_option(parser)
     parser.add_argument(
         "--agi-listen",
         type=endpoint,
@@ -131,7 +132,9 @@ def _live(args: argparse.Namespace) -> int:
         start = start.replace(tzinfo=tz)
     if not args.speed > 0 or not args.hours > 0:
         return report_bad_input(BadInput("--speed and --hours must be positive"))
-    configure_logging("warning")
+    # On a terminal the console form: its lines print above the live status
+    # (rich takes stderr while it draws) instead of tearing it.
+    configure_logging("warning", log_format=args.log_format or config.controller.log_format)
     options = DemoOptions(
         start,
         args.hours,

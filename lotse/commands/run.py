@@ -38,7 +38,7 @@ from lotse.controller import (
 from lotse.credentials import load_credentials
 from lotse.journal.privacy import JournalKey, JournalKeyError
 from lotse.journal.schema import JournalError
-from lotse.logging import configure_logging
+from lotse.logging import add_log_format_option, configure_logging
 from lotse.simclock import SimClock
 from router.config import Config, Endpoint
 from router.numbering import OrtsnetzTable
@@ -83,6 +83,7 @@ def add_run(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         "else lotse.sock beside the journal)",
     )
     parser.add_argument("--log-level", default="info", choices=("debug", "info", "warning"))
+    add_log_format_option(parser)
     # For lotse sim load --spawn only: the simulated day's compressed clock and
     # a FastAGI deadline that suits a machine shared with the load; not for
     # production, so not in --help.
@@ -103,10 +104,12 @@ def _run(args: argparse.Namespace) -> int:
     # its -wal/-shm, the callback spool) is readable by others; the unit's
     # UMask=0027 says the same for systemd.
     os.umask(os.umask(PRIVATE_UMASK) | PRIVATE_UMASK)
-    configure_logging(args.log_level)
+    configure_logging(args.log_level, log_format=args.log_format or "auto")
     try:
         table = OrtsnetzTable.load()
         config = load(args, table)
+        if args.log_format is None and config.controller.log_format != "auto":
+            configure_logging(args.log_level, log_format=config.controller.log_format)
         credentials = load_credentials(config)
         secret = read_secret(config)
         key = journal_key(config)

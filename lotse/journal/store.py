@@ -236,13 +236,14 @@ class Journal:
         _yield_cpu_to_routing(conn, label)
         journal._writer = asyncio.create_task(journal._run(), name="journal-writer")
         log.info(
-            "journal %s open: schema version %d (found %d), caller-hash key from %s, "
-            "%d old calls purged",
-            label,
-            SCHEMA_VERSION,
-            found,
-            source,
-            purged,
+            "journal.opened",
+            extra={
+                "path": label,
+                "schema_version": SCHEMA_VERSION,
+                "found_version": found,
+                "key_source": source,
+                "purged_calls": purged,
+            },
         )
         return journal
 
@@ -274,11 +275,7 @@ class Journal:
         """
         if self._closing or len(self._pending) >= self._max_pending:
             self._dropped += 1
-            self._warn(
-                "dropped",
-                "journal: %d records dropped so far (queue full or closed)",
-                self._dropped,
-            )
+            self._warn("dropped", "journal.dropped", dropped=self._dropped)
             return
         # Encoded now, a record at a time, so that the writer's batch costs the
         # event loop one string join rather than a pause of milliseconds.
@@ -368,11 +365,13 @@ class Journal:
         self._closed = True
         await self._conn.close()
         log.info(
-            "journal %s closed: %d records written, %d dropped, %d failed",
-            self._label,
-            self._written,
-            self._dropped,
-            self._failed,
+            "journal.closed",
+            extra={
+                "path": self._label,
+                "written": self._written,
+                "dropped": self._dropped,
+                "failed": self._failed,
+            },
         )
 
     async def purge(self, now: datetime) -> int:
@@ -416,7 +415,7 @@ class Journal:
                             await asyncio.wait_for(self._full.wait(), wait_s)
                 await self._write_pending(len(self._pending))
             except Exception:
-                log.exception("journal writer: unexpected error, continuing")
+                log.exception("journal.writer_error")
                 await asyncio.sleep(self._flush_interval_s)
 
     async def _write_pending(self, limit: int) -> None:
@@ -467,20 +466,20 @@ class Journal:
             return
         self._healthy = healthy
         if healthy:
-            log.warning("journal %s: the file takes writes again", self._label)
+            log.warning("journal.writable", extra={"path": self._label})
         else:
-            log.error("journal %s: cannot write to the file: %s", self._label, err)
+            log.error("journal.unwritable", extra={"path": self._label, "error": str(err)})
 
     def _unwritable(self, rec: Record, err: Exception) -> None:
         self._failed += 1
         # The error text names tables, constraints or types, never values.
         self._warn(
             "failed",
-            "journal: cannot write %s record of call %s: %s (%d failed)",
-            rec.kind,
-            rec.call_id,
-            err,
-            self._failed,
+            "journal.record_failed",
+            kind=rec.kind,
+            call_id=rec.call_id,
+            error=str(err),
+            failed=self._failed,
         )
 
     async def _rollback(self) -> None:
@@ -488,12 +487,12 @@ class Journal:
             with contextlib.suppress(sqlite3.Error):
                 await self._conn.execute("ROLLBACK")
 
-    def _warn(self, key: str, msg: str, *args: object) -> None:
+    def _warn(self, key: str, event: str, **fields: object) -> None:
         now = self._clock()
         last = self._last_warning.get(key)
         if last is None or now - last >= _WARN_INTERVAL:
             self._last_warning[key] = now
-            log.warning(msg, *args)
+            log.warning(event, extra=fields)
 
 
 # SQLite's primary result codes (the low byte of the extended code).
@@ -533,7 +532,7 @@ async def _configure(conn: aiosqlite.Connection, label: str) -> None:
         async with conn.execute("PRAGMA journal_mode=WAL") as cur:
             row = await cur.fetchone()
         if row is None or str(row[0]).lower() != "wal":
-            log.warning("journal %s: WAL mode unavailable, using %s", label, row and row[0])
+            log.warning("journal.wal_unavailable", extra={"path": label, "mode": row and row[0]})
         # FULL: in WAL mode one fsync of the log per commit, so a committed
         # batch survives a power cut too (NORMAL could lose the last ones).
         await conn.execute("PRAGMA synchronous=FULL")
@@ -575,11 +574,8 @@ async def _drop_stored_salt(conn: aiosqlite.Connection, label: str) -> None:
         await conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
     finally:
         await conn.execute("PRAGMA secure_delete = OFF")
-    log.warning(
-        "journal %s: deleted the caller-hash salt an older lotse stored in the journal; "
-        "hashes written before no longer link to new ones",
-        label,
-    )
+    # Hashes written before no longer link to new ones.
+    log.warning("journal.salt_deleted", extra={"path": label})
 
 
 async def _handing_over_the_gil(work: Awaitable[_T]) -> _T:
@@ -631,7 +627,7 @@ def _yield_cpu_to_routing(conn: aiosqlite.Connection, label: str) -> None:
     try:
         os.sched_setscheduler(tid, os.SCHED_IDLE, os.sched_param(0))
     except OSError as err:
-        log.debug("journal %s: writer stays at normal CPU priority (%s)", label, err)
+        log.debug("journal.normal_priority", extra={"path": label, "error": str(err)})
 
 
 async def _worker_stopped(conn: aiosqlite.Connection) -> None:
