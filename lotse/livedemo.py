@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import math
 import random
+import secrets
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
@@ -64,7 +65,12 @@ DAY_PROFILE = {
     19: 0.1,
     20: 0.05,
 }
-SECRET = "demo-secret"
+
+
+def demo_secret() -> str:
+    """The AMI secret of one demo run: random, so a process of another run on this
+    machine (a second demo, a load test) cannot log in to this run's stand-in."""
+    return secrets.token_urlsafe(24)
 
 
 @dataclass(frozen=True)
@@ -236,7 +242,7 @@ async def run_demo(config: Config, options: DemoOptions, console: Console) -> in
         config,
         staffing=staffing(config),
         clock=clock,
-        secret=SECRET,
+        secret=demo_secret(),
         journal=options.journal,
         agi=options.agi,
         metrics=options.metrics,

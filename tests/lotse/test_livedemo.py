@@ -11,7 +11,7 @@ from prometheus_client import CollectorRegistry
 from rich.console import Console
 
 from cliutil import default_config_path
-from lotse.livedemo import status_table
+from lotse.livedemo import demo_secret, status_table
 from metrics.registry import LotseMetrics
 from router.configload import load_config
 from router.state import CenterState, Snapshot
@@ -49,3 +49,9 @@ def test_the_live_table_counts_per_home_not_per_queue() -> None:
     assert [c.strip() for c in bremen[4:8]] == ["4", "3", "1", "67 %"]  # 2 / (4 - 1)
     national = next(line for line in lines if " national " in line).split("│")
     assert [c.strip() for c in national[4:8]] == ["5", "3", "1", "50 %"]  # 2 / (5 - 1)
+
+
+def test_every_demo_run_has_a_secret_of_its_own() -> None:
+    """A demo's stand-in takes only its own run's controller: no fixed secret to guess."""
+    first, second = demo_secret(), demo_secret()
+    assert first != second and len(first) >= 32
