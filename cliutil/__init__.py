@@ -15,7 +15,7 @@ from datetime import datetime, tzinfo
 from pathlib import Path
 
 from router.config import Config
-from router.configload import ConfigError, load_config
+from router.configload import ConfigError, load_config, load_config_stream
 from router.data import demo_network_path
 from router.numbering import OrtsnetzTable, is_anonymous_word
 
@@ -30,6 +30,7 @@ __all__ = [
     "default_config_path",
     "load",
     "os_reason",
+    "read_config",
     "report_bad_input",
 ]
 
@@ -40,6 +41,9 @@ EXIT_BAD_INPUT = 2
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 CONFIG_ENV = "LOTSE_CONFIG"
+# A file argument that means standard input, and how problems name it.
+STDIN = "-"
+STDIN_NAME = "<stdin>"
 
 
 def default_config_path() -> Path:
@@ -64,7 +68,8 @@ def add_config_option(parser: argparse.ArgumentParser) -> None:
         "--config",
         type=Path,
         default=None,
-        help="configuration file (default: $LOTSE_CONFIG, ./config.yaml, then the demo network)",
+        help="configuration file, - for standard input (default: $LOTSE_CONFIG, "
+        "./config.yaml, then the demo network)",
     )
 
 
@@ -72,11 +77,21 @@ class BadInput(Exception):
     """Input the user must fix; reported on stderr with exit code 2."""
 
 
+def read_config(path: Path, table: OrtsnetzTable | None = None) -> Config:
+    """The configuration at ``path``; ``-`` reads it from standard input (``<stdin>``).
+
+    Raises what :func:`router.configload.load_config` raises.
+    """
+    if str(path) == STDIN:
+        return load_config_stream(sys.stdin.buffer, STDIN_NAME, table=table)
+    return load_config(path, table=table)
+
+
 def load(args: argparse.Namespace, table: OrtsnetzTable) -> Config:
     """Load the configuration named by ``--config``; :class:`BadInput` lists every problem."""
     path: Path = args.config or default_config_path()
     try:
-        return load_config(path, table=table)
+        return read_config(path, table)
     except ConfigError as err:
         raise BadInput("\n".join(err.lines())) from err
     except OSError as err:

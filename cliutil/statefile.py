@@ -6,11 +6,13 @@ waiting?" without a live controller.
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 from typing import Any
 
 import yaml
 
+from cliutil import STDIN, STDIN_NAME
 from router.state import CenterState, Override, Snapshot
 
 _INT_FIELDS = ("waiting", "agents_logged_in", "agents_available", "agents_busy")
@@ -22,9 +24,15 @@ class StateFileError(ValueError):
 
 
 def load_snapshot(path: Path) -> Snapshot:
-    """Parse a snapshot file: ``{stale: bool, centers: {id: {field: value}}}``."""
+    """Parse a snapshot file: ``{stale: bool, centers: {id: {field: value}}}``.
+
+    ``-`` reads it from standard input.
+    """
+    stdin = str(path) == STDIN
+    if stdin:
+        path = Path(STDIN_NAME)
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+        data = yaml.safe_load(sys.stdin.read() if stdin else path.read_text(encoding="utf-8"))
     except OSError as err:
         raise StateFileError(f"{path}: cannot read: {err.strerror}") from err
     except yaml.YAMLError as err:

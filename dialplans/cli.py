@@ -12,11 +12,11 @@ import sys
 from datetime import date
 from pathlib import Path
 
-from cliutil import default_config_path
+from cliutil import default_config_path, read_config
 from dialplans.build import AmiEvents, build, write
 from dialplans.conf import DialplanError
 from dialplans.tracecli import add_trace_parser
-from router.configload import ConfigError, load_config
+from router.configload import ConfigError
 
 EXIT_OK = 0
 EXIT_FAILURE = 1
@@ -76,7 +76,7 @@ def run_build(args: argparse.Namespace) -> int:
     path: Path = args.config or default_config_path()
     try:
         years = parse_years(args.years, date.today())
-        config = load_config(path)
+        config = read_config(path)
         files = build(config, years, AmiEvents.from_ami())
     except ConfigError as err:
         for problem in err.problems:

@@ -12,8 +12,8 @@ import sys
 from importlib import resources
 from pathlib import Path
 
-from cliutil import default_config_path
-from router.configload import ConfigError, load_config
+from cliutil import default_config_path, read_config
+from router.configload import ConfigError
 
 EXIT_OK = 0
 EXIT_FAILURE = 1
@@ -72,7 +72,7 @@ def run_build(args: argparse.Namespace) -> int:
 
     path: Path = args.config or default_config_path()
     try:
-        config = load_config(path)
+        config = read_config(path)
     except ConfigError as err:
         for line in err.lines():
             print(line, file=sys.stderr)

@@ -18,6 +18,7 @@ import sys
 import zoneinfo
 from dataclasses import replace
 from pathlib import Path
+from typing import BinaryIO
 
 from yaml.nodes import MappingNode, Node, ScalarNode
 
@@ -87,11 +88,17 @@ def load_config(path: str | Path, *, table: OrtsnetzTable | None = None) -> Conf
     file cannot be read. ``table`` is the national Ortsnetz table (loaded from
     the package when not given) that every configured Ortsnetz must be in.
     """
-    source = str(path)
     with Path(path).open("rb") as file:
-        # Read no more than the limit (and a byte to notice): a runaway file
-        # costs neither the memory nor the minutes its YAML would.
-        data = file.read(MAX_CONFIG_BYTES + 1)
+        return load_config_stream(file, str(path), table=table)
+
+
+def load_config_stream(
+    file: BinaryIO, source: str, *, table: OrtsnetzTable | None = None
+) -> Config:
+    """:func:`load_config` of an open binary stream (standard input), named ``source``."""
+    # Read no more than the limit (and a byte to notice): a runaway file
+    # costs neither the memory nor the minutes its YAML would.
+    data = file.read(MAX_CONFIG_BYTES + 1)
     if len(data) > MAX_CONFIG_BYTES:
         raise ConfigError(
             [

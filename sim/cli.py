@@ -20,10 +20,9 @@ from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from cliutil import EXIT_BAD_INPUT, EXIT_FAILURE, EXIT_OK, default_config_path
+from cliutil import EXIT_BAD_INPUT, EXIT_FAILURE, EXIT_OK, default_config_path, read_config
 from metrics.servicelevel import PER_HOME_VIEW
 from router.config import Config
-from router.configload import load_config
 from router.confignodes import ConfigError, decode_text
 from router.numbering import OrtsnetzTable
 from sim.engine import NATIONAL, DecisionMismatch, SimReport, simulate
@@ -158,7 +157,7 @@ def load_scenario_arg(path: Path, config: Path | None) -> Scenario | None:
     config_path: Path = config or default_config_path()
 
     def network() -> Config:
-        return load_config(config_path, table=table)
+        return read_config(config_path, table)
 
     if str(path) == STDIN:
         return load_or_report(

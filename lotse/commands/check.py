@@ -18,7 +18,14 @@ def add_check(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         description="Validate a configuration; print every problem as FILE:LINE:COL: message "
         "(exit 2) or a one-line summary (exit 0).",
     )
-    parser.add_argument("config", nargs="?", type=Path, default=None, help="configuration file")
+    parser.add_argument(
+        "config",
+        nargs="?",
+        type=Path,
+        default=None,
+        help="configuration file, - for standard input (default: $LOTSE_CONFIG, "
+        "./config.yaml, then the demo network)",
+    )
     parser.set_defaults(func=_run)
 
 

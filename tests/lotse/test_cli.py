@@ -171,3 +171,28 @@ def test_route_refuses_a_bad_number_read_from_stdin(
     code, out, err = run(capsys, "route", "--config", CONFIG, "-")
     assert (code, out) == (2, "")
     assert "NUMBER 2: character 1 ('h')" in err
+
+
+def _stdin(monkeypatch: pytest.MonkeyPatch, text: str) -> None:
+    monkeypatch.setattr("sys.stdin", io.TextIOWrapper(io.BytesIO(text.encode())))
+
+
+def test_check_reads_the_configuration_from_stdin(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _stdin(monkeypatch, (REPO / "config.yaml").read_text(encoding="utf-8"))
+    code, out, _ = run(capsys, "check", "-")
+    assert (code, out.split(":")[0]) == (0, "<stdin>")
+    _stdin(monkeypatch, "centers: 5\n")
+    code, _, err = run(capsys, "check", "-")
+    assert code == 2 and "<stdin>:1:10: centers: expected a mapping" in err
+
+
+def test_route_reads_the_state_snapshot_from_stdin(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Bremen overloaded (30 waiting, one agent): the call goes to a partner.
+    _stdin(monkeypatch, "centers: {bremen: {waiting: 30, agents_logged_in: 1, agents_busy: 1}}\n")
+    argv = ("route", "--config", CONFIG, "--json", "--at", "2026-11-24T10:00", "0421 1234567")
+    code, out, _ = run(capsys, *argv, "--state", "-")
+    assert code == 0 and json.loads(out)["target"] != "bremen"
