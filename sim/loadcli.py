@@ -46,6 +46,7 @@ from metrics.servicelevel import PER_HOME_VIEW, Tally
 from router.config import Config, Endpoint
 from router.configload import load_config
 from router.confignodes import ConfigError
+from router.data import demo_network_path
 from router.numbering import OrtsnetzTable
 from router.policy import Router
 from sim.chaos import (
@@ -77,7 +78,7 @@ from sim.load import (
 )
 from sim.loadjournal import callback_outcomes, journal_figures
 from sim.scenario import Dist, Scenario
-from sim.scenarioload import load_scenario
+from sim.scenarioload import DEMO, load_scenario
 from standin import Pbx, ScaledClock
 from standin.agents import AgentProfile, Duration
 from standin.agents import DistKind as PbxDist
@@ -533,6 +534,9 @@ def _config_path(args: argparse.Namespace) -> Path:
     except (OSError, yaml.YAMLError):
         doc = None
     network = doc.get("network") if isinstance(doc, dict) else None
+    if network == DEMO:
+        # As the scenario loader reads it: the demo network inside the package.
+        return demo_network_path().resolve()
     if isinstance(network, str) and network:
         scenario: Path = args.scenario
         return (scenario.parent / network).resolve()

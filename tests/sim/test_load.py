@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import random
+from pathlib import Path
 
 import pytest
 
@@ -171,3 +172,19 @@ def test_a_timeout_followed_by_the_all_busy_announcement_is_no_abandon() -> None
     per, _, _ = run.tallies(LEVEL)
     assert (per["halberstadt"].sl.offered, per["halberstadt"].sl.abandoned) == (1, 0)
     assert per["halberstadt"].sl.short_abandoned == 0
+
+
+def test_the_spawned_controller_runs_the_network_the_scenario_names(tmp_path: Path) -> None:
+    # "demo" is the demo network inside the package, for the controller as for
+    # the scenario loader, wherever the scenario file lies.
+    import argparse
+
+    from router.data import demo_network_path
+    from sim.loadcli import _config_path
+
+    scenario = tmp_path / "mine.yaml"
+    scenario.write_text("network: demo\n", encoding="utf-8")
+    args = argparse.Namespace(scenario=scenario, config=None)
+    assert _config_path(args) == demo_network_path().resolve()
+    scenario.write_text("network: net.yaml\n", encoding="utf-8")
+    assert _config_path(args) == (tmp_path / "net.yaml").resolve()
