@@ -34,7 +34,6 @@ import contextlib
 import itertools
 import json
 import os
-import re
 import signal
 import socket
 import sqlite3
@@ -59,8 +58,8 @@ SKIP_REASON = "no real Asterisk: set LOTSE_TEST_ASTERISK=host:port to run these"
 CB_CENTER = "bremen"
 CB_QUEUE = "115-bremen"
 CB_NOANSWER = "NOANSWER_101"
-# What the Local "callee" stands in for: the callback trunk of the generated
-# dialplan (real-asterisk.sh dials Local/<number>@callee instead).
+# The test configuration's callback_dial: a Local "callee" context in place of
+# the callback trunk.
 CALLEE_DIAL = "Local/${CB_DIAL}@callee"
 # Callback numbers (national) and how that citizen's phone behaves; every other
 # number is the script's default callee (answers after 2 s, talks 10 s).
@@ -317,6 +316,8 @@ def make_config(tmp: Path, s: Settings, *, agi_port: int, metrics_port: int) -> 
             "queue_log": str(s.queue_log),
         }
     )
+    # The citizen's phone: the Local callee instead of the callback trunk.
+    doc["callback_dial"] = CALLEE_DIAL
     for center in doc["centers"].values():
         if center.get("callback") is not None:
             center["callback"].update({"attempts": 2, "retry_interval_s": 5, "ring_timeout_s": 8})
@@ -331,18 +332,13 @@ def lotse_cmd(*args: str) -> list[str]:
 
 
 def build_dialplan(config: Path, s: Settings) -> None:
-    """lotse's generated files for ``config`` into Asterisk's include directory,
-    the callback trunk replaced by the Local callee (as real-asterisk.sh does)."""
+    """lotse's generated files for ``config`` into Asterisk's include directory."""
     subprocess.run(
         lotse_cmd("dialplan", "build", "--config", str(config), "--out", str(s.etc)),
         check=True,
         cwd=ROOT,
         capture_output=True,
     )
-    ext = s.etc / "extensions_lotse.conf"
-    text = ext.read_text()
-    text = re.sub(r"Dial\(PJSIP/\$\{CB_DIAL\}@[\w-]+,", f"Dial({CALLEE_DIAL},", text)
-    ext.write_text(text)
 
 
 async def prepare_asterisk(s: Settings) -> None:

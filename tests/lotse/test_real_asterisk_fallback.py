@@ -32,15 +32,16 @@ def today() -> str:
     return datetime.now(BERLIN).date().isoformat()
 
 
-def calls_by_home(lotse: Lotse) -> dict[str, int]:
+def by_home(lotse: Lotse) -> dict[str, tuple[int, int]]:
+    """Per home center: the report's calls and fallback calls today."""
     doc = lotse.report(today())
-    return {r["center"]: r["calls"] for r in doc["centers"]}
+    return {r["center"]: (r["calls"], r["fallback"]) for r in doc["centers"]}
 
 
 async def test_fallback_calls_while_lotse_is_down_are_booked_once_after_restart(
     real_lotse: Lotse, ami: Ami
 ) -> None:
-    report_before = calls_by_home(real_lotse)
+    report_before = by_home(real_lotse)
     real_lotse.stop()
     try:
         since = ami.mark()
@@ -112,7 +113,9 @@ async def test_fallback_calls_while_lotse_is_down_are_booked_once_after_restart(
             m = await real_lotse.metrics()
     for home in homes.values():
         assert metric(m, "lotse_fallback_calls_total", center=home) == 1, home
-    # … and in the day's report, one call more for each home.
-    after = calls_by_home(real_lotse)
+    # … and in the day's report: one call more for each home, a fallback call.
+    after = by_home(real_lotse)
     for home in homes.values():
-        assert after.get(home, 0) - report_before.get(home, 0) == 1, (home, after, report_before)
+        calls, fallback = after.get(home, (0, 0))
+        calls_0, fallback_0 = report_before.get(home, (0, 0))
+        assert (calls - calls_0, fallback - fallback_0) == (1, 1), (home, after, report_before)
