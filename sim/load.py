@@ -34,6 +34,7 @@ from zoneinfo import ZoneInfo
 
 from ami import contract
 from ami.events import (
+    AgentComplete,
     AgentConnect,
     Hangup,
     LotseCallback,
@@ -49,7 +50,7 @@ from metrics.servicelevel import Journey, Limits, Tally
 from router.policy import Router
 from sim.engine.callers import CallerSource
 from sim.engine.timeline import SLOT_S, Timeline
-from sim.scenario import Scenario
+from sim.scenario import CallbackMix, Scenario
 
 LATENCY_METRIC = "lotse_decision_latency_seconds"
 
@@ -249,6 +250,9 @@ class CallbackWatch:
     requested: int = 0
     duplicates: int = 0
     overtakes: int = 0
+    # Per leg (linkedid): the attempt's DIALSTATUS, and why the agent's call ended.
+    status: dict[str, str] = field(default_factory=dict)
+    agent_end: dict[str, str] = field(default_factory=dict)
 
     def leg_event(self, event: object, t: float, calls: dict[str, CallRecord]) -> None:
         """An event of a channel that is no load call: perhaps a dialer leg."""
@@ -265,7 +269,9 @@ class CallbackWatch:
         rid = self.legs.get(linkedid)
         if rid is None:
             return
-        if isinstance(event, AgentConnect):
+        if isinstance(event, AgentComplete):
+            self.agent_end[linkedid] = event.reason
+        elif isinstance(event, AgentConnect):
             caller = self.requests.get(rid)
             entry = caller.callback_entry if caller is not None else None
             if entry is not None and any(
@@ -275,8 +281,10 @@ class CallbackWatch:
                 for r in calls.values()
             ):
                 self.overtakes += 1
-        elif isinstance(event, LotseCallback) and event.status == "ANSWER":
-            self.completed.add(rid)
+        elif isinstance(event, LotseCallback) and event.attempt:
+            self.status[linkedid] = event.status
+            if event.status == "ANSWER":
+                self.completed.add(rid)
         elif isinstance(event, Hangup) and event.uniqueid == linkedid:
             self.up.get(rid, set()).discard(linkedid)
 
@@ -384,11 +392,23 @@ class LoadRun:
                 tally.add(rec, journey, level)
         return per, nation, lost
 
-    def callback_figures(self, outcomes: Mapping[str, int] | None) -> dict[str, int | None]:
+    def callback_figures(
+        self, outcomes: Mapping[str, int] | None
+    ) -> dict[str, int | dict[str, int] | None]:
         """``--json``'s ``callbacks``: offered, requested, completed (the leg's
         caller answered), expired (from the journal, ``None`` if not read),
-        duplicates and overtakes."""
+        duplicates and overtakes; ``attempts`` by the legs' DIALSTATUS
+        (``answer``, ``noanswer``, ``busy`` …) and, of the answered ones, who
+        hung up first (``hung_up_first``: ``callee`` or ``agent``)."""
         cb = self.callbacks
+        attempts: dict[str, int] = {}
+        for status in cb.status.values():
+            attempts[status.lower()] = attempts.get(status.lower(), 0) + 1
+        first = {"callee": 0, "agent": 0}
+        for leg, status in cb.status.items():
+            reason = cb.agent_end.get(leg)
+            if status == "ANSWER" and reason in ("agent", "caller"):
+                first["agent" if reason == "agent" else "callee"] += 1
         return {
             "offered": sum(1 for r in self.calls.values() if r.offered),
             "requested": cb.requested,
@@ -396,6 +416,8 @@ class LoadRun:
             "expired": None if outcomes is None else outcomes.get("expired", 0),
             "duplicates": cb.duplicates,
             "overtakes": cb.overtakes,
+            "attempts": dict(sorted(attempts.items())),
+            "hung_up_first": first,
         }
 
     def truth(self, level: Limits) -> dict[str, dict[str, float | int | None]]:
@@ -448,7 +470,7 @@ async def drive(
     id_prefix: str,
     drain_s: float,
     progress: Callable[[int, int], None] | None = None,
-    callback_answer: float | None = None,
+    callbacks: CallbackMix | None = None,
 ) -> None:
     """Originate ``plan`` in (compressed) real time, follow the calls, then wait for them to end.
 
@@ -475,12 +497,16 @@ async def drive(
                 ("Data", "3600"),
                 ("Async", "true"),
             ]
-            if callback_answer is not None:
-                # The stand-in's simulated caller: takes an offer, answers attempts.
+            if callbacks is not None:
+                # The stand-in's simulated caller: takes an offer; when called back
+                # answers, is busy, hangs up first as the scenario says.
                 take = "1" if arrival.callback else "0"
-                fields.append(
-                    ("Variable", f"SIM_CALLBACK={take},SIM_CALLBACK_ANSWER={callback_answer}")
+                behaviour = (
+                    f"SIM_CALLBACK={take},SIM_CALLBACK_ANSWER={callbacks.answer},"
+                    f"SIM_CALLBACK_BUSY={callbacks.busy},"
+                    f"SIM_CALLBACK_HANGS_UP_FIRST={callbacks.hangs_up_first}"
                 )
+                fields.append(("Variable", behaviour))
             try:
                 await session.action("Originate", fields, timeout=10)
             except Exception:  # refused, timed out, disconnected: counted as lost

@@ -276,9 +276,7 @@ async def _load(
                     speed=args.speed,
                     drain_s=max(30.0, 3600 / args.speed),
                     progress=progress,
-                    callback_answer=(
-                        scenario.callbacks.answer if scenario.callbacks is not None else None
-                    ),
+                    callbacks=scenario.callbacks,
                 )
             finally:
                 for task in background:

@@ -151,12 +151,19 @@ class CallbackMix:
     """How callers take a callback (scenario key ``callbacks``).
 
     ``accept`` of the callers offered one request it; ``answer`` of the
-    attempts reach the caller (the others ring out and are retried as the
-    center's ``callback:`` settings say). Offers follow the configuration.
+    attempts reach the caller (the others are retried as the center's
+    ``callback:`` settings say); of those not answered, ``busy`` find the
+    line busy, the rest ring out; of the answered ones the caller hangs up
+    first in ``hangs_up_first``, else the agent does. Offers follow the
+    configuration. ``busy`` and ``hangs_up_first`` shape only the calls
+    ``lotse sim load`` places through the stand-in; the what-if engine
+    retries a busy attempt like one that rang out.
     """
 
     accept: float = 0.5
     answer: float = 0.85
+    busy: float = 0.3
+    hangs_up_first: float = 0.5
 
 
 @dataclass(frozen=True)

@@ -325,10 +325,14 @@ class _Loader:
             return None
         d = CallbackMix()
         p = "callbacks"
-        f = self.r.fields(node, p, optional=("accept", "answer"))
+        f = self.r.fields(node, p, optional=("accept", "answer", "busy", "hangs_up_first"))
         return CallbackMix(
             accept=self.v.share(f.get("accept"), f"{p}.accept", d.accept),
             answer=self.v.share(f.get("answer"), f"{p}.answer", d.answer),
+            busy=self.v.share(f.get("busy"), f"{p}.busy", d.busy),
+            hangs_up_first=self.v.share(
+                f.get("hangs_up_first"), f"{p}.hangs_up_first", d.hangs_up_first
+            ),
         )
 
     # --- the centers ----------------------------------------------------------------

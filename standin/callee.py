@@ -1,9 +1,10 @@
 """A simulated person the stand-in dials through the callback trunk.
 
 They behave as their :class:`standin.calls.CalleeProfile` says, drawn once
-per attempt: busy (the trunk answers 486 at once: cause 17), or the phone
-rings (``Newstate Ringing``) and they never pick up (the Dial times out), or
-they pick up after some ringing and talk; then either they hang up first
+per attempt: they pick up after some ringing and talk, or the line is busy
+(the trunk answers 486 at once: cause 17), or the phone rings (``Newstate
+Ringing``) and nobody picks up (the Dial times out); a talk ends either with
+them hanging up first
 (a BYE: ``HangupRequest``, cause 16) or they stay until the agent hangs up.
 There is no capture of an outgoing PJSIP channel; its states follow what the
 Local channel of ``dial-*.txt`` shows the dialler.
@@ -27,8 +28,8 @@ async def behave(
 ) -> None:
     """Play one attempt on the outgoing channel ``ch`` until it is over or hung up."""
     rng = core.rng
-    busy = rng.random() < profile.busy
     answers = rng.random() < profile.answer
+    busy = not answers and rng.random() < profile.busy
     ring_s = rng.uniform(*profile.ring_s)
     talk_s = rng.uniform(*profile.talk_s)
     callee_first = rng.random() < profile.hangs_up_first

@@ -66,8 +66,9 @@ class CallOutcome:
 @dataclass(frozen=True)
 class CalleeProfile:
     """How a simulated person behaves when the stand-in dials them (a callback):
-    busy in ``busy`` of the attempts, else answers in ``answer`` of them after
-    ``ring_s`` of ringing; of the answered calls they hang up first in
+    they answer ``answer`` of the attempts after ``ring_s`` of ringing; of the
+    attempts they do not answer, ``busy`` find the line busy (the others ring
+    until the dialler gives up); of the answered calls they hang up first in
     ``hangs_up_first`` (else the agent does) after ``talk_s`` of talk."""
 
     answer: float = 1.0

@@ -313,3 +313,25 @@ def test_a_scenario_that_is_not_utf8_is_named_at_its_byte(
     with pytest.raises(ConfigError) as caught:
         load_scenario(path, table=table)
     assert [str(p) for p in caught.value.problems] == [f"{path}:2:16: not UTF-8 text"]
+
+
+def test_callbacks_say_how_callees_behave(table: OrtsnetzTable) -> None:
+    text = HEAD + "callbacks: {accept: 0.6, answer: 0.8, busy: 0.25, hangs_up_first: 0.7}\n"
+    mix = load_scenario_text(text, "scen.yaml", base_dir=SCENARIOS, table=table).callbacks
+    assert mix is not None
+    assert (mix.accept, mix.answer, mix.busy, mix.hangs_up_first) == (0.6, 0.8, 0.25, 0.7)
+    plain = load_scenario_text(
+        HEAD + "callbacks: {}\n", "scen.yaml", base_dir=SCENARIOS, table=table
+    )
+    assert plain.callbacks is not None
+    assert (plain.callbacks.busy, plain.callbacks.hangs_up_first) == (0.3, 0.5)
+
+
+@pytest.mark.parametrize("key", ["busy", "hangs_up_first"])
+def test_callee_shares_are_shares(table: OrtsnetzTable, key: str) -> None:
+    found = problems(HEAD + f"callbacks: {{{key}: 1.5}}\n", table)
+    assert len(found) == 1 and f"callbacks.{key}: must be a share from 0 to 1" in found[0]
+    # 1 is a share (the limit itself is allowed).
+    load_scenario_text(
+        HEAD + f"callbacks: {{{key}: 1}}\n", "scen.yaml", base_dir=SCENARIOS, table=table
+    )

@@ -12,10 +12,11 @@ from ami.contract import CALLBACK_DIAL_CONTEXT, NEEDED_EVENTS, NEEDED_VARIABLES_
 from lotse.callbacks import Originate
 from router.callbacknumber import callback_number
 from router.configload import load_config_text
-from standin import Pbx, ScaledClock
+from standin import ManualClock, Pbx, ScaledClock
 from standin.agents import AgentProfile, Duration
 from standin.calls import CalleeProfile
 from standin.staffing import AgentSpec, Staffing
+from standin.wire import AmiEvent
 from tests.fixtures.asterisk import asterisk_transcript
 from tests.standin.kit import (
     CONFIG_YAML,
@@ -172,8 +173,57 @@ async def test_a_caller_who_does_not_answer(pbx: Pbx) -> None:
 
 
 async def test_a_busy_caller(pbx: Pbx) -> None:
-    _callee(pbx, busy=1.0)
+    _callee(pbx, answer=0.0, busy=1.0)
     client, _ = await _run_leg(pbx, "cb-5")
     assert [m.get("Status") for m in _user_events(client)] == ["BUSY"]
     assert _trunk_dials(client) == ["BUSY"]
     await client.close()
+
+
+async def test_callees_behave_like_people_every_outcome_comes_up() -> None:
+    """Legs dialled one after the other to callees who answer half of the time, are
+    busy half of the rest, and hang up first in half of the talks: each outcome
+    of an attempt comes up, each attempt reports exactly one."""
+    clock = ManualClock(MONDAY_10)
+    p = Pbx(
+        load_config_text(CALLBACK_YAML, "<test>"),
+        staffing=Staffing({"115-wittenberg": (AgentSpec("agent1", QUICK),)}),
+        clock=clock,
+        agi_url="agi://127.0.0.1:1/route",
+        manager_vars=(),
+        seed=7,
+    )
+    p.core.callees[NUMBER.national] = CalleeProfile(
+        answer=0.5, busy=0.5, hangs_up_first=0.5, ring_s=(1.0, 5.0), talk_s=(5.0, 20.0)
+    )
+    seen: list[tuple[str, str]] = []
+
+    def record(event: AmiEvent) -> None:
+        fields = dict(event.fields)
+        if event.name == "UserEvent" and fields.get("Attempt"):
+            seen.append(("status", fields.get("Status") or ""))
+        elif event.name == "AgentComplete":
+            seen.append(("agent-call-ended-by", fields.get("Reason") or ""))
+
+    p.subscribe(record)
+    try:
+        for n in range(24):
+            action = dict(_leg(f"cb-many-{n}").action())
+            assert p.originate(
+                action["Channel"],
+                "",
+                "",
+                f"cb-many-{n}",
+                caller_id="115",
+                uniqueids=(action["ChannelId"], ""),
+                variables=dict(v.split("=", 1) for v in action["Variable"].split(",")),
+                dialplan_target=(action["Context"], action["Exten"], action["Priority"]),
+            )
+            await clock.run_until_idle(600.0)
+    finally:
+        await p.close()
+    statuses = [v for k, v in seen if k == "status"]
+    assert len(statuses) == 24
+    assert {"ANSWER", "NOANSWER", "BUSY"} == set(statuses)
+    ended_by = [v for k, v in seen if k == "agent-call-ended-by"]
+    assert len(ended_by) == 24 and {"agent", "caller"} == set(ended_by)
