@@ -23,6 +23,7 @@ from rich.console import Console, Group
 from rich.live import Live
 from rich.table import Table
 
+from cliutil.tables import terminal_width
 from dialplans.engine import Dialplan
 from lotse.controller import Controller
 from lotse.journal.privacy import key_from_file, write_key_file
@@ -279,9 +280,10 @@ async def run_demo(config: Config, options: DemoOptions, console: Console) -> in
             )
     day = options.start.astimezone(tz).date()
     rows = await report(options.journal, day, tz, config.service_level)
-    # Plain print: the report is a fixed-width table that must not be re-wrapped.
+    # Plain print: the report is already fitted to the terminal (the least
+    # important columns left out, never a figure cut) and must not be re-wrapped.
     print(f"\nJournal: {options.journal}")
-    print(render_text(rows, day, tz, config.service_level))
+    print(render_text(rows, day, tz, config.service_level, terminal_width(console)))
     return 0
 
 

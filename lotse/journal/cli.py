@@ -14,6 +14,7 @@ from datetime import date
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
+from cliutil.tables import terminal_width
 from lotse.journal.report import render_csv, render_json, render_text, report
 from lotse.journal.schema import JournalError
 from router.config import Config
@@ -73,7 +74,7 @@ def run(args: argparse.Namespace) -> int:
     elif args.csv:
         sys.stdout.write(render_csv(rows))
     else:
-        sys.stdout.write(render_text(rows, day, tz, level))
+        sys.stdout.write(render_text(rows, day, tz, level, terminal_width()))
     return EXIT_OK
 
 

@@ -80,6 +80,7 @@ from zoneinfo import ZoneInfo
 
 import aiosqlite
 
+from cliutil.tables import Column, csv_cell, fit_table, render_plain
 from lotse.journal.rows import timestamp
 from lotse.journal.schema import JournalError, migrate
 from metrics.servicelevel import NATIONAL, PER_HOME_VIEW, Journey, Tally, tally
@@ -247,53 +248,62 @@ def _aggregate(
     return rows
 
 
-_COLUMNS: tuple[tuple[str, str], ...] = (
-    ("center", "center"),
-    ("calls", "calls"),
-    ("offered", "offered"),
-    ("answered", "answered"),
-    ("answered_within", "≤{t}s"),
-    ("service_level", "SL"),
-    ("asa_s", "ASA"),
-    ("abandoned", "abandoned"),
-    ("short_abandoned", "<{s}s"),
-    ("overflow_out", "ovfl out"),
-    ("overflow_in", "ovfl in"),
-    ("overflow_in_answered", "in answ."),
-    ("offhours", "off-hours"),
-    ("announced", "announced"),
-    ("unknown", "unknown"),
-    ("fallback", "fallback"),
-    ("cb_requested", "cb req"),
-    ("cb_completed", "cb done"),
-    ("cb_no_answer", "cb no ans."),
-    ("cb_expired", "cb exp"),
-    ("cb_open", "cb open"),
+# Field, heading, and how readily the column is left out on a narrow terminal
+# (0 never; the highest number first): the promise's figures stay.
+_COLUMNS: tuple[tuple[str, str, int], ...] = (
+    ("center", "center", 0),
+    ("calls", "calls", 2),
+    ("offered", "offered", 0),
+    ("answered", "answered", 0),
+    ("answered_within", "≤{t}s", 1),
+    ("service_level", "SL", 0),
+    ("asa_s", "ASA", 1),
+    ("abandoned", "abandoned", 1),
+    ("short_abandoned", "<{s}s", 3),
+    ("overflow_out", "ovfl out", 2),
+    ("overflow_in", "ovfl in", 2),
+    ("overflow_in_answered", "in answ.", 3),
+    ("offhours", "off-hours", 2),
+    ("announced", "announced", 3),
+    ("unknown", "unknown", 2),
+    ("fallback", "fallback", 3),
+    ("cb_requested", "cb req", 4),
+    ("cb_completed", "cb done", 4),
+    ("cb_no_answer", "cb no ans.", 4),
+    ("cb_expired", "cb exp", 4),
+    ("cb_open", "cb open", 4),
 )
 
 
-def render_text(rows: list[CenterReport], day: date, tz: ZoneInfo, level: ServiceLevel) -> str:
-    """An aligned table with a heading that states the day and the service-level formula."""
-    heads = [h.format(t=level.threshold_s, s=level.short_abandon_s) for _, h in _COLUMNS]
-    body = [[_cell(name, getattr(r, name)) for name, _ in _COLUMNS] for r in rows]
-    widths = [max(len(x) for x in col) for col in zip(heads, *body, strict=True)]
+def render_text(
+    rows: list[CenterReport],
+    day: date,
+    tz: ZoneInfo,
+    level: ServiceLevel,
+    width: int | None = None,
+) -> str:
+    """A table with a heading that states the day and the service-level formula.
 
-    def line(cells: list[str]) -> str:
-        first = cells[0].ljust(widths[0])
-        rest = (c.rjust(w) for c, w in zip(cells[1:], widths[1:], strict=True))
-        return "  ".join([first, *rest]).rstrip()
-
+    ``width``: the terminal's columns; the least important columns are left
+    out (and named) to fit, never a figure cut. ``None``: every column.
+    """
+    columns = [
+        Column(
+            h.format(t=level.threshold_s, s=level.short_abandon_s),
+            justify="left" if name == "center" else "right",
+            priority=priority,
+        )
+        for name, h, priority in _COLUMNS
+    ]
+    body = [[_cell(name, getattr(r, name)) for name, _, _ in _COLUMNS] for r in rows]
     title = (
         f"115 service report {day.isoformat()} ({tz.key}), {PER_HOME_VIEW}; "
         f"SL = answered ≤{level.threshold_s}s / (offered − abandoned <{level.short_abandon_s}s), "
         f"target {level.target:.0%}"
     )
-    out = [title, "", line(heads), line(["-" * w for w in widths])]
-    out += [line(cells) for cells in body[:-1]]
-    if len(body) > 1:
-        out.append(line(["-" * w for w in widths]))
-    out.append(line(body[-1]))
-    return "\n".join(out) + "\n"
+    sections = frozenset({len(body) - 2}) if len(body) > 1 else frozenset()
+    fitted = fit_table(columns, body, width, sections=sections)
+    return f"{title}\n\n{render_plain(fitted, width)}"
 
 
 def _cell(name: str, value: Any) -> str:
@@ -307,13 +317,13 @@ def _cell(name: str, value: Any) -> str:
 
 
 def render_csv(rows: list[CenterReport]) -> str:
-    """CSV with one header line; fractions as decimals, missing figures empty."""
+    """CSV with one header line, every figure (see :func:`cliutil.tables.csv_cell`)."""
     buf = io.StringIO()
     names = [f.name for f in fields(CenterReport)]
     writer = csv.writer(buf, lineterminator="\n")
     writer.writerow(names)
     for r in rows:
-        writer.writerow(["" if v is None else v for v in (getattr(r, n) for n in names)])
+        writer.writerow([csv_cell(n, getattr(r, n)) for n in names])
     return buf.getvalue()
 
 

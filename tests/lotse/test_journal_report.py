@@ -262,7 +262,7 @@ def test_text_table_is_aligned() -> None:
     lines = text.splitlines()
     assert lines[0].startswith("115 service report 2026-02-03 (Europe/Berlin)")
     assert "SL = answered ≤30s / (offered − abandoned <5s)" in lines[0]
-    table = lines[2:]
+    table = [line for line in lines[2:] if line]  # a blank line before the total
     assert len({len(line) for line in table}) == 1
     header, koeln = table[0], next(line for line in table if line.startswith("koeln"))
     assert header.split()[:6] == ["center", "calls", "offered", "answered", "≤30s", "SL"]
@@ -277,7 +277,7 @@ def test_csv_has_one_row_per_center_and_the_total() -> None:
     assert [r["center"] for r in rows] == ["bonn", "koeln", "national"]
     assert rows[1]["service_level"] == "0.4"
     assert rows[1]["asa_s"] == "25.5"
-    assert rows[2]["national"] == "True"
+    assert rows[2]["national"] == "true"
 
 
 def test_json_separates_centers_and_national_total() -> None:
@@ -376,3 +376,20 @@ async def test_callback_columns_count_the_days_requests_and_their_outcomes(tmp_p
     assert (nation.cb_requested, nation.cb_completed, nation.cb_no_answer) == (4, 1, 1)
     text = render_text(list(rows.values()), DAY, BERLIN, LEVEL)
     assert "cb req" in text and "1234567" not in text
+
+
+def test_on_a_narrow_terminal_columns_are_left_out_by_priority_never_a_figure_cut() -> None:
+    wide = render_text(EXPECTED, DAY, BERLIN, LEVEL)
+    for width in (60, 80, 100):
+        text = render_text(EXPECTED, DAY, BERLIN, LEVEL, width)
+        body = text.splitlines()[2:]
+        # Only the note under the table may be longer (the terminal wraps it).
+        assert all(len(line) <= width for line in body if not line.startswith("left out"))
+        koeln = next(line for line in body if line.startswith("koeln"))
+        # The promise's figures stay, whole: offered, answered, SL, ASA.
+        for figure in ("6", "4", "40.0%", "25.5s"):
+            assert figure in koeln.split()
+        assert koeln.split()[0] == "koeln"
+        note = next(line for line in body if line.startswith("left out"))
+        assert "cb open" in note and "--json or --csv" in note
+    assert "left out" not in wide and "cb open" in wide
