@@ -49,6 +49,7 @@ from prometheus_client import CollectorRegistry, Counter, Gauge
 
 from ami import contract
 from ami.agi_protocol import AgiReply, AgiRequest
+from dialplans.callback import AGENT_WAIT_S
 from lotse.callbackattempt import AttemptOutcome
 from lotse.journal.callbackkeys import CallbackKeyError
 from lotse.journal.callbackstore import CallbackStore, StoredRequest
@@ -84,6 +85,7 @@ VAR_ID, VAR_ATTEMPT, VAR_QUEUE, VAR_DIAL = (
     "CB_DIAL",
 )
 USER_EVENT = "LotseCallback"
+ORIGINATE_MARGIN_S = 5
 
 
 @dataclass(frozen=True)
@@ -106,6 +108,11 @@ class Originate:
             "Priority": "1",
             "Async": "true",
             "ChannelId": self.attempt_id,
+            # Originate gives up on an unanswered channel after its Timeout
+            # (30 s when absent: the agent leg's Queue() wait was cut to 30 s
+            # on Asterisk 22.10.1); a little over that wait, so the Queue()
+            # timeout ends an attempt no agent took, as the dialplan says.
+            "Timeout": str((AGENT_WAIT_S + ORIGINATE_MARGIN_S) * 1000),
             "CallerID": '"115" <115>',
             "Variable": ",".join(
                 (

@@ -165,6 +165,8 @@ async def test_started_only_with_a_free_agent_and_no_earlier_live_caller(tmp_pat
     action = leg.action()
     assert action["Channel"] == "Local/s@lotse-callback-agent"
     assert action["ChannelId"] == leg.attempt_id
+    # Longer than the agent leg's 60 s in the queue (Originate's default is 30 s).
+    assert action["Timeout"] == "65000"
     assert "CB_DIAL=04213456789" in action["Variable"]
     # Still in flight: the next ticks dial nothing, however many agents are free.
     view.free["bremen"] = 5
