@@ -22,7 +22,16 @@ from rich.measure import Measurement
 from rich.table import Table
 from rich.text import Text
 
-__all__ = ["Column", "FittedTable", "csv_cell", "fit_table", "render_plain", "terminal_width"]
+__all__ = [
+    "UNLIMITED",
+    "Column",
+    "FittedTable",
+    "csv_cell",
+    "fit_table",
+    "print_fitted",
+    "render_plain",
+    "terminal_width",
+]
 
 # CSV, the one convention of every command that writes it: booleans as
 # true/false (the words of --json), a missing figure as an empty cell,
@@ -34,7 +43,7 @@ _FRACTION_DECIMALS = 4
 # Headings wrap at spaces, but never narrower than this.
 _MIN_HEADING = 4
 # Wider than any table: a pipe or file gets every column unwrapped.
-_UNLIMITED = 10_000
+UNLIMITED = 10_000
 
 
 @dataclass(frozen=True)
@@ -132,16 +141,20 @@ def fit_table(
     table = _build(columns, keep, rows, sections, title, wrap=False)
     if width is not None:
         # Measured without a limit (a measurement within the width never exceeds it).
-        console = Console(width=_UNLIMITED, file=io.StringIO())
+        console = Console(width=UNLIMITED, file=io.StringIO())
 
         def too_wide(table: Table) -> bool:
             return Measurement.get(console, console.options, table).maximum > width
 
-        if too_wide(table):
-            table = _build(columns, keep, rows, sections, title, wrap=True)
-        while order and too_wide(table):
+        # Of the columns kept, headings on one line if they fit, else wrapped;
+        # if neither fits, the next column goes.
+        while too_wide(table):
+            wrapped = _build(columns, keep, rows, sections, title, wrap=True)
+            if not too_wide(wrapped) or not order:
+                table = wrapped
+                break
             keep.remove(order.pop(0))
-            table = _build(columns, keep, rows, sections, title, wrap=True)
+            table = _build(columns, keep, rows, sections, title, wrap=False)
     left_out = tuple(columns[i].heading for i in range(len(columns)) if i not in keep)
     return FittedTable(table, left_out)
 
@@ -154,11 +167,11 @@ def render_plain(fitted: FittedTable, width: int | None) -> str:
     """
     out = io.StringIO()
     if width is not None:
-        probe = Console(width=_UNLIMITED, file=io.StringIO())
+        probe = Console(width=UNLIMITED, file=io.StringIO())
         width = max(width, Measurement.get(probe, probe.options, fitted.table).maximum)
     console = Console(
         file=out,
-        width=width if width is not None else _UNLIMITED,
+        width=width if width is not None else UNLIMITED,
         color_system=None,
         force_terminal=False,
         highlight=False,
@@ -182,3 +195,13 @@ def csv_cell(name: str, value: object) -> str | int:
     if isinstance(value, int):
         return value
     return str(value)
+
+
+def print_fitted(console: Console, fitted: FittedTable, title: str | None = None) -> None:
+    """``title``, the table and the note of what was left out, on ``console``."""
+    if title:
+        console.print(title, soft_wrap=True)
+    console.print(fitted.table)
+    note = fitted.note()
+    if note:
+        console.print(note, style="dim")

@@ -19,11 +19,11 @@ from datetime import datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
-from rich.console import Console, Group
+from rich.console import Console, Group, RenderableType
 from rich.live import Live
-from rich.table import Table
+from rich.text import Text
 
-from cliutil.tables import terminal_width
+from cliutil.tables import Column, fit_table, terminal_width
 from dialplans.engine import Dialplan
 from lotse.controller import Controller
 from lotse.journal.privacy import key_from_file, write_key_file
@@ -168,25 +168,37 @@ async def drive(
         placed.append(await pbx.place_call(caller, postal_code=plz, patience_s=patience))
 
 
-def status_table(controller: Controller, local: datetime, placed: int) -> Table:
-    """Per center: its queue now, and its region's calls so far per home (as ``lotse report``)."""
+# The live table's columns; on a narrow terminal the highest priority number
+# is left out first (0 never): the queue now and the promise stay.
+_STATUS_COLUMNS = (
+    ("center", 0),
+    ("waiting", 0),
+    ("agents free/busy/in", 1),
+    ("offered", 0),
+    ("answered", 2),
+    ("abandoned", 2),
+    ("SL {t} s", 0),
+)
+
+
+def status_table(
+    controller: Controller, local: datetime, placed: int, width: int | None = None
+) -> RenderableType:
+    """Per center: its queue now, and its region's calls so far per home (as ``lotse report``).
+
+    ``width``: the terminal's; columns are left out by priority to fit, never
+    a name or a figure cut.
+    """
     reg = controller.registry
     level = controller.config.service_level
-    table = Table(
-        title=f"lotse live demo — {local:%a %d.%m.%Y %H:%M} — {placed} calls placed\n"
-        f"queue now: waiting, agents; calls so far {PER_HOME_VIEW}, as the report",
-        title_justify="left",
+    title = (
+        f"lotse live demo — {local:%a %d.%m.%Y %H:%M} — {placed} calls placed\n"
+        f"queue now: waiting, agents; calls so far {PER_HOME_VIEW}, as the report"
     )
-    for col in (
-        "center",
-        "waiting",
-        "agents free/busy/in",
-        "offered",
-        "answered",
-        "abandoned",
-        f"SL {level.threshold_s} s",
-    ):
-        table.add_column(col, justify="right" if col != "center" else "left")
+    columns = [
+        Column(h.format(t=level.threshold_s), "left" if h == "center" else "right", priority)
+        for h, priority in _STATUS_COLUMNS
+    ]
     snap = controller.live.snapshot()
     names = (
         "lotse_home_calls_offered_total",
@@ -196,19 +208,23 @@ def status_table(controller: Controller, local: datetime, placed: int) -> Table:
         "lotse_home_calls_short_abandoned_total",
     )
     total = [0] * len(names)
+    rows: list[list[str]] = []
     for cid in controller.config.centers:
         s = snap.of(cid)
         counts = [int(reg.get_sample_value(name, {"center": cid}) or 0) for name in names]
         total = [t + c for t, c in zip(total, counts, strict=True)]
-        table.add_row(
-            cid,
-            str(s.waiting),
-            f"{s.agents_available}/{s.agents_busy}/{s.agents_logged_in or 0}",
-            *_calls(counts),
+        rows.append(
+            [
+                cid,
+                str(s.waiting),
+                f"{s.agents_available}/{s.agents_busy}/{s.agents_logged_in or 0}",
+                *_calls(counts),
+            ]
         )
-    table.add_section()
-    table.add_row(NATIONAL, "", "", *_calls(total))
-    return table
+    rows.append([NATIONAL, "", "", *_calls(total)])
+    fitted = fit_table(columns, rows, width, sections=frozenset({len(rows) - 2}))
+    note = fitted.note()
+    return Group(Text(title), fitted.table, *([Text(note, style="dim")] if note else []))
 
 
 def _calls(counts: list[int]) -> tuple[str, str, str, str]:
@@ -261,7 +277,10 @@ async def run_demo(config: Config, options: DemoOptions, console: Console) -> in
                 live.update(
                     Group(
                         status_table(
-                            controller, datetime.fromtimestamp(clock.now(), tz), len(placed)
+                            controller,
+                            datetime.fromtimestamp(clock.now(), tz),
+                            len(placed),
+                            terminal_width(console),
                         )
                     )
                 )
@@ -271,12 +290,22 @@ async def run_demo(config: Config, options: DemoOptions, console: Console) -> in
             deadline = clock.now() + 1800
             while clock.now() < deadline and not all(h.done() for h in placed):
                 live.update(
-                    status_table(controller, datetime.fromtimestamp(clock.now(), tz), len(placed))
+                    status_table(
+                        controller,
+                        datetime.fromtimestamp(clock.now(), tz),
+                        len(placed),
+                        terminal_width(console),
+                    )
                 )
                 await asyncio.sleep(0.25)
             # The last frame stays on screen above the report: show the final counts.
             live.update(
-                status_table(controller, datetime.fromtimestamp(clock.now(), tz), len(placed))
+                status_table(
+                    controller,
+                    datetime.fromtimestamp(clock.now(), tz),
+                    len(placed),
+                    terminal_width(console),
+                )
             )
     day = options.start.astimezone(tz).date()
     rows = await report(options.journal, day, tz, config.service_level)

@@ -21,6 +21,7 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from cliutil import EXIT_BAD_INPUT, EXIT_FAILURE, EXIT_OK, default_config_path, read_config
+from cliutil.tables import UNLIMITED, Column, fit_table, print_fitted, terminal_width
 from metrics.servicelevel import PER_HOME_VIEW
 from router.config import Config
 from router.confignodes import ConfigError, decode_text
@@ -34,6 +35,7 @@ from sim.scenarioload import load_scenario, load_scenario_text, sample_names, sa
 from sim.staffing.cli import add_staff
 
 _SHOWN_FLOWS = 15
+_FLOW_COLUMNS = (Column("from", "left", 0), Column("to", "left", 0), Column("calls", priority=0))
 # A file argument that means standard input.
 STDIN = "-"
 T = TypeVar("T")
@@ -183,11 +185,11 @@ def load_scenario_arg(path: Path, config: Path | None) -> Scenario | None:
     return load_or_report(path, lambda: load_scenario(path, table=table, config=network))
 
 
-def report_console(width: int) -> Console:
-    """Standard output for a report's tables; pipes and files get ``width`` columns."""
+def report_console() -> Console:
+    """Standard output for a report's tables (fitted to a terminal by :func:`fit_table`)."""
     out = Console()
     # Pipes and files get the whole table, not 80 columns of wrapped names.
-    return out if out.is_terminal else Console(width=width)
+    return out if out.is_terminal else Console(width=UNLIMITED)
 
 
 def plot_extra_missing(plot: Path | None) -> bool:
@@ -240,7 +242,8 @@ def run_command(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(_finite(report.to_json()), ensure_ascii=False, allow_nan=False))
     else:
-        print_report(report, report_console(140))
+        out = report_console()
+        print_report(report, out, terminal_width(out))
         err.print(
             f"{report.calls} calls, {report.routings} routing decisions in {elapsed:.1f} s "
             f"({report.calls / elapsed if elapsed > 0 else 0:,.0f} calls/s)",
@@ -272,62 +275,58 @@ def _run(scenario: Scenario, seed: int, err: Console, *, verify: bool = False) -
         )
 
 
-def print_report(report: SimReport, console: Console) -> None:
+def print_report(report: SimReport, console: Console, width: int | None = None) -> None:
     """The report as tables: centers and national, then the flows between centers."""
-    table = Table(
-        title=f"{report.scenario} ({report.start}, {report.days} day"
-        f"{'' if report.days == 1 else 's'}, seed {report.seed}), {PER_HOME_VIEW}",
-        title_justify="left",
+    title = (
+        f"{report.scenario} ({report.start}, {report.days} day"
+        f"{'' if report.days == 1 else 's'}, seed {report.seed}), {PER_HOME_VIEW}"
     )
-    for name in (
-        "center",
-        "calls",
-        "offered",
-        "off-hours",
-        "answered",
-        f"SL {report.threshold_s:g} s",
-        "ASA s",
-        "abandoned",
-        "occupancy",
-        "agent h",
-    ):
-        if name == "center":
-            table.add_column(name, no_wrap=True)
-        else:
-            table.add_column(name, justify="right")
+    # Left out on a narrow terminal, the highest number first (0 never).
+    columns = [
+        Column("center", "left", 0),
+        Column("calls", priority=2),
+        Column("offered", priority=0),
+        Column("off-hours", priority=2),
+        Column("answered", priority=1),
+        Column(f"SL {report.threshold_s:g} s", priority=0),
+        Column("ASA s", priority=1),
+        Column("abandoned", priority=1),
+        Column("occupancy", priority=2),
+        Column("agent h", priority=3),
+    ]
+    rows: list[list[str]] = []
     for c in (*report.centers, report.national):
         if c.calls == 0 and c.answered_here == 0 and c is not report.national:
             continue
         level = "-" if c.service_level is None else f"{c.service_level:.1%}"
         style = "" if c.meets_target is None else ("green" if c.meets_target else "bold red")
-        table.add_row(
-            c.id,
-            str(c.calls),
-            str(c.offered),
-            str(c.off_hours),
-            str(c.answered),
-            f"[{style}]{level}[/]" if style else level,
-            "-" if c.asa_s is None else f"{c.asa_s:.1f}",
-            "-" if c.abandon_rate is None else f"{c.abandon_rate:.1%}",
-            "-" if c.occupancy is None else f"{c.occupancy:.0%}",
-            f"{c.agent_hours:.0f}",
-            end_section=c is report.centers[-1],
+        rows.append(
+            [
+                c.id,
+                str(c.calls),
+                str(c.offered),
+                str(c.off_hours),
+                str(c.answered),
+                f"[{style}]{level}[/]" if style else level,
+                "-" if c.asa_s is None else f"{c.asa_s:.1f}",
+                "-" if c.abandon_rate is None else f"{c.abandon_rate:.1%}",
+                "-" if c.occupancy is None else f"{c.occupancy:.0%}",
+                f"{c.agent_hours:.0f}",
+            ]
         )
-    console.print(table)
+    print_fitted(
+        console, fit_table(columns, rows, width, sections=frozenset({len(rows) - 2})), title
+    )
     for title, flows in (
         ("overflow and spills", report.overflow),
         ("off-hours calls to partners", report.offhours_flows),
     ):
         if not flows:
             continue
-        ft = Table(title=f"{title} (from -> to)", title_justify="left")
-        for name in ("from", "to", "calls"):
-            ft.add_column(name, justify="right" if name == "calls" else "left")
-        for flow in flows[:_SHOWN_FLOWS]:
-            ft.add_row(flow.source, flow.target, str(flow.calls))
+        flow_rows = [[f.source, f.target, str(f.calls)] for f in flows[:_SHOWN_FLOWS]]
         if len(flows) > _SHOWN_FLOWS:
-            ft.add_row("...", f"{len(flows) - _SHOWN_FLOWS} more", "")
-        console.print(ft)
+            flow_rows.append(["...", f"{len(flows) - _SHOWN_FLOWS} more", ""])
+        print_fitted(console, fit_table(_FLOW_COLUMNS, flow_rows, width), f"{title} (from -> to)")
     cb = report.callbacks
     if cb.modelled:
         console.print(

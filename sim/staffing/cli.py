@@ -97,6 +97,7 @@ def staff_command(args: argparse.Namespace) -> int:
     """``lotse sim staff``."""
     from rich.console import Console
 
+    from cliutil.tables import terminal_width
     from sim.cli import load_scenario_arg, plot_extra_missing, report_console, write_charts
     from sim.staffing.search import Rules
 
@@ -146,7 +147,8 @@ def staff_command(args: argparse.Namespace) -> int:
         data["workers"] = args.workers
         print(json.dumps(data, ensure_ascii=False, allow_nan=False))
     else:
-        print_plan(plan, report_console(160))
+        out = report_console()
+        print_plan(plan, out, terminal_width(out))
         err.print(
             f"{plan.evaluations} runs ({plan.calls_simulated:,} calls in the final round) "
             f"in {elapsed:.1f} s with {args.workers} worker(s)",
@@ -279,32 +281,33 @@ def plan_json(plan: StaffingPlan) -> dict[str, Any]:
     }
 
 
-def print_plan(plan: StaffingPlan, console: Console) -> None:
-    """The per-center table, the totals beside Erlang C, and the confidence."""
-    from rich.table import Table
+def print_plan(plan: StaffingPlan, console: Console, width: int | None = None) -> None:
+    """The per-center table, the totals beside Erlang C, and the confidence.
+
+    ``width``: the terminal's; columns are left out by priority to fit it.
+    """
+    from cliutil.tables import Column, fit_table, print_fitted
 
     r = plan.rules
-    table = Table(
-        title=f"{plan.scenario.name}: staffing for {r.target:.0%} within {r.threshold_s:g} s "
-        f"per center and day (means of the final {len(plan.rounds[-1].seeds)} run(s))",
-        title_justify="left",
+    title = (
+        f"{plan.scenario.name}: staffing for {r.target:.0%} within {r.threshold_s:g} s "
+        f"per center and day (means of the final {len(plan.rounds[-1].seeds)} run(s))"
     )
-    for name in (
-        "center",
-        "agent h",
-        "Erlang C h",
-        "SL",
-        "worst day",
-        "ASA s",
-        "abandoned",
-        "spill in",
-        "spill out",
-        "off-hours in",
-        "P(SL ok)",
-    ):
-        table.add_column(
-            name, no_wrap=name == "center", justify="left" if name == "center" else "right"
-        )
+    # Left out on a narrow terminal, the highest number first (0 never).
+    columns = [
+        Column("center", "left", 0),
+        Column("agent h", priority=0),
+        Column("Erlang C h", priority=2),
+        Column("SL", priority=0),
+        Column("worst day", priority=1),
+        Column("ASA s", priority=2),
+        Column("abandoned", priority=2),
+        Column("spill in", priority=3),
+        Column("spill out", priority=3),
+        Column("off-hours in", priority=3),
+        Column("P(SL ok)", priority=1),
+    ]
+    rows: list[list[str]] = []
 
     def pct(v: float | None) -> str:
         return "-" if v is None else f"{v:.1%}"
@@ -314,27 +317,32 @@ def print_plan(plan: StaffingPlan, console: Console) -> None:
             continue
         worst = x.worst_day_service_level
         style = "" if worst is None else ("green" if worst >= r.target else "bold red")
-        table.add_row(
-            x.id,
-            f"{x.agent_hours:,.0f}",
-            f"{x.erlang_c_agent_hours:,.0f}",
-            pct(x.service_level),
-            f"[{style}]{pct(worst)}[/]" if style else pct(worst),
-            "-" if x.asa_s is None else f"{x.asa_s:.1f}",
-            pct(x.abandon_rate),
-            f"{x.spill_in:,.0f}",
-            f"{x.spill_out:,.0f}",
-            f"{x.offhours_in:,.0f}",
-            "-" if x.p_meets_target is None else f"{x.p_meets_target:.3f}",
+        rows.append(
+            [
+                x.id,
+                f"{x.agent_hours:,.0f}",
+                f"{x.erlang_c_agent_hours:,.0f}",
+                pct(x.service_level),
+                f"[{style}]{pct(worst)}[/]" if style else pct(worst),
+                "-" if x.asa_s is None else f"{x.asa_s:.1f}",
+                pct(x.abandon_rate),
+                f"{x.spill_in:,.0f}",
+                f"{x.spill_out:,.0f}",
+                f"{x.offhours_in:,.0f}",
+                "-" if x.p_meets_target is None else f"{x.p_meets_target:.3f}",
+            ]
         )
-    table.add_section()
-    table.add_row(
-        "total",
-        f"{plan.agent_hours:,.0f}",
-        f"{plan.erlang_c_agent_hours:,.0f}",
-        pct(plan.service_level),
+    rows.append(
+        [
+            "total",
+            f"{plan.agent_hours:,.0f}",
+            f"{plan.erlang_c_agent_hours:,.0f}",
+            pct(plan.service_level),
+            *[""] * (len(columns) - 4),
+        ]
     )
-    console.print(table)
+    total = frozenset({len(rows) - 2})
+    print_fitted(console, fit_table(columns, rows, width, sections=total), title)
     saved = plan.erlang_c_agent_hours - plan.agent_hours
     share = abs(saved) / plan.erlang_c_agent_hours if plan.erlang_c_agent_hours else 0.0
     console.print(
