@@ -30,6 +30,7 @@ __all__ = [
     "default_config_path",
     "load",
     "os_reason",
+    "private_umask",
     "read_config",
     "report_bad_input",
 ]
@@ -96,6 +97,16 @@ def load(args: argparse.Namespace, table: OrtsnetzTable) -> Config:
         raise BadInput("\n".join(err.lines())) from err
     except OSError as err:
         raise BadInput(f"{path}: cannot read configuration: {err.strerror}") from err
+
+
+# Group may read, others nothing.
+PRIVATE_UMASK = 0o027
+
+
+def private_umask() -> None:
+    """Add 027 to the process's umask: what a command creates from now on (a journal,
+    its -wal/-shm, a spool) is never readable by others, whatever the caller's umask."""
+    os.umask(os.umask(PRIVATE_UMASK) | PRIVATE_UMASK)
 
 
 def report_bad_input(err: BadInput) -> int:

@@ -19,7 +19,14 @@ from zoneinfo import ZoneInfo
 from rich.console import Console
 from rich.table import Table
 
-from cliutil import EXIT_FAILURE, BadInput, add_config_option, load, report_bad_input
+from cliutil import (
+    EXIT_FAILURE,
+    BadInput,
+    add_config_option,
+    load,
+    private_umask,
+    report_bad_input,
+)
 from dialplans.engine import DialplanFileError, load_dialplan
 from lotse.commands.run import endpoint
 from lotse.controller import StartupError, check_listen
@@ -115,6 +122,8 @@ def _run(args: argparse.Namespace) -> int:
 
 
 def _live(args: argparse.Namespace) -> int:
+    # The demo's journal and key file: never readable by others, as lotse run's.
+    private_umask()
     try:
         table = OrtsnetzTable.load()
         config = load(args, table)

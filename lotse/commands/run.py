@@ -5,7 +5,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import gc
-import os
 import signal
 import sys
 from collections.abc import Callable
@@ -20,6 +19,7 @@ from cliutil import (
     BadInput,
     add_config_option,
     load,
+    private_umask,
     report_bad_input,
 )
 from lotse.control.operations import Operations
@@ -44,9 +44,6 @@ from router.config import Config, Endpoint
 from router.numbering import OrtsnetzTable
 
 log = structlog.get_logger("lotse.run")
-
-# Group may read, others nothing.
-PRIVATE_UMASK = 0o027
 
 
 def endpoint(text: str) -> Endpoint:
@@ -103,7 +100,7 @@ def _run(args: argparse.Namespace) -> int:
     # Whatever the caller's umask: nothing lotse run creates (the journal and
     # its -wal/-shm, the callback spool) is readable by others; the unit's
     # UMask=0027 says the same for systemd.
-    os.umask(os.umask(PRIVATE_UMASK) | PRIVATE_UMASK)
+    private_umask()
     configure_logging(args.log_level, log_format=args.log_format or "auto")
     try:
         table = OrtsnetzTable.load()
