@@ -184,6 +184,8 @@ class CallbackDesk:
         self.router = router if router is not None else Router(config, table)
         # attempt id -> (request id, center): the attempts this process originated.
         self.attempts: dict[str, tuple[str, str]] = {}
+        # Attempts in flight when the callback AMI session dropped.
+        self._unsure: set[str] = set()
         self._lock = asyncio.Lock()
         # Locked requests already logged (once each, not every tick).
         self._locked_seen: set[str] = set()
@@ -365,19 +367,29 @@ class CallbackDesk:
         else:
             await self.store.unanswered(stored.id, attempt_id, again.not_before_s)
 
+    def connection_lost(self) -> None:
+        """The callback AMI session dropped: the attempts in flight may have ended
+        unseen (Asterisk restarted, or their events went while the link was
+        down). The next :meth:`recover` asks Asterisk about them too."""
+        self._unsure |= set(self.attempts)
+
     async def recover(self, alive: Callable[[str], Awaitable[bool]]) -> int:
-        """After a restart: attempts in flight that Asterisk no longer has count as
-        unanswered (retried after the interval); live ones are followed. Returns
-        how many were released."""
+        """At a reconcile: attempts in flight that this process did not start (a
+        restart) or whose events may have been lost (:meth:`connection_lost`)
+        and that Asterisk no longer has count as unanswered (retried after the
+        interval); live ones are followed. Returns how many were released."""
         released = 0
         now = self._wall()
+        unsure, self._unsure = self._unsure, set()
         for stored in await self.store.open_requests():
             attempt = stored.in_flight
-            if attempt is None or attempt in self.attempts:
+            if attempt is None or (attempt in self.attempts and attempt not in unsure):
                 continue
             if await alive(attempt):
                 self.attempts[attempt] = (stored.id, stored.center)
                 continue
+            # Nothing more will come of it: never booked twice.
+            self.attempts.pop(attempt, None)
             if stored.locked:
                 # Released, but not ended: only a key or an operator ends it.
                 await self.store.unanswered(stored.id, attempt, now.timestamp())

@@ -564,6 +564,11 @@ class Controller:
         while True:
             for event in await self._cb_events.get():
                 try:
+                    if isinstance(event, Disconnected):
+                        # Their UserEvent or Hangup may pass unseen: the next
+                        # reconcile asks Asterisk (an Asterisk restart drops both).
+                        desk.connection_lost()
+                        continue
                     ended = concluded(event, desk.attempts)
                     if ended is not None:
                         await desk.attempt_ended(*ended)
@@ -571,9 +576,10 @@ class Controller:
                     log.error("callbacks.event_failed", error=type(exc).__name__)
 
     async def _recover_callbacks(self, channels: frozenset[str]) -> None:
-        """Attempts in flight that this process did not start (a restart): one whose
-        leg Asterisk still has is followed; one it has not is counted as failed and
-        retried after the interval, never re-dialled at once."""
+        """Attempts in flight that this process did not start (a restart) or whose
+        events the callback session may have missed: one whose leg Asterisk still
+        has is followed; one it has not is counted as failed and retried after the
+        interval, never re-dialled at once."""
         desk = self.callbacks
         assert desk is not None
 

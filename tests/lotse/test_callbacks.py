@@ -359,3 +359,50 @@ async def test_a_reloaded_retry_interval_applies_to_the_next_attempt(tmp_path: P
     assert await desk.tick() == []
     clocks.advance(1)
     assert len(await desk.tick()) == 1
+
+
+async def test_an_attempt_whose_events_may_be_lost_is_asked_about_at_the_reconcile(
+    tmp_path: Path,
+) -> None:
+    # Asterisk restarts during an attempt: its UserEvent and Hangup never come.
+    clocks = Clocks()
+    view = View(clocks, free={"bremen": 1})
+    dialler = Dialler()
+    desk = await desk_on(tmp_path / "j.sqlite", clocks, view, dialler)
+    await desk.request(agi("u1", "u1", "bremen", "", "closed"))
+    assert len(await desk.tick()) == 1
+
+    async def gone(attempt: str) -> bool:
+        return False
+
+    # Its own attempt with the link up: events will tell, the reconcile leaves it.
+    assert await desk.recover(gone) == 0
+    desk.connection_lost()
+    assert await desk.recover(gone) == 1
+    (req,) = await desk.pending()
+    assert req.in_flight is None and req.attempts == 1
+    assert desk.attempts == {}
+    # A late report of it books nothing; the retry comes after the interval.
+    await desk.attempt_ended(dialler.legs[-1].attempt_id, AttemptOutcome.ANSWERED)
+    assert len(await desk.pending()) == 1
+    cb = CONFIG.centers["bremen"].callback
+    assert cb is not None
+    clocks.advance(cb.retry_interval_s)
+    assert len(await desk.tick()) == 1
+
+
+async def test_an_unsure_attempt_still_alive_is_followed(tmp_path: Path) -> None:
+    clocks = Clocks()
+    view = View(clocks, free={"bremen": 1})
+    dialler = Dialler()
+    desk = await desk_on(tmp_path / "j.sqlite", clocks, view, dialler)
+    await desk.request(agi("u1", "u1", "bremen", "", "closed"))
+    await desk.tick()
+    desk.connection_lost()
+
+    async def alive(attempt: str) -> bool:
+        return True
+
+    assert await desk.recover(alive) == 0
+    await desk.attempt_ended(dialler.legs[-1].attempt_id, AttemptOutcome.ANSWERED)
+    assert await desk.pending() == []
