@@ -609,9 +609,24 @@ class Controller:
             except Exception as exc:
                 log.error("callbacks.metrics_failed", error=type(exc).__name__)
 
+    def status_line(self) -> str:
+        """What ``systemctl status lotse`` shows (sd_notify ``STATUS=``): one line."""
+        ami = "AMI connected" if self.session.connected else "AMI down"
+        state = "stale state" if self.live.stale else "fresh state"
+        centers = len(self.config.centers)
+        return (
+            f"routing; {ami}, {state}; {centers} center{'' if centers == 1 else 's'}; "
+            f"config {self.config.sha256[:12]}"
+        )
+
     async def _housekeeping(self) -> None:
         last_purge = self._mono()
+        shown = ""
         while True:
+            status = self.status_line()
+            if status != shown:
+                shown = status
+                watchdog.notify_status(status)
             await asyncio.sleep(1.0)
             if self._mono() - last_purge >= PURGE_INTERVAL_S:
                 last_purge = self._mono()

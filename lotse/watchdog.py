@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import os
 import socket
+import time
 
 import structlog
 
@@ -37,6 +38,20 @@ def _notify(message: bytes, environ: dict[str, str] | None = None) -> bool:
 def notify_ready() -> bool:
     """Tell systemd the controller is serving (``Type=notify``)."""
     return _notify(b"READY=1")
+
+
+def notify_reloading() -> bool:
+    """Tell systemd a configuration reload began (``READY=1`` ends it).
+
+    ``MONOTONIC_USEC`` as sd_notify(3) asks for with ``RELOADING=1``.
+    """
+    usec = time.clock_gettime_ns(time.CLOCK_MONOTONIC) // 1000
+    return _notify(f"RELOADING=1\nMONOTONIC_USEC={usec}".encode())
+
+
+def notify_status(text: str) -> bool:
+    """One line for ``systemctl status`` (``STATUS=``): what the controller does now."""
+    return _notify(f"STATUS={text}".encode())
 
 
 def notify_stopping() -> bool:

@@ -19,6 +19,7 @@ from typing import Any
 
 import structlog
 
+from lotse import watchdog
 from lotse.commands.route import decision_json
 from lotse.control import protocol as p
 from lotse.control.protocol import Answer, Peer, RequestError
@@ -349,40 +350,48 @@ class Operations:
     async def reload(self, uid: int | None, *, via: str = "reload") -> ReloadResult:
         """Read and check the configuration file; swap it in only if it has no problem."""
         async with self._reload_lock:
-            path = self.config_path
+            # systemctl status shows "reloading" until READY=1, whatever the outcome.
+            watchdog.notify_reloading()
             try:
-                config = await asyncio.to_thread(load_config, path, table=self._table)
-                router = await asyncio.to_thread(Router, config, self._table)
-            except ConfigError as err:
-                return await self._refused(path, err.lines(), uid, via)
-            except OSError as err:
-                problem = f"{path}: cannot read configuration: {err.strerror}"
-                return await self._refused(path, [problem], uid, via)
-            c = self.controller
-            old = c.config
-            # One synchronous step: no decision runs between these lines.
-            c.reconfigure(config, router)
-            self.book.reconfigure(config.centers, router.tz)
-            self.loaded_at = self._now()
-            c.control_metrics.reloads.labels("accepted").inc()
-            warnings = (
-                _restart_warnings(old, config)
-                + _callback_warnings(old, config, dialer=c.callbacks is not None)
-                + self._drift_warnings(old, config)
-            )
-            log.info(
-                "config.reloaded",
-                config=str(path),
-                sha256=config.sha256,
-                via=via,
-                uid=uid,
-                unchanged=old.sha256 == config.sha256,
-                warnings=warnings,
-            )
-            await self._audit(
-                AuditEntry(self.loaded_at, uid, "reload", detail=f"{path} sha256 {config.sha256}")
-            )
-            return ReloadResult(True, str(path), config.sha256, warnings=warnings)
+                return await self._reload_file(uid, via)
+            finally:
+                watchdog.notify_ready()
+
+    async def _reload_file(self, uid: int | None, via: str) -> ReloadResult:
+        path = self.config_path
+        try:
+            config = await asyncio.to_thread(load_config, path, table=self._table)
+            router = await asyncio.to_thread(Router, config, self._table)
+        except ConfigError as err:
+            return await self._refused(path, err.lines(), uid, via)
+        except OSError as err:
+            problem = f"{path}: cannot read configuration: {err.strerror}"
+            return await self._refused(path, [problem], uid, via)
+        c = self.controller
+        old = c.config
+        # One synchronous step: no decision runs between these lines.
+        c.reconfigure(config, router)
+        self.book.reconfigure(config.centers, router.tz)
+        self.loaded_at = self._now()
+        c.control_metrics.reloads.labels("accepted").inc()
+        warnings = (
+            _restart_warnings(old, config)
+            + _callback_warnings(old, config, dialer=c.callbacks is not None)
+            + self._drift_warnings(old, config)
+        )
+        log.info(
+            "config.reloaded",
+            config=str(path),
+            sha256=config.sha256,
+            via=via,
+            uid=uid,
+            unchanged=old.sha256 == config.sha256,
+            warnings=warnings,
+        )
+        await self._audit(
+            AuditEntry(self.loaded_at, uid, "reload", detail=f"{path} sha256 {config.sha256}")
+        )
+        return ReloadResult(True, str(path), config.sha256, warnings=warnings)
 
     async def _refused(
         self, path: Path, problems: list[str], uid: int | None, via: str
