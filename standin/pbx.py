@@ -435,11 +435,18 @@ class Pbx:
             self.core.callees[caller] = callee_profile(behaviour)
 
         def ended(c: Call) -> None:
+            answered = c.channel.state is ChannelState.UP
             if not one.hungup:
+                if not answered:
+                    em.dial_end(None, one, "NOANSWER")
                 em.hangup(one, 16)
                 self.core.channels.remove(one)
-            if c.channel.state is not ChannelState.UP:
-                self._originate_response(action_id, "Failure", one, app, data, "1")
+            if not answered:
+                # originate-failure.txt: Failure, Reason 0, the dial string as
+                # requested, the Uniqueid the ChannelId (;1's).
+                self._originate_response(
+                    action_id, "Failure", None, app, data, "0", channel, one.uniqueid
+                )
 
         self._start(call, ended)
         self.core.spawn(self._originate_answer(call, one, app, data, action_id))
@@ -508,6 +515,7 @@ class Pbx:
         data: str,
         reason: str,
         channel: str = "",
+        uniqueid: str = "<null>",
     ) -> None:
         fields = [("ActionID", action_id)] if action_id else []
         fields += [
@@ -516,7 +524,7 @@ class Pbx:
             ("Application", app),
             ("Data", data),
             ("Reason", reason),
-            ("Uniqueid", one.uniqueid if one else "<null>"),
+            ("Uniqueid", one.uniqueid if one else uniqueid),
             ("CallerIDNum", "<unknown>"),
             ("CallerIDName", "<unknown>"),
         ]
