@@ -71,7 +71,8 @@ class _Count:
             self.busy += 1
         elif cause == 34:
             self.congestion += 1
-        elif cause not in (16, 19, 0):
+        elif cause not in (16, 19):
+            # Anything else, 0 (a dialplan that fell off) too, counts as unavailable.
             self.nochan += 1
 
     def status(self, lines: int) -> str:
