@@ -220,7 +220,9 @@ async def test_events_off_stops_events_but_not_responses(pbx: Pbx) -> None:
     off = await client.action([("Action", "Events"), ("EventMask", "off"), ("ActionID", "e")])
     assert resp(off).get("Events") == "Off"
     watcher = await login(pbx.ami_address)
-    handle = await pbx.place_call("04211234567", patience_s=5)
+    handle = await pbx.place_call(
+        "04211234567", patience_s=60
+    )  # hung up below; never before it joined
     await watcher.wait_for(lambda ms: any(m.name == "QueueCallerJoin" for m in ms))
     mark = len(client.messages)
     pong = await client.action([("Action", "Ping"), ("ActionID", "p")])
