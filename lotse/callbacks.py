@@ -150,6 +150,7 @@ class QueueView(Protocol):
 OriginateFn = Callable[[Originate], Awaitable[bool]]
 OnOutcome = Callable[[str, str], None]  # (center, outcome)
 OnAttempt = Callable[[str, AttemptOutcome], None]  # (center, attempt outcome)
+OnEnded = Callable[[StoredRequest, str, datetime], None]  # (request, outcome, when)
 
 
 class CallbackDesk:
@@ -169,6 +170,7 @@ class CallbackDesk:
         ready: Callable[[], bool] = lambda: True,
         on_attempt: OnAttempt | None = None,
         router: Router | None = None,
+        on_ended: OnEnded | None = None,
     ) -> None:
         self.config = config
         self.store = store
@@ -179,6 +181,8 @@ class CallbackDesk:
         self._originate = originate
         self._on_outcome = on_outcome
         self._on_attempt = on_attempt
+        # The ended request itself (the service level asks whether it was kept).
+        self._on_ended = on_ended
         self._ready = ready
         # The policy's compiled configuration: its hours, calendar and opening rule.
         self.router = router if router is not None else Router(config, table)
@@ -403,6 +407,8 @@ class CallbackDesk:
             _log.info("callback.ended", request=stored.id, center=stored.center, outcome=outcome)
             if self._on_outcome is not None:
                 self._on_outcome(stored.center, outcome)
+            if self._on_ended is not None:
+                self._on_ended(stored, outcome, now)
 
     async def cancel(self, request_id: str) -> StoredRequest | None:
         """End an open request as ``cancelled`` (an operator's decision: the caller

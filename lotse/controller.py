@@ -14,12 +14,15 @@ import logging
 import os
 import random
 import socket
+import sqlite3
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
+import aiosqlite
 import structlog
 from prometheus_client import CollectorRegistry, start_http_server
 
@@ -36,7 +39,7 @@ from lotse.calltrack import CallTracker, ReconcileResult
 from lotse.control.drift import DialplanDrift
 from lotse.fallbackbook import FallbackBook
 from lotse.journal.callbackkeys import CURRENT_ENV, OLDER_ENV, key_ring
-from lotse.journal.callbackstore import CallbackStore
+from lotse.journal.callbackstore import CallbackStore, StoredRequest
 from lotse.journal.privacy import JournalKey, JournalKeyError, load_key
 from lotse.journal.schema import JournalError
 from lotse.journal.store import Journal
@@ -46,6 +49,7 @@ from lotse.routing_service import RoutingRequest, RoutingService
 from metrics.control import ControlMetrics
 from metrics.journal import watch_journal
 from metrics.registry import CenterOpenCollector, LotseMetrics, QueueStateCollector
+from metrics.servicelevel import callback_kept
 from router.callback import offer_for
 from router.config import Config, Endpoint
 from router.numbering import OrtsnetzTable, classify_caller
@@ -53,6 +57,9 @@ from router.policy import Decision, Router
 from router.state import Snapshot
 
 log = structlog.get_logger("lotse.controller")
+
+# What the service level needs of a kept callback's call: home, offered, answered.
+_KEPT_CALL = "SELECT home, queued, answered_center FROM calls WHERE call_id = ?"
 
 PURGE_INTERVAL_S = 6 * 3600.0
 # The callback key (numbers encrypted at rest) and the callback AMI user's secret.
@@ -434,6 +441,31 @@ class Controller:
             adopted=result.adopted,
         )
 
+    def _callback_ended(self, stored: StoredRequest, outcome: str, at: datetime) -> None:
+        """A kept callback leaves the service level: counted for its call's home and
+        for the center whose queue the caller left (docs/service-level.md)."""
+        if stored.call_id and callback_kept(outcome, at.timestamp(), stored.deadline_s):
+            self._tasks.append(
+                asyncio.create_task(self._count_kept(stored.call_id, stored.center), name="cb-kept")
+            )
+
+    async def _count_kept(self, call_id: str, center: str) -> None:
+        async def read(conn: aiosqlite.Connection) -> tuple[Any, ...] | None:
+            async with conn.execute(_KEPT_CALL, (call_id,)) as cur:
+                row = await cur.fetchone()
+            return None if row is None else tuple(row)
+
+        try:
+            row = await self.journal.exclusive(read)
+        except (JournalError, sqlite3.Error) as err:
+            log.warning("callbacks.kept_unread", error=str(err))
+            return
+        # Only a call that was offered and nobody answered is in the service level.
+        if row is None or not row[1] or row[2] is not None:
+            return
+        self.metrics.callbacks_kept.labels(center).inc()
+        self.metrics.home_callbacks_kept.labels(row[0] or center).inc()
+
     # --- lifecycle ---------------------------------------------------------------
 
     async def start(self) -> None:
@@ -543,6 +575,7 @@ class Controller:
             ready=lambda: session is not None and session.connected,
             on_attempt=cb_metrics.attempt,
             router=self.router,
+            on_ended=self._callback_ended,
         )
         self._cb_metrics = cb_metrics
         if session is not None:

@@ -95,6 +95,13 @@ class LotseMetrics:
             ["center"],
             registry=r,
         )
+        self.callbacks_kept = Counter(
+            "lotse_calls_callbacks_kept_total",
+            "Per queue (Asterisk's view): offered callers who left the center's queue for a "
+            "callback that was kept (completed by its deadline); out of the service level",
+            ["center"],
+            registry=r,
+        )
         # Per home center: the 115 promise (metrics.servicelevel), each call once.
         self.home_offered = Counter(
             "lotse_home_calls_offered_total",
@@ -133,6 +140,14 @@ class LotseMetrics:
             "lotse_home_calls_short_abandoned_total",
             "Per home: callers who hung up after waiting less than the short-abandon limit "
             "(5 s) in all; not counted as offered by the 115 promise",
+            ["center"],
+            registry=r,
+        )
+        self.home_callbacks_kept = Counter(
+            "lotse_home_calls_callbacks_kept_total",
+            "Per home: offered calls nobody answered whose callback was kept (completed by "
+            "its deadline): served by the promise's feedback within 24 h, out of the 30-s "
+            "service level",
             ["center"],
             registry=r,
         )
@@ -312,6 +327,8 @@ class LotseMetrics:
                 self.home_abandoned_in_sl,
                 self.home_short_abandoned,
                 self.fallback_calls,
+                self.callbacks_kept,
+                self.home_callbacks_kept,
             ):
                 metric.labels(c)
             self.talk.labels(c)

@@ -29,9 +29,23 @@ short abandons
     (``short_abandon_s``, 5 s): they never gave anyone a chance. A queue
     timeout (Asterisk sends ``QueueCallerAbandon`` for it too) is a spill,
     not an abandon.
+kept callbacks
+    Offered calls nobody answered whose caller took the callback offer
+    (left the queue for a callback request) and whose request was *kept*:
+    completed — the caller reached — no later than its deadline (24 hours of
+    the center's service time; ``<=``: completed exactly at the deadline is
+    kept, a second later is not). The 115 promise is an answer within T *or*
+    feedback within 24 hours: a kept callback is a caller served by the
+    promise's second part, so the 30-s figure leaves it out (neither
+    answered within T nor in the denominator), as it leaves out short
+    abandons. A request not kept — completed late, not reached in any
+    attempt, expired, cancelled — or still open counts as an offered call not
+    answered in time (the figure rises when an open request is kept). A
+    request made while every center was closed has no offered call: it is in
+    no service level.
 service level
-    ``answered within T / (offered - short abandons)``; ``None`` when that
-    denominator is 0.
+    ``answered within T / (offered - short abandons - kept callbacks)``;
+    ``None`` when that denominator is 0.
 overflow out / in
     One per (call, partner center) whose queue the call entered, the partner
     not being the call's home: *out* for the home, *in* for the partner. So
@@ -43,6 +57,8 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Protocol
+
+from router.callback import Outcome
 
 NATIONAL = "national"
 
@@ -84,10 +100,23 @@ def short_abandon(wait_s: float, level: Limits) -> bool:
     return wait_s < level.short_abandon_s
 
 
-def service_level(answered_within: int, offered: int, short_abandoned: int) -> float | None:
-    """The 115 promise figure: answered within T / (offered - short abandons), or ``None``."""
-    base = offered - short_abandoned
+def service_level(
+    answered_within: int, offered: int, short_abandoned: int, callbacks_kept: int = 0
+) -> float | None:
+    """The 115 promise figure: answered within T / (offered - short abandons - kept
+    callbacks), or ``None``."""
+    base = offered - short_abandoned - callbacks_kept
     return answered_within / base if base > 0 else None
+
+
+def callback_kept(outcome: str | None, ended_s: float | None, deadline_s: float) -> bool:
+    """Whether a callback request kept the promise: completed at or before its deadline.
+
+    ``ended_s`` is when the request was recorded as completed (epoch seconds),
+    ``deadline_s`` its deadline; an open request (``outcome`` ``None``), or
+    one that ended otherwise, is not (yet) kept.
+    """
+    return outcome == Outcome.COMPLETED and ended_s is not None and ended_s <= deadline_s
 
 
 def average_speed_of_answer(total_wait_s: float, answered: int) -> float | None:
@@ -116,6 +145,7 @@ class Journey:
     announced: bool = False
     unknown: bool = False  # nobody saw how it ended (controller outage): not offered
     fallback: bool = False  # routed by the static fallback (the controller was not asked)
+    callback_kept: bool = False  # its caller's callback request was kept (callback_kept())
 
     @property
     def offered(self) -> bool:
@@ -147,6 +177,7 @@ class Tally:
     announced: int = 0
     unknown: int = 0
     fallback: int = 0
+    callbacks_kept: int = 0
     waits: list[float] = field(default_factory=list)
 
     def add(self, call: Journey, level: Limits) -> None:
@@ -170,6 +201,8 @@ class Tally:
         elif call.abandoned:
             self.abandoned += 1
             self.short_abandoned += call.wait_s is not None and short_abandon(call.wait_s, level)
+        elif call.callback_kept:
+            self.callbacks_kept += 1
 
     def add_overflow_in(self, call: Journey, center: str) -> None:
         """``call`` of another home queued at ``center`` (this tally's center)."""
@@ -179,7 +212,9 @@ class Tally:
     @property
     def service_level(self) -> float | None:
         """:func:`service_level` of this tally."""
-        return service_level(self.answered_within, self.offered, self.short_abandoned)
+        return service_level(
+            self.answered_within, self.offered, self.short_abandoned, self.callbacks_kept
+        )
 
     @property
     def asa_s(self) -> float | None:

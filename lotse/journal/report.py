@@ -22,10 +22,17 @@ abandoned / short abandons
     within ``short_abandon_s`` (they never gave the center a chance). A call
     that left a queue after its timeout and spilled to a partner is not an
     abandon: it is counted where it finally ended.
+cb kept
+    Offered calls of C nobody answered whose caller took a callback that was
+    kept: completed no later than its deadline (the request's ``ended_at``
+    against its ``deadline_s``). Served by the promise's second part
+    (feedback within 24 hours), they are left out of the 30-s figure; a
+    callback not kept (late, not reached, expired, cancelled, still open)
+    counts as not answered in time.
 service level
     The 115 promise figure::
 
-        SL = answered within T / (offered − short abandons)
+        SL = answered within T / (offered − short abandons − cb kept)
 
     ``None`` when nobody was offered.
 ASA
@@ -71,8 +78,9 @@ import csv
 import io
 import json
 from collections import defaultdict
+from collections.abc import Iterable
 from dataclasses import asdict, dataclass, fields, replace
-from datetime import date, datetime, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from os import PathLike
 from pathlib import Path
 from typing import Any
@@ -83,7 +91,7 @@ import aiosqlite
 from cliutil.tables import Column, csv_cell, fit_table, render_plain
 from lotse.journal.rows import timestamp
 from lotse.journal.schema import JournalError, migrate
-from metrics.servicelevel import NATIONAL, PER_HOME_VIEW, Journey, Tally, tally
+from metrics.servicelevel import NATIONAL, PER_HOME_VIEW, Journey, Tally, callback_kept, tally
 from router.config import ServiceLevel
 
 _CALLS = """
@@ -97,6 +105,13 @@ FROM calls AS c JOIN call_events AS e ON e.call_id = c.call_id
 WHERE c.arrived_at >= ? AND c.arrived_at < ?
   AND e.kind IN ('queued', 'answered', 'abandoned') AND e.center IS NOT NULL
 ORDER BY e.call_id, e.seq
+"""
+# Callback requests of the day's calls (a call has at most one that ended
+# well; any kept one keeps it).
+_CALL_CALLBACKS = """
+SELECT b.call_id, b.outcome, b.ended_at, b.deadline_s
+FROM calls AS c JOIN callbacks AS b ON b.call_id = c.call_id
+WHERE c.arrived_at >= ? AND c.arrived_at < ?
 """
 _CALLBACKS = """
 SELECT center, outcome, count(*) AS n FROM callbacks
@@ -124,6 +139,7 @@ class CenterReport:
     announced: int
     unknown: int = 0
     fallback: int = 0
+    callbacks_kept: int = 0
     cb_requested: int = 0
     cb_completed: int = 0
     cb_no_answer: int = 0
@@ -150,6 +166,7 @@ def _result(center: str, t: Tally, *, national: bool = False) -> CenterReport:
         announced=t.announced,
         unknown=t.unknown,
         fallback=t.fallback,
+        callbacks_kept=t.callbacks_kept,
         national=national,
     )
 
@@ -182,7 +199,25 @@ async def report(
         calls = await conn.execute_fetchall(_CALLS, bounds)
         handled = await conn.execute_fetchall(_HANDLED, bounds)
         callbacks = await conn.execute_fetchall(_CALLBACKS, bounds)
-    return with_callbacks(_aggregate(list(calls), list(handled), service_level), callbacks)
+        kept = kept_callbacks(await conn.execute_fetchall(_CALL_CALLBACKS, bounds))
+    rows = _aggregate(list(calls), list(handled), service_level, kept)
+    return with_callbacks(rows, callbacks)
+
+
+def _epoch(stamp: str) -> float:
+    """A journal time (``YYYY-MM-DDTHH:MM:SS.ffffffZ``) as epoch seconds."""
+    return datetime.fromisoformat(stamp.removesuffix("Z")).replace(tzinfo=UTC).timestamp()
+
+
+def kept_callbacks(rows: Iterable[Any]) -> set[str]:
+    """The call ids among ``(call_id, outcome, ended_at, deadline_s)`` whose callback was kept
+    (:func:`metrics.servicelevel.callback_kept`)."""
+    kept: set[str] = set()
+    for call_id, outcome, ended_at, deadline_s in rows:
+        ended = None if ended_at is None else _epoch(str(ended_at))
+        if callback_kept(outcome, ended, float(deadline_s)):
+            kept.add(str(call_id))
+    return kept
 
 
 def with_callbacks(rows: list[CenterReport], counts: Any) -> list[CenterReport]:
@@ -217,8 +252,13 @@ def _callback_figures(row: CenterReport, c: dict[str, int]) -> CenterReport:
     )
 
 
-def journeys(calls: list[aiosqlite.Row], handled: list[aiosqlite.Row]) -> list[Journey]:
-    """The journal's calls as :class:`~metrics.servicelevel.Journey` values."""
+def journeys(
+    calls: list[aiosqlite.Row],
+    handled: list[aiosqlite.Row],
+    kept: frozenset[str] | set[str] = frozenset(),
+) -> list[Journey]:
+    """The journal's calls as :class:`~metrics.servicelevel.Journey` values; ``kept``:
+    the ids of calls whose callback was kept."""
     queues: defaultdict[str, list[str]] = defaultdict(list)
     for row in handled:
         if row["center"] not in queues[row["call_id"]]:
@@ -234,15 +274,19 @@ def journeys(calls: list[aiosqlite.Row], handled: list[aiosqlite.Row]) -> list[J
             announced=bool(row["announced"]),
             unknown=row["outcome"] == "unknown",
             fallback=bool(row["fallback"]),
+            callback_kept=row["call_id"] in kept,
         )
         for row in calls
     ]
 
 
 def _aggregate(
-    calls: list[aiosqlite.Row], handled: list[aiosqlite.Row], level: ServiceLevel
+    calls: list[aiosqlite.Row],
+    handled: list[aiosqlite.Row],
+    level: ServiceLevel,
+    kept: frozenset[str] | set[str] = frozenset(),
 ) -> list[CenterReport]:
-    per_center, total = tally(journeys(calls, handled), level)
+    per_center, total = tally(journeys(calls, handled, kept), level)
     rows = [_result(c, per_center[c]) for c in sorted(per_center)]
     rows.append(_result(NATIONAL, total, national=True))
     return rows
@@ -260,6 +304,7 @@ _COLUMNS: tuple[tuple[str, str, int], ...] = (
     ("asa_s", "ASA", 1),
     ("abandoned", "abandoned", 1),
     ("short_abandoned", "<{s}s", 3),
+    ("callbacks_kept", "cb kept", 3),
     ("overflow_out", "ovfl out", 2),
     ("overflow_in", "ovfl in", 2),
     ("overflow_in_answered", "in answ.", 3),
@@ -298,7 +343,8 @@ def render_text(
     body = [[_cell(name, getattr(r, name)) for name, _, _ in _COLUMNS] for r in rows]
     title = (
         f"115 service report {day.isoformat()} ({tz.key}), {PER_HOME_VIEW}; "
-        f"SL = answered ≤{level.threshold_s}s / (offered − abandoned <{level.short_abandon_s}s), "
+        f"SL = answered ≤{level.threshold_s}s / (offered − abandoned <{level.short_abandon_s}s "
+        "− callbacks kept), "
         f"target {level.target:.0%}"
     )
     sections = frozenset({len(body) - 2}) if len(body) > 1 else frozenset()

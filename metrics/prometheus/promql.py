@@ -10,7 +10,8 @@ expressions for the counter increases over one window, either straight from
 the raw counters (:func:`raw_counts`, for a dashboard's ``$__range``) or from
 the per-center series the recording rules keep (:func:`recorded_counts`).
 
-* 115 promise (headline): ``answered_within_threshold / (offered - short_abandoned)``
+* 115 promise (headline): ``answered_within_threshold / (offered - short_abandoned
+  - callbacks_kept)``
 * Asterisk's SL: ``answered_within_threshold / answered``
 * Asterisk's SL2: ``(answered_within_threshold + abandoned_within_threshold)
   / (answered + abandoned)``
@@ -39,6 +40,7 @@ COUNTERS: dict[str, tuple[str, str]] = {
     "short_abandoned": ("lotse_calls_short_abandoned_total", ""),
     "wait_answered_sum": ("lotse_wait_seconds_sum", 'outcome="answered"'),
     "wait_answered_count": ("lotse_wait_seconds_count", 'outcome="answered"'),
+    "callbacks_kept": ("lotse_calls_callbacks_kept_total", ""),
 }
 
 # Per home center (the 115 promise):
@@ -51,6 +53,7 @@ HOME_COUNTERS: dict[str, tuple[str, str]] = {
     "short_abandoned": ("lotse_home_calls_short_abandoned_total", ""),
     "wait_answered_sum": ("lotse_home_wait_seconds_sum", 'outcome="answered"'),
     "wait_answered_count": ("lotse_home_wait_seconds_count", 'outcome="answered"'),
+    "callbacks_kept": ("lotse_home_calls_callbacks_kept_total", ""),
 }
 
 # The name each count has as a recorded series (level:metric:operation).
@@ -63,6 +66,7 @@ RECORDED_COUNT_NAMES: dict[str, str] = {
     "short_abandoned": "lotse_calls_short_abandoned",
     "wait_answered_sum": "lotse_wait_seconds_answered_sum",
     "wait_answered_count": "lotse_wait_seconds_answered_count",
+    "callbacks_kept": "lotse_calls_callbacks_kept",
 }
 
 
@@ -88,6 +92,7 @@ class Counts:
     short_abandoned: str
     wait_answered_sum: str
     wait_answered_count: str
+    callbacks_kept: str
 
 
 def matchers(*parts: str) -> str:
@@ -141,8 +146,15 @@ def recorded_counts(
 
 
 def service_level(c: Counts) -> str:
-    """The 115 promise: answered within the threshold / (offered - short abandons)."""
-    return f"{c.answered_in_sl} / ({c.offered} - {c.short_abandoned} > 0)"
+    """The 115 promise: answered within the threshold / (offered - short abandons - kept
+    callbacks).
+
+    A kept callback (metrics.servicelevel.callback_kept) is out of the figure. A
+    series without the kept-callback count (a controller from before it) counts 0
+    there rather than dropping the whole figure.
+    """
+    kept = f"({c.callbacks_kept} or {c.offered} * 0)"
+    return f"{c.answered_in_sl} / ({c.offered} - {c.short_abandoned} - {kept} > 0)"
 
 
 def service_level_asterisk(c: Counts) -> str:

@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import TYPE_CHECKING
 
+from metrics.servicelevel import callback_kept
 from router.callback import (
     CenterNow,
     Outcome,
@@ -84,6 +85,9 @@ class Callbacks:
         self.outcomes = dict.fromkeys(Outcome.ALL, 0)
         self.late = self.overtakes = self.duplicates = 0
         self.dialling: set[str] = set()
+        # Request id -> (home, report hour) of an offered call (it had joined a
+        # queue): kept, it leaves the home's service level (metrics.servicelevel).
+        self.origin: dict[str, tuple[SimCenter, int]] = {}
 
     # --- offers -------------------------------------------------------------------
 
@@ -96,7 +100,7 @@ class Callbacks:
         wait = target.state(t).expected_wait_s()
         if wait is None or wait <= cfg.offer_expected_wait_s:
             return False
-        if not self._offer(t, target, t):
+        if not self._offer(t, target, t, call):
             return False
         assert call.home is not None
         call.home.left_for_callback += 1
@@ -123,7 +127,9 @@ class Callbacks:
         self.take(t, home)
         return True
 
-    def _offer(self, t: float, center: SimCenter, entered: float) -> bool:
+    def _offer(
+        self, t: float, center: SimCenter, entered: float, call: SimCall | None = None
+    ) -> bool:
         self.offered += 1
         if self.rng.random() >= self.mix.accept:
             return False
@@ -138,6 +144,8 @@ class Callbacks:
         deadline = (end - engine.timeline.epoch).total_seconds()
         rid = f"cb{next(self.ids)}"
         self.pending[center.index][rid] = Request(rid, center.id, entered, deadline)
+        if call is not None and call.home is not None and call.first_queue >= 0.0:
+            self.origin[rid] = (call.home, call.hour)
         self._push(deadline, EXPIRE, rid, center)
         return True
 
@@ -169,7 +177,7 @@ class Callbacks:
     def _offer_waiting(self, t: float, call: SimCall, center: SimCenter) -> None:
         if call.state != WAITING or call.at is not center or self.closed:
             return
-        if not self._offer(t, center, call.joined):
+        if not self._offer(t, center, call.joined, call):
             return
         # The key press: the caller leaves the queue; the deque entry goes stale.
         call.state = DONE
@@ -229,6 +237,11 @@ class Callbacks:
         self.outcomes[Outcome.COMPLETED] += 1
         if t > req.deadline_s:
             self.late += 1
+        origin = self.origin.pop(req.id, None)
+        if origin is not None and callback_kept(Outcome.COMPLETED, t, req.deadline_s):
+            home, hour = origin
+            home.callbacks_kept += 1
+            home.hour_excluded[hour] += 1
         handle = center.handle()
         self._busy(center, t, handle)
         self.engine.depart_at(t + handle, center, handle)

@@ -150,6 +150,7 @@ class SimCenter:
         "answered_here",
         "busy",
         "busy_s",
+        "callbacks_kept",
         "center",
         "handle",
         "handle_times",
@@ -212,10 +213,12 @@ class SimCenter:
         self.announced_busy = 0
         self.unfinished = 0
         self.left_for_callback = 0
+        # Offered callers whose callback was kept (metrics.servicelevel): out of the figure.
+        self.callbacks_kept = 0
         self.wait_sum = 0.0
         self.hist = [0] * HIST_BINS
         self.hour_offered = [0] * hours
-        self.hour_excluded = [0] * hours
+        self.hour_excluded = [0] * hours  # short abandons and kept callbacks
         self.hour_within = [0] * hours
         # Tallies of this center's agents, over the scenario's period: busy time
         # is added per call, logged-in time whenever the number logged in changes.

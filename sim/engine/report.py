@@ -12,8 +12,9 @@ answered):
 * ``service_level``: calls answered within the threshold (counted from first
   joining a queue to the agent picking up, across spills, ring time included
   as in Asterisk's ``HoldTime``) / (offered − callers who hung up within the
-  short-abandon time); abandoned, all-busy and unfinished calls count as not
-  answered in time;
+  short-abandon time − offered callers whose callback was kept, i.e. reached
+  by its deadline); abandoned, all-busy and unfinished calls, and callbacks
+  not kept, count as not answered in time;
 * ``asa_s``: mean wait of the answered calls; ``abandon_rate``: abandoned among
   the calls that joined a queue;
 * ``occupancy``: busy time of the center's own agents (ringing or talking)
@@ -59,6 +60,8 @@ class CenterReport:
     meets_target: bool | None
     # Callers of this home who left a queue (or did not join one) for a callback request.
     left_for_callback: int = 0
+    # Offered callers of this home whose callback was kept: out of the service level.
+    callbacks_kept: int = 0
 
 
 @dataclass(frozen=True)
@@ -137,6 +140,7 @@ class _Tally:
     announced_busy: int = 0
     unfinished: int = 0
     left_for_callback: int = 0
+    callbacks_kept: int = 0
     wait_sum: float = 0.0
     answered_here: int = 0
     staffed_s: float = 0.0
@@ -154,13 +158,14 @@ class _Tally:
         self.announced_busy += c.announced_busy
         self.unfinished += c.unfinished
         self.left_for_callback += c.left_for_callback
+        self.callbacks_kept += c.callbacks_kept
         self.wait_sum += c.wait_sum
         self.answered_here += c.answered_here
         self.staffed_s += c.staffed_s
         self.busy_s += c.busy_s
 
     def report(self, cid: str, name: str, target: float) -> CenterReport:
-        level = service_level(self.within, self.queued, self.short_abandoned)
+        level = service_level(self.within, self.queued, self.short_abandoned, self.callbacks_kept)
         return CenterReport(
             id=cid,
             name=name,
@@ -182,6 +187,7 @@ class _Tally:
             occupancy=self.busy_s / self.staffed_s if self.staffed_s > 0 else None,
             meets_target=None if level is None else level >= target,
             left_for_callback=self.left_for_callback,
+            callbacks_kept=self.callbacks_kept,
         )
 
 

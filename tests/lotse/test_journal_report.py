@@ -261,7 +261,7 @@ def test_text_table_is_aligned() -> None:
     text = render_text(EXPECTED, DAY, BERLIN, LEVEL)
     lines = text.splitlines()
     assert lines[0].startswith("115 service report 2026-02-03 (Europe/Berlin)")
-    assert "SL = answered ≤30s / (offered − abandoned <5s)" in lines[0]
+    assert "SL = answered ≤30s / (offered − abandoned <5s − callbacks kept)" in lines[0]
     table = [line for line in lines[2:] if line]  # a blank line before the total
     assert len({len(line) for line in table}) == 1
     header, koeln = table[0], next(line for line in table if line.startswith("koeln"))

@@ -35,6 +35,8 @@ def test_the_live_table_counts_per_home_not_per_queue() -> None:
     m.home_abandoned.labels("bremen").inc(1)
     m.home_short_abandoned.labels("bremen").inc(1)
     m.home_offered.labels("bund").inc(1)
+    # Bund's region: that caller took a callback, kept in time: out of the figure.
+    m.home_callbacks_kept.labels("bund").inc(1)
     # Per queue Bremen saw other numbers (partners' overflow in): not this table's view.
     m.offered.labels("bremen", "overflow_in").inc(10)
     m.answered.labels("bremen").inc(9)
@@ -48,7 +50,9 @@ def test_the_live_table_counts_per_home_not_per_queue() -> None:
     bremen = next(line for line in lines if line.startswith("bremen ")).split()
     assert bremen[3:] == ["4", "3", "1", "67", "%"]  # 2 / (4 - 1)
     national = next(line for line in lines if line.startswith("national ")).split()
-    assert national[1:] == ["5", "3", "1", "50", "%"]  # 2 / (5 - 1)
+    assert national[1:] == ["5", "3", "1", "67", "%"]  # 2 / (5 - 1 - 1)
+    bund = next(line for line in lines if line.startswith("bund ")).split()
+    assert bund[3:] == ["1", "0", "0", "-"]  # 0 / (1 - 1): no figure
 
 
 def test_on_a_narrow_terminal_the_live_table_keeps_names_and_the_promise() -> None:

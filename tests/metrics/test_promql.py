@@ -12,7 +12,8 @@ def test_the_headline_formula() -> None:
     assert promql.service_level(c) == (
         "center:lotse_calls_answered_within_threshold:increase1h / "
         "(center:lotse_calls_offered:increase1h - center:lotse_calls_short_abandoned:increase1h"
-        " > 0)"
+        " - (center:lotse_calls_callbacks_kept:increase1h or center:lotse_calls_offered:increase1h"
+        " * 0) > 0)"
     )
 
 

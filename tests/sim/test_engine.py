@@ -72,7 +72,9 @@ def conserved(report: SimReport) -> None:
         assert c.offered <= c.calls - c.announced_offhours
         assert sum(report.wait_histogram[c.id]) == c.answered
         assert sum(report.hourly_within[c.id]) == c.answered_within
-        base = c.offered - c.short_abandoned
+        # Short abandons and kept callbacks are out of the figure (metrics.servicelevel).
+        assert c.callbacks_kept <= c.left_for_callback
+        base = c.offered - c.short_abandoned - c.callbacks_kept
         assert sum(report.hourly_offered[c.id]) == base
         # The 115 promise, per home (metrics.servicelevel): as lotse report computes it.
         assert c.service_level == (c.answered_within / base if base > 0 else None)

@@ -40,6 +40,11 @@ def test_monday_peak_with_callbacks_keeps_the_place_in_line() -> None:
     assert cb.attempts >= cb.completed + cb.no_answer
     conserved(report)
     assert sum(c.left_for_callback for c in report.centers) <= cb.requested
+    # Kept callbacks of offered callers leave the 30-s figure (metrics.servicelevel),
+    # once each, for the caller's home: never more than were completed in time.
+    kept = sum(c.callbacks_kept for c in report.centers)
+    assert kept == report.national.callbacks_kept
+    assert 0 < kept <= cb.completed - cb.late
 
 
 def test_without_the_scenario_key_nothing_changes() -> None:
