@@ -663,7 +663,12 @@ class Controller:
             await asyncio.sleep(1.0)
             if self._mono() - last_purge >= PURGE_INTERVAL_S:
                 last_purge = self._mono()
-                purged = await self.journal.purge(self._wall_clock())
+                try:
+                    purged = await self.journal.purge(self._wall_clock())
+                except JournalError as exc:
+                    # The journal's own state line says why; the next purge tries again.
+                    log.error("journal.purge_failed", error=str(exc))
+                    continue
                 log.info("journal.purged", calls=purged)
 
     async def stop(self) -> None:

@@ -67,7 +67,11 @@ def run(args: argparse.Namespace) -> int:
     except JournalError as err:
         return _bad_input(str(err))
     except (sqlite3.Error, OSError) as err:
-        print(f"{path}: cannot read the journal: {err}", file=sys.stderr)
+        hint = ""
+        if isinstance(err, sqlite3.Error) and getattr(err, "sqlite_errorcode", 0) & 0xFF in (5, 6):
+            # SQLITE_BUSY/LOCKED: lotse run holds the file (see lotse.journal.schema.file_uri).
+            hint = " (a running lotse run holds it: see README, Reports)"
+        print(f"{path}: cannot read the journal: {err}{hint}", file=sys.stderr)
         return EXIT_FAILURE
     if args.json:
         sys.stdout.write(render_json(rows, day, tz, level))

@@ -38,6 +38,8 @@ order is time order and the indexes serve range queries by day.
 from __future__ import annotations
 
 import sqlite3
+from os import PathLike
+from pathlib import Path
 
 import aiosqlite
 
@@ -184,6 +186,27 @@ CREATE INDEX callbacks_open ON callbacks (center, entered_s) WHERE outcome IS NU
 
 MIGRATIONS: tuple[str, ...] = (_V1, _V2, _V3, _V4, _V5, _V6, _V7)
 SCHEMA_VERSION = len(MIGRATIONS)
+
+
+def file_uri(path: str | PathLike[str]) -> str:
+    """The URI every connection of the controller opens the journal with.
+
+    ``vfs=unix-excl``: the process takes one lock on the file for as long as
+    it has it open, and SQLite keeps the WAL index in heap memory instead of
+    the memory-mapped ``-shm`` file. Why: a write into a shared mapping of a
+    file the kernel will not let change (``chattr +i``, a file cut short, a
+    full tmpfs) is not an error SQLite can return but a SIGBUS, which killed
+    the whole controller, FastAGI and all (exit 135). With no mapping, the
+    same trouble is an I/O error on one write, which the journal counts and
+    survives (its spool). The connections of one process (the record writer,
+    the override and callback tables) share the heap index, so they work as
+    before. The price: no other process can open the journal while ``lotse
+    run`` has it (``lotse report`` on the live file says so), which also
+    keeps a second controller from writing into it. Isolating the writer in
+    a child process instead would leave the side tables' connections, which
+    read the mapping every second, in the routing process.
+    """
+    return f"{Path(path).resolve().as_uri()}?vfs=unix-excl"
 
 
 class JournalError(Exception):

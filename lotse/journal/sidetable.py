@@ -14,10 +14,9 @@ import sqlite3
 import threading
 from collections.abc import Callable, Sequence
 from os import PathLike
-from pathlib import Path
 from typing import TypeVar
 
-from lotse.journal.schema import JournalError
+from lotse.journal.schema import JournalError, file_uri
 
 _T = TypeVar("_T")
 _BUSY_TIMEOUT_S = 5.0
@@ -33,10 +32,17 @@ async def connect_side_table(
     """
 
     def connect() -> sqlite3.Connection:
+        # The journal's own way in (see file_uri): no memory-mapped -shm, and
+        # the one lock the process holds on the file.
         conn = sqlite3.connect(
-            Path(path), timeout=_BUSY_TIMEOUT_S, isolation_level=None, check_same_thread=False
+            file_uri(path),
+            uri=True,
+            timeout=_BUSY_TIMEOUT_S,
+            isolation_level=None,
+            check_same_thread=False,
         )
         try:
+            conn.execute("PRAGMA mmap_size=0")
             for pragma in pragmas:
                 conn.execute(f"PRAGMA {pragma}")
             conn.execute(f"SELECT count(*) FROM {table}").fetchone()

@@ -437,17 +437,17 @@ def test_a_batch_applies_exactly_as_its_records_one_by_one(
     assert _tables(whole) == _tables(single)
 
 
-@pytest.mark.skipif(not hasattr(os, "sched_getscheduler"), reason="no POSIX scheduling here")
-async def test_sqlite_works_only_on_cpu_that_routing_leaves_idle(tmp_path: Path) -> None:
+@pytest.mark.skipif(not hasattr(os, "getpriority"), reason="no POSIX priorities here")
+async def test_sqlite_works_at_a_lower_but_not_idle_priority(tmp_path: Path) -> None:
+    """Routing first, but the writer is never starved (SCHED_IDLE lagged seconds)."""
     journal = await open_journal(tmp_path / "j.sqlite", Clock())
     tid = journal._conn._thread.native_id
     assert tid is not None
     try:
-        assert os.sched_getscheduler(tid) == os.SCHED_IDLE
-        assert os.sched_getscheduler(0) != os.SCHED_IDLE  # the event loop's thread is not
-        journal.record(QueueJoined("c1", T0, "koeln", "115-koeln", 1))
-        await journal.flush()
-        assert journal.stats().written == 1
+        assert os.sched_getscheduler(tid) != os.SCHED_IDLE
+        loop_nice = os.getpriority(os.PRIO_PROCESS, 0)
+        assert os.getpriority(os.PRIO_PROCESS, tid) == loop_nice + journal_store._WRITER_NICE
+        assert journal_store._WRITER_NICE > 0
     finally:
         await journal.close()
 
