@@ -57,7 +57,7 @@ def test_a_torn_last_record_is_cut_off_and_the_rest_kept(
     with caplog.at_level(logging.WARNING, logger="lotse.journal.spool"):
         again = Spool.open(path)
     assert seqs(again) == [1, 2]
-    assert any("torn" in r.getMessage() for r in caplog.records)
+    assert [r.getMessage() for r in caplog.records] == ["journal.spool_torn_record"]
     # Cut back to the last whole record: what follows is readable again.
     assert again.append([row(4)]) == 1
     assert seqs(again) == [1, 2, 3]  # numbered on from the last whole record
@@ -179,9 +179,9 @@ async def test_records_the_file_refuses_are_spooled_and_replayed_in_order(
     assert len(read_rows(db, "SELECT * FROM call_events")) == 11
     # One line per change of state, not one per record.
     lines = [r.getMessage() for r in caplog.records]
-    assert len([m for m in lines if "cannot write to the file" in m]) == 1
-    assert len([m for m in lines if "takes writes again" in m]) == 1
-    assert len([m for m in lines if "the spool is replayed" in m]) == 1
+    assert lines.count("journal.unwritable") == 1
+    assert lines.count("journal.writable") == 1
+    assert lines.count("journal.spool_replayed") == 1
 
 
 async def test_a_spool_left_by_a_crash_is_replayed_at_start_once(tmp_path: Path) -> None:
@@ -250,12 +250,18 @@ async def test_when_the_spool_is_full_records_are_dropped_counted_and_logged_onc
         await journal.flush()
     s = journal.stats()
     assert (s.spooled, s.dropped, s.spool_records) == (10, 20, 10)
-    lines = [r.getMessage() for r in caplog.records]
-    assert len([m for m in lines if "is full" in m and "wait in memory" in m]) == 1
-    assert len([m for m in lines if "15 records dropped so far" in m]) == 1  # once a minute
+    trouble = [r for r in caplog.records if r.getMessage() == "journal.spool_trouble"]
+    assert len(trouble) == 1 and "is full" in trouble[0].__dict__["trouble"]
+    dropped = [r for r in caplog.records if r.getMessage() == "journal.dropped"]
+    # Once a minute, with the count so far.
+    assert [(r.__dict__["dropped"], r.__dict__["recover_from"]) for r in dropped] == [
+        (15, "queue_log")
+    ]
     faulty.broken = False
+    caplog.clear()
     with caplog.at_level(logging.WARNING, logger="lotse.journal.store"):
         await until(lambda: not journal.stats().spool_records, journal.flush)
-    assert any("20 records were dropped meanwhile" in r.getMessage() for r in caplog.records)
+    ok = [r for r in caplog.records if r.getMessage() == "journal.spool_ok"]
+    assert [r.__dict__["dropped_meanwhile"] for r in ok] == [20]
     await journal.close()
     assert len(read_rows(db, "SELECT * FROM calls")) == 10
