@@ -17,6 +17,7 @@ from tests.lotse.realasterisk import (
     build_dialplan,
     free_port,
     make_config,
+    metric,
     prepare_asterisk,
     unique_prefix,
 )
@@ -44,6 +45,8 @@ def real_lotse(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lotse]:
     tmp = tmp_path_factory.mktemp("real-asterisk")
     metrics_port = free_port()
     config = make_config(tmp, s, agi_port=free_port(), metrics_port=metrics_port)
+    # What Asterisk loaded before: put back (and reloaded) after the session.
+    saved = {f: f.read_bytes() for f in s.etc.glob("*_lotse.conf")}
     build_dialplan(config, s)
     asyncio.run(prepare_asterisk(s))
     lotse = Lotse(config, tmp, s, metrics_port)
@@ -53,6 +56,9 @@ def real_lotse(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lotse]:
         yield lotse
     finally:
         lotse.stop()
+        for f, data in saved.items():
+            f.write_bytes(data)
+        asyncio.run(prepare_asterisk(s, callees=False))
 
 
 @pytest.fixture
@@ -66,3 +72,8 @@ async def ami(real_lotse: Lotse) -> AsyncIterator[Ami]:
     finally:
         await client.hangup_all(client.prefix)
         await client.close()
+    # Whatever the test checked: lotse read everything this Asterisk sent.
+    m = await real_lotse.metrics()
+    assert metric(m, "lotse_malformed_input_total", source="ami") == 0
+    assert metric(m, "lotse_event_errors_total") == 0
+    assert real_lotse.problems() == []

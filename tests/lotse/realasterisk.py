@@ -136,6 +136,18 @@ class Settings:
         return self.logdir / "full.log"
 
 
+# Log events that mean lotse could not read or use what Asterisk sent.
+BAD_EVENTS = frozenset(
+    {
+        "ami.malformed",
+        "state.event_failed",
+        "callbacks.event_failed",
+        "callbacks.tick_failed",
+        "callbacks.recover_failed",
+    }
+)
+
+
 def free_port() -> int:
     """A loopback port free right now (the tests' own listeners bind it at once)."""
     with socket.socket() as s:
@@ -341,15 +353,15 @@ def build_dialplan(config: Path, s: Settings) -> None:
     )
 
 
-async def prepare_asterisk(s: Settings) -> None:
-    """Load the files just generated, and the test callees (``[callee]`` extensions
-    by number: the citizen who is busy, does not answer, or talks long)."""
+async def prepare_asterisk(s: Settings, *, callees: bool = True) -> None:
+    """Load lotse's files as they are now, and the test callees (``[callee]``
+    extensions by number: the citizen who is busy, does not answer, or talks long)."""
     ami = Ami()
     await ami.connect(s)
     try:
         for cli in ("dialplan reload", "queue reload all", "manager reload"):
             await ami.command(cli)
-        for number, steps in CALLEES.items():
+        for number, steps in CALLEES.items() if callees else ():
             for prio, (app, data) in enumerate(steps, start=1):
                 await ami.action(
                     "DialplanExtensionAdd",
@@ -411,6 +423,22 @@ class Lotse:
 
     def log(self) -> str:
         return (self.tmp / f"lotse-{self.runs}.log").read_text(errors="replace")
+
+    def problems(self) -> list[str]:
+        """Log lines of every run so far that say lotse misread or failed on
+        something Asterisk sent (errors, malformed AMI input, failed events)."""
+        out = []
+        for run in range(1, self.runs + 1):
+            text = (self.tmp / f"lotse-{run}.log").read_text(errors="replace")
+            for line in text.splitlines():
+                try:
+                    rec = json.loads(line)
+                except ValueError:
+                    out.append(line)  # not a log record: a traceback
+                    continue
+                if rec.get("level") in ("error", "critical") or rec.get("event") in BAD_EVENTS:
+                    out.append(line)
+        return out
 
     def stop(self) -> None:
         """SIGTERM (drain, flush the journal) and wait."""
