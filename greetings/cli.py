@@ -11,6 +11,7 @@ import argparse
 import sys
 from pathlib import Path
 
+from cliutil import STDIN, STDIN_NAME
 from greetings.audio import DEFAULT_LIMITS, WavError, describe, read_wav
 from greetings.check import check, referenced_sounds
 from greetings.manifest import (
@@ -19,6 +20,7 @@ from greetings.manifest import (
     Manifest,
     ManifestError,
     load_manifest,
+    parse_manifest,
 )
 from greetings.problem import Problem
 from greetings.spoken import script_problems
@@ -77,7 +79,10 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
 
 def _add_paths(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
-        "--manifest", type=Path, default=DEFAULT_MANIFEST, help="manifest (default: shipped)"
+        "--manifest",
+        type=Path,
+        default=DEFAULT_MANIFEST,
+        help="manifest, - for standard input (default: the shipped one)",
     )
     parser.add_argument(
         "--sounds",
@@ -143,6 +148,8 @@ def run_build(args: argparse.Namespace) -> int:
 
 def _manifest(path: Path) -> Manifest | None:
     try:
+        if str(path) == STDIN:
+            return parse_manifest(sys.stdin.read(), STDIN_NAME)
         return load_manifest(path)
     except ManifestError as err:
         for problem in err.problems:

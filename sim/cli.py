@@ -20,7 +20,15 @@ from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from cliutil import EXIT_BAD_INPUT, EXIT_FAILURE, EXIT_OK, default_config_path, read_config
+from cliutil import (
+    EXIT_BAD_INPUT,
+    EXIT_FAILURE,
+    EXIT_OK,
+    STDIN,
+    STDIN_NAME,
+    default_config_path,
+    read_config,
+)
 from cliutil.tables import UNLIMITED, Column, fit_table, print_fitted, terminal_width
 from metrics.servicelevel import PER_HOME_VIEW
 from router.config import Config
@@ -36,8 +44,6 @@ from sim.staffing.cli import add_staff
 
 _SHOWN_FLOWS = 15
 _FLOW_COLUMNS = (Column("from", "left", 0), Column("to", "left", 0), Column("calls", priority=0))
-# A file argument that means standard input.
-STDIN = "-"
 T = TypeVar("T")
 
 SubParsers = argparse._SubParsersAction
@@ -165,8 +171,8 @@ def load_scenario_arg(path: Path, config: Path | None) -> Scenario | None:
         return load_or_report(
             path,
             lambda: load_scenario_text(
-                decode_text(sys.stdin.buffer.read(), "<stdin>"),
-                "<stdin>",
+                decode_text(sys.stdin.buffer.read(), STDIN_NAME),
+                STDIN_NAME,
                 base_dir=Path.cwd(),
                 table=table,
                 config=network,
@@ -225,10 +231,19 @@ def run_command(args: argparse.Namespace) -> int:
         return EXIT_BAD_INPUT
     if args.staffing is not None:
         from sim.staffing.evaluate import with_staffing
-        from sim.staffing.planfile import load_plan
+        from sim.staffing.planfile import load_plan, load_plan_text
 
         network = scenario.config
-        plan = load_or_report(args.staffing, lambda: load_plan(args.staffing, network))
+        plan = load_or_report(
+            args.staffing,
+            lambda: (
+                load_plan_text(
+                    decode_text(sys.stdin.buffer.read(), STDIN_NAME), network, STDIN_NAME
+                )
+                if str(args.staffing) == STDIN
+                else load_plan(args.staffing, network)
+            ),
+        )
         if plan is None:
             return EXIT_BAD_INPUT
         scenario = with_staffing(scenario, plan)

@@ -176,3 +176,14 @@ def test_sim_run_reads_a_scenario_from_stdin(
     monkeypatch.setattr("sys.stdin", io.TextIOWrapper(io.BytesIO(b"name: x\nbogus: 1\n")))
     assert main(["sim", "run", "-"]) == 2
     assert capsys.readouterr().err.startswith("<stdin>:")
+
+
+def test_a_manifest_and_a_staffing_plan_read_from_stdin_name_it(
+    elsewhere: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("sys.stdin", io.TextIOWrapper(io.BytesIO(b"sounds: 5\n")))
+    assert main(["greetings", "check", "--manifest", "-"]) == 2
+    assert capsys.readouterr().err.startswith("<stdin>:1:9: ")
+    monkeypatch.setattr("sys.stdin", io.TextIOWrapper(io.BytesIO(b"x: 1\n")))
+    assert main(["sim", "run", "normal-day", "--staffing", "-"]) == 2
+    assert "<stdin>:1:1: x: unknown key" in capsys.readouterr().err

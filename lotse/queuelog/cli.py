@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import sys
 from collections.abc import Callable
@@ -17,7 +18,15 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from ami.queuelog import parse_chunk
-from cliutil import EXIT_BAD_INPUT, EXIT_FAILURE, EXIT_OK, BadInput, add_config_option, load
+from cliutil import (
+    EXIT_BAD_INPUT,
+    EXIT_FAILURE,
+    EXIT_OK,
+    STDIN,
+    BadInput,
+    add_config_option,
+    load,
+)
 from lotse.journal.privacy import SaltError
 from lotse.journal.rekey import add_rekey
 from lotse.journal.schema import JournalError
@@ -46,7 +55,12 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
         "sight of are completed, calls it journaled are left as they are. Idempotent: importing "
         "the same file again imports nothing. Prints how many calls were imported and skipped.",
     )
-    imp.add_argument("file", type=Path, help="queue_log file (e.g. /var/log/asterisk/queue_log)")
+    imp.add_argument(
+        "file",
+        type=Path,
+        help="queue_log file (e.g. /var/log/asterisk/queue_log); - reads standard input "
+        "(zcat queue_log.1.gz | lotse journal import-queue-log -)",
+    )
     imp.add_argument(
         "--journal", help="journal file (default: controller.journal_path of the config)"
     )
@@ -85,7 +99,7 @@ def run(args: argparse.Namespace) -> int:
         print(str(err), file=sys.stderr)
         return EXIT_BAD_INPUT
     path: Path = args.file
-    if not path.is_file():
+    if str(path) != STDIN and not path.is_file():
         print(f"{path}: no such queue_log file", file=sys.stderr)
         return EXIT_BAD_INPUT
     journal_path = args.journal or config.controller.journal_path
@@ -128,7 +142,8 @@ async def import_file(
     try:
         folder = Folder(config, table, journal.caller_hash)
         bad = unknown = 0
-        with path.open("rb") as f:
+        source = contextlib.nullcontext(sys.stdin.buffer) if str(path) == STDIN else path.open("rb")
+        with source as f:
             rest = b""
             while block := f.read(READ_BYTES):
                 data = rest + block

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import io
 import json
 import sqlite3
 from collections.abc import Iterable
@@ -321,6 +322,11 @@ def test_real_file_twice_through_the_cli(
     assert {r[0] for r in rows(db, "SELECT call_id FROM calls")} == ids
     assert rows(db, "SELECT count(*) FROM calls WHERE ended_at IS NULL") == [(0,)]
     assert rows(db, "SELECT count(*) FROM calls WHERE source = 'queue_log'") == [(91,)]
+
+    # The same file on standard input (zcat old.gz | lotse journal import-queue-log -).
+    monkeypatch.setattr("sys.stdin", io.TextIOWrapper(io.BytesIO(REAL.read_bytes())))
+    assert run_cli([*argv[:2], "-", *argv[3:]], monkeypatch, LATER) == 0
+    assert json.loads(capsys.readouterr().out)["skipped"] == 91
 
     # The day's report counts every call that entered a queue.
     day = asyncio.run(
