@@ -71,10 +71,14 @@ def staffing(config: Config, unstaffed: set[str]) -> Staffing:
 
 
 @asynccontextmanager
-async def running_rig(tmp_path: Path, key: JournalKey | None = None) -> AsyncIterator[Rig]:
+async def running_rig(
+    tmp_path: Path, key: JournalKey | None = None, queue_log: Path | None = None
+) -> AsyncIterator[Rig]:
     """Stand-in and controller started, the controller attached and in sync.
 
     With ``key``, the journal is opened as ``lotse run`` opens it, keyed with it.
+    With ``queue_log``, the stand-in writes Asterisk's queue_log there and the
+    controller follows it.
     """
     table = OrtsnetzTable.load()
     config = load_config(REPO / "config.yaml", table=table)
@@ -92,6 +96,7 @@ async def running_rig(tmp_path: Path, key: JournalKey | None = None) -> AsyncIte
         seed=7,
         users={"lotse": SECRET},
         agi_url=f"agi://{agi}/route",
+        queue_log=queue_log,
     )
     await pbx.start()
     wall = FakeWall()
@@ -106,6 +111,7 @@ async def running_rig(tmp_path: Path, key: JournalKey | None = None) -> AsyncIte
         agi_listen=agi,
         metrics_listen=None,
         journal_path=str(journal_path),
+        queue_log=None if queue_log is None else str(queue_log),
     )
     controller = Controller(
         config, options, secret=SECRET, journal=journal, wall_clock=wall, table=table

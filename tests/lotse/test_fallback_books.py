@@ -14,6 +14,7 @@ queue_log again.
 
 from __future__ import annotations
 
+import asyncio
 import sqlite3
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
@@ -31,12 +32,16 @@ from ami.events import (
     QueueCallerJoin,
 )
 from lotse.calltrack import CallTracker
+from lotse.controller import Controller
 from lotse.fallbackbook import FallbackBook
 from lotse.journal import Journal
 from lotse.journal.report import report
-from lotse.queuelog.follow import QueueLogFollower
+from lotse.queuelog.follow import READ_GRACE_S, QueueLogFollower
 from metrics.registry import LotseMetrics
 from router.numbering import classify_caller
+from standin import CallHandle
+from standin.agents import AgentProfile, Duration
+from tests.lotse.rig import SECRET, Rig, running_rig
 from tests.lotse.test_queuelog_import import CONFIG, KEY, TABLE
 
 T0 = 1796230054  # 2026-12-02 16:47:34 UTC
@@ -68,8 +73,8 @@ def announced_line(t: int) -> str:
 
 
 @dataclass
-class Controller:
-    """One controller process: its metrics, tracker and queue_log follower (one book)."""
+class Process:
+    """One controller process, in parts: its metrics, tracker and queue_log follower (one book)."""
 
     journal: Journal
     path: Path
@@ -163,7 +168,7 @@ async def test_ended_before_the_absence_heard_live_and_read_again(
     # the call, its UserEvent is heard; its lines are read after it ended.
     path, db = tmp_path / "queue_log", tmp_path / "j.sqlite"
     journal = await Journal.open(db, clock=lambda: datetime.now(UTC), salt=KEY)
-    first = Controller(journal, path)
+    first = Process(journal, path)
     first.tracker.apply(fallback_event())
     if kind == "queued":
         first.tracker.apply(
@@ -177,7 +182,7 @@ async def test_ended_before_the_absence_heard_live_and_read_again(
     await first.read_queue_log()
     assert first.counted == 1
     # It goes away and comes back: the whole file is read again.
-    second = Controller(journal, path)
+    second = Process(journal, path)
     second.reconcile()
     await second.read_queue_log()
     await journal.close()
@@ -199,11 +204,11 @@ async def test_ended_during_the_absence_counted_from_the_queue_log(
         append(path, routed(T0, "direct"), waiting, done)
     else:
         append(path, routed(T0, "direct"), announced_line(T0 + 1))
-    back = Controller(journal, path)
+    back = Process(journal, path)
     back.reconcile()
     await back.read_queue_log()
     assert back.counted == 1
-    again = Controller(journal, path)
+    again = Process(journal, path)
     await again.read_queue_log()
     await journal.close()
     assert again.counted == 0
@@ -230,7 +235,7 @@ async def test_alive_at_the_restart_adopted_or_imported_once(
         # In the announcement, in no queue: the reconcile does not adopt it.
         append(path, routed(T0, "direct"), announced_line(T0 + 1))
         done = ""
-    back = Controller(journal, path)
+    back = Process(journal, path)
     if first == "reconcile":
         back.reconcile(*alive)
         await back.read_queue_log()
@@ -242,7 +247,7 @@ async def test_alive_at_the_restart_adopted_or_imported_once(
     back.tracker.apply(hangup())
     await back.read_queue_log()
     assert back.counted == 1
-    again = Controller(journal, path)
+    again = Process(journal, path)
     again.reconcile()
     await again.read_queue_log()
     await journal.close()
@@ -253,3 +258,94 @@ async def test_alive_at_the_restart_adopted_or_imported_once(
     with sqlite3.connect(db) as conn:
         kinds = [k for (k,) in conn.execute("SELECT kind FROM call_events ORDER BY seq")]
     assert kinds.count("fallback") == 1 and kinds.count("arrived") <= 1
+
+
+# --- end to end: the stand-in runs the generated fallback and writes its queue_log ----
+
+
+def agents(rig: Rig) -> list[tuple[str, str]]:
+    """(queue, member) of every agent the rig logged in."""
+    return [(q.name, m.name) for q in rig.pbx.core.queues for m in q.members]
+
+
+async def fallback_calls(rig: Rig, caller: str, *, announced: bool) -> CallHandle:
+    """A call the static fallback handles: queued, or (everybody logged out) the
+    all-busy announcement only."""
+    logged = agents(rig) if announced else []
+    for queue, name in logged:
+        rig.pbx.logout_agent(queue, name)
+    handle = await rig.pbx.place_call(caller)
+    async with asyncio.timeout(30):
+        await handle.outcome()
+    for queue, name in logged:
+        rig.pbx.login_agent(queue, name, AgentProfile(ring=Duration(mean=1.0)))
+    return handle
+
+
+async def test_every_fallback_call_of_the_stand_in_is_counted_once(tmp_path: Path) -> None:
+    path = tmp_path / "queue_log"
+    async with running_rig(tmp_path, queue_log=path) as rig:
+        first = rig.controller
+        # Before the absence: the controller listens but does not route (FastAGI
+        # closed): the fallback's UserEvent is heard.
+        await first.agi.close()
+        await first.agi.drain(1.0)
+        before = [
+            await fallback_calls(rig, "04211234501", announced=False),
+            await fallback_calls(rig, "04211234502", announced=True),
+        ]
+        await first.stop()
+        # During: nobody listens.
+        during = [
+            await fallback_calls(rig, "04211234503", announced=False),
+            await fallback_calls(rig, "04211234504", announced=True),
+        ]
+        # After: alive when the controller is back (talking, or waiting).
+        after = [await rig.pbx.place_call(f"0421 12345{n}") for n in (10, 11)]
+        journal = await Journal.open(rig.journal_path, clock=rig.wall)
+        second = Controller(
+            rig.config,
+            first.options,
+            secret=SECRET,
+            journal=journal,
+            wall_clock=rig.wall,
+            table=first.router.table,
+        )
+        await second.start()
+        try:
+            async with asyncio.timeout(60):
+                for h in after:
+                    await h.outcome()
+            ids = [h.uniqueid for h in (*before, *during, *after)]
+            async with asyncio.timeout(60):
+                while True:
+                    await journal.flush()
+                    with sqlite3.connect(rig.journal_path) as conn:
+                        rows = dict(conn.execute("SELECT call_id, fallback FROM calls"))
+                    settled = not second.tracker.active_calls and not second.tracker.reconciling
+                    if settled and all(rows.get(cid) == 1 for cid in ids):
+                        break
+                    await asyncio.sleep(0.2)
+            # One more round of the follower: nothing is counted twice.
+            await asyncio.sleep(READ_GRACE_S + 1.0)
+            counted = [
+                sum(
+                    s.value
+                    for fam in c.registry.collect()
+                    if fam.name == "lotse_fallback_calls"
+                    for s in fam.samples
+                    if s.name.endswith("_total")
+                )
+                for c in (first, second)
+            ]
+        finally:
+            await second.stop()
+    # Every call once in the journal, fallback set; the metric once over both
+    # processes (the first heard two, the second the other four).
+    assert sorted(rows) == sorted(ids) and all(rows[cid] == 1 for cid in ids)
+    assert counted == [2, 4]
+    with sqlite3.connect(rig.journal_path) as conn:
+        announced = {cid for (cid,) in conn.execute("SELECT call_id FROM calls WHERE announced")}
+    assert announced == {before[1].uniqueid, during[1].uniqueid}
+    got = await report(rig.journal_path, date(2026, 11, 24), BERLIN, rig.config.service_level)
+    assert next(r for r in got if r.national).fallback == 6
