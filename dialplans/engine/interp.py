@@ -6,49 +6,51 @@ substitutes the application data, tells the world it is executing it
 priority, or where a Goto sent it. Falling off the end of an extension
 ends the call (``autofallthrough``), as does Hangup() or an application
 that hangs up. Applications that need the outside world call the injected
-:class:`Outside`; the rest (Set, Goto, GotoIf, GotoIfTime, ExecIf, NoOp,
-Hangup) are pure. An unknown application or function raises
+:class:`Outside` (:mod:`~dialplans.engine.media`, :mod:`~dialplans.engine.queue`,
+:mod:`~dialplans.engine.dial`); the rest (:mod:`~dialplans.engine.branching`,
+ExecIf) are pure. An unknown application or function raises
 :class:`DialplanRunError` with the FILE:LINE of the priority.
 """
 
 from __future__ import annotations
 
-import re
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from enum import Enum
 from typing import Protocol
 
-from dialplans.engine.args import split_args, split_outside_parens
+from dialplans.engine.args import split_outside_parens
+from dialplans.engine.branching import (
+    goto_app,
+    gotoif_app,
+    gotoiftime_app,
+    hangup_app,
+    noop_app,
+    set_app,
+)
 from dialplans.engine.dial import DialArgs, busy_app, congestion_app, dial_app, ringing_app
-from dialplans.engine.functions import FunctionError, check_condition, read_function, write_function
+from dialplans.engine.flow import Flow as Flow
+from dialplans.engine.flow import Redirect as Redirect
+from dialplans.engine.flow import Result as Result
+from dialplans.engine.functions import FunctionError, check_condition, read_function
+from dialplans.engine.media import QueueLogEntry as QueueLogEntry
+from dialplans.engine.media import ReadArgs as ReadArgs
+from dialplans.engine.media import (
+    agi_app,
+    answer_app,
+    playback_app,
+    queue_log_app,
+    read_app,
+    say_digits_app,
+    user_event_app,
+    wait_app,
+)
 from dialplans.engine.model import Dialplan, DialplanRunError, Location, Priority, resolve_priority
 from dialplans.engine.queue import QueueArgs, queue_app
 from dialplans.engine.subst import SubstitutionError, substitute
-from dialplans.engine.timing import TimingError, parse_timing
 
 MAX_STEPS = 10_000
 # How long the PBX plays busy/congestion when a channel falls off its dialplan after such a Dial().
 FALLTHROUGH_INDICATION_S = 10.0
-
-
-class Flow(Enum):
-    """What the channel does after an application."""
-
-    CONTINUE = "continue"  # the next priority
-    HANGUP = "hangup"  # the dialplan ends (hung up, or the caller is gone)
-
-
-@dataclass(frozen=True)
-class Redirect:
-    """Continue at ``context,exten,priority`` (a Goto, or an AMI Redirect from outside)."""
-
-    context: str
-    exten: str
-    priority: str = "1"
-
-
-Result = Flow | Redirect
 
 
 @dataclass(frozen=True)
@@ -62,18 +64,6 @@ class Step:
     app: str
     data: str
     where: Location
-
-
-@dataclass(frozen=True)
-class ReadArgs:
-    """``Read(variable[,filenames[,maxdigits[,options[,attempts[,timeout]]]]])``."""
-
-    variable: str
-    prompts: tuple[str, ...]
-    max_digits: int
-    options: str
-    attempts: int
-    timeout_s: float | None
 
 
 class ChannelFacts(Protocol):
@@ -232,27 +222,27 @@ class Interpreter:
         self.zone = zone
         self.max_steps = max_steps
         self._apps: dict[str, App] = {
-            "SET": _set,
-            "NOOP": _noop,
-            "VERBOSE": _noop,
-            "GOTO": _goto,
-            "GOTOIF": _gotoif,
-            "GOTOIFTIME": _gotoiftime,
+            "SET": set_app,
+            "NOOP": noop_app,
+            "VERBOSE": noop_app,
+            "GOTO": goto_app,
+            "GOTOIF": gotoif_app,
+            "GOTOIFTIME": gotoiftime_app,
             "EXECIF": self._execif,
-            "HANGUP": _hangup,
-            "ANSWER": _answer,
-            "PLAYBACK": _playback,
+            "HANGUP": hangup_app,
+            "ANSWER": answer_app,
+            "PLAYBACK": playback_app,
             "QUEUE": queue_app,
             "DIAL": dial_app,
             "RINGING": ringing_app,
             "BUSY": busy_app,
             "CONGESTION": congestion_app,
-            "AGI": _agi,
-            "READ": _read,
-            "WAIT": _wait,
-            "SAYDIGITS": _say_digits,
-            "USEREVENT": _user_event,
-            "QUEUELOG": _queue_log,
+            "AGI": agi_app,
+            "READ": read_app,
+            "WAIT": wait_app,
+            "SAYDIGITS": say_digits_app,
+            "USEREVENT": user_event_app,
+            "QUEUELOG": queue_log_app,
         }
 
     def execution(self, channel: ChannelFacts, variables: Variables, outside: Outside) -> Execution:
@@ -367,195 +357,3 @@ class Interpreter:
         if app is None:
             raise ex.fail(f"unknown application {name.strip()}() in ExecIf")
         return await app(ex, args)
-
-
-# -- pure applications ---------------------------------------------------------
-
-
-async def _noop(ex: Execution, data: str) -> Result:
-    return Flow.CONTINUE
-
-
-async def _hangup(ex: Execution, data: str) -> Result:
-    return Flow.HANGUP
-
-
-async def _set(ex: Execution, data: str) -> Result:
-    name, sep, value = data.partition("=")
-    name = name.strip()
-    if not sep or not name:
-        raise ex.fail("Set needs name=value")
-    if name.endswith(")") and "(" in name:
-        fname, _, fargs = name[:-1].partition("(")
-        try:
-            write_function(ex, fname.strip(), fargs, value)
-        except FunctionError as err:
-            raise ex.fail(str(err)) from None
-        return Flow.CONTINUE
-    ex.set(name, value)
-    return Flow.CONTINUE
-
-
-def _goto_target(ex: Execution, text: str) -> Redirect:
-    """``[[context,]exten,]priority`` relative to the channel's position."""
-    parts = [p.strip() for p in split_args(text)]
-    if len(parts) == 1:
-        return Redirect(ex.context, ex.exten, parts[0])
-    if len(parts) == 2:
-        return Redirect(ex.context, parts[0], parts[1])
-    if len(parts) == 3:
-        return Redirect(parts[0], parts[1], parts[2])
-    raise ex.fail(f"Goto target {text!r}: [[context,]exten,]priority")
-
-
-async def _goto(ex: Execution, data: str) -> Result:
-    if not data.strip():
-        raise ex.fail("Goto needs a target")
-    return _goto_target(ex, data)
-
-
-def _branch(ex: Execution, taken: bool, branches: str) -> Result:
-    yes, _, no = branches.partition(":")
-    target = yes if taken else no
-    if not target.strip():
-        return Flow.CONTINUE
-    return _goto_target(ex, target)
-
-
-async def _gotoif(ex: Execution, data: str) -> Result:
-    cond, sep, branches = data.partition("?")
-    if not sep:
-        raise ex.fail("GotoIf needs condition?label1[:label2]")
-    return _branch(ex, check_condition(cond), branches)
-
-
-async def _gotoiftime(ex: Execution, data: str) -> Result:
-    spec, sep, branches = data.partition("?")
-    if not sep:
-        raise ex.fail("GotoIfTime needs times,weekdays,mdays,months[,timezone]?label")
-    try:
-        timing = parse_timing(spec)
-    except TimingError as err:
-        raise ex.fail(f"GotoIfTime: {err}") from None
-    # pbx_builtin_gotoiftime: sscanf(TESTTIME, "%ld"), else the current time.
-    match = re.match(r"\s*([+-]?[0-9]+)", ex.var("TESTTIME") or "")
-    moment = float(int(match.group(1))) if match else ex.now()
-    try:
-        inside = timing.matches(moment, ex.zone)
-    except TimingError as err:
-        raise ex.fail(f"GotoIfTime: {err}") from None
-    return _branch(ex, inside, branches)
-
-
-# -- applications of the outside world ----------------------------------------
-
-
-async def _answer(ex: Execution, data: str) -> Result:
-    return await ex.outside.answer(ex)
-
-
-async def _playback(ex: Execution, data: str) -> Result:
-    args = split_args(data, 2)
-    sounds = tuple(s.strip() for s in args[0].split("&") if s.strip())
-    if not sounds:
-        raise ex.fail("Playback needs a file name")
-    return await ex.outside.playback(ex, sounds, args[1] if len(args) > 1 else "")
-
-
-async def _agi(ex: Execution, data: str) -> Result:
-    args = split_args(data)
-    if not args[0].strip():
-        raise ex.fail("AGI needs a script or agi:// URL")
-    return await ex.outside.agi(ex, args[0].strip(), tuple(args[1:]))
-
-
-def _int_arg(ex: Execution, args: list[str], index: int, default: int) -> int:
-    text = args[index].strip() if len(args) > index else ""
-    if not text:
-        return default
-    if not text.isdigit():
-        raise ex.fail(f"argument {index + 1} {text!r} is not a number")
-    return int(text)
-
-
-async def _read(ex: Execution, data: str) -> Result:
-    args = split_args(data)
-    variable = args[0].strip()
-    if not variable:
-        raise ex.fail("Read needs a variable name")
-    prompts = tuple(p for p in (args[1].split("&") if len(args) > 1 else []) if p.strip())
-    timeout_text = args[5].strip() if len(args) > 5 else ""
-    try:
-        timeout = float(timeout_text) if timeout_text else None
-    except ValueError:
-        raise ex.fail(f"Read timeout {timeout_text!r} is not a number") from None
-    read = ReadArgs(
-        variable,
-        prompts,
-        _int_arg(ex, args, 2, 0),
-        args[3].strip() if len(args) > 3 else "",
-        _int_arg(ex, args, 4, 1) or 1,
-        timeout,
-    )
-    return await ex.outside.read(ex, read)
-
-
-# How long SayDigits() takes per digit (Asterisk's digits/N sounds are about this long).
-SAY_DIGIT_S = 0.6
-
-
-async def _say_digits(ex: Execution, data: str) -> Result:
-    """SayDigits(digits): time passes for each digit said (the world plays nothing else)."""
-    digits = "".join(ch for ch in data if ch.isdigit() or ch in "*#")
-    return await ex.outside.wait(ex, SAY_DIGIT_S * len(digits))
-
-
-async def _wait(ex: Execution, data: str) -> Result:
-    text = data.strip()
-    try:
-        seconds = float(text) if text else 0.0
-    except ValueError:
-        raise ex.fail(f"Wait({text}): not a number of seconds") from None
-    return await ex.outside.wait(ex, seconds)
-
-
-async def _user_event(ex: Execution, data: str) -> Result:
-    args = split_args(data)
-    name = args[0].strip()
-    if not name:
-        raise ex.fail("UserEvent needs an event name")
-    body = []
-    for item in args[1:]:
-        key, _, value = item.partition(":")
-        body.append((key.strip(), value.strip()))
-    ex.outside.user_event(ex, name, tuple(body))
-    return Flow.CONTINUE
-
-
-@dataclass(frozen=True, slots=True)
-class QueueLogEntry:
-    """What QueueLog() hands to ``ast_queue_log``: the file backend writes
-    ``TIME|uniqueid|queue|agent|event|info`` with ``info`` as given (its ``|``
-    separate data fields; empty: the line ends in ``|``)."""
-
-    queue: str
-    uniqueid: str
-    agent: str
-    event: str
-    info: str
-
-
-async def _queue_log(ex: Execution, data: str) -> Result:
-    # apps/app_queue.c ql_exec (Asterisk 22): AST_STANDARD_APP_ARGS into five
-    # arguments, the last taking the rest (commas included); the first four
-    # must not be empty, or Asterisk warns and the channel hangs up (-1):
-    # here an error naming FILE:LINE, as every misuse the interpreter finds.
-    args = split_args(data, 5)
-    queue, uniqueid, agent, event = [*args, "", "", ""][:4]
-    if not (queue and uniqueid and agent and event):
-        raise ex.fail(
-            "QueueLog requires arguments (queuename,uniqueid,membername,event[,additionalinfo])"
-        )
-    info = args[4] if len(args) > 4 else ""
-    ex.outside.queue_log(ex, QueueLogEntry(queue, uniqueid, agent, event, info))
-    return Flow.CONTINUE
