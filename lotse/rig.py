@@ -68,7 +68,8 @@ async def stand_in(
     """Start the stand-in and the controller; stop both (controller first) on exit.
 
     The AMI user is the config's ``controller.ami_username`` with ``secret``;
-    the stand-in asks the controller's FastAGI service at ``agi``; the
+    the stand-in asks the controller's FastAGI service at ``agi`` (port 0: a
+    free port the controller binds and keeps); the
     controller serves Prometheus metrics on ``metrics`` (``None``: none) and
     writes its journal to ``journal``, its caller hashes keyed with
     ``journal_key``. Raises :class:`~lotse.controller.StartupError` when an
@@ -82,7 +83,8 @@ async def stand_in(
         clock=clock,
         seed=seed,
         users={config.controller.ami_username: secret},
-        agi_url=f"agi://{agi}/route",
+        # Port 0: no AGI() until the controller has bound its port (below).
+        agi_url=f"agi://{agi}/route" if agi.port else None,
         dialplan=dialplan,
     )
     await pbx.start()
@@ -105,6 +107,14 @@ async def stand_in(
                 table=table,
             )
             await controller.start()
+            if agi.port == 0:
+                # Port 0: the controller bound a free port and keeps it; the
+                # stand-in's AGI() goes there (no port picked, closed and
+                # reused, which another process could take meanwhile).
+                bound_host, bound_port = controller.agi.address
+                pbx.core.settings = replace(
+                    pbx.core.settings, agi_url=f"agi://{bound_host}:{bound_port}/route"
+                )
         except BaseException:
             # A failed start (an address in use) leaves no journal thread
             # behind to keep the process alive.

@@ -28,7 +28,7 @@ from cliutil import (
     report_bad_input,
 )
 from dialplans.engine import DialplanFileError, load_dialplan
-from lotse.commands.run import endpoint
+from lotse.commands.run import endpoint_any_port
 from lotse.controller import StartupError, check_listen
 from lotse.journal.privacy import JournalKeyError
 from lotse.journal.schema import JournalError
@@ -88,13 +88,14 @@ def add_demo(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     add_log_format_option(parser)
     parser.add_argument(
         "--agi-listen",
-        type=endpoint,
+        type=endpoint_any_port,
         default=None,
-        help="the controller's FastAGI HOST:PORT (default: controller.agi_listen of the config)",
+        help="the controller's FastAGI HOST:PORT; port 0: a free one, kept (default: "
+        "controller.agi_listen of the config)",
     )
     parser.add_argument(
         "--metrics-listen",
-        type=endpoint,
+        type=endpoint_any_port,
         default=Endpoint("127.0.0.1", 9115),
         help="serve Prometheus metrics here (default 127.0.0.1:9115)",
     )

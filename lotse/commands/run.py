@@ -54,6 +54,14 @@ def endpoint(text: str) -> Endpoint:
     return Endpoint(host.strip("[]"), int(port))
 
 
+def endpoint_any_port(text: str) -> Endpoint:
+    """HOST:PORT for argparse, where port 0 has the system pick a free one."""
+    host, sep, port = text.rpartition(":")
+    if sep and host and port == "0":
+        return Endpoint(host.strip("[]"), 0)
+    return endpoint(text)
+
+
 def add_run(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     """Register ``lotse run``."""
     parser = sub.add_parser(
