@@ -913,7 +913,7 @@ async def check(conn: aiosqlite.Connection, label: str, limit_s: float = CHECK_S
     def past_deadline() -> int:
         return int(time.monotonic() > deadline)
 
-    await conn.set_progress_handler(past_deadline, 10_000)
+    await conn.set_progress_handler(past_deadline, 1000)
     try:
         async with conn.execute("PRAGMA quick_check(10)") as cur:
             found = [str(r[0]) for r in await cur.fetchall()]
@@ -927,8 +927,10 @@ async def check(conn: aiosqlite.Connection, label: str, limit_s: float = CHECK_S
     except sqlite3.DatabaseError as err:
         found = [str(err)]
     finally:
-        await conn.set_progress_handler(None, 10_000)  # type: ignore[arg-type]
+        await conn.set_progress_handler(None, 1000)  # type: ignore[arg-type]
     if found != ["ok"]:
+        # One line: SQLite heads its findings "*** in database main ***" + newline.
+        found = [" ".join(f.replace("*** in database main ***", "").split()) for f in found]
         more = f" and {len(found) - 1} more problems" if len(found) > 1 else ""
         raise JournalError(
             f"{label}: the journal file is damaged ({found[0]}{more}); "

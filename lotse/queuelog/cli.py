@@ -29,6 +29,7 @@ from cliutil import (
 )
 from lotse.journal.privacy import SaltError
 from lotse.journal.rekey import add_rekey
+from lotse.journal.repair import add_parser as add_repair_parser
 from lotse.journal.schema import JournalError
 from lotse.queuelog.importer import ImportResult, import_journeys
 from lotse.queuelog.journeys import READY_AFTER_S, Folder
@@ -43,7 +44,7 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
     """Register ``lotse journal import-queue-log FILE [--journal J] [--json]``."""
     parser = sub.add_parser(
         "journal",
-        help="call journal maintenance (import Asterisk's queue_log, rekey callbacks)",
+        help="call journal maintenance (import Asterisk's queue_log, rekey callbacks, repair)",
         description="Work on the call journal.",
     )
     jsub = parser.add_subparsers(dest="journal_command", metavar="COMMAND", required=True)
@@ -68,6 +69,7 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
     add_config_option(imp)
     imp.set_defaults(func=run)
     add_rekey(jsub)
+    add_repair_parser(jsub)
 
 
 @dataclass(frozen=True, slots=True)
