@@ -347,7 +347,9 @@ def print_report(report: SimReport, console: Console, width: int | None = None) 
         console.print(
             f"callbacks: {cb.offered} offered, {cb.requested} requested, {cb.completed} "
             f"completed, {cb.no_answer} not reached, {cb.expired} expired, {cb.pending} "
-            f"still pending at the end; {cb.overtakes} overtook a live caller",
+            f"still pending at the end; {cb.overtakes} overtook a live caller; "
+            f"{report.national.callbacks_kept} kept by their deadline for callers who had "
+            "queued (out of the service level, docs/service-level.md)",
             style="bold red" if cb.overtakes or cb.duplicates else None,
         )
     hourly = [v for v in report.hourly_service_level[NATIONAL] if v is not None]
