@@ -171,8 +171,10 @@ class CallbackDesk:
         on_attempt: OnAttempt | None = None,
         router: Router | None = None,
         on_ended: OnEnded | None = None,
+        home_of: Callable[[str], str | None] = lambda _call_id: None,
     ) -> None:
         self.config = config
+        self._home_of = home_of
         self.store = store
         self.live = live
         self._wall = wall_clock
@@ -210,6 +212,10 @@ class CallbackDesk:
         entry = self.live.queue_entry(req.uniqueid) if kind == KIND_QUEUE else None
         if entry is not None:
             center_id = entry[0]
+        elif not center_id and kind == KIND_CLOSED:
+            # A dialplan built before the home center was passed (the drift
+            # alarm names it): the home the controller decided for the call.
+            center_id = self._home_of(call_id) or ""
         center = self.config.centers.get(center_id)
         if center is None or center.callback is None:
             _log.warning("callback.unavailable", center=center_id)

@@ -196,6 +196,11 @@ class CallTracker:
             StatusComplete: self._status_complete,  # type: ignore[dict-item]
         }
 
+    def home_of(self, call_id: str) -> str | None:
+        """The home center the controller decided for a call it follows, if any."""
+        track = self._calls.get(call_id)
+        return track.home if track is not None else None
+
     def reconfigure(self, config: Config) -> None:
         """Follow a reloaded configuration; calls in flight are kept.
 

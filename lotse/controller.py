@@ -575,6 +575,7 @@ class Controller:
             ready=lambda: session is not None and session.connected,
             on_attempt=cb_metrics.attempt,
             router=self.router,
+            home_of=self.tracker.home_of,
             on_ended=self._callback_ended,
         )
         self._cb_metrics = cb_metrics

@@ -406,3 +406,20 @@ async def test_an_unsure_attempt_still_alive_is_followed(tmp_path: Path) -> None
     assert await desk.recover(alive) == 0
     await desk.attempt_ended(dialler.legs[-1].attempt_id, AttemptOutcome.ANSWERED)
     assert await desk.pending() == []
+
+
+async def test_an_after_hours_request_without_a_center_is_for_the_call_s_home(
+    tmp_path: Path,
+) -> None:
+    # A dialplan from before the home center was passed sends none: the home
+    # the controller decided for the call stands in.
+    clocks = Clocks()
+    view = View(clocks)
+    desk = await desk_on(tmp_path / "j.sqlite", clocks, view, Dialler())
+    desk._home_of = {"c1": "bremen"}.get
+    ok = await desk.request(agi("u1", "c1", "", "", "closed"))
+    assert dict(ok.variables)["LOTSE_CB_RESULT"] == "ok"
+    (req,) = await desk.pending()
+    assert req.center == "bremen"
+    unknown = await desk.request(agi("u2", "c2", "", "", "closed"))
+    assert dict(unknown.variables)["LOTSE_CB_RESULT"] == "unavailable"
