@@ -187,3 +187,15 @@ def test_a_manifest_and_a_staffing_plan_read_from_stdin_name_it(
     monkeypatch.setattr("sys.stdin", io.TextIOWrapper(io.BytesIO(b"x: 1\n")))
     assert main(["sim", "run", "normal-day", "--staffing", "-"]) == 2
     assert "<stdin>:1:1: x: unknown key" in capsys.readouterr().err
+
+
+def test_the_lock_pins_a_setuptools_that_builds_the_editable_install() -> None:
+    """make venv installs lotse with --no-build-isolation: the lock's setuptools builds it."""
+    (requirement,) = PYPROJECT["build-system"]["requires"]
+    name, _, minimum = requirement.partition(">=")
+    pinned = next(
+        line.split("==", 1)[1]
+        for line in (ROOT / "requirements.lock").read_text(encoding="utf-8").splitlines()
+        if _name(line) == _name(name)
+    )
+    assert tuple(map(int, pinned.split(".")[:2])) >= tuple(map(int, minimum.split(".")))
