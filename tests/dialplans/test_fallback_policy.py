@@ -100,7 +100,23 @@ def assert_agrees(
     assert (got.queue if got.answered else None, got.greeting, got.announcement) == want, where
     # Every call the fallback routes to a center is counted (UserEvent).
     assert got.fallback or got.announcement == router.config.unconnected_announcement, where
+    assert_booked(got, where)
     return got
+
+
+def assert_booked(got: TraceResult, where: str) -> None:
+    """The fallback's queue_log lines: one LOTSEFALLBACK for the call (its home, none
+    for an unconnected region), one LOTSEANNOUNCE naming the announcement it ends with."""
+    lines = [e.text for entry in got.path for e in entry.events if e.kind == "queue-log"]
+    routed = [x for x in lines if x.startswith("LOTSEFALLBACK (lotse-fallback) ")]
+    announced = [x for x in lines if x.startswith("LOTSEANNOUNCE (lotse-fallback) ")]
+    assert len(routed) == 1 and len(routed) + len(announced) == len(lines), (where, lines)
+    if got.announcement is None:
+        assert announced == [], (where, lines)
+    else:
+        assert len(announced) == 1 and announced[0].endswith("|" + got.announcement), where
+    home = routed[0].split(" ", 2)[2].split("|")[0]
+    assert (home == "") == (not got.fallback), (where, lines)
 
 
 def read_prompts(got: TraceResult) -> list[str]:

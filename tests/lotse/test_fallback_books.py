@@ -349,3 +349,24 @@ async def test_every_fallback_call_of_the_stand_in_is_counted_once(tmp_path: Pat
     assert announced == {before[1].uniqueid, during[1].uniqueid}
     got = await report(rig.journal_path, date(2026, 11, 24), BERLIN, rig.config.service_level)
     assert next(r for r in got if r.national).fallback == 6
+
+
+async def test_an_unconnected_caller_announced_by_the_fallback_has_no_home(tmp_path: Path) -> None:
+    # A region no center serves, unconnected: announcement: the fallback's
+    # lines name no center; the call is the fallback's all the same.
+    path, db = tmp_path / "queue_log", tmp_path / "j.sqlite"
+    journal = await Journal.open(db, clock=lambda: datetime.now(UTC), salt=KEY)
+    append(
+        path,
+        line(T0, "lotse-fallback", "NONE", "LOTSEFALLBACK", "", "direct"),
+        line(T0, "lotse-fallback", "NONE", "LOTSEANNOUNCE", "", "unconnected", "lotse/nc"),
+    )
+    back = Process(journal, path)
+    await back.read_queue_log()
+    await journal.close()
+    assert back.registry.get_sample_value("lotse_fallback_calls_total", {"center": "none"}) == 1
+    with sqlite3.connect(db) as conn:
+        rows = list(conn.execute("SELECT call_id, home, fallback, announced, ended_at FROM calls"))
+    assert [r[:4] for r in rows] == [(CALL, None, 1, 1)] and rows[0][4] is not None
+    got = await report(db, DAY, BERLIN, CONFIG.service_level)
+    assert next(r for r in got if r.national).fallback == 1
