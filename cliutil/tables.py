@@ -57,6 +57,8 @@ class Column:
     heading: str
     justify: Literal["left", "right"] = "right"
     priority: int = 1
+    # Free text (a reason), never a figure: it may wrap at its spaces.
+    wrap: bool = False
 
 
 @dataclass(frozen=True)
@@ -65,15 +67,15 @@ class FittedTable:
 
     table: Table
     left_out: tuple[str, ...]
+    # The command's options that show every column.
+    complete: str = "--json"
 
     def note(self) -> str | None:
         """One line naming what was left out, or ``None``."""
         if not self.left_out:
             return None
-        return (
-            f"left out for the terminal's width: {', '.join(self.left_out)} "
-            "(a wider terminal, --json or --csv show them)"
-        )
+        shows = f"a wider terminal or {self.complete}" if self.complete else "a wider terminal"
+        return f"left out for the terminal's width: {', '.join(self.left_out)} ({shows} shows them)"
 
 
 def terminal_width(console: Console | None = None) -> int | None:
@@ -111,12 +113,20 @@ def _build(
             heading = "\n".join(textwrap.wrap(col.heading, width)) or col.heading
         else:
             width, heading = max(widest, len(col.heading)), col.heading
-        table.add_column(
-            heading, justify=col.justify, no_wrap=True, min_width=width, overflow="fold"
-        )
+        if col.wrap:
+            table.add_column(heading, justify=col.justify, overflow="fold")
+        else:
+            table.add_column(
+                heading, justify=col.justify, no_wrap=True, min_width=width, overflow="fold"
+            )
     for n, row in enumerate(rows):
         table.add_row(*(row[i] for i in keep), end_section=n in sections)
     return table
+
+
+def _needs(console: Console, table: Table) -> int:
+    """The fewest columns ``table`` takes: every figure whole, free text wrapped."""
+    return Measurement.get(console, console.options, table).minimum
 
 
 def fit_table(
@@ -126,10 +136,12 @@ def fit_table(
     *,
     sections: frozenset[int] = frozenset(),
     title: str | None = None,
+    complete: str = "--json",
 ) -> FittedTable:
     """The table of ``rows`` (cells as text, rich markup allowed) within ``width`` columns.
 
-    ``sections``: the rows after which a rule is drawn (before a total).
+    ``sections``: the rows after which a rule is drawn (before a total);
+    ``complete``: the command's options that show every column (for the note).
     """
     keep = list(range(len(columns)))
     # Leave out the highest priority number first, of equals the rightmost.
@@ -144,7 +156,7 @@ def fit_table(
         console = Console(width=UNLIMITED, file=io.StringIO())
 
         def too_wide(table: Table) -> bool:
-            return Measurement.get(console, console.options, table).maximum > width
+            return _needs(console, table) > width
 
         # Of the columns kept, headings on one line if they fit, else wrapped;
         # if neither fits, the next column goes.
@@ -156,7 +168,7 @@ def fit_table(
             keep.remove(order.pop(0))
             table = _build(columns, keep, rows, sections, title, wrap=False)
     left_out = tuple(columns[i].heading for i in range(len(columns)) if i not in keep)
-    return FittedTable(table, left_out)
+    return FittedTable(table, left_out, complete)
 
 
 def render_plain(fitted: FittedTable, width: int | None) -> str:
@@ -168,7 +180,7 @@ def render_plain(fitted: FittedTable, width: int | None) -> str:
     out = io.StringIO()
     if width is not None:
         probe = Console(width=UNLIMITED, file=io.StringIO())
-        width = max(width, Measurement.get(probe, probe.options, fitted.table).maximum)
+        width = max(width, _needs(probe, fitted.table))
     console = Console(
         file=out,
         width=width if width is not None else UNLIMITED,

@@ -223,7 +223,7 @@ def status_table(
             ]
         )
     rows.append([NATIONAL, "", "", *_calls(total)])
-    fitted = fit_table(columns, rows, width, sections=frozenset({len(rows) - 2}))
+    fitted = fit_table(columns, rows, width, sections=frozenset({len(rows) - 2}), complete="")
     note = fitted.note()
     return Group(Text(title), fitted.table, *([Text(note, style="dim")] if note else []))
 

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import yaml
+from rich.markup import escape
 
 from cliutil import (
     EXIT_BAD_INPUT,
@@ -25,6 +26,7 @@ from cliutil import (
     default_config_path,
     numbers_from,
 )
+from cliutil.tables import Column, fit_table, render_plain, terminal_width
 from lotse.commands.route import add_call_arguments, render_json
 from lotse.control.protocol import MAX_REQUEST_BYTES, RUNTIME_KINDS
 from router.config import ControllerSettings
@@ -251,7 +253,7 @@ def _run(args: argparse.Namespace) -> int:
         else:
             print(json.dumps(result, ensure_ascii=False, indent=2))
         return EXIT_OK
-    print(_render(args.ctl_command, result))
+    print(_render(args.ctl_command, result, terminal_width()))
     return EXIT_OK
 
 
@@ -264,20 +266,41 @@ def _report_error(answer: dict[str, Any], as_json: bool) -> int:
     return EXIT_FAILURE if answer.get("error") in RUNTIME_KINDS else EXIT_BAD_INPUT
 
 
-def _render(command: str, result: dict[str, Any]) -> str:
+def _render(command: str, result: dict[str, Any], width: int | None = None) -> str:
     if command == "status":
-        return render_status(result)
+        return render_status(result, width)
     if command == "route":
         return "\n".join(render_json(d) for d in result.get("decisions", []))
     if command == "override":
         return _render_override(result["center"], result.get("override"))
     if command == "callbacks":
-        return render_callbacks(result)
+        return render_callbacks(result, width)
     return f"reloaded {result['config']} (sha256 {result['config_sha256']})"
 
 
-def render_callbacks(result: dict[str, Any]) -> str:
-    """``lotse ctl callbacks`` as a table (one line per open request)."""
+# Left out on a narrow terminal, the highest number first (0 never).
+_CALLBACK_COLUMNS = (
+    Column("id", "left", 0),
+    Column("center", "left", 0),
+    Column("waiting", priority=1),
+    Column("deadline in", priority=0),
+    Column("tries", priority=2),
+    Column("state", "left", 0),
+    Column("prefix", "left", 2),
+)
+_STATUS_COLUMNS = (
+    Column("center", "left", 0),
+    Column("open", "left", 0),
+    Column("waiting", priority=0),
+    Column("agents", priority=1),
+    Column("free", priority=1),
+    Column("exp.wait", priority=2),
+    Column("why / override", "left", 0, wrap=True),
+)
+
+
+def render_callbacks(result: dict[str, Any], width: int | None = None) -> str:
+    """``lotse ctl callbacks`` as a table (one line per open request), ``width`` wide."""
     rows = result.get("pending") or []
     lines = []
     if not result.get("enabled"):
@@ -286,17 +309,19 @@ def render_callbacks(result: dict[str, Any]) -> str:
         lines.append("callbacks: no new requests ($LOTSE_CALLBACK_KEY unset); the open ones:")
     if not rows:
         return "no open callback requests"
-    lines.append(
-        f"{'id':<16} {'center':<16} {'waiting':>9} {'deadline in':>11} {'tries':>5}  "
-        f"{'state':<8}  prefix"
-    )
-    for r in rows:
-        state = r.get("state") or ("dialling" if r["in_flight"] else "waiting")
-        lines.append(
-            f"{r['id']:<16} {r['center']:<16} {_duration(r['waiting_s']):>9} "
-            f"{_duration(r['deadline_left_s']):>11} {r['attempts']:>5}  "
-            f"{state:<8}  {r['ortsnetz_prefix'] or '-'}"
-        )
+    cells = [
+        [
+            r["id"],
+            r["center"],
+            _duration(r["waiting_s"]),
+            _duration(r["deadline_left_s"]),
+            str(r["attempts"]),
+            r.get("state") or ("dialling" if r["in_flight"] else "waiting"),
+            r["ortsnetz_prefix"] or "-",
+        ]
+        for r in rows
+    ]
+    lines.append(render_plain(fit_table(_CALLBACK_COLUMNS, cells, width), width).rstrip("\n"))
     locked = sum(1 for r in rows if r.get("locked"))
     if locked:
         lines.append(
@@ -312,8 +337,8 @@ def _duration(seconds: float) -> str:
     return f"{sign}{total // 3600}h{total % 3600 // 60:02d}m"
 
 
-def render_status(s: dict[str, Any]) -> str:
-    """``lotse ctl status`` for people."""
+def render_status(s: dict[str, Any], width: int | None = None) -> str:
+    """``lotse ctl status`` for people; the centers' table ``width`` wide."""
     ami = s["ami"]
     ami_text = "connected" if ami["connected"] else "not connected"
     if ami["stale"]:
@@ -334,9 +359,8 @@ def render_status(s: dict[str, Any]) -> str:
         f"AMI       {ami_text}",
         f"dialplan  {dp_text}",
         "",
-        f"{'center':<16} {'open':<5} {'waiting':>7} {'agents':>7} {'free':>5} "
-        f"{'exp.wait':>8}  why / override",
     ]
+    cells = []
     for c in s["centers"]:
         logged = "?" if c["agents_logged_in"] is None else str(c["agents_logged_in"])
         wait = "-" if c["expected_wait_s"] is None else f"{c['expected_wait_s']} s"
@@ -345,10 +369,18 @@ def render_status(s: dict[str, Any]) -> str:
             o = c["override"]
             until = f" until {o['until']}" if o["until"] else ""
             why += f" [override {o['mode']}{until}, by uid {o['set_by_uid']}]"
-        lines.append(
-            f"{c['id']:<16} {'yes' if c['open'] else 'no':<5} {c['waiting']:>7} {logged:>7} "
-            f"{c['agents_available']:>5} {wait:>8}  {why}"
+        cells.append(
+            [
+                c["id"],
+                "yes" if c["open"] else "no",
+                str(c["waiting"]),
+                logged,
+                str(c["agents_available"]),
+                wait,
+                escape(why),
+            ]
         )
+    lines.append(render_plain(fit_table(_STATUS_COLUMNS, cells, width), width).rstrip("\n"))
     return "\n".join(lines)
 
 

@@ -348,7 +348,7 @@ def render_text(
         f"target {level.target:.0%}"
     )
     sections = frozenset({len(body) - 2}) if len(body) > 1 else frozenset()
-    fitted = fit_table(columns, body, width, sections=sections)
+    fitted = fit_table(columns, body, width, sections=sections, complete="--json or --csv")
     return f"{title}\n\n{render_plain(fitted, width)}"
 
 

@@ -28,7 +28,7 @@ from typing import Any
 import pytest
 
 from lotse.cli import build_parser, main
-from lotse.commands.ctl import CtlError, _render, _report_error, _request, ask
+from lotse.commands.ctl import CtlError, _render, _report_error, _request, ask, render_status
 from tests.lotse.rig import REPO, free_port
 
 HANG_GUARD_S = 60
@@ -295,7 +295,18 @@ def test_ctl_callbacks_table() -> None:
         "ortsnetz_prefix": "0421",
     }
     text = _render("callbacks", {"enabled": True, "pending": [row]})
-    assert text.splitlines()[1].split() == [
+    # The heading, its rule, then one line per request.
+    assert text.splitlines()[0].split() == [
+        "id",
+        "center",
+        "waiting",
+        "deadline",
+        "in",
+        "tries",
+        "state",
+        "prefix",
+    ]
+    assert text.splitlines()[2].split() == [
         "ab",
         "bremen",
         "0h05m",
@@ -310,5 +321,37 @@ def test_ctl_callbacks_table() -> None:
     locked = {**row, "in_flight": False, "locked": True, "state": "locked"}
     lines = _render("callbacks", {"enabled": False, "pending": [locked]}).splitlines()
     assert "no new requests" in lines[0]
-    assert lines[2].split()[-2:] == ["locked", "0421"]
+    assert lines[3].split()[-2:] == ["locked", "0421"]
     assert lines[-1].startswith("1 locked: no callback key opens the number")
+
+
+def test_ctl_status_fits_a_narrow_terminal_wrapping_only_the_reasons() -> None:
+    centre = {
+        "id": "sachsen-anhalt",
+        "open": False,
+        "waiting": 12345,
+        "agents_logged_in": 7,
+        "agents_available": 0,
+        "expected_wait_s": 4711,
+        "why": "closed: outside opening hours (Mon 08:00-18:00), off-hours partner bund",
+        "override": {"mode": "closed", "until": None, "set_by_uid": 1000},
+    }
+    status = {
+        "config": "/etc/lotse/config.yaml",
+        "config_sha256": "ab" * 32,
+        "loaded_at": "2026-11-23T09:00:00+00:00",
+        "ami": {"connected": True, "stale": False},
+        "dialplan": {"mismatch": False, "config_sha256": "ab" * 32, "hint": None},
+        "centers": [centre],
+    }
+    wide = render_status(status)
+    assert "[override closed, by uid 1000]" in wide  # brackets shown, not taken for markup
+    for width in (50, 80):
+        text = render_status(status, width).split("\n\n", 1)[1]
+        table = [line for line in text.splitlines() if not line.startswith("left out")]
+        assert all(len(line) <= width for line in table)
+        row = table[2].split()
+        assert row[:3] == ["sachsen-anhalt", "no", "12345"]  # names and figures whole
+        at = table[0].index("why")
+        reason = " ".join(line[at:].strip() for line in table[2:])
+        assert "off-hours partner bund" in reason

@@ -391,5 +391,5 @@ def test_on_a_narrow_terminal_columns_are_left_out_by_priority_never_a_figure_cu
             assert figure in koeln.split()
         assert koeln.split()[0] == "koeln"
         note = next(line for line in body if line.startswith("left out"))
-        assert "cb open" in note and "--json or --csv" in note
+        assert "cb open" in note and "--json or --csv shows them" in note
     assert "left out" not in wide and "cb open" in wide
