@@ -21,7 +21,7 @@ EXIT_BAD_INPUT = 2
 
 
 def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    """Register ``lotse dashboards build [--config C] [--out DIR] [--check]``."""
+    """Register ``lotse dashboards build [--config C] [--out DIR] [--check]`` and ``shipped``."""
     parser = sub.add_parser(
         "dashboards",
         help="generate the Grafana dashboards and Prometheus rules",
@@ -52,6 +52,41 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
         help="write nothing; exit 1 if a file in DIR differs from what would be written",
     )
     build_parser.set_defaults(func=run_build)
+    shipped = commands.add_parser(
+        "shipped",
+        help="write the dashboards and rules shipped with lotse (no extra needed)",
+        description="Write the dashboards and rules lotse ships, built for a 75 % target in "
+        "Europe/Berlin (the demo network's), into DIR: no grafana-foundation-sdk needed. "
+        "Another target or time zone: lotse dashboards build (pip install 'lotse[dashboards]').",
+    )
+    shipped.add_argument(
+        "--out", type=Path, default=Path("."), metavar="DIR", help="output directory (default: .)"
+    )
+    shipped.set_defaults(func=run_shipped)
+
+
+# The packaged artefacts, as `python -m metrics.grafana.build` commits them.
+SHIPPED = (
+    ("grafana", "lotse-overview.json"),
+    ("grafana", "lotse-center.json"),
+    ("grafana", "lotse-controller.json"),
+    ("prometheus", "lotse.rules.yml"),
+)
+
+
+def run_shipped(args: argparse.Namespace) -> int:
+    """Copy the packaged dashboards and rules (read with importlib.resources) into ``--out``."""
+    out: Path = args.out
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        for folder, name in SHIPPED:
+            text = resources.files("metrics").joinpath(folder, name).read_text(encoding="utf-8")
+            (out / name).write_text(text, encoding="utf-8")
+            print(out / name)
+    except OSError as err:
+        print(f"lotse dashboards shipped: {err}", file=sys.stderr)
+        return EXIT_FAILURE
+    return EXIT_OK
 
 
 def run_build(args: argparse.Namespace) -> int:
@@ -61,11 +96,10 @@ def run_build(args: argparse.Namespace) -> int:
         from metrics.grafana.base import Settings
         from metrics.grafana.build import artefacts
     except ImportError as err:
-        shipped = Path(str(resources.files("metrics")))
         print(
             f"lotse dashboards build needs grafana-foundation-sdk ({err}): "
-            "pip install 'lotse[dashboards]'. The demo network's dashboards and rules "
-            f"ship ready-made in {shipped / 'grafana'} and {shipped / 'prometheus'}",
+            "pip install 'lotse[dashboards]'; or `lotse dashboards shipped --out DIR` writes "
+            "the ready-made ones (75 % target, Europe/Berlin)",
             file=sys.stderr,
         )
         return EXIT_FAILURE

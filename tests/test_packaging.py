@@ -199,3 +199,20 @@ def test_the_lock_pins_a_setuptools_that_builds_the_editable_install() -> None:
         if _name(line) == _name(name)
     )
     assert tuple(map(int, pinned.split(".")[:2])) >= tuple(map(int, minimum.split(".")))
+
+
+def test_the_shipped_dashboards_and_rules_are_the_committed_ones(
+    elsewhere: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Without the dashboards extra an operator still gets them, as the repository has them."""
+    assert main(["dashboards", "shipped", "--out", "D"]) == 0
+    written = sorted(p.name for p in (elsewhere / "D").iterdir())
+    committed = sorted(
+        [p.name for p in (ROOT / "metrics" / "grafana").glob("*.json")] + ["lotse.rules.yml"]
+    )
+    assert written == committed
+    for name in written:
+        folder = "prometheus" if name.endswith(".yml") else "grafana"
+        assert (elsewhere / "D" / name).read_bytes() == (
+            ROOT / "metrics" / folder / name
+        ).read_bytes()
