@@ -23,6 +23,7 @@ import sys
 from pathlib import Path
 
 from cliutil import BadInput, add_config_option, load, os_reason, report_bad_input
+from cliutil.logsetup import add_log_format_option, configure_logging
 from dialplans.engine import Dialplan, DialplanFileError, load_dialplan
 from dialplans.manager import callback_username, load_username
 from router.config import Config, Endpoint
@@ -79,6 +80,7 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
         "the configuration, as `lotse dialplan build` does)",
     )
     parser.add_argument("--seed", type=int, default=0, metavar="N", help="random seed")
+    add_log_format_option(parser)
     parser.add_argument(
         "--queue-log",
         type=Path,
@@ -132,6 +134,7 @@ def run(args: argparse.Namespace) -> int:
         config = load(args, table)
         if not args.speed > 0:
             raise BadInput("--speed must be positive")
+        configure_logging(log_format=args.log_format or config.controller.log_format)
         ami = (
             parse_endpoint(args.ami_listen, "--ami-listen")
             if args.ami_listen
