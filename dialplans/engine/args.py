@@ -3,7 +3,9 @@
 Commas separate arguments except inside parentheses, brackets or double
 quotes; quotes are removed and a backslash keeps the next character as is.
 ``limit`` is the number of arguments the application declares: the last one
-takes the rest of the text, commas included (``AST_STANDARD_APP_ARGS``).
+takes the rest of the text as it is, commas, quotes and backslashes included
+(``AST_STANDARD_APP_ARGS``: ``__ast_app_separate_args`` scans the first
+``limit - 1`` arguments only and hands the remainder over untouched).
 """
 
 from __future__ import annotations
@@ -16,6 +18,8 @@ def split_args(text: str, limit: int | None = None, sep: str = ",") -> list[str]
     depth = 0
     quoted = False
     i = 0
+    if limit is not None and limit <= 1:
+        return [text]
     while i < len(text):
         ch = text[i]
         if ch == "\\" and i + 1 < len(text):
@@ -30,9 +34,12 @@ def split_args(text: str, limit: int | None = None, sep: str = ",") -> list[str]
         elif not quoted and ch in ")]" and depth > 0:
             depth -= 1
             cur.append(ch)
-        elif not quoted and depth == 0 and ch == sep and (limit is None or len(args) < limit - 1):
+        elif not quoted and depth == 0 and ch == sep:
             args.append("".join(cur))
             cur = []
+            if limit is not None and len(args) == limit - 1:
+                args.append(text[i + 1 :])
+                return args
         else:
             cur.append(ch)
         i += 1

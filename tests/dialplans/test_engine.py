@@ -25,6 +25,7 @@ from dialplans.engine import (
     load_dialplan,
     parse_text,
 )
+from dialplans.engine.args import split_args
 from dialplans.engine.expr import ExprError, evaluate
 from dialplans.engine.interp import Execution, Result
 from dialplans.engine.pattern import compile_pattern
@@ -544,13 +545,35 @@ def test_queue_log_takes_four_arguments_and_the_rest_as_additional_info() -> Non
         "[t]\nexten => s,1,QueueLog(lotse-fallback,${UNIQUEID},NONE,LOTSEFALLBACK,bremen|direct)\n"
         " same => n,QueueLog(q,${UNIQUEID},Anna,NOTE,a,b)\n"
         " same => n,QueueLog(q,${UNIQUEID},Anna,PAUSE)\n"
+        ' same => n,QueueLog("q",${UNIQUEID},An\\na,NOTE,say "hi"\\, (x)\n'
     )
     assert world.log == [
         "queue_log lotse-fallback|1.1|NONE|LOTSEFALLBACK|bremen|direct",
         "queue_log q|1.1|Anna|NOTE|a,b",
         "queue_log q|1.1|Anna|PAUSE|",
+        # Quotes and backslashes are removed from the four scanned arguments
+        # only; the fifth is the untouched rest (__ast_app_separate_args).
+        'queue_log q|1.1|Anna|NOTE|say "hi"\\, (x',
     ]
     assert ended.startswith("fell off")
+
+
+@pytest.mark.parametrize(
+    ("text", "limit", "want"),
+    [
+        ('a,"b,c",d', None, ["a", "b,c", "d"]),
+        ('a,"b,c",d', 2, ["a", '"b,c",d']),  # the rest as it is
+        ("a,b\\,c,d", 3, ["a", "b,c", "d"]),
+        ("a,b,", 3, ["a", "b", ""]),  # a trailing comma: one more, empty argument
+        ("a,b,", 2, ["a", "b,"]),
+        ('"a",b', 1, ['"a",b']),
+        ("f(a,b),c", 2, ["f(a,b)", "c"]),
+    ],
+)
+def test_arguments_are_split_as_ast_app_separate_args_does(
+    text: str, limit: int | None, want: list[str]
+) -> None:
+    assert split_args(text, limit) == want
 
 
 @pytest.mark.parametrize(
