@@ -18,7 +18,6 @@ from typing import Any, TypeVar
 
 from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
-from rich.table import Table
 
 from cliutil import (
     EXIT_BAD_INPUT,
@@ -422,22 +421,21 @@ def erlang_json(result: ErlangResult, target: float | None = None) -> dict[str, 
 def print_erlang(result: ErlangResult, target: float | None, console: Console) -> None:
     """The figures as a small table."""
     model = "Erlang A" if result.patience_s is not None else "Erlang C"
-    table = Table(title=model, title_justify="left", show_header=False)
-    table.add_column("what")
-    table.add_column("value", justify="right")
-    if target is not None:
-        table.add_row(f"agents needed for {target:.0%}", str(result.agents))
-    else:
-        table.add_row("agents", str(result.agents))
-    table.add_row("offered load", f"{result.offered_load_erl:.2f} Erl")
-    table.add_row("probability of waiting", f"{result.p_wait:.1%}")
-    table.add_row(f"service level ({result.threshold_s:g} s)", f"{result.service_level:.1%}")
-    asa = f"{result.asa_s:.1f} s" if math.isfinite(result.asa_s) else "unbounded (overload)"
-    table.add_row("average speed of answer", asa)
+    rows = [
+        [f"agents needed for {target:.0%}" if target is not None else "agents", str(result.agents)],
+        ["offered load", f"{result.offered_load_erl:.2f} Erl"],
+        ["probability of waiting", f"{result.p_wait:.1%}"],
+        [f"service level ({result.threshold_s:g} s)", f"{result.service_level:.1%}"],
+        [
+            "average speed of answer",
+            f"{result.asa_s:.1f} s" if math.isfinite(result.asa_s) else "unbounded (overload)",
+        ],
+    ]
     if result.patience_s is not None:
-        table.add_row("abandonment", f"{result.abandon_rate:.1%}")
-    table.add_row("occupancy", f"{result.occupancy:.1%}")
-    console.print(table)
+        rows.append(["abandonment", f"{result.abandon_rate:.1%}"])
+    rows.append(["occupancy", f"{result.occupancy:.1%}"])
+    columns = (Column(model, "left", 0), Column("", priority=0))
+    print_fitted(console, fit_table(columns, rows, terminal_width(console)))
 
 
 def _finite(value: Any) -> Any:

@@ -17,7 +17,7 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 from rich.console import Console
-from rich.table import Table
+from rich.markup import escape
 
 from cliutil import (
     EXIT_FAILURE,
@@ -27,6 +27,7 @@ from cliutil import (
     private_umask,
     report_bad_input,
 )
+from cliutil.tables import Column, fit_table, print_fitted, terminal_width
 from dialplans.engine import DialplanFileError, load_dialplan
 from lotse.commands.run import endpoint_any_port
 from lotse.controller import StartupError, check_listen
@@ -197,17 +198,22 @@ def _routes(args: argparse.Namespace) -> int:
             overloaded,
         ),
     )
+    columns = (
+        Column("caller", "left", 0),
+        Column("origin", "left", 1),
+        Column("home", "left", 0),
+        Column("destination", "left", 0),
+        Column("why", "left", 0, wrap=True),
+    )
     for label, now, snapshot in scenes:
-        table_out = Table(title=label, title_justify="left")
-        for col in ("caller", "origin", "home", "destination", "why"):
-            table_out.add_column(col)
+        rows: list[list[str]] = []
         for caller, dialed, plz in SAMPLE_CALLERS:
             d = decide(Call(caller, dialed=dialed), now, snapshot, router)
             if d.action is Action.ASK_POSTAL_CODE and plz:
                 d = decide(Call(caller, dialed=dialed, postal_code=plz), now, snapshot, router)
             origin = d.origin.kind + (f" 0{d.origin.ortsnetz.code}" if d.origin.ortsnetz else "")
-            table_out.add_row(d.origin.masked, origin, d.home or "-", _where(d), d.reasons[-1])
-        console.print(table_out)
+            rows.append([d.origin.masked, origin, d.home or "-", _where(d), escape(d.reasons[-1])])
+        print_fitted(console, fit_table(columns, rows, terminal_width(console)), label)
     return 0
 
 
