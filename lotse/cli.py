@@ -15,7 +15,14 @@ import importlib
 import sys
 from collections.abc import Callable, Sequence
 
-from cliutil import EXIT_BAD_INPUT, EXIT_FAILURE, EXIT_OK, BadInput, report_bad_input
+from cliutil import (
+    EXIT_BAD_INPUT,
+    EXIT_FAILURE,
+    EXIT_OK,
+    BadInput,
+    private_umask,
+    report_bad_input,
+)
 from lotse import __version__
 
 __all__ = ["COMMANDS", "EXIT_BAD_INPUT", "EXIT_FAILURE", "EXIT_OK", "build_parser", "main"]
@@ -42,6 +49,12 @@ COMMANDS: dict[str, str] = {
 
 
 _VERSION = "--version"
+
+# Commands whose files hold call data (journal and its -wal/-shm, spool, the
+# demo's key, the stand-in's queue_log): never readable by others, whatever
+# the caller's umask. Not the generated files others read (dialplans, sounds,
+# dashboards).
+PRIVATE_FILES = frozenset({"run", "demo", "report", "journal", "pbx"})
 
 
 def _registrar(spec: str) -> Registrar:
@@ -87,6 +100,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         command = ""
     parser = build_parser(command)
     args = parser.parse_args(args_list)
+    if args.command in PRIVATE_FILES:
+        private_umask()
     try:
         code: int = args.func(args)
     except BadInput as err:

@@ -24,7 +24,6 @@ from cliutil import (
     BadInput,
     add_config_option,
     load,
-    private_umask,
     report_bad_input,
 )
 from cliutil.tables import Column, fit_table, print_fitted, terminal_width
@@ -124,8 +123,6 @@ def _run(args: argparse.Namespace) -> int:
 
 
 def _live(args: argparse.Namespace) -> int:
-    # The demo's journal and key file: never readable by others, as lotse run's.
-    private_umask()
     try:
         table = OrtsnetzTable.load()
         config = load(args, table)

@@ -19,7 +19,6 @@ from cliutil import (
     BadInput,
     add_config_option,
     load,
-    private_umask,
     report_bad_input,
 )
 from lotse.control.operations import Operations
@@ -106,9 +105,8 @@ def _sim_clock(text: str) -> SimClock:
 
 def _run(args: argparse.Namespace) -> int:
     # Whatever the caller's umask: nothing lotse run creates (the journal and
-    # its -wal/-shm, the callback spool) is readable by others; the unit's
-    # UMask=0027 says the same for systemd.
-    private_umask()
+    # its -wal/-shm, the callback spool) is readable by others (lotse.cli
+    # adds 027 for it, as the unit's UMask=0027 does).
     configure_logging(args.log_level, log_format=args.log_format or "auto")
     try:
         table = OrtsnetzTable.load()
