@@ -176,6 +176,11 @@ class QueueLogFollower:
         self.total = ImportResult()
         self.lines = _Seen()
 
+    @property
+    def following(self) -> int:
+        """Calls read but not yet imported to their end (lines too fresh, or still going on)."""
+        return len(self._folder)
+
     async def run(self) -> None:
         """Follow until cancelled; an error of one round is logged and the next tries again."""
         log.info("queue_log.following", path=str(self.tail.path))

@@ -36,7 +36,7 @@ from lotse.controller import Controller
 from lotse.fallbackbook import FallbackBook
 from lotse.journal import Journal
 from lotse.journal.report import report
-from lotse.queuelog.follow import READ_GRACE_S, QueueLogFollower
+from lotse.queuelog.follow import QueueLogFollower
 from metrics.registry import LotseMetrics
 from router.numbering import classify_caller
 from standin import CallHandle
@@ -326,8 +326,12 @@ async def test_every_fallback_call_of_the_stand_in_is_counted_once(tmp_path: Pat
                     if settled and all(rows.get(cid) == 1 for cid in ids):
                         break
                     await asyncio.sleep(0.2)
-            # One more round of the follower: nothing is counted twice.
-            await asyncio.sleep(READ_GRACE_S + 1.0)
+            # Until the follower has imported every call to its end: nothing twice.
+            follower = second.queue_log
+            assert follower is not None
+            async with asyncio.timeout(60):
+                while follower.following:
+                    await asyncio.sleep(0.2)
             counted = [
                 sum(
                     s.value
