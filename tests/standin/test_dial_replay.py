@@ -205,3 +205,27 @@ async def test_originate_failure_responses(replay: Replay) -> None:
     # No DialBegin when the context or extension is missing: only for the third.
     begins = [dict(f).get("DialString") for n, f in replay.recorded() if n == "DialBegin"]
     assert begins == ["s@cap-hangup"]
+
+
+async def test_a_dial_option_the_stand_in_does_not_play_is_an_error_at_its_line() -> None:
+    from structlog.testing import capture_logs
+
+    from dialplans.engine import parse_text
+    from standin import ManualClock, Pbx
+    from tests.standin.kit import MONDAY_10, small_config
+
+    plan = parse_text(
+        "[dialler]\nexten => s,1,Answer()\n same => n,Dial(Local/s@callee,20,L(60000))\n"
+        "[callee]\nexten => s,1,Answer()\n[hold]\nexten => s,1,Wait(30)\n",
+        "ops.conf",
+    )
+    clock = ManualClock(MONDAY_10)
+    pbx = Pbx(small_config(), clock=clock, agi_url=None, dialplan=plan)
+    try:
+        with capture_logs() as logs:
+            pbx.originate("Local/s@dialler", "", "", "o1", dialplan_target=("hold", "s", "1"))
+            await clock.run_until_idle(60.0)
+    finally:
+        await pbx.close()
+    errors = [e["error"] for e in logs if e.get("event") == "dialplan.error"]
+    assert errors == ["ops.conf:3: Dial option 'L' is not modelled by the stand-in"]
