@@ -87,6 +87,7 @@ class FileImport:
             "imported": self.result.imported,
             "skipped": self.result.skipped,
             "pending": self.pending,
+            "fallback": len(self.result.fallback),
             "bad_lines": self.bad_lines,
             "unknown_events": self.unknown_events,
         }
@@ -119,7 +120,8 @@ def run(args: argparse.Namespace) -> int:
         print(
             f"{path}: {done.result.imported} calls imported, {done.result.skipped} skipped "
             f"(already in the journal, or older than its retention), {done.pending} left for "
-            f"later (still going on); {done.bad_lines} bad lines and {done.unknown_events} "
+            f"later (still going on); {len(done.result.fallback)} newly booked as the static "
+            f"fallback's; {done.bad_lines} bad lines and {done.unknown_events} "
             "unknown events passed over"
         )
     return EXIT_OK

@@ -315,6 +315,7 @@ def test_real_file_twice_through_the_cli(
         "imported": 91,
         "skipped": 0,
         "pending": 0,
+        "fallback": 0,  # recorded before the static fallback wrote lines of its own
         "bad_lines": 0,
         "unknown_events": 0,
     }
@@ -384,3 +385,27 @@ def test_the_callback_dialers_legs_are_no_calls() -> None:
     other = Folder(CONFIG, TABLE, lambda _number: None)
     other.add_all(parse_chunk(text.replace("lotse-cb-", "caller-").encode()).lines)
     assert len(other) == 1
+
+
+def test_the_cli_says_how_many_calls_it_booked_as_the_fallbacks(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    db, log = tmp_path / "journal.sqlite", tmp_path / "queue_log"
+    log.write_text(
+        f"{T0}|f;2|lotse-fallback|NONE|LOTSEFALLBACK|bremen|direct\n"
+        f"{T0}|f;2|lotse-fallback|NONE|LOTSEANNOUNCE|bremen|offhours|lotse/offhours-bremen\n"
+        f"{T0}|q;2|115-bremen|NONE|ENTERQUEUE||04211234567|1\n"
+        f"{T0 + 3}|q;2|115-bremen|NONE|ABANDON|1|1|3\n"
+    )
+    monkeypatch.setenv("LOTSE_JOURNAL_SALT", "a-key-of-sixteen-bytes-or-more")
+    argv = ["journal", "import-queue-log", str(log), "--journal", str(db), "--json"]
+    assert run_cli(argv, monkeypatch, LATER) == 0
+    first = json.loads(capsys.readouterr().out)
+    assert run_cli(argv, monkeypatch, LATER) == 0
+    second = json.loads(capsys.readouterr().out)
+    assert (first["imported"], first["fallback"]) == (2, 1)
+    assert (second["imported"], second["fallback"]) == (0, 0)
+    assert rows(db, "SELECT call_id, fallback, announced FROM calls ORDER BY call_id") == [
+        ("f;2", 1, 1),
+        ("q;2", 0, 0),
+    ]
