@@ -18,8 +18,9 @@ from prometheus_client.registry import Collector
 # Why a write to the journal file failed (SQLite's primary result code): the
 # disk is full (or a file size limit was reached), the file or a side file is
 # read-only or immutable, an I/O error, the file is damaged, it is locked by
-# another process, or the record itself was refused (a bug; never spooled).
-FAILURE_REASONS = ("full", "readonly", "io", "corrupt", "locked", "record", "other")
+# another process, it was removed (or replaced) under the running controller,
+# or the record itself was refused (a bug; never spooled).
+FAILURE_REASONS = ("full", "readonly", "io", "corrupt", "locked", "removed", "record", "other")
 
 
 class JournalFigures(Protocol):

@@ -4,20 +4,30 @@ The controller calls :meth:`Journal.record` on the routing path; it only puts
 the record in a bounded in-memory queue. A writer task drains the queue in
 batches, each batch one transaction, whenever ``batch_size`` records are
 waiting or when the oldest waiting record has waited ``flush_interval_s``
-(measured from when it was recorded, not from when the writer woke). If the disk falls
-so far behind that the queue is full, further records are dropped and counted
-(a warning at most once a minute) rather than making callers wait: a gap in
-the journal is cheaper than a caller held in silence.
+(measured from when it was recorded, not from when the writer woke).
+
+When the file cannot take a batch (disk full, an unwritable or immutable
+file, an I/O error) or falls more than a second behind, the writer appends
+the records to the spool beside it instead (:mod:`lotse.journal.spool`: one
+fsync per batch) and, from then on, every new record too, so that order is
+kept; it replays the spool into the file as soon as the file takes writes
+again (retrying every ``retry_s``), and goes back to writing the file
+directly once the spool is empty. A record is dropped only when neither the
+spool nor the in-memory queue has room: counted, logged with the count at
+most once a minute, never by making a caller wait — a gap in the journal is
+cheaper than a caller held in silence, and Asterisk's queue_log still has the
+call. Each change of the file's or the spool's state is logged once.
 
 Durability (the promise the README states): the file runs in WAL mode with
-``synchronous=FULL``, so a batch counts as written only once its commit is
-fsynced to the write-ahead log. A SIGKILL or a power cut therefore loses only
+``synchronous=FULL``, so a batch counts as written only once its commit (or
+its spool append) is fsynced. A SIGKILL or a power cut therefore loses only
 records still in the in-memory queue: at most ``flush_interval_s`` (200 ms)
-of them, plus the one batch whose commit was under way, as long as the writer
-keeps up (``lag_s``; the metric ``lotse_journal_lag_seconds`` and its
-alert say when it does not). The fsync costs one disk flush per batch, at most
-a few per second at 115 rates; WAL keeps readers (``lotse report``) off the
-writer's back and the file is never corrupted by a crash.
+of them, plus the one batch whose commit was under way (``lag_s``; the
+metric ``lotse_journal_lag_seconds`` and its alert say when the file falls
+behind). The fsync costs one disk flush per batch, at most a few per second
+at 115 rates. The file is opened so that no failure to write it can become a
+signal (see :func:`~lotse.journal.schema.file_uri`); the price is that no
+other process can open it while the controller has it.
 """
 
 from __future__ import annotations
@@ -149,6 +159,7 @@ class Journal:
         spool_file: Path,
         spool_max_bytes: int,
         retry_s: float,
+        identity: tuple[int, int] | None = None,
     ) -> None:
         self._conn = conn
         self._label = label
@@ -177,6 +188,10 @@ class Journal:
         self._writer: asyncio.Task[None] | None = None
         # The spool (see lotse.journal.spool): opened when first needed.
         self._spool_file = spool_file
+        # The file as opened (device, inode): SQLite goes on writing into a file
+        # removed under it, into nothing anyone will read again.
+        self._path = Path(label)
+        self._identity = identity
         self._spool_max_bytes = spool_max_bytes
         self._spool: Spool | None = None
         # While set, records go to the spool, not to the file: the file failed
@@ -263,6 +278,7 @@ class Journal:
             flush_interval_s=flush_interval_s,
             max_pending=max_pending,
             spool_file=spool_path(path),
+            identity=_identity(path),
             spool_max_bytes=spool_max_bytes,
             retry_s=retry_s,
         )
@@ -584,7 +600,7 @@ class Journal:
         retried). Fewer than all: the file failed at that record; it and the
         rest are not in the file.
         """
-        if not batch:
+        if not batch or self._file_gone():
             return 0
         try:
             # One statement in autocommit mode: one transaction, and one trip
@@ -754,7 +770,7 @@ class Journal:
     async def _apply_spooled(self, generation: str, chunk: list[Spooled]) -> int:
         """Commit spooled records with the spool's mark, in one transaction; returns how many
         are done (as :meth:`_write_batch`)."""
-        if not chunk:
+        if not chunk or self._file_gone():
             return 0
         mark = f"{generation}:{chunk[-1].seq}"
         try:
@@ -807,7 +823,15 @@ class Journal:
             self._set_healthy(False, err)
         return reason
 
-    def _set_healthy(self, healthy: bool, err: sqlite3.Error | None) -> None:
+    def _file_gone(self) -> bool:
+        """Whether the journal file was removed or replaced since it was opened (counted)."""
+        if self._identity is None or _identity(self._path) == self._identity:
+            return False
+        self._failures["removed"] = self._failures.get("removed", 0) + 1
+        self._set_healthy(False, "the journal file was removed or replaced")
+        return True
+
+    def _set_healthy(self, healthy: bool, err: sqlite3.Error | str | None) -> None:
         """Log the journal file's state once per change, not once per record."""
         if healthy == self._healthy:
             return
@@ -844,6 +868,14 @@ class Journal:
         if last is None or now - last >= _WARN_INTERVAL:
             self._last_warning[key] = now
             log.warning(event, extra=fields)
+
+
+def _identity(path: str | PathLike[str]) -> tuple[int, int] | None:
+    try:
+        st = os.stat(path)
+    except OSError:
+        return None
+    return (st.st_dev, st.st_ino)
 
 
 # SQLite's primary result codes (the low byte of the extended code).

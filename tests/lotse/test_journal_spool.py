@@ -265,3 +265,28 @@ async def test_when_the_spool_is_full_records_are_dropped_counted_and_logged_onc
     assert [r.__dict__["dropped_meanwhile"] for r in ok] == [20]
     await journal.close()
     assert len(read_rows(db, "SELECT * FROM calls")) == 10
+
+
+async def test_a_journal_removed_under_the_controller_spools_for_the_next_file(
+    tmp_path: Path,
+) -> None:
+    """SQLite would go on writing into the removed file, which nobody reads again."""
+    db = tmp_path / "j.sqlite"
+    journal = await Journal.open(db, clock=Clock(), salt=b"s" * 32, retry_s=0.01)
+    for rec in answered_call("before", T0):
+        journal.record(rec)
+    await journal.flush()
+    for f in (db, Path(f"{db}-wal")):
+        f.unlink(missing_ok=True)
+    for rec in answered_call("after", T0):
+        journal.record(rec)
+    await journal.flush()
+    s = journal.stats()
+    assert (s.healthy, s.spool_records, s.failures.get("removed", 0) >= 1) == (False, 5, True)
+    await journal.close()  # the spool keeps them
+    # The next start (on a restored or a new file) replays them.
+    again = await Journal.open(db, clock=Clock(), salt=b"s" * 32)
+    await until(lambda: not again.stats().spool_records, again.flush)
+    await again.close()
+    found = read_rows(db, "SELECT call_id, count(*) AS n FROM call_events GROUP BY call_id")
+    assert [(r["call_id"], r["n"]) for r in found] == [("after", 5)]
