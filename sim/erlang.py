@@ -24,6 +24,11 @@ enters service after ``j+1`` exponential stages of rates ``nμ + mθ``
 (m = j..0) while their own patience runs at rate ``θ``; the service level sums
 the chance of clearing those stages within ``T`` by uniformization, which adds
 only positive terms and so stays accurate for hundreds of agents.
+
+Erlang A is total on its domain (any threshold >= 0, any patience > 0): a
+threshold too short for any stage to end is zero, one far past every wait is
+"served at all", and callers who hang up the instant they must wait make
+Erlang B's loss system.
 """
 
 from __future__ import annotations
@@ -37,6 +42,16 @@ import numpy as np
 _TAIL = 1e-18
 # Never truncate above this many queued callers (a patience of hours at a huge overload).
 _MAX_QUEUE = 2_000_000
+# Abandonment this many times faster than service and arrivals together: nobody who
+# queues is ever served, to double precision, and the queue is Erlang B's loss system
+# (a patience of a few picoseconds would otherwise make 1/patience overflow).
+_INSTANT_ABANDON = 1e250
+# A threshold this many mean stages past a caller's whole wait: the chance of a
+# wait still running then is below e^-600 (a Chernoff bound on the Gamma tail),
+# so "served within the threshold" is "served at all".
+_WAIT_TAIL = 800.0
+# The queue-length weights are rescaled by this factor when they grow past it.
+_RESCALE = 1e250
 
 
 @dataclass(frozen=True)
@@ -125,6 +140,11 @@ def erlang_a(
         return ErlangResult(agents, 0.0, threshold_s, 0.0, 1.0, 0.0, 0.0, 0.0, patience_s)
     lam = rate_per_h / 3600.0
     mu = 1.0 / aht_s
+    if agents == 0:
+        # Nobody to answer: every caller waits until they give up.
+        return ErlangResult(0, load, threshold_s, 1.0, 0.0, math.inf, 1.0, 0.0, patience_s)
+    if _abandons_at_once(agents, lam, mu, patience_s):
+        return _loss_system(agents, load, threshold_s, patience_s)
     theta = 1.0 / patience_s
     queue = _queue_distribution(agents, load, lam, mu, theta)
     if queue is None:
@@ -149,8 +169,34 @@ def erlang_a(
         service_level=min(max(within, 0.0), 1.0),
         asa_s=wait_served / served if served > 0 else math.inf,
         abandon_rate=min(max(1.0 - served, 0.0), 1.0),
-        # Agents are busy with the calls that are served.
-        occupancy=load * served / agents if agents else 0.0,
+        # Agents are busy with the calls that are served (at most all the time:
+        # the sums above may round a hair past it).
+        occupancy=min(load * served / agents, 1.0),
+        patience_s=patience_s,
+    )
+
+
+def _abandons_at_once(agents: int, lam: float, mu: float, patience_s: float) -> bool:
+    """Whether callers abandon so much faster than anything else happens that the
+    queue is, to double precision, a loss system (and 1/patience may overflow)."""
+    return agents * mu + lam >= patience_s * _INSTANT_ABANDON
+
+
+def _loss_system(agents: int, load: float, threshold_s: float, patience_s: float) -> ErlangResult:
+    """Erlang A's limit for callers who hang up the instant they must wait: Erlang B.
+
+    The share that finds every agent busy is lost; everyone else is answered at once.
+    """
+    blocked = erlang_b(agents, load)
+    return ErlangResult(
+        agents=agents,
+        offered_load_erl=load,
+        threshold_s=threshold_s,
+        p_wait=blocked,
+        service_level=1.0 - blocked,
+        asa_s=0.0,
+        abandon_rate=blocked,
+        occupancy=load * (1.0 - blocked) / agents,
         patience_s=patience_s,
     )
 
@@ -243,6 +289,14 @@ def _queue_distribution(
         term *= lam / rate_out
         terms.append(term)
         total += term
+        if total > _RESCALE:
+            # A long patience in deep overload: the chain's weights grow past
+            # e^1000 before they turn; rescale (the small ones underflow to 0, as
+            # their share does).
+            terms = [t / _RESCALE for t in terms]
+            total /= _RESCALE
+            term /= _RESCALE
+            below /= _RESCALE
         if rate_out > lam and term < _TAIL * total:
             break
     waiting = np.array(terms, dtype=float)
@@ -258,12 +312,17 @@ def _within_given_ahead(rates: np.ndarray, theta: float, threshold_s: float) -> 
     ``k`` jumps from ``m`` ahead, and the answer weighs ``h_k`` with the
     Poisson(ΛT) probability of ``k`` jumps. Only positive terms are added.
     """
-    if threshold_s <= 0:
-        return np.zeros(len(rates))
+    slowest = float(rates[0] + theta)  # every stage ends at least this fast
+    if threshold_s * slowest >= 2.0 * len(rates) + _WAIT_TAIL:
+        return np.cumprod(rates / (rates + theta))
     big = float(rates[-1] + theta)
+    mean = big * threshold_s
+    if mean <= 0.0:
+        # A threshold of zero, or one so short that no stage can end within it
+        # (5e-324 s: ΛT underflows to 0): only callers who do not wait are in time.
+        return np.zeros(len(rates))
     step = rates / big
     stay = 1.0 - (rates + theta) / big
-    mean = big * threshold_s
     log_mean = math.log(mean)
     reached = np.zeros(len(rates))  # h_k
     within = np.zeros(len(rates))
@@ -329,16 +388,15 @@ def state_profile(
     else:
         if not patience_s > 0:
             raise ValueError(f"patience must be a positive number of seconds, got {patience_s}")
+        if _abandons_at_once(agents, lam, mu, patience_s):
+            # Nobody waits: the arrival that finds every agent busy is lost.
+            blocked = erlang_b(agents, load) if load > 0 else 0.0
+            below = _below(agents, load, blocked)
+            return StateProfile(p_state=(*below, blocked), within=(*([1.0] * agents), 0.0))
         theta = 1.0 / patience_s
         found = _queue_distribution(agents, load, lam, mu, theta)
         queue = found if found is not None else np.zeros(1)
-    below = [0.0] * agents
-    level = float(queue[0])
-    for k in range(agents, 0, -1):
-        level = level * k / load if load > 0 else 0.0
-        below[k - 1] = level
-    if load == 0.0 and agents > 0:
-        below[0] = 1.0
+    below = _below(agents, load, float(queue[0]))
     rates = agents * mu + np.arange(len(queue), dtype=float) * theta
     if theta == 0.0:
         x = agents * mu * threshold_s
@@ -349,6 +407,18 @@ def state_profile(
         p_state=(*below, *(float(q) for q in queue)),
         within=(*([1.0] * agents), *within_queue),
     )
+
+
+def _below(agents: int, load: float, at_n: float) -> list[float]:
+    """P(an arrival finds k < n in the system) for k = 0..n-1, down from P(finds n)."""
+    below = [0.0] * agents
+    level = at_n
+    for k in range(agents, 0, -1):
+        level = level * k / load if load > 0 else 0.0
+        below[k - 1] = level
+    if load == 0.0 and agents > 0:
+        below[0] = 1.0
+    return below
 
 
 def _erlang_c_queue(agents: int, load: float) -> np.ndarray:

@@ -7,10 +7,18 @@ from decimal import Decimal, getcontext
 from fractions import Fraction
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
-from sim.erlang import agents_for, erlang, erlang_a, erlang_b, erlang_c, offered_load
+from sim.erlang import (
+    agents_for,
+    erlang,
+    erlang_a,
+    erlang_b,
+    erlang_c,
+    offered_load,
+    state_profile,
+)
 
 
 def direct_erlang_c(load: Fraction, n: int) -> Fraction:
@@ -173,6 +181,90 @@ def test_erlang_a_for_a_large_center() -> None:
     assert 0.0 < result.abandon_rate < 0.05
 
 
+# --- Erlang A on its whole domain: any threshold >= 0, any patience > 0 ----------------
+
+TINY_THRESHOLDS = [5e-324, 1e-320, 1e-300, 1e-12, 1e-6]
+HUGE_THRESHOLDS = [1e6, 1e12, 1e100, 1e300, 1.7e308]
+
+
+@pytest.mark.parametrize("threshold", TINY_THRESHOLDS)
+def test_a_tiny_threshold_answers_in_time_only_callers_who_do_not_wait(threshold: float) -> None:
+    result = erlang_a(120, 240, 10, 60, threshold)
+    at_zero = erlang_a(120, 240, 10, 60, 0)
+    assert result.service_level == pytest.approx(at_zero.service_level, abs=1e-6)
+    assert at_zero.service_level == pytest.approx(1 - at_zero.p_wait)
+    assert (result.p_wait, result.abandon_rate) == (at_zero.p_wait, at_zero.abandon_rate)
+
+
+@pytest.mark.parametrize("threshold", HUGE_THRESHOLDS)
+def test_a_huge_threshold_answers_in_time_every_caller_served(threshold: float) -> None:
+    result = erlang_a(120, 240, 10, 60, threshold)
+    assert result.service_level == pytest.approx(1 - result.abandon_rate, abs=1e-12)
+    assert result.abandon_rate == pytest.approx(erlang_a(120, 240, 10, 60).abandon_rate)
+
+
+@pytest.mark.parametrize("patience", [5e-324, 1e-320, 1e-300, 1e-250])
+@pytest.mark.parametrize("threshold", [0.0, 5e-324, 30.0, 1e300])
+def test_callers_who_hang_up_at_once_make_erlang_b(patience: float, threshold: float) -> None:
+    # Nobody who must wait is ever answered: the loss system M/M/n/n.
+    blocked = erlang_b(10, 8.0)
+    result = erlang_a(120, 240, 10, patience, threshold)
+    assert result.p_wait == pytest.approx(blocked, rel=1e-12)
+    assert result.abandon_rate == pytest.approx(blocked, rel=1e-12)
+    assert result.service_level == pytest.approx(1 - blocked, rel=1e-12)
+    assert result.asa_s == 0.0
+    assert result.occupancy == pytest.approx(8.0 * (1 - blocked) / 10)
+    profile = state_profile(120, 240, 10, threshold, patience)
+    assert profile.service_level == pytest.approx(1 - blocked, rel=1e-12)
+    assert math.fsum(profile.p_state) == pytest.approx(1.0)
+
+
+def test_a_short_patience_is_close_to_erlang_b_but_not_the_shortcut() -> None:
+    # 1e-6 s is still computed as Erlang A: within a hair of the loss system.
+    blocked = erlang_b(10, 8.0)
+    result = erlang_a(120, 240, 10, 1e-6, 30)
+    assert result.abandon_rate == pytest.approx(blocked, rel=1e-6)
+    assert result.abandon_rate < blocked
+    assert result.asa_s > 0.0
+
+
+@pytest.mark.parametrize("patience", [1e9, 1e100, 1e300, 1.7e308])
+def test_a_huge_patience_is_erlang_c(patience: float) -> None:
+    c = erlang_c(120, 240, 10, 20)
+    a = erlang_a(120, 240, 10, patience, 20)
+    assert a.service_level == pytest.approx(c.service_level, abs=1e-6)
+    assert a.p_wait == pytest.approx(c.p_wait, abs=1e-6)
+    assert a.abandon_rate == pytest.approx(0.0, abs=1e-6)
+
+
+@settings(max_examples=80, deadline=None)
+@given(
+    rate=st.floats(1, 2000),
+    aht=st.floats(30, 900),
+    agents=st.integers(0, 60),
+    patience=st.floats(0, 3600, exclude_min=True),
+    thresholds=st.lists(st.floats(0, 1.7e308), min_size=2, max_size=2),
+)
+@example(rate=120, aht=240, agents=10, patience=60, thresholds=[5e-324, 1e-6])
+@example(rate=120, aht=240, agents=10, patience=5e-324, thresholds=[0.0, 1.7e308])
+@example(rate=161, aht=216, agents=1, patience=1029, thresholds=[0.0, 0.0])  # occupancy > 1
+@example(rate=1, aht=30, agents=0, patience=3, thresholds=[0.0, 0.0])
+@example(rate=2000, aht=900, agents=1, patience=3600, thresholds=[0.0, 30.0])  # e^2000 weights
+def test_erlang_a_is_total_and_a_longer_threshold_never_hurts(
+    rate: float, aht: float, agents: int, patience: float, thresholds: list[float]
+) -> None:
+    short, long = sorted(thresholds)
+    results = [erlang_a(rate, aht, agents, patience, t) for t in (short, long)]
+    for r in results:
+        for share in (r.service_level, r.p_wait, r.abandon_rate, r.occupancy):
+            assert 0.0 <= share <= 1.0
+        assert r.asa_s >= 0.0
+        assert math.isfinite(r.asa_s) or (agents == 0 and r.abandon_rate == 1.0)
+        # In time means answered: the service level never exceeds the share served.
+        assert r.service_level <= 1.0 - r.abandon_rate + 1e-9
+    assert results[1].service_level >= results[0].service_level - 1e-9
+
+
 # --- properties and the inverse ---------------------------------------------------------
 
 
@@ -184,6 +276,8 @@ def test_erlang_a_for_a_large_center() -> None:
     patience=st.one_of(st.none(), st.floats(10, 1200)),
     threshold=st.floats(0, 120),
 )
+# Found by hypothesis: a threshold so short that ΛT underflows (math domain error).
+@example(rate=1.0, aht=30.0, agents=1, patience=10.0, threshold=5e-324)
 def test_an_extra_agent_never_hurts(
     rate: float, aht: float, agents: int, patience: float | None, threshold: float
 ) -> None:

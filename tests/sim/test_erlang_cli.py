@@ -38,6 +38,19 @@ def test_erlang_a_json(capsys: pytest.CaptureFixture[str]) -> None:
     assert data["threshold_s"] == 30
 
 
+@pytest.mark.parametrize("threshold", ["0", "0.000001", "5e-324", "1e300"])
+@pytest.mark.parametrize("patience", ["60", "5e-324", "1e300"])
+def test_erlang_a_takes_any_threshold_and_patience(
+    threshold: str, patience: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    argv = ["--rate", "120", "--aht", "240", "--agents", "10", "--patience", patience]
+    assert run([*argv, "--threshold", threshold, "--json"]) == 0
+    data = json.loads(capsys.readouterr().out)
+    expected = erlang_a(120, 240, 10, float(patience), float(threshold))
+    assert data["service_level"] == pytest.approx(expected.service_level)
+    assert 0.0 <= data["service_level"] <= 1.0
+
+
 def test_the_inverse_gives_the_agents_needed(capsys: pytest.CaptureFixture[str]) -> None:
     assert run(["--rate", "360", "--aht", "180", "--target", "0.75", "--json"]) == 0
     data = json.loads(capsys.readouterr().out)
