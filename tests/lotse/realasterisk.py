@@ -41,7 +41,7 @@ import subprocess
 import sys
 import time
 import urllib.request
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import AsyncIterator, Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -440,6 +440,12 @@ class Lotse:
                     out.append(line)
         return out
 
+    def kill(self) -> None:
+        """SIGKILL: nothing drained, nothing flushed beyond what is committed."""
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait(10)
+
     def stop(self) -> None:
         """SIGTERM (drain, flush the journal) and wait."""
         if self.proc is not None and self.proc.poll() is None:
@@ -496,50 +502,59 @@ class Lotse:
         )
 
     def report(self, day: str) -> Any:
+        """``lotse report --json`` of that day (only while :meth:`offline`)."""
         out = subprocess.run(
             lotse_cmd("report", "--day", day, "--journal", str(self.journal), "--json"),
-            check=True,
             capture_output=True,
             text=True,
             cwd=self.tmp,
             env={**os.environ, "LOTSE_JOURNAL_KEY": "real-asterisk-test-journal-key"},
         )
+        assert out.returncode == 0, out.stderr
         return json.loads(out.stdout)
 
-    def rows(self, sql: str, params: Sequence[object] = ()) -> list[sqlite3.Row]:
-        """Read the journal (a separate read-only connection; WAL lets it read while
-        the controller writes)."""
-        conn = sqlite3.connect(f"file:{self.journal}?mode=ro", uri=True, timeout=10)
+    @contextlib.asynccontextmanager
+    async def offline(self) -> AsyncIterator[None]:
+        """lotse stopped (SIGTERM: its journal flushed and unlocked) for reading the
+        journal and the report, then started again on the same journal. While
+        ``lotse run`` has the journal open no other process may open it."""
+        self.stop()
+        try:
+            yield
+        finally:
+            self.start()
+            await self.ready()
+
+    def rows(self, sql: str, params: Sequence[object] = ()) -> list[dict[str, Any]]:
+        """Query the journal (only while :meth:`offline`)."""
+        assert self.proc is None or self.proc.poll() is not None, "lotse holds the journal"
+        conn = sqlite3.connect(self.journal, timeout=10)
         conn.row_factory = sqlite3.Row
         try:
-            return list(conn.execute(sql, params))
-        except sqlite3.OperationalError as err:
-            if "no such table" in str(err):
-                return []
-            raise
+            return [dict(r) for r in conn.execute(sql, params)]
         finally:
             conn.close()
 
-    async def until_rows(
-        self,
-        sql: str,
-        params: Sequence[object],
-        pred: Callable[[list[sqlite3.Row]], bool],
-        timeout: float = 90,
-    ) -> list[sqlite3.Row]:
-        """Wait until the journal's answer to ``sql`` satisfies ``pred``; that answer."""
-        rows: list[sqlite3.Row] = []
+    async def pending(self) -> list[dict[str, Any]]:
+        """The open callback requests, as ``lotse ctl callbacks --json`` lists them."""
+        done = await asyncio.to_thread(self.ctl, "--json", "callbacks")
+        return list(json.loads(done.stdout)["pending"])
+
+    async def until_metric(
+        self, name: str, labels: dict[str, str], at_least: float, timeout: float = 120
+    ) -> float:
+        """Wait until a metric reaches ``at_least``; its value then."""
+        value = 0.0
         try:
             async with asyncio.timeout(timeout):
                 while True:
-                    rows = await asyncio.to_thread(self.rows, sql, params)
-                    if pred(rows):
-                        return rows
+                    m = await self.metrics()
+                    value = metric(m, name, **labels)
+                    if value >= at_least:
+                        return value
                     await asyncio.sleep(0.25)
         except TimeoutError:
-            raise AssertionError(
-                f"journal never satisfied the wait: {sql} {params} -> {[dict(r) for r in rows]}"
-            ) from None
+            raise AssertionError(f"{name}{labels} stayed at {value} < {at_least}") from None
 
 
 def metric(

@@ -19,6 +19,7 @@ import asyncio
 import json
 from collections.abc import AsyncIterator
 from datetime import datetime
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -40,6 +41,9 @@ from tests.lotse.realasterisk import (
 )
 
 pytestmark = pytest.mark.skipif(not TARGET, reason=SKIP_REASON)
+
+BERLIN = ZoneInfo("Europe/Berlin")
+OUTCOMES = ("completed", "no_answer", "expired", "cancelled")
 
 DEFAULT_CALLEE = "04215550100"  # the script's [callee]: answers after 2 s, talks 10 s
 
@@ -76,12 +80,14 @@ async def press_at_read(ami: Ami, since: int, call_id: str, phone: str, exten: s
     await ami.action("PlayDTMF", Channel=phone, Digit="1", Duration="200")
 
 
-async def stored(lotse: Lotse, call_id: str) -> str:
-    rows = await lotse.until_rows(
-        "SELECT id, center FROM callbacks WHERE call_id = ?", [call_id], bool, timeout=60
-    )
-    assert rows[0]["center"] == CB_CENTER
-    return str(rows[0]["id"])
+async def stored(lotse: Lotse, ami: Ami, since: int, call_id: str) -> str:
+    """The request id lotse answered the dialogue's AGI with (on the caller's channel),
+    once ``lotse ctl callbacks`` lists it for the home center."""
+    var = await ami.wait_for(since, 60, Event="VarSet", Uniqueid=call_id, Variable="LOTSE_CB_ID")
+    rid = var.get("Value") or ""
+    listed = {r["id"]: r for r in await lotse.pending()}
+    assert listed[rid]["center"] == CB_CENTER, listed
+    return rid
 
 
 async def request_in_queue(lotse: Lotse, ami: Ami, number: str) -> tuple[str, str, int]:
@@ -99,23 +105,17 @@ async def request_in_queue(lotse: Lotse, ami: Ami, number: str) -> tuple[str, st
     await ami.set_global(CB_NOANSWER, "0")
     await press_at_read(ami, since, call_id, phone, "request")
     await ami.wait_for(since, 60, Event="UserEvent", UserEvent="LotseCallback", Uniqueid=call_id)
-    return call_id, await stored(lotse, call_id), since
+    return call_id, await stored(lotse, ami, since, call_id), since
 
 
 def day() -> str:
-    return datetime.now(ZoneInfo("Europe/Berlin")).date().isoformat()
-
-
-def report_row(lotse: Lotse) -> dict[str, int]:
-    doc = lotse.report(day())
-    return next((r for r in doc["centers"] if r["center"] == CB_CENTER), {})
+    return datetime.now(BERLIN).date().isoformat()
 
 
 async def outcomes(lotse: Lotse) -> dict[str, float]:
     m = await lotse.metrics()
     return {
-        o: metric(m, "lotse_callback_outcomes_total", center=CB_CENTER, outcome=o)
-        for o in ("completed", "no_answer", "expired", "cancelled")
+        o: metric(m, "lotse_callback_outcomes_total", center=CB_CENTER, outcome=o) for o in OUTCOMES
     }
 
 
@@ -129,14 +129,18 @@ def dials(ami: Ami, since: int, number: str) -> list[str]:
     ]
 
 
-async def ended(lotse: Lotse, rid: str, timeout: float = 120) -> dict[str, object]:
-    rows = await lotse.until_rows(
-        "SELECT outcome, attempts, in_flight FROM callbacks WHERE id = ?",
-        [rid],
-        lambda r: bool(r) and r[0]["outcome"] is not None,
-        timeout=timeout,
-    )
-    return dict(rows[0])
+async def ended(lotse: Lotse, rid: str, timeout: float = 120) -> None:
+    """Wait until the request is no longer open (``lotse ctl callbacks``)."""
+    listed: list[str] = []
+    try:
+        async with asyncio.timeout(timeout):
+            while True:
+                listed = [r["id"] for r in await lotse.pending()]
+                if rid not in listed:
+                    return
+                await asyncio.sleep(0.5)
+    except TimeoutError:
+        raise AssertionError(f"request {rid} still open: {listed}") from None
 
 
 async def legs_gone(ami: Ami, since: int, number: str) -> None:
@@ -151,38 +155,52 @@ async def legs_gone(ami: Ami, since: int, number: str) -> None:
 
 
 async def check_books(
-    lotse: Lotse,
-    before: tuple[dict[str, float], dict[str, int]],
-    outcome: str,
-) -> None:
-    """One more request of this outcome in the metrics and in the report."""
-    metrics_before, report_before = before
+    lotse: Lotse, before: dict[str, float], outcomes_: dict[str, int], requests: list[str]
+) -> dict[str, dict[str, Any]]:
+    """The requests' ends in the metrics (the change since ``before``: ``outcomes_``),
+    then, with lotse stopped, in the journal and the day's report (which agrees
+    with the journal's callbacks table). Returns the journal rows by id."""
     after = await outcomes(lotse)
-    for o, n in after.items():
-        assert n - metrics_before[o] == (1 if o == outcome else 0), (o, after, metrics_before)
-    row = report_row(lotse)
-    key = {"completed": "cb_completed", "no_answer": "cb_no_answer"}[outcome]
-    assert row[key] - report_before.get(key, 0) == 1, (row, report_before)
-    assert row["cb_requested"] - report_before.get("cb_requested", 0) == 1
+    assert {o: after[o] - before[o] for o in OUTCOMES} == {
+        o: outcomes_.get(o, 0) for o in OUTCOMES
+    }, (after, before)
+    async with lotse.offline():
+        marks = ",".join("?" * len(requests))
+        rows = lotse.rows(
+            f"SELECT id, outcome, attempts, in_flight FROM callbacks WHERE id IN ({marks})",
+            requests,
+        )
+        all_rows = lotse.rows(
+            "SELECT outcome, requested_at FROM callbacks WHERE center = ?", [CB_CENTER]
+        )
+        doc = lotse.report(day())
+    mine = [r for r in all_rows if _local_day(r["requested_at"]) == day()]
+    report = next(r for r in doc["centers"] if r["center"] == CB_CENTER)
+    assert report["cb_requested"] == len(mine)
+    assert report["cb_completed"] == sum(r["outcome"] == "completed" for r in mine)
+    assert report["cb_no_answer"] == sum(r["outcome"] == "no_answer" for r in mine)
+    by_id = {r["id"]: r for r in rows}
+    assert set(by_id) == set(requests)
+    assert all(r["in_flight"] is None for r in rows)
+    return by_id
 
 
-async def books_before(lotse: Lotse) -> tuple[dict[str, float], dict[str, int]]:
-    return await outcomes(lotse), report_row(lotse)
+def _local_day(iso: str) -> str:
+    return datetime.fromisoformat(iso).astimezone(BERLIN).date().isoformat()
 
 
 async def answered_case(lotse: Lotse, ami: Ami, number: str) -> None:
-    before = await books_before(lotse)
+    before = await outcomes(lotse)
     _call, rid, since = await request_in_queue(lotse, ami, number)
-    row = await ended(lotse, rid)
+    await ended(lotse, rid)
     await legs_gone(ami, since, number)
-    assert row["outcome"] == "completed", row
-    assert row["attempts"] == 1
     assert len(dials(ami, since, number)) == 1
     ends = ami.matching(
         since, Event="DialEnd", DestChannel=lambda c: c.startswith(f"Local/{number}@")
     )
     assert [e.get("DialStatus") for e in ends] == ["ANSWER"]
-    await check_books(lotse, before, "completed")
+    rows = await check_books(lotse, before, {"completed": 1}, [rid])
+    assert rows[rid]["outcome"] == "completed" and rows[rid]["attempts"] == 1, rows
 
 
 async def test_callback_accepted_in_queue(desk: Lotse, ami: Ami) -> None:
@@ -198,19 +216,18 @@ async def test_callback_agent_hangs_up_first(desk: Lotse, ami: Ami) -> None:
 
 
 async def unanswered_case(lotse: Lotse, ami: Ami, number: str, status: str) -> None:
-    before = await books_before(lotse)
+    before = await outcomes(lotse)
     _call, rid, since = await request_in_queue(lotse, ami, number)
-    row = await ended(lotse, rid, timeout=180)
+    await ended(lotse, rid, timeout=180)
     await legs_gone(ami, since, number)
     # attempts: 2 in the test configuration; each one dial, each unanswered.
-    assert row["outcome"] == "no_answer", row
-    assert row["attempts"] == 2
     assert len(dials(ami, since, number)) == 2
     ends = ami.matching(
         since, Event="DialEnd", DestChannel=lambda c: c.startswith(f"Local/{number}@")
     )
     assert [e.get("DialStatus") for e in ends] == [status, status]
-    await check_books(lotse, before, "no_answer")
+    rows = await check_books(lotse, before, {"no_answer": 1}, [rid])
+    assert rows[rid]["outcome"] == "no_answer" and rows[rid]["attempts"] == 2, rows
 
 
 async def test_callback_no_answer(desk: Lotse, ami: Ami) -> None:
@@ -221,13 +238,11 @@ async def test_callback_busy(desk: Lotse, ami: Ami) -> None:
     await unanswered_case(desk, ami, CALLEE_BUSY, "BUSY")
 
 
-async def test_callback_accepted_after_hours(desk: Lotse, ami: Ami) -> None:
-    """Bremen and its off-hours partner closed: the announcement, the offer, a request
-    stored for the home center; not dialled while Bremen is closed, dialled once it opens."""
-    number = CALLEE_AFTER_HOURS
-    desk.ctl("override", CB_CENTER, "closed", "--reason", "callback test")
-    desk.ctl("override", "bund", "closed", "--reason", "callback test")
-    before = await books_before(desk)
+async def request_after_hours(lotse: Lotse, ami: Ami, number: str) -> tuple[str, str, int]:
+    """Bremen and its off-hours partner closed: the citizen hears the announcement,
+    takes the offer and keeps their own number. Returns (call id, request id, mark)."""
+    lotse.ctl("override", CB_CENTER, "closed", "--reason", "callback test")
+    lotse.ctl("override", "bund", "closed", "--reason", "callback test")
     since = ami.mark()
     channel_id = ami.call_id()
     call_id = await ami.originate(channel_id, number)
@@ -242,20 +257,74 @@ async def test_callback_accepted_after_hours(desk: Lotse, ami: Ami) -> None:
     )
     await press_at_read(ami, since, call_id, phone, "closed")
     await press_at_read(ami, since, call_id, phone, "request")
-    rid = await stored(desk, call_id)
+    return call_id, await stored(lotse, ami, since, call_id), since
+
+
+async def test_callback_accepted_after_hours(desk: Lotse, ami: Ami) -> None:
+    """Bremen and its off-hours partner closed: the announcement, the offer, a request
+    stored for the home center; not dialled while Bremen is closed, dialled once it opens."""
+    number = CALLEE_AFTER_HOURS
+    before = await outcomes(desk)
+    _call, rid, since = await request_after_hours(desk, ami, number)
     # While Bremen is closed the dialer leaves it: several of its ticks pass (the
     # oldest-pending gauge, set on every tick, moves on) without a dial.
     m = await desk.metrics()
     first = metric(m, "lotse_callbacks_oldest_pending_seconds", center=CB_CENTER)
-    async with asyncio.timeout(30):
-        while metric(m, "lotse_callbacks_oldest_pending_seconds", center=CB_CENTER) < first + 3:
-            await asyncio.sleep(0.2)
-            m = await desk.metrics()
+    await desk.until_metric(
+        "lotse_callbacks_oldest_pending_seconds", {"center": CB_CENTER}, first + 3, timeout=30
+    )
     assert dials(ami, since, number) == []
-    assert desk.rows("SELECT attempts FROM callbacks WHERE id = ?", [rid])[0]["attempts"] == 0
+    listed = {r["id"]: r for r in await desk.pending()}
+    assert listed[rid]["attempts"] == 0 and not listed[rid]["in_flight"]
     desk.ctl("override", CB_CENTER, "open", "--reason", "callback test")
-    row = await ended(desk, rid)
+    await ended(desk, rid)
     await legs_gone(ami, since, number)
-    assert row["outcome"] == "completed" and row["attempts"] == 1, row
     assert len(dials(ami, since, number)) == 1
-    await check_books(desk, before, "completed")
+    rows = await check_books(desk, before, {"completed": 1}, [rid])
+    assert rows[rid]["outcome"] == "completed" and rows[rid]["attempts"] == 1, rows
+
+
+async def test_callback_attempt_in_flight_survives_a_killed_controller(
+    desk: Lotse, ami: Ami
+) -> None:
+    """lotse is SIGKILLed while the citizen talks to the agent and started again: the
+    attempt's legs are still up, so it is followed to its end, never dialled again."""
+    number = CALLEE_TALKS
+    _call, rid, since = await request_in_queue(desk, ami, number)
+    await ami.wait_for(
+        since,
+        90,
+        Event="DialEnd",
+        DestChannel=lambda c: c.startswith(f"Local/{number}@"),
+        DialStatus="ANSWER",
+    )
+    desk.kill()
+    desk.start()
+    await desk.ready()
+    # The restarted controller's counters start at zero.
+    before = dict.fromkeys(OUTCOMES, 0.0)
+    await ended(desk, rid)
+    await legs_gone(ami, since, number)
+    assert len(dials(ami, since, number)) == 1
+    rows = await check_books(desk, before, {"completed": 1}, [rid])
+    assert rows[rid]["outcome"] == "completed" and rows[rid]["attempts"] == 1, rows
+
+
+async def test_callback_two_requests_after_hours_are_each_dialled_once(
+    desk: Lotse, ami: Ami
+) -> None:
+    """Two citizens ask after hours; when Bremen opens, each is called back once and
+    both requests complete."""
+    before = await outcomes(desk)
+    first = await request_after_hours(desk, ami, CALLEE_HANGS_UP)
+    second = await request_after_hours(desk, ami, CALLEE_AFTER_HOURS)
+    since = first[2]
+    assert dials(ami, since, CALLEE_HANGS_UP) == []
+    desk.ctl("override", CB_CENTER, "open", "--reason", "callback test")
+    for _call, rid, _mark in (first, second):
+        await ended(desk, rid)
+    for number in (CALLEE_HANGS_UP, CALLEE_AFTER_HOURS):
+        await legs_gone(ami, since, number)
+        assert len(dials(ami, since, number)) == 1, number
+    rows = await check_books(desk, before, {"completed": 2}, [first[1], second[1]])
+    assert all(r["outcome"] == "completed" and r["attempts"] == 1 for r in rows.values()), rows
