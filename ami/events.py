@@ -647,8 +647,27 @@ def _agent_connect(msg: Message) -> AgentConnect:
 
 def _agent_complete(msg: Message) -> AgentComplete:
     f = msg.fields
+    if f.get("channel") is None and f.get("uniqueid") is None:
+        # Asterisk 22.10.1's app_queue sends AgentComplete without the caller's
+        # fields when the caller's channel is already gone ("Empty caller_snapshot;
+        # sending incomplete event"), recorded on a callback leg whose callee hung
+        # up first (tests/ami/test_events.py). The member's side, the queue and
+        # the times are there: the member is free again, the talk time counts.
+        agent = (
+            "",
+            "",
+            "",
+            "",
+            _nonempty(f, "Queue"),
+            _nonempty(f, "Interface"),
+            f.get("membername") or "",
+            f.get("destchannel") or "",
+            f.get("destuniqueid") or "",
+        )
+    else:
+        agent = _agent(f)
     return AgentComplete(
-        *_agent(f),
+        *agent,
         _seconds(f, "HoldTime"),
         _seconds(f, "TalkTime"),
         f.get("reason") or "",

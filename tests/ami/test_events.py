@@ -402,6 +402,60 @@ def test_ill_typed_field_is_malformed_without_its_value() -> None:
         )
 
 
+# Recorded on Asterisk 22.10.1 with lotse's generated files (callback legs whose
+# callee hangs up first, the agent leg a Local queue member): app_queue sends
+# AgentComplete without any of the caller's fields when the caller's channel is
+# already gone ("Empty caller_snapshot; sending incomplete event"). One in three
+# such legs did; the others carried Channel: Local/s@lotse-callback-agent-…;2.
+AGENT_COMPLETE_WITHOUT_CALLER = Message(
+    (
+        ("Event", "AgentComplete"),
+        ("Privilege", "agent,all"),
+        ("DestChannel", "Local/1011@lotse-agents-00000152;1"),
+        ("DestChannelState", "6"),
+        ("DestChannelStateDesc", "Up"),
+        ("DestCallerIDNum", "115"),
+        ("DestCallerIDName", "115"),
+        ("DestConnectedLineNum", "115"),
+        ("DestConnectedLineName", "115"),
+        ("DestLanguage", "de"),
+        ("DestAccountCode", ""),
+        ("DestContext", "lotse-agents"),
+        ("DestExten", "s"),
+        ("DestPriority", "1"),
+        ("DestUniqueid", "1796704786.666"),
+        ("DestLinkedid", "capcb0-3219"),
+        ("DestChanVariable", "LOTSE_HOME="),
+        ("Queue", "115-bremen"),
+        ("Interface", "Local/1011@lotse-agents/n"),
+        ("MemberName", "115-bremen agent 1"),
+        ("HoldTime", "2"),
+        ("TalkTime", "12"),
+        ("Reason", "caller"),
+    )
+)
+
+
+def test_agent_complete_without_the_caller_is_the_member_s_end_not_malformed() -> None:
+    event = to_event(AGENT_COMPLETE_WITHOUT_CALLER)
+    assert isinstance(event, AgentComplete)
+    assert (event.queue, event.member, event.talktime, event.reason) == (
+        "115-bremen",
+        "Local/1011@lotse-agents/n",
+        12.0,
+        "caller",
+    )
+    assert (event.channel, event.uniqueid) == ("", "")
+    assert event.dest_uniqueid == "1796704786.666"
+    # Still required: the queue and the member whose call ended.
+    assert to_event(without(AGENT_COMPLETE_WITHOUT_CALLER, "Interface")) == Malformed(
+        "AgentComplete", "missing Interface"
+    )
+    # A caller's event still needs every caller field.
+    complete = first("ami-answered.txt", "AgentComplete")
+    assert to_event(without(complete, "Linkedid")) == Malformed("AgentComplete", "missing Linkedid")
+
+
 def test_optional_caller_number_may_be_missing() -> None:
     join = to_event(without(first("ami-answered.txt", "QueueCallerJoin"), "CallerIDNum"))
     assert isinstance(join, QueueCallerJoin)

@@ -114,9 +114,10 @@ async def test_fallback_calls_while_lotse_is_down_are_booked_once_after_restart(
     for call_id, home in homes.items():
         assert rows[call_id]["home"] == home, rows[call_id]
         assert rows[call_id]["fallback"] == 1, rows[call_id]
-        assert rows[call_id]["ended_at"], rows[call_id]
-    assert rows[ended]["answered_center"] == "halberstadt"
-    assert rows[alive]["answered_center"] == "paderborn"
+    assert rows[ended]["answered_center"] == "halberstadt" and rows[ended]["ended_at"]
+    assert rows[alive]["answered_center"] == "paderborn" and rows[alive]["ended_at"]
+    # (The import ends an announcement-only call once no queue followed it for
+    # 60 s of queue_log time; its row may still be open here.)
     assert rows[announced]["announced"] == 1
 
 
