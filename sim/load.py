@@ -253,10 +253,15 @@ class CallbackWatch:
     # Per leg (linkedid): the attempt's DIALSTATUS, and why the agent's call ended.
     status: dict[str, str] = field(default_factory=dict)
     agent_end: dict[str, str] = field(default_factory=dict)
+    # The agent's channel of each leg (AgentConnect's Dest): an AgentComplete may
+    # come without the leg's fields when the leg is already gone (Asterisk 22).
+    agent_legs: dict[str, str] = field(default_factory=dict)
 
     def leg_event(self, event: object, t: float, calls: dict[str, CallRecord]) -> None:
         """An event of a channel that is no load call: perhaps a dialer leg."""
         linkedid = getattr(event, "linkedid", "")
+        if isinstance(event, AgentComplete) and not linkedid:
+            linkedid = self.agent_legs.get(event.dest_uniqueid, "")
         if isinstance(event, VarSet) and event.variable == contract.VAR_CB_ID and event.value:
             if linkedid in self.legs:
                 return
@@ -272,6 +277,7 @@ class CallbackWatch:
         if isinstance(event, AgentComplete):
             self.agent_end[linkedid] = event.reason
         elif isinstance(event, AgentConnect):
+            self.agent_legs[event.dest_uniqueid] = linkedid
             caller = self.requests.get(rid)
             entry = caller.callback_entry if caller is not None else None
             if entry is not None and any(

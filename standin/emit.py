@@ -346,19 +346,20 @@ class Emitter:
     def agent_event(
         self,
         name: str,
-        caller: Channel,
+        caller: Channel | None,
         dest: Channel,
         queue: str,
         interface: str,
         member_name: str,
         *extra: tuple[str, str],
     ) -> None:
-        """AgentCalled/Connect/Complete/RingNoAnswer: caller, ``Dest`` member channel, member."""
+        """AgentCalled/Connect/Complete/RingNoAnswer: caller, ``Dest`` member channel, member
+        (no caller fields when ``caller`` is None: app_queue's "incomplete event")."""
         self.publish(
             name,
             Category.AGENT,
             [
-                *self.snap(caller),
+                *(self.snap(caller) if caller is not None else ()),
                 *self.snap(dest, "Dest"),
                 ("Queue", queue),
                 ("Interface", interface),
