@@ -1,11 +1,11 @@
-"""Tables for people: every command's the one way (rich), fitted to the terminal.
+"""Tables for people, every command's drawn the same way (rich), fitted to the terminal.
 
 A number is never cut: a cell keeps its whole text (no wrap, no ellipsis).
 When the table is wider than the terminal, first the headings wrap at their
 spaces, then whole columns are left out, the least important first (each
-column has a priority), and a note under the table names them: ``--json``
-and ``--csv`` always have every figure. Pipes and files get every column,
-headings unwrapped.
+column has a priority), and a note under the table names them; the
+machine-readable forms (``--json``, ``--csv``) always have every figure.
+Pipes and files get every column, headings unwrapped.
 """
 
 from __future__ import annotations
