@@ -1,7 +1,8 @@
 """``lotse report``: the daily service report from the call journal.
 
-Exit codes: 0 ok, 1 runtime failure (the journal could not be read), 2 bad
-input (bad day, missing or foreign journal file, bad configuration).
+Exit codes: 0 ok, 1 runtime failure (the journal could not be read, or a running
+``lotse run`` holds it), 2 bad input (bad day, missing or foreign journal file,
+bad configuration).
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from zoneinfo import ZoneInfo
 
 from cliutil.tables import terminal_width
 from lotse.journal.report import render_csv, render_json, render_text, report
-from lotse.journal.schema import JournalError
+from lotse.journal.schema import JournalError, JournalInUse
 from router.config import Config
 
 EXIT_OK = 0
@@ -64,6 +65,9 @@ def run(args: argparse.Namespace) -> int:
     path: Path = args.journal or Path(config.controller.journal_path)
     try:
         rows = asyncio.run(report(path, day, tz, level))
+    except JournalInUse as err:
+        print(err, file=sys.stderr)
+        return EXIT_FAILURE
     except JournalError as err:
         return _bad_input(str(err))
     except (sqlite3.Error, OSError) as err:

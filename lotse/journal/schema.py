@@ -188,6 +188,10 @@ MIGRATIONS: tuple[str, ...] = (_V1, _V2, _V3, _V4, _V5, _V6, _V7)
 SCHEMA_VERSION = len(MIGRATIONS)
 
 
+# SQLite's primary result codes for a file another connection holds.
+_SQLITE_BUSY, _SQLITE_LOCKED = 5, 6
+
+
 def file_uri(path: str | PathLike[str]) -> str:
     """The URI every connection of the controller opens the journal with.
 
@@ -213,6 +217,10 @@ class JournalError(Exception):
     """The journal file cannot be used; the message says why and what to do."""
 
 
+class JournalInUse(JournalError):
+    """Another process holds the journal (a running ``lotse run``): a runtime failure."""
+
+
 class SchemaTooNew(JournalError):
     """The journal was written by a newer lotse with a schema this one does not know."""
 
@@ -233,6 +241,11 @@ async def migrate(conn: aiosqlite.Connection, label: str) -> int:
     try:
         found = await user_version(conn)
     except sqlite3.DatabaseError as err:
+        if getattr(err, "sqlite_errorcode", 0) & 0xFF in (_SQLITE_BUSY, _SQLITE_LOCKED):
+            raise JournalInUse(
+                f"{label}: the journal is in use by another process (a running lotse run "
+                "holds it; see README, Journal trouble)"
+            ) from err
         raise JournalError(f"{label}: not a lotse journal ({err})") from err
     if found > SCHEMA_VERSION:
         raise SchemaTooNew(

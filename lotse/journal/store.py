@@ -53,7 +53,7 @@ import aiosqlite
 
 from lotse.journal import privacy, rows
 from lotse.journal.records import Record
-from lotse.journal.schema import SCHEMA_VERSION, JournalError, file_uri, migrate
+from lotse.journal.schema import SCHEMA_VERSION, JournalError, JournalInUse, file_uri, migrate
 from lotse.journal.spool import DEFAULT_MAX_BYTES as DEFAULT_SPOOL_BYTES
 from lotse.journal.spool import Spool, Spooled, spool_path
 
@@ -925,7 +925,7 @@ async def _configure(conn: aiosqlite.Connection, label: str) -> None:
         await conn.execute(f"PRAGMA busy_timeout={_BUSY_TIMEOUT_MS}")
     except sqlite3.DatabaseError as err:
         if failure_reason(err) == "locked":
-            raise JournalError(
+            raise JournalInUse(
                 f"{label}: the journal is in use by another process (a running lotse run?)"
             ) from err
         raise JournalError(f"{label}: not a lotse journal ({err})") from err

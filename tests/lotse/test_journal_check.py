@@ -151,3 +151,33 @@ def test_repair_refuses_to_overwrite_or_read_nothing(
     assert main(["journal", "repair", str(damaged), "--out", str(tmp_path / "taken")]) == 2
     assert main(["journal", "repair", str(damaged)]) == 1
     assert "nothing can be read" in capsys.readouterr().err
+
+
+async def test_lotse_report_on_a_journal_lotse_run_holds_says_so_and_exits_1(
+    tmp_path: Path,
+) -> None:
+    """The price of the heap WAL index: one process has the file (see schema.file_uri)."""
+    db = tmp_path / "journal.sqlite"
+    journal = await Journal.open(db, clock=Clock())
+    try:
+        done = await asyncio.to_thread(
+            subprocess.run,
+            [
+                *(sys.executable, "-c", "import sys; from lotse.cli import main; sys.exit(main())"),
+                *("report", "--day", "2026-02-03", "--journal", str(db)),
+                *("--config", str(REPO / "config.yaml")),
+            ],
+            env=ENV,
+            cwd=tmp_path,
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=False,
+        )
+    finally:
+        await journal.close()
+    assert done.returncode == 1
+    assert done.stderr.strip() == (
+        f"{db}: the journal is in use by another process (a running lotse run holds it; "
+        "see README, Journal trouble)"
+    )
