@@ -435,9 +435,17 @@ class Journal:
         connection in autocommit mode with the batch view of
         :data:`~lotse.journal.rows.APPLY_BATCH` ready, opens its own
         transaction and ends it. The writer waits meanwhile.
+
+        Raises :class:`JournalError` while spooled records cannot be replayed
+        (the file takes no writes): ``work`` would see the journal without
+        them, and an import would add what the spool adds again later.
         """
         await self.flush()
         async with self._lock:
+            if self._spooling:
+                raise JournalError(
+                    f"{self._label}: the journal cannot be written; records wait in the spool"
+                )
             return await work(self._conn)
 
     async def close(self) -> None:

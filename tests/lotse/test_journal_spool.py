@@ -12,7 +12,7 @@ from typing import Any
 import aiosqlite
 import pytest
 
-from lotse.journal import Journal, QueueJoined, Record, Spilled, SpillReason, rows
+from lotse.journal import Journal, JournalError, QueueJoined, Record, Spilled, SpillReason, rows
 from lotse.journal.spool import HEADER_BYTES, Spool, spool_path
 from tests.lotse.test_journal_store import T0, Clock, answered_call
 from tests.lotse.test_journal_store import rows as read_rows
@@ -290,3 +290,22 @@ async def test_a_journal_removed_under_the_controller_spools_for_the_next_file(
     await again.close()
     found = read_rows(db, "SELECT call_id, count(*) AS n FROM call_events GROUP BY call_id")
     assert [(r["call_id"], r["n"]) for r in found] == [("after", 5)]
+
+
+async def test_importers_wait_until_the_spool_is_replayed(tmp_path: Path) -> None:
+    """An import beside spooled records would add what their replay adds again."""
+    journal, faulty = await faulty_journal(tmp_path / "j.sqlite", Clock())
+
+    async def count(conn: aiosqlite.Connection) -> int:
+        async with conn.execute("SELECT count(*) FROM call_events") as cur:
+            row = await cur.fetchone()
+        return int(row[0]) if row else -1
+
+    faulty.broken = True
+    for rec in answered_call("a", T0):
+        journal.record(rec)
+    with pytest.raises(JournalError, match="records wait in the spool"):
+        await journal.exclusive(count)
+    faulty.broken = False
+    assert await journal.exclusive(count) == 5  # flushed: replayed first
+    await journal.close()
