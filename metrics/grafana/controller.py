@@ -161,4 +161,21 @@ def build(settings: Settings) -> dashboard.Dashboard:
             unit="s",
         )
     )
+    d = d.with_panel(
+        timeseries(
+            "Journal file and spool",
+            "healthy: 1 while the journal file takes writes; spooled: records waiting in the "
+            "spool beside it, replayed in order once it does; write failures by reason "
+            "(full, readonly, io, corrupt, locked, removed, record, other).",
+            [
+                Query("min(lotse_journal_healthy)", "healthy"),
+                Query("sum(lotse_journal_spool_records)", "spooled"),
+                Query(
+                    f"sum by (reason) (increase(lotse_journal_write_failures_total[{RATE}]))",
+                    "{{reason}}",
+                ),
+            ],
+            minimum=0,
+        )
+    )
     return d
