@@ -328,3 +328,47 @@ async def test_callback_two_requests_after_hours_are_each_dialled_once(
         assert len(dials(ami, since, number)) == 1, number
     rows = await check_books(desk, before, {"completed": 2}, [first[1], second[1]])
     assert all(r["outcome"] == "completed" and r["attempts"] == 1 for r in rows.values()), rows
+
+
+async def key_at(ami: Ami, since: int, call_id: str, phone: str, read: str, digits: str) -> None:
+    """Key ``digits`` once the dialogue's ``Read(<read>,…)`` runs."""
+    await ami.wait_for(
+        since,
+        60,
+        Event="Newexten",
+        Uniqueid=call_id,
+        Context="lotse-callback",
+        Application="Read",
+        AppData=lambda d: d.startswith(read),
+    )
+    for digit in digits:
+        await ami.action("PlayDTMF", Channel=phone, Digit=digit, Duration="120")
+
+
+async def test_callback_to_a_number_keyed_in(desk: Lotse, ami: Ami) -> None:
+    """The citizen does not keep the number they call from: they key another one,
+    hear it read back and confirm; that number is called back, once, the other never."""
+    calls_from, keyed = "04215550107", "04215550108"
+    before = await outcomes(desk)
+    await ami.set_global(CB_NOANSWER, "1")
+    since = ami.mark()
+    channel_id = ami.call_id()
+    call_id = await ami.originate(channel_id, calls_from)
+    phone = await ami.phone(channel_id)
+    await ami.wait_for(since, 60, Event="QueueCallerJoin", Uniqueid=call_id, Queue=CB_QUEUE)
+    await ami.action("PlayDTMF", Channel=phone, Digit="1", Duration="200")
+    await ami.wait_for(since, 30, Event="QueueCallerLeave", Uniqueid=call_id)
+    await ami.set_global(CB_NOANSWER, "0")
+    await key_at(ami, since, call_id, phone, "LOTSE_CB_KEY,lotse/callback-own-number", "2")
+    await key_at(ami, since, call_id, phone, "CB_NUM,", keyed + "#")
+    await ami.wait_for(
+        since, 60, Event="Newexten", Uniqueid=call_id, Application="SayDigits", AppData=keyed
+    )
+    await key_at(ami, since, call_id, phone, "LOTSE_CB_KEY,lotse/callback-confirm-number", "1")
+    rid = await stored(desk, ami, since, call_id)
+    await ended(desk, rid)
+    await legs_gone(ami, since, keyed)
+    assert len(dials(ami, since, keyed)) == 1
+    assert dials(ami, since, calls_from) == []
+    rows = await check_books(desk, before, {"completed": 1}, [rid])
+    assert rows[rid]["outcome"] == "completed" and rows[rid]["attempts"] == 1, rows
