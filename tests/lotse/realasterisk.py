@@ -267,12 +267,13 @@ class Ami:
         journals, the Uniqueid of the ``;2`` half that runs the dialplan."""
         fields: dict[str, str] = {
             "Channel": f"Local/{dialed}@from-trunk",
-            "CallerID": f'"" <{caller}>',
             "ChannelId": channel_id,
             "Application": "Wait",
             "Data": "3600",
             "Async": "true",
         }
+        if caller:  # none: an anonymous caller (no number on the dialplan's side)
+            fields["CallerID"] = f'"" <{caller}>'
         if variables:
             fields["Variable"] = ",".join(f"{k}={v}" for k, v in variables.items())
         await self.send("Originate", fields)

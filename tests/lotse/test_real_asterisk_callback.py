@@ -330,14 +330,22 @@ async def test_callback_two_requests_after_hours_are_each_dialled_once(
     assert all(r["outcome"] == "completed" and r["attempts"] == 1 for r in rows.values()), rows
 
 
-async def key_at(ami: Ami, since: int, call_id: str, phone: str, read: str, digits: str) -> None:
+async def key_at(
+    ami: Ami,
+    since: int,
+    call_id: str,
+    phone: str,
+    read: str,
+    digits: str,
+    context: str = "lotse-callback",
+) -> None:
     """Key ``digits`` once the dialogue's ``Read(<read>,…)`` runs."""
     await ami.wait_for(
         since,
         60,
         Event="Newexten",
         Uniqueid=call_id,
-        Context="lotse-callback",
+        Context=context,
         Application="Read",
         AppData=lambda d: d.startswith(read),
     )
@@ -370,5 +378,39 @@ async def test_callback_to_a_number_keyed_in(desk: Lotse, ami: Ami) -> None:
     await legs_gone(ami, since, keyed)
     assert len(dials(ami, since, keyed)) == 1
     assert dials(ami, since, calls_from) == []
+    rows = await check_books(desk, before, {"completed": 1}, [rid])
+    assert rows[rid]["outcome"] == "completed" and rows[rid]["attempts"] == 1, rows
+
+
+async def test_callback_anonymous_caller_keys_postal_code_and_number(desk: Lotse, ami: Ami) -> None:
+    """A caller without a number (CLIR) is asked for the postal code (Bremen's), waits
+    in Bremen's queue, asks for a callback and must key the number: it is dialled once."""
+    keyed = "04215550109"
+    before = await outcomes(desk)
+    await ami.set_global(CB_NOANSWER, "1")
+    since = ami.mark()
+    channel_id = ami.call_id()
+    call_id = await ami.originate(channel_id, "")
+    phone = await ami.phone(channel_id)
+    await key_at(
+        ami, since, call_id, phone, "LOTSE_DIGITS,lotse/prompt-postal-code", "28195", "lotse-route"
+    )
+    await ami.wait_for(since, 60, Event="QueueCallerJoin", Uniqueid=call_id, Queue=CB_QUEUE)
+    await ami.action("PlayDTMF", Channel=phone, Digit="1", Duration="200")
+    await ami.wait_for(since, 30, Event="QueueCallerLeave", Uniqueid=call_id)
+    await ami.set_global(CB_NOANSWER, "0")
+    # No number to keep: straight to keying one (no own-number question).
+    await key_at(ami, since, call_id, phone, "CB_NUM,", keyed + "#")
+    await key_at(ami, since, call_id, phone, "LOTSE_CB_KEY,lotse/callback-confirm-number", "1")
+    assert not ami.matching(
+        since,
+        Event="Newexten",
+        Uniqueid=call_id,
+        AppData=lambda d: d.startswith("LOTSE_CB_KEY,lotse/callback-own-number"),
+    )
+    rid = await stored(desk, ami, since, call_id)
+    await ended(desk, rid)
+    await legs_gone(ami, since, keyed)
+    assert len(dials(ami, since, keyed)) == 1
     rows = await check_books(desk, before, {"completed": 1}, [rid])
     assert rows[rid]["outcome"] == "completed" and rows[rid]["attempts"] == 1, rows
