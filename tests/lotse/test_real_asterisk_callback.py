@@ -23,6 +23,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
+import yaml
 
 from tests.lotse.realasterisk import (
     CALLEE_AFTER_HOURS,
@@ -414,3 +415,34 @@ async def test_callback_anonymous_caller_keys_postal_code_and_number(desk: Lotse
     assert len(dials(ami, since, keyed)) == 1
     rows = await check_books(desk, before, {"completed": 1}, [rid])
     assert rows[rid]["outcome"] == "completed" and rows[rid]["attempts"] == 1, rows
+
+
+async def test_callback_reload_reaches_the_dialer(desk: Lotse, ami: Ami) -> None:
+    """``lotse ctl reload`` with Bremen's callback at one attempt ringing 5 s: the next
+    request is dialled with the new ring timeout and ends after that one attempt."""
+    original = desk.config.read_text()
+    doc = yaml.safe_load(original)
+    doc["centers"][CB_CENTER]["callback"].update({"attempts": 1, "ring_timeout_s": 5})
+    try:
+        desk.config.write_text(yaml.safe_dump(doc, sort_keys=False, allow_unicode=True))
+        done = desk.ctl("reload")
+        assert done.returncode == 0, done.stderr
+        before = await outcomes(desk)
+        number = CALLEE_NO_ANSWER
+        _call, rid, since = await request_in_queue(desk, ami, number)
+        await ended(desk, rid)
+        await legs_gone(ami, since, number)
+        dialled = ami.matching(
+            since,
+            Event="Newexten",
+            Context="lotse-callback-dial",
+            Application="Dial",
+            AppData=lambda d: d.startswith(f"Local/{number}@callee,"),
+        )
+        assert [d.get("AppData") for d in dialled] == [f"Local/{number}@callee,5,g"]
+        assert len(dials(ami, since, number)) == 1
+        rows = await check_books(desk, before, {"no_answer": 1}, [rid])
+        assert rows[rid]["attempts"] == 1, rows
+    finally:
+        desk.config.write_text(original)
+        desk.ctl("reload", check=False)
