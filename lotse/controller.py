@@ -67,6 +67,8 @@ CALLBACK_KEY_ENV = CURRENT_ENV
 CALLBACK_AMI_SECRET_ENV = "LOTSE_CALLBACK_AMI_SECRET"
 CALLBACK_TICK_S = 1.0
 DRAIN_TIMEOUT_S = 2.0
+# Distinct unknown queues named in the log; past that they are only counted.
+_UNKNOWN_QUEUES_LOGGED = 100
 
 
 class SecretError(ValueError):
@@ -249,6 +251,8 @@ class Controller:
         self._tasks: list[asyncio.Task[None]] = []
         self._consumer: asyncio.Task[None] | None = None
         self._http: object | None = None
+        # Queues of a shared Asterisk that no center owns: each logged once.
+        self._unknown_queues: set[str] = set()
         self.metrics.state_stale.set(1)
 
     def _login_refused(self, message: str) -> None:
@@ -350,6 +354,9 @@ class Controller:
                     tracker.abort_reconcile()
                     log.warning("state.stale", reason=event.reason)
                 else:
+                    queue = getattr(event, "queue", None)
+                    if queue is not None and queue not in self.config.center_by_queue:
+                        self._unknown_queue(queue)
                     try:
                         live.apply(event)
                         tracker.apply(event)
@@ -364,6 +371,18 @@ class Controller:
                         )
             # Once per batch: the gauge follows resyncs and disconnects.
             self.metrics.state_stale.set(1 if live.stale else 0)
+
+    def _unknown_queue(self, queue: str) -> None:
+        """An event of a queue no center owns: counted, and logged the first time.
+
+        Either another service's queue on a shared Asterisk (harmless, ignored
+        by the state) or a dialplan/queues file out of step with the config.
+        """
+        self.metrics.unknown_queue_events.inc()
+        seen = self._unknown_queues
+        if queue not in seen and len(seen) < _UNKNOWN_QUEUES_LOGGED:
+            seen.add(queue)
+            log.warning("ami.unknown_queue", queue=queue[:64])
 
     async def _resync(self, reconcile: bool = True) -> None:
         """Rebuild the queue state from QueueStatus after every (re)connect, then reconcile.

@@ -285,6 +285,13 @@ class LotseMetrics:
             ["source"],
             registry=r,
         )
+        self.unknown_queue_events = Counter(
+            "lotse_ami_unknown_queue_events_total",
+            "AMI events of queues no center of the configuration owns (ignored; each such "
+            "queue is logged once: another service's queue, or queues out of step with the "
+            "config)",
+            registry=r,
+        )
         self.event_errors = Counter(
             "lotse_event_errors_total",
             "AMI events the live state or the call tracker failed to apply (skipped; a bug)",

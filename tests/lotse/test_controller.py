@@ -6,6 +6,7 @@ import asyncio
 from pathlib import Path
 
 import pytest
+import structlog
 
 from ami.codec import Message, encode
 from ami.events import QueueCallerJoin
@@ -132,3 +133,45 @@ async def test_a_flapping_ami_link_leaves_the_state_stale_only_while_it_is_down(
     assert stale_while_up == []
     # Every wait the shortest: 0.2 s plus at most 0.2 s of jitter.
     assert len(delays) == 8 and all(0.2 <= d <= 0.4 for d in delays)
+
+
+async def test_events_of_unknown_queues_are_counted_and_each_queue_logged_once(
+    tmp_path: Path,
+) -> None:
+    table = OrtsnetzTable.load()
+    config = load_config(REPO / "config.yaml", table=table)
+    wall = FakeWall()
+    journal = await Journal.open(tmp_path / "journal.sqlite", clock=wall)
+    options = RunOptions(
+        ami=Endpoint("127.0.0.1", free_port()),  # nobody listens: AMI stays down
+        agi_listen=Endpoint("127.0.0.1", free_port()),
+        metrics_listen=None,
+        journal_path=str(tmp_path / "journal.sqlite"),
+    )
+    controller = Controller(
+        config, options, secret=SECRET, journal=journal, wall_clock=wall, table=table
+    )
+
+    def joined(n: int, queue: str) -> QueueCallerJoin:
+        uid = f"1700000000.{n}"
+        return QueueCallerJoin(f"PJSIP/carrier-{n:08x}", uid, uid, "", queue, 1, 1)
+
+    events = [
+        joined(1, "sales"),
+        joined(2, "115-bremen"),
+        joined(3, "sales"),
+        joined(4, "support"),
+        joined(5, "sales"),
+    ]
+    await controller.start()
+    try:
+        with structlog.testing.capture_logs() as logs:
+            controller.events.put_nowait(events)
+            async with asyncio.timeout(5):
+                while controller.live.snapshot().centers["bremen"].waiting < 1:
+                    await asyncio.sleep(0.01)
+    finally:
+        await controller.stop()
+    assert controller.metrics.unknown_queue_events._value.get() == 4
+    named = [e["queue"] for e in logs if e["event"] == "ami.unknown_queue"]
+    assert named == ["sales", "support"]
