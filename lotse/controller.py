@@ -527,6 +527,14 @@ class Controller:
             metrics=str(self.options.metrics_listen),
         )
 
+    @property
+    def metrics_address(self) -> tuple[str, int] | None:
+        """(host, port) the metrics endpoint listens on (port 0 resolved), if serving."""
+        if self._http is None:
+            return None
+        server = self._http[0]  # type: ignore[index]
+        return str(server.server_address[0]), int(server.server_port)
+
     # --- callbacks -----------------------------------------------------------------
 
     async def _start_callbacks(self) -> None:

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import math
 import os
 import signal
@@ -32,6 +33,7 @@ from pathlib import Path
 from prometheus_client.parser import text_string_to_metric_families
 
 from router.config import Endpoint
+from sim.spawn import ChildFailed, log_tail
 
 # The counter families the load sums over controller restarts.
 DECISIONS_METRIC = "lotse_decisions"
@@ -263,8 +265,13 @@ class ControllerProcess(Sampler):
     argv: list[str] = field(default_factory=list)
     env: dict[str, str] = field(default_factory=dict)
     log_path: Path = Path("lotse-run.log")
+    # Where lotse run reports the addresses it bound (--ready-file): with port
+    # 0 in argv, the first start learns its ports there and every restart
+    # binds the same ones again.
+    ready_file: Path | None = None
     starts: int = 0
     kills: int = 0
+    agi: Endpoint | None = None
     _proc: asyncio.subprocess.Process | None = None
 
     @property
@@ -272,30 +279,70 @@ class ControllerProcess(Sampler):
         """A process was started and has not ended."""
         return self._proc is not None and self._proc.returncode is None
 
-    async def start(self, timeout_s: float = 30.0) -> None:
-        """Start the process and wait until it is attached, resynced and reconciled."""
+    @property
+    def pid(self) -> int | None:
+        """The process id while it runs."""
+        return self._proc.pid if self.running and self._proc is not None else None
+
+    async def start(self, timeout_s: float = 30.0, *, wait: bool = True) -> None:
+        """Start the process and (``wait``) wait until it is attached, resynced and
+        reconciled; :class:`ChildFailed` with its output if it ends or never gets ready."""
+        if self.ready_file is not None:
+            self.ready_file.unlink(missing_ok=True)
         with self.log_path.open("ab") as log:
             self._proc = await asyncio.create_subprocess_exec(
                 *self.argv, env=self.env, stdout=log, stderr=log, stdin=asyncio.subprocess.DEVNULL
             )
         self.starts += 1
         self.counters.restarted()
-        await self.wait_ready(timeout_s)
+        if self.ready_file is not None:
+            await self._listening(timeout_s)
+        if wait:
+            await self.wait_ready(timeout_s)
+
+    async def _listening(self, timeout_s: float) -> None:
+        """Until the ready file names the bound addresses; argv keeps them for restarts."""
+        assert self.ready_file is not None
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout_s
+        while not self.ready_file.exists():
+            if not self.running:
+                raise self._failed("ended at start")
+            if loop.time() > deadline:
+                raise self._failed(f"not listening after {timeout_s:g} s")
+            await asyncio.sleep(0.05)
+        doc = json.loads(self.ready_file.read_text(encoding="utf-8"))
+        agi, metrics = str(doc["agi"]), doc.get("metrics")
+        self._set_option("--agi-listen", agi)
+        host, _, port = agi.rpartition(":")
+        self.agi = Endpoint(host, int(port))
+        if metrics:
+            self._set_option("--metrics-listen", str(metrics))
+            self.metrics_url = f"http://{metrics}/metrics"
+
+    def _set_option(self, option: str, value: str) -> None:
+        if option in self.argv:
+            self.argv[self.argv.index(option) + 1] = value
+
+    def _failed(self, what: str) -> ChildFailed:
+        code = self._proc.returncode if self._proc is not None else None
+        status = f" (exit {code})" if code is not None else ""
+        return ChildFailed(f"lotse run {what}{status}; its output:\n{log_tail(self.log_path)}")
 
     async def wait_ready(self, timeout_s: float = 30.0) -> None:
-        """Until the controller is attached and reconciled; ``RuntimeError`` otherwise."""
+        """Until the controller is attached and reconciled; :class:`ChildFailed` otherwise."""
         loop = asyncio.get_running_loop()
         deadline = loop.time() + timeout_s
         while loop.time() < deadline:
             if not self.running:
-                raise RuntimeError(f"lotse run ended at start; see {self.log_path}")
+                raise self._failed("ended at start")
             sample = await asyncio.to_thread(scrape, self.metrics_url)
             if sample is not None:
                 self.counters.observe(sample)
                 if ready(sample):
                     return
             await asyncio.sleep(0.1)
-        raise RuntimeError(f"lotse run not ready after {timeout_s:g} s; see {self.log_path}")
+        raise self._failed(f"not ready after {timeout_s:g} s")
 
     async def sample(self) -> None:
         """Fold the controller's counters in now (if it is up)."""
@@ -338,6 +385,7 @@ def lotse_run_argv(
     sim_clock: str,
     agi_deadline_ms: int,
     queue_log: Path | None = None,
+    ready_file: Path | None = None,
 ) -> list[str]:
     """The command line of a spawned ``lotse run`` (this interpreter, this lotse).
 
@@ -345,6 +393,8 @@ def lotse_run_argv(
     imports what happened while it was killed); ``None``: the config's.
     """
     follow = ["--queue-log", str(queue_log)] if queue_log is not None else []
+    if ready_file is not None:
+        follow += ["--ready-file", str(ready_file)]
     return [
         sys.executable,
         "-c",

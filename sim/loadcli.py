@@ -16,7 +16,6 @@ import json
 import os
 import random
 import secrets
-import socket
 import sys
 import tempfile
 import time
@@ -35,7 +34,7 @@ from rich.table import Table
 from ami.session import AmiSession
 from cliutil import default_config_path
 from dialplans.engine import DialplanFileError, load_dialplan
-from dialplans.manager import callback_username, load_username
+from dialplans.manager import load_username
 from dialplans.route import ENTRY_CONTEXT
 from lotse.controller import CALLBACK_KEY_ENV
 from lotse.journal.report import report
@@ -79,13 +78,12 @@ from sim.load import (
 from sim.loadjournal import callback_outcomes, journal_figures
 from sim.scenario import Dist, Scenario
 from sim.scenarioload import DEMO, load_scenario
-from standin import Pbx, ScaledClock
+from sim.spawn import Child, ChildFailed, entry_argv, listening_socket
 from standin.agents import AgentProfile, Duration
 from standin.agents import DistKind as PbxDist
 from standin.staffing import AgentSpec, Staffing
 
 EXIT_OK, EXIT_LOST, EXIT_BAD_INPUT = 0, 1, 2
-SPAWN_SECRET = "lotse-sim-load"
 
 
 def add_load(sim_sub: Any) -> None:
@@ -201,7 +199,13 @@ def load_command(args: argparse.Namespace) -> int:
     except DialplanFileError as err:
         print(f"lotse sim load: {err}", file=sys.stderr)
         return EXIT_BAD_INPUT
-    summary = asyncio.run(_load(args, scenario, table, start))
+    try:
+        summary = asyncio.run(_load(args, scenario, table, start))
+    except ChildFailed as failure:
+        # A spawned process that could not start: what it said, not where it
+        # said it (its log lives in a directory removed by now).
+        print(f"lotse sim load: {failure}", file=sys.stderr)
+        return EXIT_LOST
     if args.json:
         print(json.dumps(summary, ensure_ascii=False))
     else:
@@ -220,6 +224,7 @@ class _Target:
     controller: ControllerProcess | None = None
     proxy: AmiProxy | None = None
     journal: Path | None = None
+    pbx: Child | None = None
 
 
 async def _load(
@@ -452,77 +457,124 @@ def print_summary(s: dict[str, Any], console: Console) -> None:
 async def _target(
     args: argparse.Namespace, scenario: Scenario, table: OrtsnetzTable, start: datetime
 ) -> AsyncIterator[_Target]:
-    """The PBX to load, spawned here if asked: the stand-in in this process, the
-    controller as its own ``lotse run`` process (so that chaos can kill it)."""
+    """The PBX to load, spawned here if asked: the stand-in and the controller each in a
+    process of its own (``lotse pbx``, ``lotse run``), so the load, the stand-in and the
+    controller do not share a core, and chaos can kill the controller."""
     if not args.spawn:
         host, _, port = args.pbx.rpartition(":")
         secret = os.environ.get(args.secret_env, "")
         yield _Target(Endpoint(host or "127.0.0.1", int(port)), secret, Sampler(args.metrics))
         return
-    clock = ScaledClock(args.speed, start_epoch=start.timestamp())
     config = scenario.config
-    agi = Endpoint("127.0.0.1", _free_port())
-    metrics = Endpoint("127.0.0.1", _free_port())
-    # The load logs in as --user, the controller as the config's AMI user.
-    users = {args.user: SPAWN_SECRET, config.controller.ami_username: SPAWN_SECRET}
-    cb_user = callback_username(config)
-    if cb_user is not None:
-        users[cb_user] = SPAWN_SECRET
-    pbx = Pbx(
-        config,
-        staffing=scenario_staffing(scenario, config, start),
-        table=table,
-        clock=clock,
-        seed=args.seed,
-        users=users,
-        agi_url=f"agi://{agi}/route",
-        dialplan=getattr(args, "dialplan_loaded", None),
-    )
-    await pbx.start()
+    # A secret of this run's own: no other process on the machine logs in.
+    secret = secrets.token_urlsafe(18)
+    # Both processes read the simulated day from one reference on the shared
+    # monotonic clock.
+    clock = SimClock(start.timestamp(), time.monotonic(), args.speed)
     proxy: AmiProxy | None = None
-    controller: ControllerProcess | None = None
-    try:
-        ami = Endpoint(*pbx.ami_address)
+    with tempfile.TemporaryDirectory(prefix="lotse-sim-load-") as tmp_dir:
+        tmp = Path(tmp_dir)
+        # The stand-in's AMI socket, bound here and handed over: its port is
+        # known before either process starts, and nobody else can take it.
+        ami_sock = listening_socket()
+        ami = Endpoint(*ami_sock.getsockname()[:2])
         controller_ami = ami
         if any(c.kind is ChaosKind.AMI_DROP for c in args.chaos):
             proxy = AmiProxy(ami)
             controller_ami = await proxy.start()
-        with tempfile.TemporaryDirectory(prefix="lotse-sim-load-") as tmp:
-            journal = args.journal or Path(tmp) / "journal.sqlite"
-            # The stand-in writes Asterisk's queue_log and the controller follows
-            # it: calls handled while the controller was killed reach the journal.
-            queue_log = pbx.open_queue_log(Path(tmp) / "queue_log")
-            epoch0, mono0 = clock.reference
-            c = config.controller
-            env = {c.ami_secret_env or "LOTSE_AMI_SECRET": SPAWN_SECRET}
-            # A key of this run's own: the journal is a test's.
-            env[c.journal_key_env] = secrets.token_hex(32)
-            # And one for the callback numbers (encrypted at rest).
-            env[CALLBACK_KEY_ENV] = secrets.token_hex(32)
-            controller = ControllerProcess(
-                metrics_url=f"http://{metrics}/metrics",
-                argv=lotse_run_argv(
-                    config=_config_path(args),
-                    ami=controller_ami,
-                    agi=agi,
-                    metrics=metrics,
-                    journal=journal,
-                    sim_clock=SimClock(epoch0, mono0, args.speed).render(),
-                    agi_deadline_ms=AGI_DEADLINE_MS,
-                    queue_log=queue_log,
+        journal = args.journal or tmp / "journal.sqlite"
+        # The stand-in writes Asterisk's queue_log and the controller follows
+        # it: calls handled while the controller was killed reach the journal.
+        queue_log = tmp / "queue_log"
+        c = config.controller
+        env = {c.ami_secret_env or "LOTSE_AMI_SECRET": secret}
+        # A key of this run's own: the journal is a test's.
+        env[c.journal_key_env] = secrets.token_hex(32)
+        # And one for the callback numbers (encrypted at rest).
+        env[CALLBACK_KEY_ENV] = secrets.token_hex(32)
+        controller = ControllerProcess(
+            metrics_url="",
+            # Port 0: lotse run binds free ports and reports them (ready file).
+            argv=lotse_run_argv(
+                config=_config_path(args),
+                ami=controller_ami,
+                agi=Endpoint("127.0.0.1", 0),
+                metrics=Endpoint("127.0.0.1", 0),
+                journal=journal,
+                sim_clock=clock.render(),
+                agi_deadline_ms=AGI_DEADLINE_MS,
+                queue_log=queue_log,
+                ready_file=tmp / "lotse-run.ready",
+            ),
+            env=child_env(env),
+            log_path=tmp / "lotse-run.log",
+            ready_file=tmp / "lotse-run.ready",
+        )
+        staffing = tmp / "staffing.yaml"
+        staffing.write_text(staffing_yaml(scenario_staffing(scenario, config, start)))
+        pbx: Child | None = None
+        try:
+            await controller.start(wait=False)
+            assert controller.agi is not None
+            pbx = Child(
+                "lotse pbx",
+                entry_argv(
+                    "pbx",
+                    "--config",
+                    str(_config_path(args)),
+                    "--ami-fd",
+                    str(ami_sock.fileno()),
+                    "--agi",
+                    str(controller.agi),
+                    "--staffing",
+                    str(staffing),
+                    "--sim-clock",
+                    clock.render(),
+                    "--seed",
+                    str(args.seed),
+                    "--queue-log",
+                    str(queue_log),
+                    *(["--dialplan", str(args.dialplan)] if args.dialplan else []),
                 ),
-                env=child_env(env),
-                log_path=Path(tmp) / "lotse-run.log",
+                child_env({c.ami_secret_env or "LOTSE_AMI_SECRET": secret}),
+                tmp / "lotse-pbx.log",
+                pass_fds=(ami_sock.fileno(),),
             )
+            await pbx.start()
+            ami_sock.close()  # the stand-in has it now
             try:
-                await controller.start()
-                yield _Target(ami, SPAWN_SECRET, controller, controller, proxy, journal)
-            finally:
-                await controller.stop()
-    finally:
-        if proxy is not None:
-            await proxy.close()
-        await pbx.close()
+                await controller.wait_ready()
+            except ChildFailed:
+                if not pbx.running:
+                    raise pbx.failed("ended at start") from None
+                raise
+            target = _Target(ami, secret, controller, controller, proxy, journal)
+            target.pbx = pbx
+            yield target
+        finally:
+            ami_sock.close()
+            await controller.stop()
+            if pbx is not None:
+                await pbx.stop()
+            if proxy is not None:
+                await proxy.close()
+
+
+def staffing_yaml(staffing: Staffing) -> str:
+    """A staffing file (``lotse pbx --staffing``) with each agent and profile as given."""
+    queues: dict[str, list[dict[str, str | bool]]] = {}
+    for queue, specs in staffing.queues.items():
+        queues[queue] = [
+            {
+                "name": spec.name,
+                "ring": spec.profile.ring.render(),
+                "handle": spec.profile.handle.render(),
+                "paused": spec.paused,
+            }
+            for spec in specs
+        ]
+    text: str = yaml.safe_dump({"queues": queues}, sort_keys=True)
+    return text
 
 
 def _config_path(args: argparse.Namespace) -> Path:
@@ -561,9 +613,3 @@ def scenario_staffing(scenario: Scenario, config: Config, start: datetime) -> St
 
 def _duration(dist: Dist) -> Duration:
     return Duration(PbxDist(dist.kind.value), dist.mean_s, dist.spread_s, dist.min_s, dist.max_s)
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])

@@ -141,8 +141,7 @@ class Actions:
             reply.close = True
             reply.delay_s = server.auth_fail_delay_s
             return reply
-        session.user = user
-        session.authenticated = True
+        session.logged_in(user)
         events = msg.get("Events")
         mask = event_mask(events) if events else -1
         session.send_events = user.read if mask < 0 or not events else user.read & mask

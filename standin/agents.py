@@ -61,7 +61,8 @@ class Duration:
 
     @classmethod
     def parse(cls, text: str) -> Duration:
-        """``"4"``, ``"uniform:4:2"``, ``"exp:180"``, ``"lognormal:180:90"``."""
+        """``"4"``, ``"uniform:4:2"``, ``"exp:180"``, ``"lognormal:180:90"``; a third and
+        fourth number cut the result to ``[low, high]`` (``"lognormal:240:150:20"``)."""
         parts = text.strip().split(":")
         aliases = {"exp": DistKind.EXPONENTIAL, "logn": DistKind.LOGNORMAL}
         try:
@@ -71,9 +72,21 @@ class Duration:
             numbers = [float(p) for p in parts[1:]]
         except ValueError:
             raise ValueError(f"not a duration: {text!r} (e.g. 4, uniform:4:2, exp:180)") from None
-        if not 1 <= len(numbers) <= 2:
+        if not 1 <= len(numbers) <= 4:
             raise ValueError(f"not a duration: {text!r}")
-        return cls(kind, numbers[0], numbers[1] if len(numbers) == 2 else 0.0)
+        spread = numbers[1] if len(numbers) > 1 else 0.0
+        low = numbers[2] if len(numbers) > 2 else 0.0
+        high = numbers[3] if len(numbers) > 3 else math.inf
+        return cls(kind, numbers[0], spread, low, high)
+
+    def render(self) -> str:
+        """The text :meth:`parse` reads back as this duration."""
+        text = f"{self.kind.value}:{self.mean!r}:{self.spread!r}"
+        if self.low or math.isfinite(self.high):
+            text += f":{self.low!r}"
+        if math.isfinite(self.high):
+            text += f":{self.high!r}"
+        return text
 
 
 @dataclass(frozen=True)

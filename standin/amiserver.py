@@ -26,6 +26,7 @@ import asyncio
 import contextlib
 import logging
 import random
+import socket
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -34,6 +35,7 @@ from enum import StrEnum
 from ami.codec import AmiParser, Message
 from standin.clock import Clock
 from standin.emit import EventBus
+from standin.eventfilter import EventFilter, UserPolicy
 from standin.wire import ALL_CLASSES, AmiEvent, Category, render
 
 BANNER = b"Asterisk Call Manager/11.0.0\r\n"
@@ -59,6 +61,13 @@ class AmiUser:
     secret: str
     read: int = ALL_CLASSES
     write: int = ALL_CLASSES
+    # The user's eventfilter lines (manager.conf), applied as Asterisk does.
+    filters: tuple[EventFilter, ...] = ()
+
+    @property
+    def policy(self) -> UserPolicy:
+        """Read classes and filters as one (what reaches this user)."""
+        return UserPolicy(self.read, self.write, self.filters)
 
 
 @dataclass
@@ -104,6 +113,7 @@ class Session:
         self._in_action = False
         self._flush_scheduled = False
         self._unsubscribe: Callable[[], None] | None = None
+        self._policy = UserPolicy()
         local = writer.get_extra_info("sockname") or ("127.0.0.1", 0)
         peer = writer.get_extra_info("peername") or ("127.0.0.1", 0)
         self.local_address = f"IPV4/TCP/{local[0]}/{local[1]}"
@@ -116,11 +126,28 @@ class Session:
 
     # -- output -------------------------------------------------------------
 
+    def logged_in(self, user: AmiUser) -> None:
+        """The login succeeded: from now on events reach the session through the
+        user's filters."""
+        self.user = user
+        self.authenticated = True
+        self._policy = user.policy
+
+    def wants(self, name: str, category: int, known: tuple[tuple[str, str], ...]) -> bool:
+        """Whether an event of ``name`` (fields ``known`` so far) may reach this session."""
+        if self.closed or not self.authenticated:
+            return False
+        if (self.send_events & category) != category:
+            return False
+        return self._policy.may_want(name, category, known)
+
     def on_event(self, event: AmiEvent) -> None:
         """Bus subscriber: queue the event if this session may see it."""
         if self.closed or not self.authenticated:
             return
         if (self.send_events & event.category) != event.category:
+            return
+        if not self._policy.should_send(event):
             return
         self._pending.append(event.data)
         if not self._in_action and not self._flush_scheduled:
@@ -158,7 +185,7 @@ class Session:
 
     async def run(self) -> None:
         """Serve the connection until it closes."""
-        self._unsubscribe = self.server.bus.subscribe(self.on_event)
+        self._unsubscribe = self.server.bus.subscribe(self.on_event, self.wants)
         parser = AmiParser()
         self.write_chunks([BANNER])
         try:
@@ -248,11 +275,16 @@ class AmiServer:
         self._server: asyncio.Server | None = None
         self._tasks: set[asyncio.Task[None]] = set()
 
-    async def start(self, host: str = "127.0.0.1", port: int = 0) -> tuple[str, int]:
-        """Start listening; returns the bound address."""
-        self._server = await asyncio.start_server(self._accept, host, port, limit=_READ_CHUNK)
-        sock = self._server.sockets[0].getsockname()
-        return str(sock[0]), int(sock[1])
+    async def start(
+        self, host: str = "127.0.0.1", port: int = 0, *, sock: socket.socket | None = None
+    ) -> tuple[str, int]:
+        """Start listening (on ``sock``, already bound, if given); returns the bound address."""
+        if sock is not None:
+            self._server = await asyncio.start_server(self._accept, sock=sock, limit=_READ_CHUNK)
+        else:
+            self._server = await asyncio.start_server(self._accept, host, port, limit=_READ_CHUNK)
+        name = self._server.sockets[0].getsockname()
+        return str(name[0]), int(name[1])
 
     async def _accept(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         session_id = f"0x{self.rng.randrange(0x7F0000000000, 0x7FFFFFFFFFFF):x}"

@@ -19,6 +19,7 @@ import asyncio
 import contextlib
 import os
 import signal
+import socket
 import sys
 from pathlib import Path
 
@@ -31,6 +32,7 @@ from router.numbering import OrtsnetzTable
 from standin.amiserver import Framing
 from standin.clock import ScaledClock
 from standin.emit import EventDetail
+from standin.eventfilter import FilterError, generated_manager_conf, parse_manager_conf
 from standin.pbx import Pbx
 from standin.staffing import Staffing, StaffingError, load_staffing
 
@@ -88,6 +90,18 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
         help="write Asterisk's queue_log (file format) to PATH, appending",
     )
     parser.add_argument(
+        "--manager-conf",
+        metavar="FILE",
+        help="take the AMI users' read/write classes and event filters from this manager.conf "
+        "('none': every user reads everything unfiltered; default: the manager_lotse.conf "
+        "`lotse dialplan build` generates, so clients get what Asterisk would send them)",
+    )
+    # For lotse sim load --spawn: the AMI socket bound by the parent (which
+    # chose its port, so nobody else can take it), and the simulated day's
+    # start for the compressed clock.
+    parser.add_argument("--ami-fd", type=int, help=argparse.SUPPRESS)
+    parser.add_argument("--sim-clock", type=_sim_clock, help=argparse.SUPPRESS)
+    parser.add_argument(
         "--lean-events",
         action="store_true",
         help="leave out the VarSet/Newexten flood of a real dialplan",
@@ -98,6 +112,17 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
         help="frame AMI as manager.c writes it, without the captures' extra empty lines",
     )
     parser.set_defaults(func=run)
+
+
+def _sim_clock(text: str) -> tuple[float, float, float]:
+    """``EPOCH0,MONO0,SPEED``, as ``lotse run --sim-clock`` reads it."""
+    try:
+        epoch0, mono0, speed = (float(p) for p in text.split(","))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not EPOCH0,MONO0,SPEED") from None
+    if not speed > 0:
+        raise argparse.ArgumentTypeError(f"{text!r}: the speed must be positive")
+    return epoch0, mono0, speed
 
 
 def parse_endpoint(text: str, option: str) -> Endpoint:
@@ -153,10 +178,13 @@ def run(args: argparse.Namespace) -> int:
             staffing = Staffing.uniform(config, 2 if args.agents is None else args.agents)
         secret = ami_secret(config)
         dialplan = load_dialplan(args.dialplan) if args.dialplan else None
+        args.manager_text = _manager_text(args.manager_conf, config)
     except DialplanFileError as err:
         return report_bad_input(BadInput(str(err)))
     except StaffingError as err:
         return report_bad_input(BadInput(str(err)))
+    except FilterError as err:
+        return report_bad_input(BadInput(f"{args.manager_conf}: {err}"))
     except BadInput as err:
         return report_bad_input(err)
     try:
@@ -168,7 +196,10 @@ def run(args: argparse.Namespace) -> int:
         )
         return 1
     try:
-        return asyncio.run(_serve(pbx, staffing))
+        sock = None
+        if args.ami_fd is not None:
+            sock = socket.socket(fileno=args.ami_fd)
+        return asyncio.run(_serve(pbx, staffing, sock))
     except OSError as err:
         print(f"lotse pbx: cannot listen for AMI on {ami}: {os_reason(err)}", file=sys.stderr)
         return 1
@@ -188,7 +219,11 @@ def _pbx(
         config,
         staffing=staffing,
         table=table,
-        clock=ScaledClock(args.speed),
+        clock=(
+            ScaledClock(args.sim_clock[2], args.sim_clock[0], args.sim_clock[1])
+            if args.sim_clock is not None
+            else ScaledClock(args.speed)
+        ),
         seed=args.seed,
         # The controller's user and the load tester's (`lotse sim load`), as generated.
         users={
@@ -204,16 +239,31 @@ def _pbx(
         detail=EventDetail.LEAN if args.lean_events else EventDetail.FULL,
         queue_log=args.queue_log,
         dialplan=dialplan,
+        manager_conf=args.manager_text,
     )
 
 
-async def _serve(pbx: Pbx, staffing: Staffing) -> int:
+def _manager_text(option: str | None, config: Config) -> str | None:
+    """The manager.conf whose users' classes and filters apply (``None``: none)."""
+    if option is not None and option.lower() == "none":
+        return None
+    if option is None:
+        return generated_manager_conf(config)
+    try:
+        text = Path(option).read_text(encoding="utf-8")
+    except OSError as err:
+        raise BadInput(f"{option}: cannot read: {os_reason(err)}") from None
+    parse_manager_conf(text)  # refuse a filter Asterisk would refuse
+    return text
+
+
+async def _serve(pbx: Pbx, staffing: Staffing, sock: socket.socket | None = None) -> int:
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         with contextlib.suppress(NotImplementedError, RuntimeError):
             loop.add_signal_handler(sig, stop.set)
-    await pbx.start()
+    await pbx.start(sock)
     host, port = pbx.ami_address
     agents = sum(len(specs) for specs in staffing.queues.values())
     agi = pbx.core.settings.agi_url or "none (static fallback)"

@@ -35,11 +35,15 @@ class ScaledClock:
     time then), so a simulation can start on a Monday morning at any hour.
     """
 
-    def __init__(self, speed: float = 1.0, start_epoch: float | None = None) -> None:
+    def __init__(
+        self, speed: float = 1.0, start_epoch: float | None = None, mono0: float | None = None
+    ) -> None:
         if not speed > 0:
             raise ValueError("clock speed must be positive")
         self.speed = speed
-        self._t0 = time.monotonic()
+        # ``mono0``: the reference another process chose (the machine's
+        # monotonic clock is shared), so both processes read the same time.
+        self._t0 = time.monotonic() if mono0 is None else mono0
         self._epoch0 = time.time() if start_epoch is None else start_epoch
 
     @property

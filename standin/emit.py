@@ -17,6 +17,13 @@ from standin.channels import Channel
 from standin.wire import AmiEvent, Category
 
 Subscriber = Callable[[AmiEvent], None]
+# Whether a subscriber may want an event of this name and class, given the
+# fields known before the event is built (``False``: certainly not).
+Interest = Callable[[str, int, tuple[tuple[str, str], ...]], bool]
+
+
+def _always(_name: str, _category: int, _known: tuple[tuple[str, str], ...]) -> bool:
+    return True
 
 
 class EventDetail(StrEnum):
@@ -51,16 +58,26 @@ class EventBus:
 
     def __init__(self) -> None:
         self._subscribers: list[Subscriber] = []
+        self._interests: list[Interest] = []
 
-    def subscribe(self, subscriber: Subscriber) -> Callable[[], None]:
-        """Add a subscriber; returns the function that removes it again."""
+    def subscribe(self, subscriber: Subscriber, interest: Interest = _always) -> Callable[[], None]:
+        """Add a subscriber (with what it may want, default everything); returns the
+        function that removes it again."""
         self._subscribers.append(subscriber)
+        self._interests.append(interest)
 
         def unsubscribe() -> None:
             if subscriber in self._subscribers:
-                self._subscribers.remove(subscriber)
+                index = self._subscribers.index(subscriber)
+                del self._subscribers[index]
+                del self._interests[index]
 
         return unsubscribe
+
+    def wants(self, name: str, category: int, known: tuple[tuple[str, str], ...] = ()) -> bool:
+        """Whether any subscriber may take an event of ``name`` whose fields so far are
+        ``known``: an event nobody takes is not built (its snapshot not formatted)."""
+        return any(interest(name, category, known) for interest in self._interests)
 
     def publish(self, event: AmiEvent) -> None:
         """Deliver ``event`` to every subscriber now."""
@@ -100,11 +117,17 @@ class Emitter:
         """Publish one event with the given class and fields."""
         self.bus.publish(AmiEvent(name, category, tuple(fields)))
 
+    def _off(self, name: str, category: int, *known: tuple[str, str]) -> bool:
+        """No one takes this event: skip building it."""
+        return not self.bus.wants(name, category, known)
+
     def snap(self, ch: Channel, prefix: str = "") -> list[tuple[str, str]]:
         """The channel's snapshot block, with the configured ``ChanVariable`` lines."""
         return ch.snapshot(prefix, self.manager_vars)
 
     def _chan(self, name: str, category: int, ch: Channel, *extra: tuple[str, str]) -> None:
+        if not self.bus.wants(name, category, extra):
+            return
         self.publish(name, category, [*self.snap(ch), *extra])
 
     # -- channel lifecycle --------------------------------------------------
@@ -257,6 +280,8 @@ class Emitter:
 
     def dial_begin(self, caller: Channel | None, dest: Channel, dialstring: str) -> None:
         """``DialBegin``: ``caller`` (absent for an originate) starts dialling ``dest``."""
+        if self._off("DialBegin", Category.CALL):
+            return
         head = self.snap(caller) if caller else []
         self.publish(
             "DialBegin",
@@ -266,6 +291,8 @@ class Emitter:
 
     def dial_end(self, caller: Channel | None, dest: Channel, status: str) -> None:
         """``DialEnd`` with ``DialStatus`` ANSWER, NOANSWER, CANCEL, BUSY ..."""
+        if self._off("DialEnd", Category.CALL, ("DialStatus", status)):
+            return
         head = self.snap(caller) if caller else []
         self.publish(
             "DialEnd", Category.CALL, [*head, *self.snap(dest, "Dest"), ("DialStatus", status)]
@@ -273,6 +300,8 @@ class Emitter:
 
     def dial_state(self, caller: Channel, dest: Channel, status: str) -> None:
         """``DialState``: a dialled channel's progress (``RINGING``)."""
+        if self._off("DialState", Category.CALL, ("DialStatus", status)):
+            return
         self.publish(
             "DialState",
             Category.CALL,
@@ -281,6 +310,8 @@ class Emitter:
 
     def local_bridge(self, one: Channel, two: Channel, optimization: bool) -> None:
         """``LocalBridge``: the two halves of a Local channel are joined."""
+        if self._off("LocalBridge", Category.CALL):
+            return
         self.publish(
             "LocalBridge",
             Category.CALL,
@@ -302,12 +333,16 @@ class Emitter:
     def bridge_enter(self, bridge_id: str, count: int, ch: Channel) -> None:
         """``BridgeEnter``: ``ch`` joined; ``count`` channels are in the bridge now."""
         ch.bridge_id = bridge_id
+        if self._off("BridgeEnter", Category.CALL):
+            return
         fields = [*_bridge_fields(bridge_id, count), *self.snap(ch)]
         self.publish("BridgeEnter", Category.CALL, fields)
 
     def bridge_leave(self, bridge_id: str, count: int, ch: Channel) -> None:
         """``BridgeLeave``: ``ch`` left; ``count`` channels remain."""
         ch.bridge_id = ""
+        if self._off("BridgeLeave", Category.CALL):
+            return
         fields = [*_bridge_fields(bridge_id, count), *self.snap(ch)]
         self.publish("BridgeLeave", Category.CALL, fields)
 
@@ -355,6 +390,8 @@ class Emitter:
     ) -> None:
         """AgentCalled/Connect/Complete/RingNoAnswer: caller, ``Dest`` member channel, member
         (no caller fields when ``caller`` is None: app_queue's "incomplete event")."""
+        if self._off(name, Category.AGENT, ("Queue", queue), *extra):
+            return
         self.publish(
             name,
             Category.AGENT,

@@ -13,6 +13,7 @@ import asyncio
 import contextlib
 import os
 import random
+import socket
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -31,6 +32,7 @@ from standin.clock import Clock, ScaledClock
 from standin.core import Core, DialplanSettings
 from standin.dialplan import generated_dialplan, run_call
 from standin.emit import Emitter, EventBus, EventDetail
+from standin.eventfilter import policies_for
 from standin.originate import DEFAULT_TIMEOUT_S, OriginateRequest
 from standin.originate import originate as originate_local
 from standin.queuelog import QueueLogFile
@@ -82,8 +84,10 @@ class QueueDefaults:
 class Pbx:
     """The stand-in. Build, ``await start()``, place calls, ``await close()``.
 
-    ``users`` maps AMI usernames to secrets (read/write = all); the default is
-    the config's ``controller.ami_username`` with secret ``secret``.
+    ``users`` maps AMI usernames to secrets (read/write = all, no event
+    filter, unless ``manager_conf``, a manager.conf text such as the generated
+    ``manager_lotse.conf``, gives a user its classes and filters); the default
+    is the config's ``controller.ami_username`` with secret ``secret``.
     ``manager_vars`` is manager.conf ``channelvars``: each listed variable
     appears as ``ChanVariable: NAME=value`` in every channel event.
     ``agi_url`` defaults to the config's FastAGI address; ``None`` disables
@@ -115,6 +119,7 @@ class Pbx:
         auth_fail_delay_s: float = 1.0,
         queue_log: str | os.PathLike[str] | None = None,
         dialplan: Dialplan | None = None,
+        manager_conf: str | None = None,
     ) -> None:
         self.config = config
         self.table = table or OrtsnetzTable.load()
@@ -154,12 +159,23 @@ class Pbx:
             self.open_queue_log(queue_log)
         self._ami_host, self._ami_port = ami_host, ami_port
         user_map = users or {config.controller.ami_username: "secret"}
+        # With a manager.conf (the generated manager_lotse.conf), each user
+        # gets its read/write classes and event filters from it, as in Asterisk.
+        policies = policies_for(user_map, manager_conf) if manager_conf is not None else {}
+        ami_users = {}
+        for name, secret in user_map.items():
+            policy = policies.get(name)
+            ami_users[name] = (
+                AmiUser(name, secret)
+                if policy is None
+                else AmiUser(name, secret, policy.read, policy.write, policy.filters)
+            )
         self.actions = Actions(self)
         self.server = AmiServer(
             bus=self.bus,
             clock=self.clock,
             rng=self.rng,
-            users={u: AmiUser(u, s) for u, s in user_map.items()},
+            users=ami_users,
             actions=self.actions.table(),
             framing=framing,
             auth_fail_delay_s=auth_fail_delay_s,
@@ -195,9 +211,10 @@ class Pbx:
 
     # -- lifecycle ----------------------------------------------------------
 
-    async def start(self) -> None:
-        """Listen for AMI clients."""
-        self._address = await self.server.start(self._ami_host, self._ami_port)
+    async def start(self, sock: socket.socket | None = None) -> None:
+        """Listen for AMI clients (on ``sock`` if given: a socket bound and listening,
+        e.g. handed over by the process that chose its port)."""
+        self._address = await self.server.start(self._ami_host, self._ami_port, sock=sock)
 
     def open_queue_log(self, path: str | os.PathLike[str]) -> Path:
         """Write Asterisk's queue_log to ``path`` from now on (appending); returns the path.

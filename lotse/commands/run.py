@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 import asyncio
 import gc
+import json
+import os
 import signal
 import sys
 from collections.abc import Callable
@@ -72,8 +74,10 @@ def add_run(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     )
     add_config_option(parser)
     parser.add_argument("--ami", type=endpoint, help="Asterisk AMI HOST:PORT")
-    parser.add_argument("--agi-listen", type=endpoint, help="FastAGI listen HOST:PORT")
-    parser.add_argument("--metrics-listen", type=endpoint, help="Prometheus metrics HOST:PORT")
+    parser.add_argument("--agi-listen", type=endpoint_any_port, help="FastAGI listen HOST:PORT")
+    parser.add_argument(
+        "--metrics-listen", type=endpoint_any_port, help="Prometheus metrics HOST:PORT"
+    )
     parser.add_argument("--no-metrics", action="store_true", help="serve no metrics")
     parser.add_argument("--journal", help="call journal SQLite file")
     parser.add_argument(
@@ -93,6 +97,10 @@ def add_run(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     # production, so not in --help.
     parser.add_argument("--sim-clock", type=_sim_clock, help=argparse.SUPPRESS)
     parser.add_argument("--agi-deadline-ms", type=int, help=argparse.SUPPRESS)
+    # Also for a parent that starts lotse run on port 0: once listening, the
+    # bound addresses are written to this file as JSON (the process keeps the
+    # ports; nobody else can take them in between).
+    parser.add_argument("--ready-file", help=argparse.SUPPRESS)
     parser.set_defaults(func=_run)
 
 
@@ -141,7 +149,17 @@ def _run(args: argparse.Namespace) -> int:
         or config.controller.control_socket_path(args.journal or options.journal_path),
     )
     try:
-        return asyncio.run(serve(config, options, secret, table, key, sim_clock=args.sim_clock))
+        return asyncio.run(
+            serve(
+                config,
+                options,
+                secret,
+                table,
+                key,
+                sim_clock=args.sim_clock,
+                ready_file=args.ready_file,
+            )
+        )
     except LoginRefusedError as err:
         print(f"lotse run: {err}", file=sys.stderr, flush=True)
         return EXIT_BAD_INPUT
@@ -161,11 +179,13 @@ async def serve(
     key: JournalKey | None = None,
     *,
     sim_clock: SimClock | None = None,
+    ready_file: str | None = None,
 ) -> int:
     """Run until SIGTERM or SIGINT, then drain and flush.
 
     ``key`` keys the journal's caller hashes (default: the configured one);
-    ``sim_clock`` is the wall and queue clock of a simulated day (load tests).
+    ``sim_clock`` is the wall and queue clock of a simulated day (load tests);
+    ``ready_file`` receives the bound addresses once listening (JSON).
 
     A start that fails (an address in use, an unusable journal) raises with
     everything already started stopped again, the journal's thread included;
@@ -217,6 +237,8 @@ async def serve(
         await journal.close()
         raise
     loop.add_signal_handler(signal.SIGHUP, ops.reload_soon)
+    if ready_file is not None:
+        _write_ready(ready_file, controller)
     # Everything built so far (config, the numbering plan, compiled routes)
     # lives as long as the process: move it out of the collector's sight so
     # collections during routing do not rescan it.
@@ -231,6 +253,22 @@ async def serve(
     if controller.failure is not None:
         raise LoginRefusedError(controller.failure)
     return 0
+
+
+def _write_ready(path: str, controller: Controller) -> None:
+    """``{"pid", "agi", "metrics"}`` (``HOST:PORT``, metrics ``null`` if none), replaced
+    atomically so a reader never sees half of it."""
+    agi_host, agi_port = controller.agi.address
+    metrics = controller.metrics_address
+    doc = {
+        "pid": os.getpid(),
+        "agi": f"{agi_host}:{agi_port}",
+        "metrics": None if metrics is None else f"{metrics[0]}:{metrics[1]}",
+    }
+    tmp = f"{path}.tmp"
+    with open(tmp, "w", encoding="utf-8") as out:
+        json.dump(doc, out)
+    os.replace(tmp, path)
 
 
 def _utc_now() -> datetime:
