@@ -51,7 +51,11 @@ _SCRAPED = {
     "lotse_reconciles",
     *HOME_COUNTERS,
 }
-_GAUGES = {"lotse_ami_connected", "lotse_state_stale"}
+# The journal's lag: ``lotse_journal_lag_seconds`` (a histogram of each
+# record's decided-to-written time, or a gauge), else the age of the oldest
+# record not yet written. Gauges are kept as a series of samples.
+JOURNAL_LAG_METRICS = ("lotse_journal_lag_seconds", "lotse_journal_write_lag_seconds")
+_GAUGES = {"lotse_ami_connected", "lotse_state_stale", *JOURNAL_LAG_METRICS}
 
 
 class ChaosKind(StrEnum):
@@ -244,12 +248,21 @@ class Sampler:
 
     metrics_url: str
     counters: RestartProofCounters = field(default_factory=RestartProofCounters)
+    # Each scrape's value of the journal lag gauges, in order.
+    gauges: dict[str, list[float]] = field(default_factory=dict)
+
+    def _fold(self, sample: Sample) -> None:
+        self.counters.observe(sample)
+        for name in JOURNAL_LAG_METRICS:
+            value = sample.get((name, ()))
+            if value is not None:
+                self.gauges.setdefault(name, []).append(value)
 
     async def sample(self) -> None:
         """Fold the controller's counters in now (if reachable)."""
         sample = await asyncio.to_thread(scrape, self.metrics_url, 1.0)
         if sample is not None:
-            self.counters.observe(sample)
+            self._fold(sample)
 
     async def run(self, every_s: float = 0.5) -> None:
         """Sample every ``every_s`` until cancelled."""
@@ -350,7 +363,7 @@ class ControllerProcess(Sampler):
             sample = await asyncio.to_thread(scrape, self.metrics_url, 1.0)
             # A scrape that raced a kill must not count the dead process twice.
             if sample is not None and self.running:
-                self.counters.observe(sample)
+                self._fold(sample)
 
     async def kill(self) -> None:
         """SIGKILL, as the OOM killer or a crash would: nothing is flushed."""

@@ -79,8 +79,7 @@ def arrivals(
     tl = Timeline.build(scenario, router)
     offset = (start - tl.epoch).total_seconds()
     end = min(offset + hours * 3600, tl.end_s)
-    sources: dict[int, CallerSource] = {}
-    seen: set[str] = set()
+    pick = _CallerPicker(scenario, tl, rng)
     out: list[Arrival] = []
     t = max(offset, 0.0)
     while t < end:
@@ -95,26 +94,79 @@ def arrivals(
             t = slot_end  # memoryless: redraw from the slot's end at the next rate
             continue
         t = nxt
+        arrival = pick(k, t - offset)
+        if arrival is not None:
+            out.append(arrival)
+    return out
+
+
+def flat_arrivals(
+    scenario: Scenario,
+    router: Router,
+    rng: random.Random,
+    start: datetime,
+    *,
+    rate_per_s: float,
+    minutes: float,
+    speed: float,
+) -> list[Arrival]:
+    """A flat Poisson stream of ``rate_per_s`` calls per real second for ``minutes``.
+
+    Who calls, from where and how patient is the scenario's mix at the
+    window's start (its half hour's rates per center); ``at_s`` is virtual
+    time as in :func:`arrivals` (real seconds times ``speed``). ValueError
+    when the scenario has no calls in that half hour.
+    """
+    tl = Timeline.build(scenario, router)
+    offset = (start - tl.epoch).total_seconds()
+    k = min(max(int(offset // SLOT_S), 0), len(tl.slots) - 1)
+    if tl.cum_rates[k][-1] <= 0.0:
+        raise ValueError(f"the scenario has no calls at {start:%a %H:%M}: choose another --from")
+    pick = _CallerPicker(scenario, tl, rng)
+    out: list[Arrival] = []
+    t = 0.0
+    end = minutes * 60.0
+    while True:
+        t += rng.expovariate(rate_per_s)
+        if t >= end:
+            return out
+        arrival = pick(k, t * speed)
+        if arrival is not None:
+            out.append(arrival)
+
+
+class _CallerPicker:
+    """One caller of a slot's mix: center by rate, number from its region, unique."""
+
+    def __init__(self, scenario: Scenario, tl: Timeline, rng: random.Random) -> None:
+        self._scenario = scenario
+        self._tl = tl
+        self._rng = rng
+        self._sources: dict[int, CallerSource] = {}
+        self._seen: set[str] = set()
+
+    def __call__(self, k: int, at_s: float) -> Arrival | None:
+        scenario, tl, rng = self._scenario, self._tl, self._rng
         cum = tl.cum_rates[k]
         index = min(bisect.bisect_right(cum, rng.random() * cum[-1]), len(cum) - 1)
         cid = tl.center_ids[index]
         center = scenario.config.centers[cid]
-        source = sources.setdefault(
+        source = self._sources.setdefault(
             index, CallerSource(center, scenario.config, scenario.callers, rng)
         )
         caller = source.caller()
+        seen = self._seen
         if not caller.isdigit() or caller in seen:
             # Originate needs a dialable number per call; anonymous callers
             # and repeats get a fresh mobile number of the same (no) region.
             caller = f"0157{rng.randrange(10**7, 10**8)}"
             if caller in seen:
-                continue
+                return None
         seen.add(caller)
         patience = scenario.plan(cid).patience.sampler(rng)()
         mix = scenario.callbacks
         takes = mix is not None and rng.random() < mix.accept
-        out.append(Arrival(t - offset, caller, cid, patience, takes))
-    return out
+        return Arrival(at_s, caller, cid, patience, takes)
 
 
 @dataclass

@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import math
 import os
 import random
 import secrets
@@ -51,6 +52,7 @@ from router.policy import Router
 from sim.chaos import (
     DECISIONS_METRIC,
     HOME_COUNTERS,
+    JOURNAL_LAG_METRICS,
     LATENCY_METRIC,
     AmiProxy,
     Chaos,
@@ -64,6 +66,7 @@ from sim.chaos import (
     scrape,
 )
 from sim.load import (
+    Arrival,
     CallbackWatch,
     Latency,
     LoadRun,
@@ -71,6 +74,7 @@ from sim.load import (
     caller_uniqueid,
     connected,
     drive,
+    flat_arrivals,
     latency_between,
     service_figures,
     window_start,
@@ -78,7 +82,7 @@ from sim.load import (
 from sim.loadjournal import callback_outcomes, journal_figures
 from sim.scenario import Dist, Scenario
 from sim.scenarioload import DEMO, load_scenario
-from sim.spawn import Child, ChildFailed, entry_argv, listening_socket
+from sim.spawn import Child, ChildFailed, MemoryWatch, entry_argv, listening_socket
 from standin.agents import AgentProfile, Duration
 from standin.agents import DistKind as PbxDist
 from standin.staffing import AgentSpec, Staffing
@@ -105,6 +109,19 @@ def add_load(sim_sub: Any) -> None:
         help="window start, local time on the scenario's first day (default 09:00)",
     )
     load.add_argument("--hours", type=float, default=1.0, help="window length (default 1)")
+    load.add_argument(
+        "--rate",
+        type=float,
+        metavar="CALLS_PER_S",
+        help="instead of the scenario's arrival curve: a flat rate of calls per real second "
+        "(the scenario's caller mix at --from), for --minutes",
+    )
+    load.add_argument(
+        "--minutes",
+        type=float,
+        metavar="M",
+        help="with --rate: how long to originate, real minutes (default 10)",
+    )
     load.add_argument(
         "--speed",
         type=float,
@@ -190,6 +207,16 @@ def load_command(args: argparse.Namespace) -> int:
     if args.speed <= 0 or args.hours <= 0:
         print("lotse sim load: --speed and --hours must be positive", file=sys.stderr)
         return EXIT_BAD_INPUT
+    if args.minutes is not None and args.rate is None:
+        print("lotse sim load: --minutes needs --rate", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    if args.rate is not None:
+        args.minutes = 10.0 if args.minutes is None else args.minutes
+        if not (args.rate > 0 and args.minutes > 0):
+            print("lotse sim load: --rate and --minutes must be positive", file=sys.stderr)
+            return EXIT_BAD_INPUT
+        # The window the flat stream covers on the simulated clock.
+        args.hours = args.minutes * 60 * args.speed / 3600
     args.user = args.user or default_user(scenario.config)
     if (args.chaos or args.journal or args.dialplan) and not args.spawn:
         print("lotse sim load: --chaos, --journal and --dialplan need --spawn", file=sys.stderr)
@@ -198,6 +225,13 @@ def load_command(args: argparse.Namespace) -> int:
         args.dialplan_loaded = load_dialplan(args.dialplan) if args.dialplan else None
     except DialplanFileError as err:
         print(f"lotse sim load: {err}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    try:
+        # Drawn here, as the run's first use of its seed (a scenario without
+        # calls at --from is bad input).
+        _plan(args, scenario, table, random.Random(args.seed), start)
+    except ValueError as failure:
+        print(f"lotse sim load: {failure}", file=sys.stderr)
         return EXIT_BAD_INPUT
     try:
         summary = asyncio.run(_load(args, scenario, table, start))
@@ -227,11 +261,28 @@ class _Target:
     pbx: Child | None = None
 
 
+def _plan(
+    args: argparse.Namespace,
+    scenario: Scenario,
+    table: OrtsnetzTable,
+    rng: random.Random,
+    start: datetime,
+) -> list[Arrival]:
+    """The calls to originate: the scenario's window, or a flat rate (``--rate``)."""
+    router = Router(scenario.config, table)
+    if args.rate is not None:
+        return flat_arrivals(
+            scenario, router, rng, start, rate_per_s=args.rate, minutes=args.minutes,
+            speed=args.speed,
+        )  # fmt: skip
+    return arrivals(scenario, router, rng, start, args.hours)
+
+
 async def _load(
     args: argparse.Namespace, scenario: Scenario, table: OrtsnetzTable, start: datetime
 ) -> dict[str, Any]:
     rng = random.Random(args.seed)
-    plan = arrivals(scenario, Router(scenario.config, table), rng, start, args.hours)
+    plan = _plan(args, scenario, table, rng, start)
     err = Console(stderr=True)
 
     def note(text: str) -> None:
@@ -265,9 +316,17 @@ async def _load(
                 if done % 50 == 0 or done == total:
                     note(f"originated {done}/{total}")
 
+            memory = MemoryWatch()
+
+            async def watch_memory() -> None:
+                while True:
+                    memory.sample(_pids(target))
+                    await asyncio.sleep(1.0)
+
             background = [
                 asyncio.create_task(target.sampler.run()),
                 asyncio.create_task(run_chaos(args.chaos, target.controller, target.proxy, note)),
+                asyncio.create_task(watch_memory()),
             ]
             try:
                 await drive(
@@ -301,6 +360,7 @@ async def _load(
                 await controller.stop()
                 ids = [caller_uniqueid(channel_id) for channel_id in run.calls]
                 journal = journal_figures(target.journal, ids)
+                journal.update(journal_lag(target.sampler))
                 outcomes = callback_outcomes(target.journal)
                 journal_view = await journal_truth(target.journal, scenario, start, args.hours)
             else:
@@ -316,6 +376,7 @@ async def _load(
             "ami_cuts": target.proxy.cuts if target.proxy is not None else 0,
         }
     out = summary(run, scenario, plan, latency, args)
+    out["rss_mb"] = memory.figures()
     out["callbacks"] = run.callback_figures(outcomes)
     out.update(
         decisions=int(decisions) if decisions else latency.decisions,
@@ -329,6 +390,57 @@ async def _load(
         ),
     )
     return out
+
+
+def _pids(target: _Target) -> dict[str, int | None]:
+    """The processes of the run whose memory is watched."""
+    pids: dict[str, int | None] = {"driver": os.getpid()}
+    if target.controller is not None:
+        pids["controller"] = target.controller.pid
+    if target.pbx is not None:
+        pids["pbx"] = target.pbx.pid
+    return pids
+
+
+def journal_lag(sampler: Sampler) -> dict[str, Any]:
+    """``lag_p50_s``, ``lag_p99_s``, ``lag_max_s`` of the journal and where they come from.
+
+    From the controller's ``lotse_journal_lag_seconds`` histogram (each
+    record's time to disk; p50/p99 as bucket upper bounds, max the largest
+    sample of its gauge if any), else from its lag gauge sampled every scrape
+    (0.5 s): ``lotse_journal_lag_seconds``, or the age of the oldest record
+    not yet written (``lotse_journal_write_lag_seconds``).
+    """
+    name = JOURNAL_LAG_METRICS[0]
+    buckets = sampler.counters.histogram(name)
+    if buckets.get("count"):
+        count = buckets["count"]
+        bounds = sorted((float(le), n) for le, n in buckets.items() if le not in ("count", "sum"))
+
+        def quantile(q: float) -> float:
+            return next((le for le, n in bounds if n >= q * count), math.inf)
+
+        return {
+            "lag_p50_s": quantile(0.5),
+            "lag_p99_s": quantile(0.99),
+            "lag_max_s": max(sampler.gauges.get(name, [math.nan])),
+            "lag_source": f"{name} histogram",
+        }
+    for gauge in JOURNAL_LAG_METRICS:
+        values = sorted(sampler.gauges.get(gauge, []))
+        if values:
+            return {
+                "lag_p50_s": round(percentile(values, 0.5), 3),
+                "lag_p99_s": round(percentile(values, 0.99), 3),
+                "lag_max_s": round(values[-1], 3),
+                "lag_source": f"{gauge} sampled every 0.5 s",
+            }
+    return {"lag_p50_s": None, "lag_p99_s": None, "lag_max_s": None, "lag_source": None}
+
+
+def percentile(ordered: list[float], q: float) -> float:
+    """The ``q`` quantile of sorted values (nearest rank)."""
+    return ordered[min(len(ordered) - 1, max(0, math.ceil(q * len(ordered)) - 1))]
 
 
 def metrics_truth(counters: RestartProofCounters, config: Config) -> dict[str, dict[str, Any]]:

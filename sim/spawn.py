@@ -138,3 +138,29 @@ class Child:
             with contextlib.suppress(ProcessLookupError):
                 proc.kill()
             await proc.wait()
+
+
+@dataclass
+class MemoryWatch:
+    """RSS of the processes of a run, sampled over it: start, middle and end per process."""
+
+    samples: dict[str, list[float]] = field(default_factory=dict)
+
+    def sample(self, pids: dict[str, int | None]) -> None:
+        """One RSS reading of each named process (those not running are skipped)."""
+        for name, pid in pids.items():
+            value = rss_mb(pid)
+            if value is not None:
+                self.samples.setdefault(name, []).append(value)
+
+    def figures(self) -> dict[str, dict[str, float]]:
+        """Per process: ``start``, ``middle``, ``end`` and ``max`` RSS in MB."""
+        out = {}
+        for name, values in self.samples.items():
+            out[name] = {
+                "start": values[0],
+                "middle": values[len(values) // 2],
+                "end": values[-1],
+                "max": max(values),
+            }
+        return out
