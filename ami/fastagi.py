@@ -32,6 +32,7 @@ import asyncio
 import contextvars
 import inspect
 import itertools
+import math
 import re
 import time
 from collections.abc import Awaitable, Callable
@@ -57,6 +58,8 @@ FAILURE_LINE = b"FAILURE\n"
 # A 520 usage text is a few dozen lines; more is not res_agi talking.
 _MAX_CONTINUATION_LINES = 256
 _LOG_FIELD_MAX = 64
+# Malformed environments logged at most this often (the rest counted in the next line).
+_MALFORMED_LOG_EVERY_S = 1.0
 _UNIQUEID = re.compile(r"[0-9]{1,20}\.[0-9]{1,10}")
 
 _log = structlog.get_logger("ami.fastagi")
@@ -150,6 +153,8 @@ class FastAgiServer:
         self._sessions: set[_AgiSession] = set()
         self._idle: asyncio.Event | None = None
         self._ids = itertools.count(1)
+        self._malformed_logged_at = -math.inf
+        self._malformed_suppressed = 0
 
     async def start(self, host: str = "127.0.0.1", port: int = 4573) -> None:
         """Listen on ``host:port`` (port 0 picks a free port, see ``address``)."""
@@ -213,6 +218,19 @@ class FastAgiServer:
         self._sessions.discard(session)
         if not self._sessions and self._idle is not None:
             self._idle.set()
+
+    def _log_malformed(self, **fields: object) -> None:
+        """A warning per malformed environment, at most one a second: a flood of garbage
+        connections must not flood the log (each is counted all the same)."""
+        now = self._clock()
+        if now - self._malformed_logged_at < _MALFORMED_LOG_EVERY_S:
+            self._malformed_suppressed += 1
+            return
+        _log.warning(
+            "fastagi.malformed_environment", suppressed=self._malformed_suppressed, **fields
+        )
+        self._malformed_logged_at = now
+        self._malformed_suppressed = 0
 
     def _report(
         self, ids: dict[str, str], result: AgiResult, elapsed: float, script: str, commands: int,
@@ -289,9 +307,10 @@ class _AgiSession(asyncio.Protocol):
         self._buffer += data
         if len(self._buffer) > self._server._max_env_bytes:
             # An environment, or one answer line, longer than any res_agi sends.
-            self._finish(
-                AgiResult.MALFORMED if self._phase is _Phase.ENV else AgiResult.COMMAND_FAILED
-            )
+            if self._phase is _Phase.ENV:
+                self._malformed_env("oversize")
+            else:
+                self._finish(AgiResult.COMMAND_FAILED)
             return
         self._lines()
 
@@ -325,7 +344,7 @@ class _AgiSession(asyncio.Protocol):
     def _env_line(self, line: str, size: int) -> None:
         self._env_bytes += size
         if self._env_bytes > self._server._max_env_bytes:
-            self._finish(AgiResult.MALFORMED)
+            self._malformed_env("oversize")
         elif line:
             self._env.append(line)
         else:
@@ -340,7 +359,7 @@ class _AgiSession(asyncio.Protocol):
             self._call_id = log_call_id(request.uniqueid)
             structlog.contextvars.bind_contextvars(call_id=self._call_id)
         if not request.is_agi:
-            self._finish(AgiResult.MALFORMED)
+            self._malformed_env("not_agi")
             return
         if request.script not in self._server._scripts:
             self._finish(AgiResult.REJECTED)
@@ -385,6 +404,20 @@ class _AgiSession(asyncio.Protocol):
             self._replied(task.result())
             if self._buffer:
                 self._lines()  # answers the peer sent ahead
+
+    def _malformed_env(self, reason: str) -> None:
+        """No usable environment: more bytes than res_agi ever sends, or no ``agi_`` line
+        (another protocol, a port scan). Logged (the first line, masked) and counted
+        ``malformed``; the peer gets ``FAILURE``."""
+        first = self._env[0] if self._env else bytes(self._buffer[:64]).decode("utf-8", "replace")
+        self._server._log_malformed(
+            reason=reason,
+            env_lines=len(self._env),
+            env_bytes=self._env_bytes + len(self._buffer),
+            first_line=_safe(first.splitlines()[0] if first else ""),
+            **self._log_ids(),
+        )
+        self._finish(AgiResult.MALFORMED)
 
     def _malformed_request(self, reason: str) -> None:
         _log.warning("fastagi.malformed_request", reason=_safe(reason), **self._log_ids())

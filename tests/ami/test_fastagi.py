@@ -624,3 +624,45 @@ def test_any_bytes_end_in_exactly_one_result_and_never_a_partial_answer(
     # silent close after some variables (which res_agi would count a success).
     if results[0] is not AgiResult.OK:
         assert written.endswith(b"FAILURE\n") or results[0] is AgiResult.PEER_CLOSED
+
+
+@pytest.mark.parametrize(
+    ("data", "reason"),
+    [
+        (b"GET /metrics HTTP/1.1\r\nHost: 127.0.0.1:4573\r\n\r\n", "not_agi"),
+        (b"\n", "not_agi"),
+        (b"agi_x: " + b"y" * 5000 + b"\n", "oversize"),
+        (b"agi_callerid: 04211234567\n" * 600, "oversize"),
+    ],
+)
+async def test_a_malformed_environment_is_logged_with_its_reason_never_a_number(
+    make_server: Factory, data: bytes, reason: str
+) -> None:
+    with capture_logs() as logs:
+        server, recorder = await make_server(reply_with(("X", "1")), max_env_bytes=4096)
+        reader, writer = await connect(server)
+        writer.write(data)
+        assert await read_until_closed(reader) == b"FAILURE\n"
+        assert await recorder.next() is AgiResult.MALFORMED
+        writer.close()
+    found = [e for e in logs if e["event"] == "fastagi.malformed_environment"]
+    assert [e["reason"] for e in found] == [reason]
+    assert "1234567" not in repr(found)
+
+
+async def test_malformed_environments_are_logged_at_most_once_a_second(
+    make_server: Factory,
+) -> None:
+    now = [100.0]
+    with capture_logs() as logs:
+        server, recorder = await make_server(reply_with(("X", "1")), clock=lambda: now[0])
+        for step in (0.0, 0.5, 0.4, 0.1, 2.0):
+            now[0] += step
+            reader, writer = await connect(server)
+            writer.write(b"hello\n\n")
+            assert await read_until_closed(reader) == b"FAILURE\n"
+            assert await recorder.next() is AgiResult.MALFORMED
+            writer.close()
+    found = [e for e in logs if e["event"] == "fastagi.malformed_environment"]
+    # At 100, (100.5 and 100.9 held back), 101.0 exactly a second later, 103.0.
+    assert [e["suppressed"] for e in found] == [0, 2, 0]
