@@ -156,7 +156,7 @@ async def test_events_of_unknown_queues_are_counted_and_each_queue_logged_once(
         uid = f"1700000000.{n}"
         return QueueCallerJoin(f"PJSIP/carrier-{n:08x}", uid, uid, "", queue, 1, 1)
 
-    events = [
+    events: list[object] = [
         joined(1, "sales"),
         joined(2, "115-bremen"),
         joined(3, "sales"),

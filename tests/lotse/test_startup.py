@@ -242,3 +242,43 @@ def test_an_address_that_does_not_resolve_says_so() -> None:
     assert str(_listen_error("FastAGI", Endpoint("127.0.0.1", 4573), taken)) == (
         f"cannot listen for FastAGI on 127.0.0.1:4573: {os.strerror(98)}"
     )
+
+
+def test_run_on_port_0_reports_the_ports_it_bound_and_keeps_them(tmp_path: Path) -> None:
+    # A parent that lets lotse run choose its ports learns them from the
+    # ready file while the process holds them (no bind-close-rebind race).
+    import json
+    import time
+    import urllib.request
+
+    ready = tmp_path / "ready.json"
+    env = {
+        **os.environ,
+        "PYTHONPATH": str(REPO),
+        "LOTSE_AMI_SECRET": "s",
+        "LOTSE_JOURNAL_KEY": "k" * 32,
+    }
+    proc = subprocess.Popen(
+        [sys.executable, "-c", ENTRY, "run", "--ami", "127.0.0.1:9", "--agi-listen",
+         "127.0.0.1:0", "--metrics-listen", "127.0.0.1:0", "--journal",
+         str(tmp_path / "j.sqlite"), "--ready-file", str(ready)],
+        cwd=tmp_path, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    try:
+        deadline = time.monotonic() + HANG_GUARD_S
+        while not ready.exists():
+            assert proc.poll() is None, proc.stderr.read() if proc.stderr else ""
+            assert time.monotonic() < deadline
+            time.sleep(0.05)
+        doc = json.loads(ready.read_text())
+        assert doc["pid"] == proc.pid
+        agi_host, _, agi_port = doc["agi"].rpartition(":")
+        assert agi_host == "127.0.0.1" and int(agi_port) > 0
+        with urllib.request.urlopen(f"http://{doc['metrics']}/metrics", timeout=10) as page:
+            assert b"lotse_agi_requests_total" in page.read()
+        with socket.create_connection((agi_host, int(agi_port)), timeout=10) as sock:
+            sock.sendall(b"agi_network: yes\nagi_network_script: route\n\n")
+            assert sock.recv(100)  # answered by the process that holds the port
+    finally:
+        proc.terminate()
+        proc.wait(HANG_GUARD_S)

@@ -21,7 +21,15 @@ from router.config import ServiceLevel
 from router.configload import load_config
 from router.numbering import OrtsnetzTable
 from router.policy import Router
-from sim.load import Arrival, CallRecord, LoadRun, arrivals, latency_between, window_start
+from sim.load import (
+    Arrival,
+    CallRecord,
+    LoadRun,
+    arrivals,
+    flat_arrivals,
+    latency_between,
+    window_start,
+)
 from sim.scenarioload import load_scenario
 from tests.lotse.rig import REPO
 
@@ -188,3 +196,62 @@ def test_the_spawned_controller_runs_the_network_the_scenario_names(tmp_path: Pa
     assert _config_path(args) == demo_network_path().resolve()
     scenario.write_text("network: net.yaml\n", encoding="utf-8")
     assert _config_path(args) == (tmp_path / "net.yaml").resolve()
+
+
+def test_a_controller_that_cannot_start_is_reported_with_what_it_said(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    (tmp_path / "file").write_text("a file, not a directory\n")
+    journal = tmp_path / "file" / "j.sqlite"
+    code = main(
+        ["sim", "load", str(SCENARIO), "--spawn", "--rate", "1", "--minutes", "0.1",
+         "--journal", str(journal)]
+    )  # fmt: skip
+    err = capsys.readouterr().err
+    assert code == 1
+    # lotse run's own line, not a path to a log that no longer exists.
+    assert "lotse run: " in err and str(journal) in err
+    assert "lotse-run.log" not in err and "Traceback" not in err
+
+
+def test_a_flat_rate_draws_its_calls_evenly_over_the_minutes_from_the_scenarios_mix() -> None:
+    table = OrtsnetzTable.load()
+    scenario = load_scenario(SCENARIO, table=table)
+    start = window_start(scenario, "10:00")
+    plan = flat_arrivals(
+        scenario, Router(scenario.config, table), random.Random(5), start,
+        rate_per_s=50.0, minutes=1.0, speed=60.0,
+    )  # fmt: skip
+    # 3,000 expected: a Poisson count within four standard deviations (~55).
+    assert 2780 <= len(plan) <= 3220
+    times = [a.at_s for a in plan]
+    assert times == sorted(times) and times[0] > 0 and times[-1] < 3600
+    # Half of the calls in each half of the minute, within four deviations.
+    first = sum(1 for t in times if t < 1800)
+    assert abs(first - len(plan) / 2) < 4 * (len(plan) / 4) ** 0.5
+    assert {a.region for a in plan} >= {"bremen", "paderborn", "wittenberg"}
+    assert len({a.caller for a in plan}) == len(plan)
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [["--minutes", "3"], ["--rate", "0"], ["--rate", "10", "--minutes", "-1"]],
+)
+def test_a_flat_rate_needs_a_positive_rate_and_duration(
+    capsys: pytest.CaptureFixture[str], argv: list[str]
+) -> None:
+    assert main(["sim", "load", str(SCENARIO), "--spawn", *argv]) == 2
+    assert "--rate" in capsys.readouterr().err
+
+
+def test_the_spawned_stand_in_is_staffed_as_the_scenario_says(tmp_path: Path) -> None:
+    from sim.loadcli import scenario_staffing, staffing_yaml
+    from standin.staffing import load_staffing
+
+    table = OrtsnetzTable.load()
+    scenario = load_scenario(SCENARIO, table=table)
+    staffing = scenario_staffing(scenario, scenario.config, window_start(scenario, "10:00"))
+    path = tmp_path / "staffing.yaml"
+    path.write_text(staffing_yaml(staffing))
+    assert load_staffing(path, scenario.config) == staffing
+    assert sum(len(a) for a in staffing.queues.values()) > 10

@@ -123,10 +123,11 @@ async def _events_of(pbx: Pbx, user: str, secret: str, calls: int) -> list[Messa
                 for item in parser.feed(await reader.read(65536)):
                     if isinstance(item, Message) and item.get("Event"):
                         got.append(item)
+                        uid = item.get("Uniqueid") or ""
                         if (
                             item.get("Event") == "Hangup"
-                            and item.get("Uniqueid", "").startswith("f-")
-                            and ";" not in item.get("Uniqueid", "")
+                            and uid.startswith("f-")
+                            and ";" not in uid
                         ):
                             hangups += 1
     finally:
@@ -151,7 +152,7 @@ async def test_the_generated_load_user_gets_only_its_filtered_events_from_a_stan
     names = {e.get("Event") for e in events}
     assert names <= set(LOAD_EVENTS)
     assert {"Newchannel", "Hangup", "VarSet"} <= names
-    variables = {e.get("Variable") for e in events if e.get("Event") == "VarSet"}
+    variables = {e.get("Variable") or "" for e in events if e.get("Event") == "VarSet"}
     assert variables
     assert all(v.lstrip("_").startswith(("LOTSE_", "ROUTE_")) or v in (
         "AGISTATUS", "QUEUESTATUS") for v in variables)  # fmt: skip
