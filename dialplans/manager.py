@@ -90,11 +90,16 @@ LOAD_WRITE = "call,originate"
 LOAD_READ = "call,agent,dialplan,user"
 #: The events ``lotse sim load`` follows a call by (besides VarSet and UserEvent).
 LOAD_EVENTS = (
+    # Who ended an answered callback leg's conversation.
+    "AgentComplete",
     "AgentConnect",
     "Hangup",
     "Newchannel",
     "QueueCallerAbandon",
     "QueueCallerJoin",
+    # When a caller stops waiting (callbacks: whether the offer was heard,
+    # and no agent reached for a callback ahead of a caller still waiting).
+    "QueueCallerLeave",
     "VarSet",
     "UserEvent",
 )
@@ -167,6 +172,17 @@ def manager_conf(
     ]
     load_user = checked("AMI user name", load_username(config))
     load_names = sorted(set(LOAD_EVENTS) - {"VarSet", "UserEvent"})
+    callback_user = callback_username(config)
+    # With callbacks the load also follows the requests and their legs.
+    load_callbacks = (
+        [
+            "; The callback dialogue's and legs' UserEvent (request taken, attempt outcome).",
+            "eventfilter(action(include),name(UserEvent),header(UserEvent),method(exact)) = "
+            + CALLBACK_USER_EVENT,
+        ]
+        if callback_user is not None
+        else []
+    )
     lines += [
         "",
         "; The load tester (`lotse sim load --user " + load_user + "`): only for test systems.",
@@ -180,12 +196,13 @@ def manager_conf(
         *_permits(config),
         "; Originate (originate), Hangup (call).",
         f"write = {LOAD_WRITE}",
-        "; Events: Newchannel/Hangup (call), QueueCallerJoin/Abandon, AgentConnect (agent),",
+        "; Events: Newchannel/Hangup (call), QueueCallerJoin/Leave/Abandon, AgentConnect/Complete",
+        "; (agent),",
         "; VarSet (dialplan), UserEvent (user).",
         f"read = {LOAD_READ}",
         *_filters(load_names, variables_regex),
+        *load_callbacks,
     ]
-    callback_user = callback_username(config)
     if callback_user is not None:
         callback_user = checked("AMI user name", callback_user)
         callback_names = sorted(set(CALLBACK_EVENTS) - {"UserEvent"})

@@ -255,3 +255,20 @@ def test_the_spawned_stand_in_is_staffed_as_the_scenario_says(tmp_path: Path) ->
     path.write_text(staffing_yaml(staffing))
     assert load_staffing(path, scenario.config) == staffing
     assert sum(len(a) for a in staffing.queues.values()) > 10
+
+
+def test_the_load_users_filters_let_through_every_event_the_load_follows() -> None:
+    # What sim/load.py folds (isinstance(event, X)) must reach the generated
+    # load user, or a real Asterisk (and the stand-in) never sends it.
+    import re
+
+    from ami import events as typed
+    from dialplans.manager import LOAD_EVENTS
+
+    source = (REPO / "sim" / "load.py").read_text(encoding="utf-8")
+    followed = set(re.findall(r"isinstance\(event, (\w+)\)", source)) - {"Connected"}
+    assert followed
+    for name in followed:
+        cls = getattr(typed, name)
+        wire = "UserEvent" if name in ("LotseCallback", "LotseFallback") else cls.__name__
+        assert wire in LOAD_EVENTS, name

@@ -95,6 +95,13 @@ def test_the_generated_load_user_gets_its_events_and_only_lotse_variables() -> N
     def varset(variable: str) -> AmiEvent:
         return AmiEvent("VarSet", Category.DIALPLAN, (("Variable", variable), ("Value", "1")))
 
+    def user_event(name: str) -> AmiEvent:
+        return AmiEvent("UserEvent", Category.USER, (("Channel", "L"), ("UserEvent", name)))
+
+    # The demo network offers callbacks: the load follows their requests too.
+    assert load.should_send(user_event("LotseCallback"))
+    assert load.should_send(user_event("LotseFallback"))
+    assert not load.should_send(user_event("Something"))
     assert load.should_send(varset("__LOTSE_HOME"))
     assert load.should_send(varset("QUEUESTATUS"))
     assert not load.should_send(varset("RTPAUDIOQOS"))
