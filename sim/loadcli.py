@@ -30,10 +30,10 @@ from zoneinfo import ZoneInfo
 
 import yaml
 from rich.console import Console
-from rich.table import Table
 
 from ami.session import AmiSession
 from cliutil import default_config_path
+from cliutil.tables import UNLIMITED, Column, fit_table, print_fitted, terminal_width
 from dialplans.engine import DialplanFileError, load_dialplan
 from dialplans.manager import load_username
 from dialplans.route import ENTRY_CONTEXT
@@ -81,7 +81,7 @@ from sim.load import (
 )
 from sim.loadjournal import callback_outcomes, journal_figures
 from sim.scenario import Dist, Scenario
-from sim.scenarioload import DEMO, load_scenario
+from sim.scenarioload import DEMO, load_scenario, sample_path
 from sim.spawn import Child, ChildFailed, MemoryWatch, entry_argv, listening_socket
 from standin.agents import AgentProfile, Duration
 from standin.agents import DistKind as PbxDist
@@ -97,7 +97,12 @@ def add_load(sim_sub: Any) -> None:
         help="drive a scenario's calls live over AMI against a PBX with lotse run in the loop",
         description=__doc__.split("\n\n")[1] if __doc__ else None,
     )
-    load.add_argument("scenario", type=Path, metavar="SCENARIO", help="scenario file (YAML)")
+    load.add_argument(
+        "scenario",
+        type=Path,
+        metavar="SCENARIO",
+        help="scenario file (YAML), or a shipped one by name",
+    )
     where = load.add_mutually_exclusive_group(required=True)
     where.add_argument("--pbx", metavar="HOST:PORT", help="AMI of the PBX to load")
     where.add_argument("--spawn", action="store_true", help="start the stand-in and lotse run here")
@@ -192,6 +197,9 @@ def load_command(args: argparse.Namespace) -> int:
     configure_logging("warning")
     table = OrtsnetzTable.load()
     config_path: Path = args.config or default_config_path()
+    if not args.scenario.exists() and (sample := sample_path(str(args.scenario))) is not None:
+        # A shipped scenario by name (normal-day), as lotse sim run takes it.
+        args.scenario = sample
     try:
         scenario = load_scenario(
             args.scenario, table=table, config=lambda: load_config(config_path, table=table)
@@ -244,7 +252,7 @@ def load_command(args: argparse.Namespace) -> int:
         print(json.dumps(summary, ensure_ascii=False))
     else:
         out = Console()
-        print_summary(summary, out if out.is_terminal else Console(width=140))
+        print_summary(summary, out if out.is_terminal else Console(width=UNLIMITED))
     return EXIT_OK if summary["lost"] == 0 else EXIT_LOST
 
 
@@ -519,42 +527,46 @@ def summary(
     }
 
 
+# Left out on a narrow terminal, the highest number first (0 never).
+_SUMMARY_COLUMNS = (
+    Column("center", "left", 0),
+    Column("calls", priority=2),
+    Column("offered", priority=0),
+    Column("answered", priority=1),
+    Column("SL 30 s", priority=0),
+    Column("ASA s", priority=1),
+    Column("abandoned", priority=1),
+    Column("by partner", priority=2),
+    Column("announced", priority=3),
+    Column("fallback", priority=2),
+)
+
+
 def print_summary(s: dict[str, Any], console: Console) -> None:
-    """The summary as a table, national last."""
-    table = Table(
-        title=f"{s['scenario']}: {s['hours']:g} h from {s['window_start']}, x{s['speed']:g}, "
+    """The summary as a table, national last, fitted to a terminal (cliutil.tables)."""
+    title = (
+        f"{s['scenario']}: {s['hours']:g} h from {s['window_start']}, x{s['speed']:g}, "
         f"{PER_HOME_VIEW}"
     )
-    for col in (
-        "center",
-        "calls",
-        "offered",
-        "answered",
-        "SL 30 s",
-        "ASA s",
-        "abandoned",
-        "by partner",
-        "announced",
-        "fallback",
-    ):
-        table.add_column(col, justify="left" if col == "center" else "right")
-    rows = [*s["centers"].items(), ("national", s["national"])]
-    for cid, c in rows:
-        sl = "-" if c["service_level"] is None else f"{c['service_level']:.1%}"
-        asa = "-" if c["asa_s"] is None else f"{c['asa_s']:.1f}"
-        table.add_row(
-            cid,
-            str(c["calls"]),
-            str(c["offered"]),
-            str(c["answered"]),
-            sl,
-            asa,
-            str(c["abandoned"]),
-            str(c["answered_by_partner"]),
-            str(c["announced"]),
-            str(c["fallback_routes"]),
+    cells = []
+    for cid, c in [*s["centers"].items(), ("national", s["national"])]:
+        cells.append(
+            [
+                cid,
+                str(c["calls"]),
+                str(c["offered"]),
+                str(c["answered"]),
+                "-" if c["service_level"] is None else f"{c['service_level']:.1%}",
+                "-" if c["asa_s"] is None else f"{c['asa_s']:.1f}",
+                str(c["abandoned"]),
+                str(c["answered_by_partner"]),
+                str(c["announced"]),
+                str(c["fallback_routes"]),
+            ]
         )
-    console.print(table)
+    total = frozenset({len(cells) - 2})
+    fitted = fit_table(_SUMMARY_COLUMNS, cells, terminal_width(console), sections=total)
+    print_fitted(console, fitted, title)
     if s["decisions"]:
         console.print(
             f"controller: {s['decisions']} decisions, mean "
