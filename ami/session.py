@@ -215,6 +215,8 @@ class AmiSession:
         self._clock = clock
         self._refused: str | None = None
         self._refused_logged_at: float | None = None
+        # Asterisk's message when the latest login was refused; None once one succeeds.
+        self.refused_now: str | None = None
         self._task: asyncio.Task[None] | None = None
 
     # --- lifecycle -------------------------------------------------------------
@@ -266,6 +268,7 @@ class AmiSession:
 
     def _login_refused(self, message: str, attempt: int, delay: float) -> None:
         self.login_refusals += 1
+        self.refused_now = message
         now = self._clock()
         last = self._refused_logged_at
         if last is None or now - last >= self.refused_log_interval_s:
@@ -318,6 +321,7 @@ class AmiSession:
         self.logged_in = True
         self.ever_logged_in = True
         self._refused_logged_at = None
+        self.refused_now = None
         log.info("ami.logged_in", host=self.host, port=self.port, user=self._username)
         # Asterisk 22 sends FullyBooted right behind the Login response, often in
         # the same read (capture ami-answered.txt); it was held back by _flush so

@@ -672,7 +672,12 @@ class Controller:
 
     def status_line(self) -> str:
         """What ``systemctl status lotse`` shows (sd_notify ``STATUS=``): one line."""
-        ami = "AMI connected" if self.session.connected else "AMI down"
+        if self.session.connected:
+            ami = "AMI connected"
+        elif self.session.refused_now is not None:
+            ami = "AMI login refused"
+        else:
+            ami = "AMI down"
         state = "stale state" if self.live.stale else "fresh state"
         centers = len(self.config.centers)
         return (

@@ -148,10 +148,12 @@ async def test_a_login_refused_later_keeps_routing_and_counts(tmp_path: Path) ->
         # Still serving on the last known state; no exit was asked for.
         assert controller.failure is None and not controller.failed.is_set()
         assert controller.live.stale
+        assert controller.status_line().startswith("routing; AMI login refused, stale state;")
         peer.refuse_login = False
         async with asyncio.timeout(15):
             while controller.live.stale:
                 await asyncio.sleep(0.01)
+        assert controller.status_line().startswith("routing; AMI connected, fresh state;")
     finally:
         async with asyncio.timeout(10):
             await controller.stop()
