@@ -578,14 +578,14 @@ class Journal:
                     self._pending.extendleft(reversed(batch[done:]))
                     self._start_spooling(self._retry_s)
                 elif self._falling_behind():
-                    # Records go to the spool and are replayed from there.
-                    log.warning(
+                    # Records go to the spool and are replayed from there. At
+                    # most once a minute: a rate near the limit may go back and forth.
+                    self._warn(
+                        "behind",
                         "journal.behind",
-                        extra={
-                            "path": self._label,
-                            "waiting": len(self._pending),
-                            "spool": str(self._spool_file),
-                        },
+                        path=self._label,
+                        waiting=len(self._pending),
+                        spool=str(self._spool_file),
                     )
                     self._start_spooling(0.0)
             if self._spooling:

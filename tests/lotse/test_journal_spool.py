@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import sqlite3
 from collections.abc import Awaitable, Callable
@@ -309,3 +310,21 @@ async def test_importers_wait_until_the_spool_is_replayed(tmp_path: Path) -> Non
     faulty.broken = False
     assert await journal.exclusive(count) == 5  # flushed: replayed first
     await journal.close()
+
+
+async def test_a_journal_falling_behind_spools_and_catches_up_in_order(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    db = tmp_path / "j.sqlite"
+    journal = await Journal.open(db, clock=Clock(), salt=b"s" * 32, batch_size=5, max_pending=20)
+    with caplog.at_level(logging.WARNING, logger="lotse.journal.store"):
+        for i in range(15):  # no await: the writer cannot keep up
+            journal.record(QueueJoined("c", T0 + timedelta(seconds=i), "koeln", "115-koeln", i))
+        await journal.flush()
+    s = journal.stats()
+    # One batch written, then 10 waiting: half the queue's bound, so to the spool.
+    assert (s.spooled, s.written, s.spool_records, s.dropped, s.healthy) == (10, 15, 0, 0, True)
+    assert [r.getMessage() for r in caplog.records] == ["journal.behind"]
+    await journal.close()
+    positions = read_rows(db, "SELECT detail FROM call_events WHERE call_id = 'c' ORDER BY seq")
+    assert [json.loads(r["detail"])["position"] for r in positions] == list(range(15))
