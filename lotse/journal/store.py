@@ -558,8 +558,13 @@ class Journal:
             await self._to_spool()
             if time.monotonic() >= self._retry_at and not await self._replay():
                 self._retry_at = time.monotonic() + self._retry_s
-        # Let the event loop run between replayed chunks.
-        await asyncio.sleep(0)
+        if self._pending and self._spool_trouble is not None:
+            # Neither the spool nor (yet) the file takes them: they wait in
+            # memory; trying again at once would only spin.
+            await asyncio.sleep(self._retry_s)
+        else:
+            # Let the event loop run between replayed chunks.
+            await asyncio.sleep(0)
 
     async def _write_pending(self, limit: int) -> None:
         async with self._lock:
