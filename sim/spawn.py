@@ -145,16 +145,27 @@ class MemoryWatch:
     """RSS of the processes of a run, sampled over it: start, middle and end per process."""
 
     samples: dict[str, list[float]] = field(default_factory=dict)
+    # Per process: CPU seconds used between its first and its last reading,
+    # summed over its incarnations (a restarted controller is a new pid).
+    cpu: dict[str, float] = field(default_factory=dict)
+    _last_cpu: dict[str, tuple[int, float]] = field(default_factory=dict)
 
     def sample(self, pids: dict[str, int | None]) -> None:
-        """One RSS reading of each named process (those not running are skipped)."""
+        """One RSS and CPU reading of each named process (those not running are skipped)."""
         for name, pid in pids.items():
             value = rss_mb(pid)
             if value is not None:
                 self.samples.setdefault(name, []).append(value)
+            used = cpu_s(pid)
+            if pid is None or used is None:
+                continue
+            last = self._last_cpu.get(name)
+            if last is not None and last[0] == pid:
+                self.cpu[name] = self.cpu.get(name, 0.0) + used - last[1]
+            self._last_cpu[name] = (pid, used)
 
     def figures(self) -> dict[str, dict[str, float]]:
-        """Per process: ``start``, ``middle``, ``end`` and ``max`` RSS in MB."""
+        """Per process: ``start``, ``middle``, ``end`` and ``max`` RSS in MB, ``cpu_s``."""
         out = {}
         for name, values in self.samples.items():
             out[name] = {
@@ -162,5 +173,6 @@ class MemoryWatch:
                 "middle": values[len(values) // 2],
                 "end": values[-1],
                 "max": max(values),
+                "cpu_s": round(self.cpu.get(name, 0.0), 2),
             }
         return out
