@@ -18,6 +18,7 @@ from router.callback import (
     offer_for,
     open_minute,
     service_deadline,
+    sorted_by_entry,
     startable,
     started,
 )
@@ -194,6 +195,19 @@ def test_a_center_without_a_free_agent_holds_back_only_its_own_requests() -> Non
     assert startable([first, second], {"full": CenterNow(0), "free": CenterNow(1)}, 10.0) == [
         second
     ]
+
+
+def test_every_attempt_in_progress_takes_a_free_agent_of_its_center() -> None:
+    going = [Request(f"g{i}", "c", float(i), 1e9, attempts=1, in_progress=True) for i in range(2)]
+    waiting = [Request(f"w{i}", "c", 10.0 + i, 1e9) for i in range(3)]
+    # Three free agents, two of them already dialling: one more attempt starts.
+    assert startable([*going, *waiting], {"c": CenterNow(3)}, now=20.0) == waiting[:1]
+    assert startable([*going, *waiting], {"c": CenterNow(2)}, now=20.0) == []
+
+
+def test_requests_are_listed_oldest_entry_first_then_by_id() -> None:
+    b, a, c = Request("b", "c", 5.0, 1e9), Request("a", "c", 5.0, 1e9), Request("c", "c", 1.0, 1e9)
+    assert sorted_by_entry([b, a, c]) == [c, a, b]
 
 
 # --- when no offer is made -------------------------------------------------------------

@@ -16,7 +16,7 @@ import pytest
 
 from router.config import UnconnectedMode, UnknownOrigin, UnknownOriginMode
 from router.numbering import OrtsnetzTable, classify_caller
-from router.policy import Action, Call, Router, decide
+from router.policy import Action, Call, Router, closed_at, decide, decide_at, overload_reason
 from router.state import CenterState, Override, Snapshot
 from tests.router.network import demo_config
 
@@ -818,6 +818,144 @@ CASES = [
         id="spill",
     ),
     pytest.param(
+        Call("03491 123456"),
+        EVE,
+        snap(sachsen_anhalt=busy(20), bund=busy(11)),
+        "demo",
+        Expected(
+            QUEUE,
+            "wittenberg",
+            "bund",
+            None,
+            30,
+            via="ortsnetz",
+            dialed=None,
+            offhours=True,
+            prompt=None,
+            reasons=(
+                "home=wittenberg via Ortsnetz 03491 (Lutherstadt Wittenberg)",
+                "wittenberg closed: outside opening hours (Tue 08:00-18:00)",
+                "off-hours partner sachsen-anhalt overloaded: 20 waiting >= 10",
+                "off-hours partner bund overloaded: 11 waiting >= 10",
+                "off-hours partner bund has the shortest expected wait",
+                "queue 115-bund, spill to sachsen-anhalt after 30 s",
+            ),
+        ),
+        id="evening, both off-hours partners overloaded",
+    ),
+    pytest.param(
+        Call("03491 123456"),
+        TUE,
+        Snapshot(centers={"wittenberg": busy(12)}),
+        "demo",
+        Expected(
+            QUEUE,
+            "wittenberg",
+            "sachsen-anhalt",
+            None,
+            30,
+            via="ortsnetz",
+            dialed=None,
+            offhours=False,
+            prompt=None,
+            reasons=(
+                "home=wittenberg via Ortsnetz 03491 (Lutherstadt Wittenberg)",
+                "wittenberg overloaded: 12 waiting >= 10",
+                "overflow partner sachsen-anhalt open",
+                "queue 115-sachsen-anhalt, spill to halberstadt after 30 s",
+            ),
+        ),
+        id="overload, the partners' state not reported",
+    ),
+    pytest.param(
+        Call("03491 123456"),
+        TUE,
+        snap(
+            wittenberg=busy(12),
+            sachsen_anhalt=CenterState(waiting=15),
+            halberstadt=busy(11),
+            bund=busy(20),
+        ),
+        "demo",
+        Expected(
+            QUEUE,
+            "wittenberg",
+            "halberstadt",
+            None,
+            30,
+            via="ortsnetz",
+            dialed=None,
+            offhours=False,
+            prompt=None,
+            reasons=(
+                "home=wittenberg via Ortsnetz 03491 (Lutherstadt Wittenberg)",
+                "wittenberg overloaded: 12 waiting >= 10",
+                "overflow partner sachsen-anhalt overloaded: 15 waiting >= 10",
+                "overflow partner halberstadt overloaded: 11 waiting >= 10",
+                "overflow partner bund overloaded: 20 waiting >= 10",
+                "overflow partner halberstadt has the shortest expected wait",
+                "queue 115-halberstadt, spill to sachsen-anhalt after 30 s",
+            ),
+        ),
+        id="overload, a partner's agents unknown",
+    ),
+    pytest.param(
+        Call("03491 123456"),
+        TUE,
+        snap(
+            wittenberg=CenterState(waiting=12),
+            sachsen_anhalt=busy(20),
+            halberstadt=busy(11),
+            bund=busy(15),
+        ),
+        "demo",
+        Expected(
+            QUEUE,
+            "wittenberg",
+            "halberstadt",
+            None,
+            30,
+            via="ortsnetz",
+            dialed=None,
+            offhours=False,
+            prompt=None,
+            reasons=(
+                "home=wittenberg via Ortsnetz 03491 (Lutherstadt Wittenberg)",
+                "wittenberg overloaded: 12 waiting >= 10",
+                "overflow partner sachsen-anhalt overloaded: 20 waiting >= 10",
+                "overflow partner halberstadt overloaded: 11 waiting >= 10",
+                "overflow partner bund overloaded: 15 waiting >= 10",
+                "overflow partner halberstadt has the shortest expected wait",
+                "queue 115-halberstadt, spill to sachsen-anhalt after 30 s",
+            ),
+        ),
+        id="overload, the home's agents unknown",
+    ),
+    pytest.param(
+        Call("0421 1234567", dialed="05251115", visited=("paderborn", "bund")),
+        TUE,
+        snap(),
+        "demo",
+        Expected(
+            ANNOUNCE,
+            "paderborn",
+            None,
+            "lotse/all-busy",
+            0,
+            via="dialed",
+            dialed="5251",
+            offhours=False,
+            prompt=None,
+            reasons=(
+                "home=paderborn via dialed Ortsnetz 05251 (Paderborn)",
+                "visited paderborn, bund",
+                "spill from bund",
+                "no unvisited partner open",
+            ),
+        ),
+        id="dialed, no partner left",
+    ),
+    pytest.param(
         Call("03491 123456", visited=("wittenberg",)),
         TUE,
         snap(
@@ -1042,3 +1180,36 @@ def test_the_whole_decision(
         expected.prompt,
     )
     assert d.reasons == expected.reasons
+
+
+@pytest.mark.parametrize(("call", "now", "snapshot", "router", "expected"), CASES)
+def test_decide_at_a_local_instant_is_decide(
+    call: Call, now: datetime, snapshot: Snapshot, router: str, expected: Expected
+) -> None:
+    compiled = ROUTERS[router]
+    at = decide_at(call, compiled.instant(now), snapshot, compiled)
+    assert at == decide(call, now, snapshot, compiled)
+    assert at.reasons == expected.reasons
+
+
+def test_the_public_checks_are_the_policys_own() -> None:
+    plans = ROUTERS["demo"].plans
+    instant = ROUTERS["demo"].instant
+    assert closed_at(plans["bremen"], instant(TUE), snap()) is None
+    assert closed_at(plans["bremen"], instant(XMAS), snap()) == "closure day 2026-12-24"
+    assert closed_at(plans["paderborn"], instant(FRONLEICHNAM), snap()) == (
+        "public holiday Fronleichnam (NW)"
+    )
+    assert closed_at(plans["bremen"], instant(EVE), snap()) == (
+        "outside opening hours (Tue 08:00-18:00)"
+    )
+    assert closed_at(plans["bremen"], instant(TUE), snap(bremen=CLOSED)) == (
+        "closed by override: no reason given"
+    )
+    opened = CenterState(override=Override.OPEN)
+    assert closed_at(plans["bremen"], instant(SUNDAY), snap(bremen=opened)) is None
+    assert overload_reason(plans["bremen"], IDLE) is None
+    assert overload_reason(plans["bremen"], busy(10)) == "10 waiting >= 10"
+    assert overload_reason(plans["bremen"], CenterState(agents_logged_in=0)) == (
+        "no agent logged in"
+    )
