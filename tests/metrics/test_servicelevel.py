@@ -180,6 +180,23 @@ def test_one_call_of_each_kind(call: Journey, expected: Tally) -> None:
     assert figures == expected
 
 
+@pytest.mark.parametrize(("call", "expected"), KINDS)
+def test_calls_add_up(call: Journey, expected: Tally) -> None:
+    figures = Tally()
+    figures.add(call, LEVEL)
+    figures.add(call, LEVEL)
+    counts = {name: 2 * value for name, value in vars(expected).items() if name != "waits"}
+    assert figures == Tally(**counts, waits=expected.waits * 2)
+
+
+def test_nationally_an_overflow_answered_where_it_went_counts_once() -> None:
+    answered = Journey("a", queues=("a", "b"), answered_by="b", wait_s=5.0)
+    lost = Journey("a", queues=("a", "b"), abandoned=True, wait_s=50.0)
+    assert tally([answered], LEVEL)[1].overflow_in_answered == 1
+    assert tally([lost], LEVEL)[1].overflow_in_answered == 0
+    assert tally([answered, lost], LEVEL)[1].overflow_in_answered == 1
+
+
 def test_a_kept_callback_counts_only_when_the_call_was_neither_answered_nor_abandoned() -> None:
     figures = Tally()
     figures.add(Journey("a", queues=("a",), answered_by="a", callback_kept=True), LEVEL)
