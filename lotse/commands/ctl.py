@@ -46,7 +46,7 @@ def add_ctl(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     """Register ``lotse ctl [--socket PATH] [--json] COMMAND``."""
     parser = sub.add_parser(
         "ctl",
-        help="control a running controller (status, route, override, reload)",
+        help="control a running controller (status, route, override, reload, callbacks, report)",
         description="Ask or change a running `lotse run` over its Unix control socket. "
         "The socket is only for the controller's user and group (mode 0660).",
     )
@@ -114,8 +114,17 @@ def add_ctl(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         metavar="ID",
         help="end this open request as cancelled (kept in the audit trail with your uid)",
     )
+    report = commands.add_parser(
+        "report",
+        help="the daily service report, from the running controller's journal",
+        description="What `lotse report` prints for the day (table, --json or --csv), "
+        "computed by the running controller on its own journal connection: while `lotse run` "
+        "has the journal, no other process may open it. Never a caller number.",
+    )
+    report.add_argument("--day", required=True, help="local day, YYYY-MM-DD")
+    report.add_argument("--csv", action="store_true", help="CSV instead of a table")
     # --json before or after the command: SUPPRESS keeps a later parser from resetting it.
-    for command in (status, route, override, reload, callbacks):
+    for command in (status, route, override, reload, callbacks, report):
         _json_option(command, argparse.SUPPRESS)
     parser.set_defaults(func=_run, json=False)
 
@@ -231,10 +240,16 @@ def _request(args: argparse.Namespace) -> dict[str, Any]:
         }
     if command == "callbacks" and args.cancel:
         return {"command": "callbacks", "cancel": args.cancel}
+    if command == "report":
+        # The controller checks the day (bad_request): one rule for every client.
+        return {"command": "report", "day": args.day}
     return {"command": command}
 
 
 def _run(args: argparse.Namespace) -> int:
+    if args.ctl_command == "report" and args.json and args.csv:
+        print("lotse ctl: report: --json and --csv exclude each other", file=sys.stderr)
+        return EXIT_BAD_INPUT
     path = socket_path(args)
     try:
         answer = ask(path, _request(args), args.timeout)
@@ -246,6 +261,15 @@ def _run(args: argparse.Namespace) -> int:
     result = answer.get("result") or {}
     for warning in answer.get("warnings") or []:
         print(f"warning: {warning}", file=sys.stderr)
+    if args.ctl_command == "report":
+        # Imported here: the report's rendering is lotse report's own (one code path).
+        from lotse.journal.cli import write_answer
+
+        problem = write_answer(args, result)
+        if problem is not None:
+            print(f"lotse ctl: {path}: {problem}", file=sys.stderr)
+            return EXIT_FAILURE
+        return EXIT_OK
     if args.json:
         if args.ctl_command == "route":
             for decision in result.get("decisions", []):

@@ -1,21 +1,29 @@
-"""What the control socket does with a running controller: status, route, override, reload.
+"""What the control socket does with a running controller: status, route, override, reload,
+callbacks, report.
 
 Built by ``lotse run`` around its :class:`~lotse.controller.Controller`
 before the controller starts, so stored overrides apply from the first
 decision. A reload reads and checks the whole file off the event loop; only
 a configuration with no problem is swapped in, in one synchronous step between
 two decisions (:meth:`Controller.reconfigure`). A refused file changes nothing.
+
+A report is computed here because no other process may open the journal while
+the controller has it (:func:`lotse.journal.schema.file_uri`): on a read-only
+connection of its own, in a worker thread, one report at a time, so routing
+and the journal's writer go on meanwhile. It is a read: not audited.
 """
 
 from __future__ import annotations
 
 import asyncio
 import math
+import sqlite3
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import structlog
 
@@ -27,6 +35,9 @@ from lotse.control.server import ControlServer
 from lotse.controller import Controller
 from lotse.journal.callbackstore import StoredRequest
 from lotse.journal.overridestore import AuditEntry, CenterOverride, OverrideStore
+from lotse.journal.report import parse_day, read_report, report_doc
+from lotse.journal.schema import JournalError
+from lotse.journal.sidetable import connect_side_table
 from lotse.overrides import OverrideBook, OverrideError, OverrideMode
 from router.config import Config
 from router.configload import ConfigError, load_config
@@ -96,6 +107,9 @@ class Operations:
         self._now = wall_clock
         self.loaded_at = wall_clock()
         self._reload_lock = asyncio.Lock()
+        # A day's report is seconds of work at most; two at once would only
+        # take twice the CPU from routing.
+        self._report_lock = asyncio.Lock()
         self._tasks: list[asyncio.Task[Any]] = []
         self.server = (
             ControlServer(
@@ -190,6 +204,8 @@ class Operations:
             return await self._route(request)
         if command == "override":
             return await self._override(request, peer)
+        if command == "report":
+            return await self._report(request)
         if command == "callbacks":
             cancel = p.text_arg(request, "cancel")
             if cancel:
@@ -236,6 +252,40 @@ class Operations:
         ]
         # enabled: new requests are taken (there is a current key).
         return Answer({"enabled": desk.store.can_seal, "pending": pending})
+
+    async def _report(self, request: dict[str, Any]) -> Answer:
+        """``lotse report`` of the live journal: the same rows as read from the file."""
+        text = p.text_arg(request, "day", required=True)
+        assert text is not None
+        try:
+            day = parse_day(text)
+        except ValueError as err:
+            raise RequestError(p.BAD_REQUEST, f"day: {err}") from None
+        config = self.controller.config
+        tz = ZoneInfo(config.timezone)
+        path = self.controller.options.journal_path
+        async with self._report_lock:
+            try:
+                conn = await connect_side_table(
+                    path, "calls", "the calls", pragmas=("query_only=ON",)
+                )
+                try:
+                    rows = await asyncio.to_thread(read_report, conn, day, tz, config.service_level)
+                finally:
+                    await asyncio.to_thread(conn.close)
+            except JournalError as err:
+                raise self._report_failed(str(err)) from None
+            except sqlite3.Error as err:
+                raise self._report_failed(f"{path}: reading the journal failed: {err}") from None
+        result = report_doc(rows, day, tz, config.service_level)
+        # Whose figures: lotse report asking in its stead checks it is its file.
+        result["journal"] = str(Path(path).resolve())
+        return Answer(result)
+
+    @staticmethod
+    def _report_failed(message: str) -> RequestError:
+        log.error("control.report_failed", error=message)
+        return RequestError(p.FAILED, message)
 
     async def _status(self) -> Answer:
         await self.book.expire_due()

@@ -8,6 +8,7 @@ A request names its ``command`` and the command's arguments::
     {"command": "override", "center": "bremen", "mode": "closed",
      "until": "2026-12-24T18:00+01:00", "reason": "staff meeting"}
     {"command": "reload"}
+    {"command": "report", "day": "2026-11-23"}
 
 The answer is ``{"ok": true, "result": {...}, "warnings": [...]}`` or
 ``{"ok": false, "error": KIND, "message": "...", "problems": [...]}``, where
@@ -33,7 +34,7 @@ MAX_REQUEST_BYTES = 64 * 1024
 MAX_NUMBERS = 100
 # The deepest request is an object holding a list of strings (2).
 MAX_DEPTH = 16
-COMMANDS = ("status", "route", "override", "reload", "callbacks")
+COMMANDS = ("status", "route", "override", "reload", "callbacks", "report")
 
 # Error kinds (``failed`` alone means "not your input's fault").
 BAD_REQUEST = "bad_request"

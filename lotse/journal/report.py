@@ -77,6 +77,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import sqlite3
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import asdict, dataclass, fields, replace
@@ -178,6 +179,23 @@ def day_bounds(day: date, tz: ZoneInfo) -> tuple[datetime, datetime]:
     return start, end
 
 
+# The days a report may name: the 115's calendar (as the control socket's times),
+# and a day whose end a datetime still holds.
+FIRST_YEAR, LAST_YEAR = 2000, 2099
+
+
+def parse_day(text: str) -> date:
+    """``YYYY-MM-DD`` as a date from :data:`FIRST_YEAR` to :data:`LAST_YEAR`; ``ValueError``
+    (saying what is wrong) otherwise."""
+    try:
+        day = date.fromisoformat(text)
+    except (TypeError, ValueError):
+        raise ValueError(f"{text!r} is not a date (YYYY-MM-DD)") from None
+    if not FIRST_YEAR <= day.year <= LAST_YEAR:
+        raise ValueError(f"{text!r} is outside {FIRST_YEAR}–{LAST_YEAR}")
+    return day
+
+
 async def report(
     db_path: str | PathLike[str], day: date, tz: ZoneInfo, service_level: ServiceLevel
 ) -> list[CenterReport]:
@@ -188,8 +206,7 @@ async def report(
     path = Path(db_path)
     if not path.is_file():
         raise JournalError(f"{path}: no journal file")
-    start, end = day_bounds(day, tz)
-    bounds = (timestamp(start), timestamp(end))
+    bounds = _bounds(day, tz)
     # mode=rw: a report must never create an empty journal where a path was mistyped.
     uri = f"{path.resolve().as_uri()}?mode=rw"
     async with aiosqlite.connect(uri, uri=True, isolation_level=None) as conn:
@@ -199,8 +216,48 @@ async def report(
         calls = await conn.execute_fetchall(_CALLS, bounds)
         handled = await conn.execute_fetchall(_HANDLED, bounds)
         callbacks = await conn.execute_fetchall(_CALLBACKS, bounds)
-        kept = kept_callbacks(await conn.execute_fetchall(_CALL_CALLBACKS, bounds))
-    rows = _aggregate(list(calls), list(handled), service_level, kept)
+        call_callbacks = await conn.execute_fetchall(_CALL_CALLBACKS, bounds)
+    return _assemble(list(calls), list(handled), callbacks, call_callbacks, service_level)
+
+
+def read_report(
+    conn: sqlite3.Connection, day: date, tz: ZoneInfo, service_level: ServiceLevel
+) -> list[CenterReport]:
+    """:func:`report` on an open connection to a current journal, blocking: for a
+    worker thread of the running controller, whose journal no other process may
+    open (:func:`lotse.journal.schema.file_uri`). One read transaction, so the
+    figures are of one moment while the writer goes on committing."""
+    bounds = _bounds(day, tz)
+    conn.execute("BEGIN")
+    try:
+        calls = _fetch(conn, _CALLS, bounds)
+        handled = _fetch(conn, _HANDLED, bounds)
+        callbacks = _fetch(conn, _CALLBACKS, bounds)
+        call_callbacks = _fetch(conn, _CALL_CALLBACKS, bounds)
+    finally:
+        conn.execute("COMMIT")
+    return _assemble(calls, handled, callbacks, call_callbacks, service_level)
+
+
+def _fetch(conn: sqlite3.Connection, sql: str, bounds: tuple[str, str]) -> list[sqlite3.Row]:
+    cur = conn.execute(sql, bounds)
+    cur.row_factory = sqlite3.Row
+    return cur.fetchall()
+
+
+def _bounds(day: date, tz: ZoneInfo) -> tuple[str, str]:
+    start, end = day_bounds(day, tz)
+    return timestamp(start), timestamp(end)
+
+
+def _assemble(
+    calls: list[aiosqlite.Row],
+    handled: list[aiosqlite.Row],
+    callbacks: Iterable[Any],
+    call_callbacks: Iterable[Any],
+    service_level: ServiceLevel,
+) -> list[CenterReport]:
+    rows = _aggregate(calls, handled, service_level, kept_callbacks(call_callbacks))
     return with_callbacks(rows, callbacks)
 
 
@@ -375,11 +432,34 @@ def render_csv(rows: list[CenterReport]) -> str:
 
 def render_json(rows: list[CenterReport], day: date, tz: ZoneInfo, level: ServiceLevel) -> str:
     """One JSON document: the day, the service-level parameters, the center rows and the total."""
-    doc = {
+    return json.dumps(report_doc(rows, day, tz, level), ensure_ascii=False, indent=2) + "\n"
+
+
+def report_doc(
+    rows: list[CenterReport], day: date, tz: ZoneInfo, level: ServiceLevel
+) -> dict[str, Any]:
+    """What :func:`render_json` prints, as a dict (also the control socket's ``report`` answer)."""
+    return {
         "day": day.isoformat(),
         "timezone": tz.key,
         "service_level": asdict(level),
         "centers": [asdict(r) for r in rows if not r.national],
         "national": next((asdict(r) for r in rows if r.national), None),
     }
-    return json.dumps(doc, ensure_ascii=False, indent=2) + "\n"
+
+
+def from_doc(doc: Any) -> tuple[list[CenterReport], date, ZoneInfo, ServiceLevel]:
+    """:func:`report_doc`'s dict read back (rows, day, zone, service level), to be rendered as
+    if read from the file; ``ValueError`` for anything else."""
+    try:
+        national = dict(doc["national"], national=True)
+        rows = [CenterReport(**dict(c, national=False)) for c in doc["centers"]]
+        rows.append(CenterReport(**national))
+        return (
+            rows,
+            date.fromisoformat(doc["day"]),
+            ZoneInfo(doc["timezone"]),
+            ServiceLevel(**doc["service_level"]),
+        )
+    except (KeyError, TypeError, ValueError) as err:
+        raise ValueError(f"not a report ({type(err).__name__}: {err})") from None
