@@ -177,7 +177,10 @@ async def test_lotse_report_on_a_journal_lotse_run_holds_says_so_and_exits_1(
     finally:
         await journal.close()
     assert done.returncode == 1
+    # It asks the controller over the control socket lotse run would have beside
+    # the journal; none listens there (tests/lotse/test_live_report.py: one does).
     assert done.stderr.strip() == (
         f"{db}: the journal is in use by another process (a running lotse run holds it; "
-        "see README, Journal trouble)"
+        "see README, Journal trouble); asking it over its control socket failed: "
+        f"no controller listening on {tmp_path / 'lotse.sock'}"
     )

@@ -100,7 +100,10 @@ def test_journal_option_overrides_the_config(
     assert rows[-1]["calls"] == "8"
 
 
-@pytest.mark.parametrize("day", ["2026-02-30", "yesterday", "03.02.2026"])
+# 9999-12-31: its end is past what a datetime holds (it was an OverflowError).
+@pytest.mark.parametrize(
+    "day", ["2026-02-30", "yesterday", "03.02.2026", "9999-12-31", "1999-12-31", "2100-01-01"]
+)
 def test_bad_day_is_bad_input(
     journal_file: Path, day: str, capsys: pytest.CaptureFixture[str]
 ) -> None:
