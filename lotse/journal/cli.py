@@ -52,7 +52,9 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
         help="daily service report per center from the call journal",
         description="Per-center and national figures of one local day (config time zone): "
         "calls, offered, answered, service level (answered within the threshold / "
-        "(offered - short abandons)), average speed of answer, abandons, overflow.",
+        "(offered - short abandons)), average speed of answer, abandons, overflow. While a "
+        "running `lotse run` holds the journal, the report is asked of it over its control "
+        "socket (same output).",
     )
     parser.add_argument("--day", required=True, help="local day, YYYY-MM-DD")
     fmt = parser.add_mutually_exclusive_group()
