@@ -165,6 +165,11 @@ class CallHandle:
         self._hang_up = hang_up
 
     @property
+    def flow(self) -> asyncio.Task[CallOutcome]:
+        """The call's flow, done when it has ended (for whatever waits on it)."""
+        return self._task
+
+    @property
     def uniqueid(self) -> str:
         """The caller channel's Uniqueid (also its Linkedid)."""
         return self._call.channel.uniqueid

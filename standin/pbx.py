@@ -465,8 +465,8 @@ class Pbx:
                     action_id, "Failure", None, app, data, "0", channel, one.uniqueid
                 )
 
-        self._start(call, ended)
-        self.core.spawn(self._originate_answer(call, one, app, data, action_id))
+        handle = self._start(call, ended)
+        self.core.spawn(self._originate_answer(call, one, app, data, action_id, handle.flow))
         return True
 
     def _originate_into(
@@ -497,7 +497,13 @@ class Pbx:
             leg.agent_hold = asyncio.Event()
 
     async def _originate_answer(
-        self, call: Call, one: Channel, app: str, data: str, action_id: str
+        self,
+        call: Call,
+        one: Channel,
+        app: str,
+        data: str,
+        action_id: str,
+        flow: asyncio.Future[CallOutcome],
     ) -> None:
         answered = asyncio.ensure_future(call.answer_event.wait())
         gone = asyncio.ensure_future(call.hangup.wait())
@@ -519,7 +525,15 @@ class Pbx:
         hold = _wait_seconds(app, data)
         if hold is None:
             return
-        await self.clock.sleep(hold)
+        # The application holds ;1 until it ends or the call's flow does,
+        # whichever is first: a call that ended must not be kept (with all it references)
+        # for the rest of Wait(3600) — the load's memory grew by every call of
+        # the last hour of simulated time.
+        held: asyncio.Future[None] = asyncio.ensure_future(self.clock.sleep(hold))
+        try:
+            await asyncio.wait((held, flow), return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            held.cancel()
         if not call.channel.hungup:
             self.core.caller_hangup(call)
 
