@@ -24,6 +24,8 @@ from __future__ import annotations
 
 import asyncio
 import bisect
+import collections
+import copy
 import math
 import random
 from collections.abc import Callable, Mapping
@@ -181,6 +183,7 @@ class CallRecord:
 
     arrival: Arrival
     originated_at: float
+    channel_id: str = ""
     linkedid: str | None = None
     first_channel: str | None = None
     caller_channel: str | None = None
@@ -195,6 +198,7 @@ class CallRecord:
     announced: bool = False
     fallback: bool = False
     ended: bool = False
+    ended_at: float | None = None
     hung_up_by_us: bool = False
     # The queue the caller waits in now, and since when (load clock).
     waiting_queue: str | None = None
@@ -358,6 +362,44 @@ class LoadRun:
     by_linkedid: dict[str, CallRecord] = field(default_factory=dict)
     originate_failed: int = 0
     callbacks: CallbackWatch = field(default_factory=lambda: CallbackWatch({}))
+    # Calls that ended a while ago are counted into these and let go, so a
+    # long run's memory stays flat (``level`` set: the service level to count by).
+    level: Limits | None = None
+    folded_ids: list[str] = field(default_factory=list)
+    _folded_per: dict[str, CenterTally] = field(default_factory=dict)
+    _folded_nation: CenterTally = field(default_factory=CenterTally)
+    _folded_lost: int = 0
+    _folded_offered: int = 0
+    _ended: collections.deque[CallRecord] = field(default_factory=collections.deque)
+
+    @property
+    def originated(self) -> int:
+        """Calls originated so far (followed now, or counted and let go)."""
+        return len(self.calls) + len(self.folded_ids)
+
+    def channel_ids(self) -> list[str]:
+        """The ChannelId of every originated call."""
+        return [*self.folded_ids, *self.calls]
+
+    def fold_ended(self, grace_s: float = 10.0) -> None:
+        """Count the calls that ended at least ``grace_s`` ago (load clock) and forget
+        them; a call with a callback request stays (its legs refer to it)."""
+        level = self.level
+        if level is None:
+            return
+        now = self.now()
+        ended = self._ended
+        requested = {id(r) for r in self.callbacks.requests.values()}
+        while ended and ended[0].ended_at is not None and now - ended[0].ended_at >= grace_s:
+            rec = ended.popleft()
+            if id(rec) in requested or self.calls.get(rec.channel_id) is not rec:
+                continue
+            del self.calls[rec.channel_id]
+            if rec.linkedid is not None:
+                self.by_linkedid.pop(rec.linkedid, None)
+            self.folded_ids.append(rec.channel_id)
+            self._folded_lost += _count(rec, self._folded_per, self._folded_nation, level)
+            self._folded_offered += rec.offered
 
     def _left_queue(self, rec: CallRecord, t: float) -> None:
         """The caller is no longer waiting: had they waited long enough to hear the offer?"""
@@ -434,20 +476,18 @@ class LoadRun:
                 rec.leave_wait_s = None
         elif isinstance(event, Hangup) and event.uniqueid == rec.first_channel:
             rec.ended = True
+            if rec.ended_at is None:
+                rec.ended_at = t
+                self._ended.append(rec)
             self._left_queue(rec, t)
 
     def tallies(self, level: Limits) -> tuple[dict[str, CenterTally], CenterTally, int]:
         """Per home center and national KPIs, and the calls lost."""
-        per: dict[str, CenterTally] = {}
-        nation = CenterTally()
-        lost = self.originate_failed
+        per = copy.deepcopy(self._folded_per)
+        nation = copy.deepcopy(self._folded_nation)
+        lost = self.originate_failed + self._folded_lost
         for rec in self.calls.values():
-            if not rec.routed or not rec.ended:
-                lost += 1
-            journey = rec.journey()
-            assert journey.home is not None
-            for tally in (per.setdefault(journey.home, CenterTally()), nation):
-                tally.add(rec, journey, level)
+            lost += _count(rec, per, nation, level)
         return per, nation, lost
 
     def callback_figures(
@@ -468,7 +508,7 @@ class LoadRun:
             if status == "ANSWER" and reason in ("agent", "caller"):
                 first["agent" if reason == "agent" else "callee"] += 1
         return {
-            "offered": sum(1 for r in self.calls.values() if r.offered),
+            "offered": self._folded_offered + sum(1 for r in self.calls.values() if r.offered),
             "requested": cb.requested,
             "completed": len(cb.completed),
             "expired": None if outcomes is None else outcomes.get("expired", 0),
@@ -482,6 +522,15 @@ class LoadRun:
         """Per home center: offered, answered within T and the service level, as seen here."""
         per, _, _ = self.tallies(level)
         return {cid: service_figures(t.sl) for cid, t in sorted(per.items())}
+
+
+def _count(rec: CallRecord, per: dict[str, CenterTally], nation: CenterTally, level: Limits) -> int:
+    """Add one call to its home's and the national tally; 1 if it was lost, else 0."""
+    journey = rec.journey()
+    assert journey.home is not None
+    for tally in (per.setdefault(journey.home, CenterTally()), nation):
+        tally.add(rec, journey, level)
+    return 0 if rec.routed and rec.ended else 1
 
 
 def service_figures(t: Tally) -> dict[str, float | int | None]:
@@ -544,9 +593,10 @@ async def drive(
             delay = started + arrival.at_s / speed - loop.time()
             if delay > 0:
                 await asyncio.sleep(delay)
-            rec = CallRecord(arrival, run.now())
             channel_id = f"{id_prefix}-{n}"
+            rec = CallRecord(arrival, run.now(), channel_id)
             run.calls[channel_id] = rec
+            run.fold_ended()
             fields = [
                 ("Channel", f"Local/115@{context}"),
                 ("CallerID", f"<{arrival.caller}>"),

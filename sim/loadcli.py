@@ -308,6 +308,8 @@ async def _load(
             await connected(events, timeout=15)
             loop = asyncio.get_running_loop()
             run = LoadRun(dict(scenario.config.center_by_queue), args.speed, loop.time)
+            # Ended calls are counted and let go as the run goes on (flat memory).
+            run.level = scenario.config.service_level
             run.callbacks = CallbackWatch(
                 {
                     center.queue: center.callback.offer_after_wait_s
@@ -366,7 +368,7 @@ async def _load(
                 else:
                     await controller.wait_ready()
                 await controller.stop()
-                ids = [caller_uniqueid(channel_id) for channel_id in run.calls]
+                ids = [caller_uniqueid(channel_id) for channel_id in run.channel_ids()]
                 journal = journal_figures(target.journal, ids)
                 journal.update(journal_lag(target.sampler))
                 outcomes = callback_outcomes(target.journal)
@@ -517,7 +519,7 @@ def summary(
         "hours": args.hours,
         "speed": args.speed,
         "planned": len(plan),
-        "originated": len(run.calls),
+        "originated": run.originated,
         "lost": lost,
         "centers": {cid: t.as_dict() for cid, t in sorted(per.items())},
         "national": nation.as_dict(),

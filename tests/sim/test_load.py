@@ -272,3 +272,42 @@ def test_the_load_users_filters_let_through_every_event_the_load_follows() -> No
         cls = getattr(typed, name)
         wire = "UserEvent" if name in ("LotseCallback", "LotseFallback") else cls.__name__
         assert wire in LOAD_EVENTS, name
+
+
+def test_calls_that_ended_are_counted_and_let_go_with_the_same_figures() -> None:
+    # A long run keeps no record of calls that ended a while ago: they are
+    # counted into the tallies as they go; the figures stay the same.
+    def play(fold: bool) -> LoadRun:
+        now = [0.0]
+        run = LoadRun({"115-bremen": "bremen"}, speed=10.0, now=lambda: now[0])
+        if fold:
+            run.level = LEVEL
+        for n, number in enumerate(("04211111111", "04212222222", "04213333333"), start=1):
+            rec = _record(number)
+            rec.channel_id = f"load-{n}"
+            run.calls[rec.channel_id] = rec
+            run.apply(
+                Newchannel(f"Local/115@lotse-115-{n};1", f"load-{n}", f"load-{n}", "", 4,
+                           "lotse-115", "115")
+            )  # fmt: skip
+        leg = ("Local/x;2", "load-1;2", "load-1", "")
+        run.apply(VarSet(*leg, "__LOTSE_HOME", "bremen"))
+        run.apply(QueueCallerJoin(*leg, "115-bremen", 1, 1))
+        run.apply(AgentConnect(*leg, "115-bremen", "SIP/agent", "Anna", "", "", 2.0, 1.0))
+        run.apply(Hangup("Local/115@lotse-115-1;1", "load-1", "load-1", "", 16, "Normal Clearing"))
+        now[0] = 5.0
+        run.apply(Hangup("Local/115@lotse-115-2;1", "load-2", "load-2", "", 16, "Normal Clearing"))
+        now[0] = 10.0  # exactly the grace after the first call's end, half of it after the second's
+        run.fold_ended(grace_s=10.0)
+        return run
+
+    folded, kept = play(fold=True), play(fold=False)
+    assert folded.folded_ids == ["load-1"]
+    assert set(folded.calls) == {"load-2", "load-3"}
+    assert folded.channel_ids() == ["load-1", "load-2", "load-3"]
+    assert folded.originated == kept.originated == 3
+    per_f, nation_f, lost_f = folded.tallies(LEVEL)
+    per_k, nation_k, lost_k = kept.tallies(LEVEL)
+    assert lost_f == lost_k == 2  # one never queued, one never ended
+    assert nation_f.as_dict() == nation_k.as_dict()
+    assert {c: t.as_dict() for c, t in per_f.items()} == {c: t.as_dict() for c, t in per_k.items()}
