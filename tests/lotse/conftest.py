@@ -53,6 +53,7 @@ def real_lotse(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lotse]:
     lotse.start()
     try:
         asyncio.run(lotse.ready())
+        asyncio.run(lotse.caught_up())
         yield lotse
     finally:
         lotse.stop()

@@ -514,6 +514,29 @@ class Lotse:
         assert out.returncode == 0, out.stderr
         return json.loads(out.stdout)
 
+    async def caught_up(self, timeout: float = 120) -> None:
+        """The queue_log as it is now is read and every call in it imported: the
+        calls of earlier sessions in the file are this journal's before a test
+        counts the fallback's calls (the import takes a call once its newest line
+        is 10 s old and the follower has waited 3 s more after reading it)."""
+        lines = self.s.queue_log.read_bytes().splitlines() if self.s.queue_log.exists() else []
+        newest = max((int(x.split(b"|", 1)[0]) for x in lines if x[:1].isdigit()), default=0)
+        total = 0.0
+        read_at: float | None = None
+        async with asyncio.timeout(timeout):
+            while True:
+                m = await self.metrics()
+                total = sum(
+                    v for (name, _), v in m.items() if name == "lotse_queue_log_lines_total"
+                )
+                if read_at is None and total >= len(lines):
+                    read_at = time.time()
+                # The importer's rule (lotse.queuelog): 10 s after the newest line,
+                # 3 s after reading it; then one more poll of the file.
+                if read_at is not None and time.time() >= max(newest + 10, read_at + 3) + 2:
+                    return
+                await asyncio.sleep(0.25)
+
     @contextlib.asynccontextmanager
     async def offline(self) -> AsyncIterator[None]:
         """lotse stopped (SIGTERM: its journal flushed and unlocked) for reading the

@@ -39,6 +39,12 @@ def _local_day(iso: str) -> str:
     return datetime.fromisoformat(iso).astimezone(BERLIN).date().isoformat()
 
 
+async def imported(lotse: Lotse, calls: int) -> None:
+    """Wait until the restarted controller has imported ``calls`` calls from the
+    queue_log (each once its newest line is 10 s old)."""
+    await lotse.until_metric("lotse_queue_log_calls_total", {"result": "imported"}, calls)
+
+
 async def booked(lotse: Lotse, ids: list[str]) -> dict[str, dict[str, Any]]:
     """With lotse stopped: the calls' journal rows, and the report's fallback column
     agreeing with the journal's fallback calls of the day, per home."""
@@ -110,6 +116,9 @@ async def test_fallback_calls_while_lotse_is_down_are_booked_once_after_restart(
     m = await real_lotse.metrics()
     for home in homes.values():
         assert metric(m, "lotse_fallback_calls_total", center=home) == 1, home
+    # The two that ended while lotse was down come from the queue_log: imported
+    # once their newest line is 10 s old (the fallback count comes earlier).
+    await imported(real_lotse, 2)
     rows = await booked(real_lotse, list(homes))
     for call_id, home in homes.items():
         assert rows[call_id]["home"] == home, rows[call_id]
@@ -157,8 +166,57 @@ async def test_fallback_abandon_and_wait_across_the_restart_are_booked_once(
     await ami.wait_for(since, 30, Event="Hangup", Uniqueid=waits)
     m = await real_lotse.metrics()
     assert metric(m, "lotse_fallback_calls_total", center="paderborn") == 2
+    await imported(real_lotse, 1)  # the one who gave up
     rows = await booked(real_lotse, [gives_up, waits])
     assert rows[gives_up]["home"] == rows[waits]["home"] == "paderborn"
     assert rows[gives_up]["fallback"] == rows[waits]["fallback"] == 1
     assert rows[gives_up]["abandoned"] == 1 and rows[gives_up]["answered_center"] is None
     assert rows[waits]["answered_center"] in ("paderborn", "bund")
+
+
+# Bremen is the first queue of config.yaml: its members are 1011 and 1012.
+BREMEN_NOANSWER = "NOANSWER_101"
+
+
+async def test_fallback_spill_to_the_partner_while_lotse_is_down(
+    real_lotse: Lotse, ami: Ami
+) -> None:
+    """Bremen's agents do not answer: the static fallback's queue timeout sends the
+    caller on to Bund, whose agent answers. Booked once for the home Bremen, as an
+    overflow from Bremen answered by Bund."""
+    real_lotse.stop()
+    try:
+        report = {r["center"]: r for r in real_lotse.report(today())["centers"]}
+        await ami.set_global(BREMEN_NOANSWER, "1")
+        since = ami.mark()
+        call = await ami.originate(ami.call_id(), "04215550051", variables={"TESTTIME": str(OPEN)})
+        join = await ami.wait_for(since, 60, Event="QueueCallerJoin", Uniqueid=call)
+        assert join.get("Queue") == "115-bremen"
+        # The fallback's Queue() timeout for Bremen (queue_timeout_s 30), then Bund.
+        spill = await ami.wait_for(
+            since, 90, Event="QueueCallerJoin", Uniqueid=call, Queue="115-bund"
+        )
+        assert spill is not None
+        await ami.wait_for(since, 60, Event="AgentConnect", Uniqueid=call, Queue="115-bund")
+        phone = await ami.phone(call.removesuffix(";2"))
+        await ami.action("Hangup", Channel=phone)
+        await ami.wait_for(since, 30, Event="Hangup", Uniqueid=call)
+    finally:
+        await ami.set_global(BREMEN_NOANSWER, "0")
+        real_lotse.start()
+        await real_lotse.ready()
+    await real_lotse.until_metric("lotse_fallback_calls_total", {"center": "bremen"}, 1)
+    m = await real_lotse.metrics()
+    assert metric(m, "lotse_fallback_calls_total", center="bremen") == 1
+    assert metric(m, "lotse_fallback_calls_total", center="bund") == 0
+    await imported(real_lotse, 1)
+    rows = await booked(real_lotse, [call])
+    async with real_lotse.offline():
+        after = {r["center"]: r for r in real_lotse.report(today())["centers"]}
+    row = rows[call]
+    assert (row["home"], row["fallback"], row["answered_center"]) == ("bremen", 1, "bund"), row
+    assert row["ended_at"], row
+    # One call more for Bremen, answered (by its partner), an overflow out of it.
+    for key, more in (("calls", 1), ("answered", 1), ("fallback", 1), ("overflow_out", 1)):
+        was = report.get("bremen", {}).get(key, 0)
+        assert after["bremen"][key] - was == more, (key, after["bremen"], was)
