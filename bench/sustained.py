@@ -49,7 +49,7 @@ from bench._common import CAPTURES, percentile
 from router.configload import load_config
 from router.numbering import OrtsnetzTable
 from sim.spawn import cpu_s, entry_argv, rss_mb
-from standin.eventfilter import generated_manager_conf, parse_manager_conf
+from standin.eventfilter import UserPolicy, generated_manager_conf, parse_manager_conf
 from standin.wire import AmiEvent, parse_classes
 
 JsonDict = dict[str, Any]
@@ -120,10 +120,19 @@ def print_stack(r: JsonDict) -> None:
 # --- 2. the controller alone ----------------------------------------------------------
 
 
-def call_template() -> list[bytes]:
-    """The controller user's events of the captured call, as wire blocks (ids to fill)."""
+def call_templates() -> dict[str, bytes]:
+    """Per AMI user of the generated ``manager_lotse.conf`` (the controller's, its
+    callback dialer's): what its filters let through of the captured call's events,
+    as wire blocks (ids to fill)."""
     config = load_config(REPO / "config.yaml", table=OrtsnetzTable.load())
-    policy = parse_manager_conf(generated_manager_conf(config))[config.controller.ami_username]
+    return {
+        user: b"".join(call_template(policy))
+        for user, policy in parse_manager_conf(generated_manager_conf(config)).items()
+    }
+
+
+def call_template(policy: UserPolicy) -> list[bytes]:
+    """The events of the captured call a user with ``policy`` gets, as wire blocks."""
     blocks: list[bytes] = []
     parser = AmiParser()
     for item in parser.feed(received_bytes(CAPTURES / "ami-answered.txt")):
@@ -143,9 +152,9 @@ class LeanAsterisk:
     """An AMI server for one controller: login, empty lists, then each call's events."""
 
     def __init__(self) -> None:
-        self.writers: list[asyncio.StreamWriter] = []
+        self.writers: list[tuple[asyncio.StreamWriter, bytes]] = []
         self.ready = asyncio.Event()
-        self.template = call_template()
+        self.templates = call_templates()
 
     async def serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         """One manager connection."""
@@ -168,7 +177,7 @@ class LeanAsterisk:
             writer.write(encode([("Event", "FullyBooted"), ("Privilege", "system,all"),
                                  ("Uptime", "1"), ("LastReload", "1"),
                                  ("Status", "Fully Booted")]))  # fmt: skip
-            self.writers.append(writer)
+            self.writers.append((writer, self.templates.get(msg.get("Username") or "", b"")))
             self.ready.set()
         elif name in _LISTS:
             writer.write(encode([("Response", "Success"), ("ActionID", aid),
@@ -183,12 +192,11 @@ class LeanAsterisk:
     def send_call(self, n: int) -> str:
         """Write call ``n``'s events; returns the Uniqueid of its caller channel."""
         epoch = f"{1_700_000_000 + n}".encode()
-        blocks = b"".join(self.template)
-        blocks = _UNIQUEID.sub(lambda m: epoch + b"." + m.group(1), blocks)
-        blocks = _CHANNEL_SEQ.sub(
-            lambda m: b"-%08x" % ((n * 16 + int(m.group(1), 16)) & 0xFFFFFFFF), blocks
-        )
-        for writer in self.writers:
+        for writer, template in self.writers:
+            blocks = _UNIQUEID.sub(lambda m: epoch + b"." + m.group(1), template)
+            blocks = _CHANNEL_SEQ.sub(
+                lambda m: b"-%08x" % ((n * 16 + int(m.group(1), 16)) & 0xFFFFFFFF), blocks
+            )
             writer.write(blocks)
         return f"{1_700_000_000 + n}.0"
 
