@@ -652,7 +652,7 @@ def _agent_complete(msg: Message) -> AgentComplete:
         # fields when the caller's channel is already gone ("Empty caller_snapshot;
         # sending incomplete event"), recorded on a callback leg whose callee hung
         # up first (tests/ami/test_events.py). The member's side, the queue and
-        # the times are there: the member is free again, the talk time counts.
+        # the times are there: the member's call ended and its talk time counts.
         agent = (
             "",
             "",

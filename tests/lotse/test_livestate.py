@@ -6,7 +6,14 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from ami.codec import Message
-from ami.events import AgentComplete, Malformed, QueueCallerJoin, QueueStatusComplete, to_event
+from ami.events import (
+    AgentComplete,
+    AgentConnect,
+    Malformed,
+    QueueCallerJoin,
+    QueueStatusComplete,
+    to_event,
+)
 from lotse.livestate import LiveState
 from router.state import Override
 from tests.ami.replay import messages
@@ -54,6 +61,25 @@ def test_answered_call_leaves_queue_and_feeds_handle_time() -> None:
     assert wb.waiting == 0
     talk = [e for m in messages("ami-answered.txt") if isinstance(e := to_event(m), AgentComplete)]
     assert wb.avg_handle_s == talk[0].talktime
+
+
+def test_agent_complete_without_the_caller_feeds_the_handle_time() -> None:
+    # Asterisk 22.10.1 sends AgentComplete without any caller field when the
+    # caller's channel is gone (tests/ami/test_events.py): still the member's
+    # call ended, and its talk time counts.
+    state = LiveState(QUEUES, Clock())
+    state.begin_resync("qs-1")
+    replay("ami-answered.txt", state, until=AgentConnect)
+    assert state.snapshot().of("wittenberg").avg_handle_s is None
+    complete = next(m for m in messages("ami-answered.txt") if m.name == "AgentComplete")
+    kept = ("Event", "Privilege", "Queue", "Interface", "MemberName", "HoldTime", "TalkTime")
+    incomplete = Message(
+        tuple(h for h in complete.headers if h[0].startswith("Dest") or h[0] in (*kept, "Reason"))
+    )
+    event = to_event(incomplete)
+    assert isinstance(event, AgentComplete) and event.uniqueid == ""
+    state.apply(event)
+    assert state.snapshot().of("wittenberg").avg_handle_s == event.talktime
 
 
 def test_abandon_and_timeout_leave_no_caller_behind() -> None:
