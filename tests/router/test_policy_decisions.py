@@ -33,13 +33,17 @@ SATURDAY = datetime(2026, 11, 28, 10, 0, tzinfo=B)  # only the national center (
 FRONLEICHNAM = datetime(2027, 5, 27, 10, 0, tzinfo=B)  # a holiday in NW, not in ST
 IDLE = CenterState(agents_logged_in=5, agents_available=5, avg_handle_s=180)
 CLOSED = CenterState(agents_logged_in=5, agents_available=5, override=Override.CLOSED)
-ROUTERS = {
-    "demo": Router(demo_config(), TABLE),
-    "fallback": Router(
-        demo_config(unknown_origin=UnknownOrigin(mode=UnknownOriginMode.FALLBACK)), TABLE
-    ),
-    "announce": Router(demo_config(unconnected=UnconnectedMode.ANNOUNCEMENT), TABLE),
-}
+
+
+def compiled(kind: str) -> Router:
+    """A router built in the test itself: every call of it runs the code under test."""
+    if kind == "fallback":
+        return Router(
+            demo_config(unknown_origin=UnknownOrigin(mode=UnknownOriginMode.FALLBACK)), TABLE
+        )
+    if kind == "announce":
+        return Router(demo_config(unconnected=UnconnectedMode.ANNOUNCEMENT), TABLE)
+    return Router(demo_config(), TABLE)
 
 
 def snap(**states: CenterState) -> Snapshot:
@@ -1161,7 +1165,7 @@ CASES = [
 def test_the_whole_decision(
     call: Call, now: datetime, snapshot: Snapshot, router: str, expected: Expected
 ) -> None:
-    d = decide(call, now, snapshot, ROUTERS[router])
+    d = decide(call, now, snapshot, compiled(router))
     assert d.action is expected.action
     assert d.origin == classify_caller(call.caller, TABLE)
     assert (d.home, d.target, d.announcement) == (
@@ -1186,15 +1190,15 @@ def test_the_whole_decision(
 def test_decide_at_a_local_instant_is_decide(
     call: Call, now: datetime, snapshot: Snapshot, router: str, expected: Expected
 ) -> None:
-    compiled = ROUTERS[router]
-    at = decide_at(call, compiled.instant(now), snapshot, compiled)
-    assert at == decide(call, now, snapshot, compiled)
+    demo = compiled(router)
+    at = decide_at(call, demo.instant(now), snapshot, demo)
+    assert at == decide(call, now, snapshot, demo)
     assert at.reasons == expected.reasons
 
 
 def test_the_public_checks_are_the_policys_own() -> None:
-    plans = ROUTERS["demo"].plans
-    instant = ROUTERS["demo"].instant
+    demo = compiled("demo")
+    plans, instant = demo.plans, demo.instant
     assert closed_at(plans["bremen"], instant(TUE), snap()) is None
     assert closed_at(plans["bremen"], instant(XMAS), snap()) == "closure day 2026-12-24"
     assert closed_at(plans["paderborn"], instant(FRONLEICHNAM), snap()) == (
@@ -1208,8 +1212,26 @@ def test_the_public_checks_are_the_policys_own() -> None:
     )
     opened = CenterState(override=Override.OPEN)
     assert closed_at(plans["bremen"], instant(SUNDAY), snap(bremen=opened)) is None
+    assert opened.override_open_reason() == "open by override: no reason given"
     assert overload_reason(plans["bremen"], IDLE) is None
     assert overload_reason(plans["bremen"], busy(10)) == "10 waiting >= 10"
     assert overload_reason(plans["bremen"], CenterState(agents_logged_in=0)) == (
         "no agent logged in"
     )
+
+
+def test_a_caller_classified_elsewhere_keeps_their_own_origin() -> None:
+    # The simulator classifies callers with its own table: equal origins, other objects.
+    for kind, number in (("demo", "0421 1234567"), ("announce", "0221 1234567")):
+        router = compiled(kind)
+        mine = classify_caller(number, TABLE)
+        theirs = type(mine)(mine.kind, mine.ortsnetz, mine.masked)
+        assert theirs is not mine
+        home = router.landline_home(theirs)
+        assert home.origin is theirs
+        assert home == router.landline_home(mine)
+        if home.early is not None:
+            assert home.early.origin is theirs
+            assert home.early.reasons == ("region not connected (Ortsnetz 0221 (Köln))",)
+    cologne = classify_caller("0221 1234567", TABLE)
+    assert compiled("announce").landline_home(cologne).early is not None
