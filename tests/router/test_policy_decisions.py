@@ -1235,3 +1235,18 @@ def test_a_caller_classified_elsewhere_keeps_their_own_origin() -> None:
             assert home.early.reasons == ("region not connected (Ortsnetz 0221 (Köln))",)
     cologne = classify_caller("0221 1234567", TABLE)
     assert compiled("announce").landline_home(cologne).early is not None
+
+
+def test_the_minute_of_a_moment_before_1970_is_its_own() -> None:
+    # 1969-12-31 23:59:30 UTC is 00:59 in Berlin: the minute is floored, not rounded to 0.
+    instant = compiled("demo").instant_at(-30.0)
+    assert (instant.moment.day.isoformat(), instant.moment.minute) == ("1970-01-01", 59)
+
+
+def test_the_expected_wait_of_a_new_caller() -> None:
+    # Without a reported handle time a call is taken to last 240 s.
+    assert CenterState(waiting=1, agents_logged_in=1, agents_busy=1).expected_wait_s() == 480.0
+    assert busy(2).expected_wait_s() == 200.0
+    assert CenterState(waiting=3, agents_logged_in=0).expected_wait_s() == float("inf")
+    assert CenterState(waiting=1, agents_available=2).expected_wait_s() is None
+    assert CenterState(waiting=1, agents_logged_in=2, agents_available=2).expected_wait_s() == 0.0
