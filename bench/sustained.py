@@ -92,6 +92,7 @@ def stack(args: argparse.Namespace) -> JsonDict:
         "journal_lag_p99_s": journal.get("lag_p99_s"),
         "journal_lag_max_s": journal.get("lag_max_s"),
         "decision_latency_p99_ms": s["decision_latency_p99_ms"],
+        "agi_requests": s.get("agi_requests", {}),
         "processes": s.get("rss_mb", {}),
     }
 
@@ -108,7 +109,7 @@ def print_stack(r: JsonDict) -> None:
     print(
         f"  journal lag p50 {r['journal_lag_p50_s']} s, p99 {r['journal_lag_p99_s']} s, "
         f"max {r['journal_lag_max_s']} s; decision latency p99 <= "
-        f"{r['decision_latency_p99_ms']} ms"
+        f"{r['decision_latency_p99_ms']} ms; FastAGI requests {r['agi_requests']}"
     )
     for name, p in r["processes"].items():
         print(

@@ -44,9 +44,12 @@ HOME_COUNTERS = (
     "lotse_home_calls_answered_within_threshold",
     "lotse_home_calls_short_abandoned",
 )
+# FastAGI requests by how they ended (ok, malformed, deadline …).
+AGI_REQUESTS_METRIC = "lotse_agi_requests"
 _SCRAPED = {
     DECISIONS_METRIC,
     LATENCY_METRIC,
+    AGI_REQUESTS_METRIC,
     "lotse_ami_resyncs",
     "lotse_reconciles",
     *HOME_COUNTERS,

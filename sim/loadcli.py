@@ -50,6 +50,7 @@ from router.data import demo_network_path
 from router.numbering import OrtsnetzTable
 from router.policy import Router
 from sim.chaos import (
+    AGI_REQUESTS_METRIC,
     DECISIONS_METRIC,
     HOME_COUNTERS,
     JOURNAL_LAG_METRICS,
@@ -391,6 +392,7 @@ async def _load(
     out.update(
         decisions=int(decisions) if decisions else latency.decisions,
         stale_decisions=int(stale),
+        agi_requests=agi_results(counters),
         journal=journal,
         chaos=chaos,
         truth=truth(
@@ -400,6 +402,16 @@ async def _load(
         ),
     )
     return out
+
+
+def agi_results(counters: RestartProofCounters) -> dict[str, int]:
+    """The controller's FastAGI requests by result over the run (summed over restarts)."""
+    out: dict[str, int] = {}
+    for (name, labels), value in counters.totals.items():
+        if name == f"{AGI_REQUESTS_METRIC}_total" and value:
+            result = dict(labels).get("result", "")
+            out[result] = out.get(result, 0) + int(value)
+    return dict(sorted(out.items()))
 
 
 def _pids(target: _Target) -> dict[str, int | None]:
