@@ -532,6 +532,7 @@ def summary(
         "speed": args.speed,
         "planned": len(plan),
         "originated": run.originated,
+        "originate_slip_s": round(run.slip_s, 3),
         "lost": lost,
         "centers": {cid: t.as_dict() for cid, t in sorted(per.items())},
         "national": nation.as_dict(),
