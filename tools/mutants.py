@@ -26,6 +26,12 @@ ROOT = Path(__file__).resolve().parent.parent
 # target: (package copied and mutated, modules mutated, tests run, files the tests read)
 TARGETS: dict[str, tuple[str, tuple[str, ...], str, tuple[str, ...]]] = {
     "router": ("router", ("router/policy.py", "router/callback.py"), "tests/router", ()),
+    "router-rest": (
+        "router",
+        ("router/opening.py", "router/compiled.py", "router/state.py", "router/decision.py"),
+        "tests/router",
+        (),
+    ),
     "metrics": ("metrics", ("metrics/servicelevel.py",), "tests/metrics", ()),
 }
 COMMON = ("config.yaml", "pyproject.toml")
