@@ -160,17 +160,19 @@ class Journal:
         spool_max_bytes: int,
         retry_s: float,
         identity: tuple[int, int] | None = None,
+        mono: Callable[[], float] = time.monotonic,
     ) -> None:
         self._conn = conn
         self._label = label
         self._clock = clock
+        self._mono = mono
         self._key = key
         self._retention = timedelta(days=retention_days)
         self._batch_size = batch_size
         self._flush_interval_s = flush_interval_s
         self._max_pending = max_pending
         self._pending: deque[_Queued] = deque()
-        self._inflight_since: datetime | None = None
+        self._inflight_mono: float | None = None
         # One piece of work at a time on the connection and the spool: writer,
         # flush, replay and purge.
         self._lock = asyncio.Lock()
@@ -220,6 +222,7 @@ class Journal:
         retry_s: float = 1.0,
         check_s: float = CHECK_S,
         random_bytes: Callable[[int], bytes] = secrets.token_bytes,
+        mono: Callable[[], float] = time.monotonic,
     ) -> Journal:
         """Open (creating or migrating) the journal at ``path`` and start its writer.
 
@@ -281,6 +284,7 @@ class Journal:
             identity=_identity(path),
             spool_max_bytes=spool_max_bytes,
             retry_s=retry_s,
+            mono=mono,
         )
         try:
             purged = await journal.purge(clock())
@@ -350,7 +354,7 @@ class Journal:
         except (ValueError, TypeError) as err:
             self._unwritable(rec, err)
             return
-        self._pending.append(_Queued(rec, encoded, self._clock(), time.monotonic()))
+        self._pending.append(_Queued(rec, encoded, self._clock(), self._mono()))
         self._nonempty.set()
         if len(self._pending) >= self._batch_size:
             self._full.set()
@@ -359,21 +363,25 @@ class Journal:
         """Seconds the oldest record not yet in the file has been waiting (0 when none).
 
         Counts records waiting in memory, in a batch being committed and in
-        the spool.
+        the spool. Records still in memory are aged on the monotonic clock, not
+        on the journal's wall clock: under ``lotse sim load --spawn`` that clock
+        is the simulated day's, which runs 60 times faster, and a real 0.25 s
+        showed as 15 s. Spooled records may come from an earlier process, so
+        only their recorded wall time can age them.
         """
-        times: list[datetime] = []
-        if self._inflight_since is not None:
-            times.append(self._inflight_since)
+        lag = 0.0
+        oldest: float | None = self._inflight_mono
         pending = self._pending
-        if pending:
-            times.append(pending[0].since)
+        if pending and (oldest is None or pending[0].queued_mono < oldest):
+            oldest = pending[0].queued_mono
+        if oldest is not None:
+            lag = self._mono() - oldest
         spool = self._spool
         spooled = spool.oldest_since() if spool is not None else None
         if spooled is not None:
-            times.append(datetime.fromtimestamp(spooled, UTC))
-        if not times:
-            return 0.0
-        return max(0.0, (self._clock() - min(times)).total_seconds())
+            waited = self._clock() - datetime.fromtimestamp(spooled, UTC)
+            lag = max(lag, waited.total_seconds())
+        return max(0.0, lag)
 
     def stats(self) -> JournalStats:
         """Current counters and state (see :class:`JournalStats`).
@@ -538,14 +546,14 @@ class Journal:
             return
         self._full.clear()
         due = self._pending[0].queued_mono + self._flush_interval_s
-        wait_s = due - time.monotonic()
+        wait_s = due - self._mono()
         if wait_s > 0:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._full.wait(), wait_s)
 
     async def _spool_step(self) -> None:
         """While spooling: records to the spool within the flush interval, replay when due."""
-        now = time.monotonic()
+        now = self._mono()
         if now < self._retry_at:
             if self._pending:
                 await self._batch_filled()
@@ -556,8 +564,8 @@ class Journal:
                 return
         async with self._lock:
             await self._to_spool()
-            if time.monotonic() >= self._retry_at and not await self._replay():
-                self._retry_at = time.monotonic() + self._retry_s
+            if self._mono() >= self._retry_at and not await self._replay():
+                self._retry_at = self._mono() + self._retry_s
         if self._pending and self._spool_trouble is not None:
             # Neither the spool nor (yet) the file takes them: they wait in
             # memory; trying again at once would only spin.
@@ -571,11 +579,11 @@ class Journal:
             while limit > 0 and self._pending and not self._spooling:
                 n = min(self._batch_size, limit, len(self._pending))
                 batch = [self._pending.popleft() for _ in range(n)]
-                self._inflight_since = batch[0].since
+                self._inflight_mono = batch[0].queued_mono
                 try:
                     done = await self._write_batch(batch)
                 finally:
-                    self._inflight_since = None
+                    self._inflight_mono = None
                 limit -= done
                 if done < n:
                     # The file's trouble: these and everything after them go
@@ -600,11 +608,11 @@ class Journal:
         pending = self._pending
         if len(pending) >= self._max_pending // 2:
             return True
-        return bool(pending) and time.monotonic() - pending[0].queued_mono > _BEHIND_S
+        return bool(pending) and self._mono() - pending[0].queued_mono > _BEHIND_S
 
     def _start_spooling(self, retry_after_s: float) -> None:
         self._spooling = True
-        self._retry_at = time.monotonic() + retry_after_s
+        self._retry_at = self._mono() + retry_after_s
 
     async def _write_batch(self, batch: list[_Queued]) -> int:
         """Commit ``batch`` in one transaction; returns how many of it are done.

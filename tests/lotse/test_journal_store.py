@@ -187,15 +187,30 @@ async def test_record_after_close_is_counted_as_dropped(tmp_path: Path) -> None:
 
 async def test_lag_is_the_age_of_the_oldest_unwritten_record(tmp_path: Path) -> None:
     clock = Clock()
-    journal = await open_journal(tmp_path / "j.sqlite", clock)
+    mono = [100.0]
+    journal = await open_journal(tmp_path / "j.sqlite", clock, mono=lambda: mono[0])
     assert journal.lag_s() == 0.0
     journal.record(QueueJoined("c1", T0, "koeln", "115-koeln", 1))
-    clock.advance(1.0)
+    mono[0] += 1.0
     journal.record(QueueJoined("c2", T0, "koeln", "115-koeln", 1))
-    clock.advance(1.5)
+    mono[0] += 1.5
     assert journal.lag_s() == 2.5
     await journal.flush()
     assert journal.lag_s() == 0.0
+    await journal.close()
+
+
+async def test_lag_is_real_time_under_a_fast_wall_clock(tmp_path: Path) -> None:
+    """sim load --spawn runs the controller on the simulated day's clock (x60):
+    the journal's lag is still measured in real seconds, not simulated ones."""
+    clock = Clock()
+    mono = [100.0]
+    journal = await open_journal(tmp_path / "j.sqlite", clock, mono=lambda: mono[0])
+    journal.record(QueueJoined("c1", T0, "koeln", "115-koeln", 1))
+    clock.advance(60.0)  # one real second of a day simulated 60 times faster
+    mono[0] += 1.0
+    assert journal.lag_s() == 1.0
+    await journal.flush()
     await journal.close()
 
 
@@ -510,15 +525,19 @@ async def test_commits_are_fsynced_in_wal_mode(tmp_path: Path) -> None:
 
 
 async def test_a_batch_waits_for_the_oldest_records_deadline_not_a_fresh_interval(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path,
 ) -> None:
     # The writer's wait is bounded by when the oldest record was queued: with
     # its deadline already past, the writer does not wait at all.
-    journal = await open_journal(tmp_path / "j.sqlite", Clock(), flush_interval_s=3600.0)
-    real = time.monotonic
-    monkeypatch.setattr(time, "monotonic", lambda: real() - 7200.0)
+    behind = [7200.0]
+    journal = await open_journal(
+        tmp_path / "j.sqlite",
+        Clock(),
+        flush_interval_s=3600.0,
+        mono=lambda: time.monotonic() - behind[0],
+    )
     journal.record(answered_call("c1", T0)[0])
-    monkeypatch.setattr(time, "monotonic", real)
+    behind[0] = 0.0
     for _ in range(200):
         if journal.stats().written:
             break
