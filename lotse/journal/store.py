@@ -370,9 +370,11 @@ class Journal:
         only their recorded wall time can age them.
         """
         lag = 0.0
+        # A batch in flight was taken from the front of the queue: it is older
+        # than anything still waiting.
         oldest: float | None = self._inflight_mono
         pending = self._pending
-        if pending and (oldest is None or pending[0].queued_mono < oldest):
+        if oldest is None and pending:
             oldest = pending[0].queued_mono
         if oldest is not None:
             lag = self._mono() - oldest
