@@ -200,6 +200,47 @@ async def test_lag_is_the_age_of_the_oldest_unwritten_record(tmp_path: Path) -> 
     await journal.close()
 
 
+class HeldCommit:
+    """The journal's connection, whose batch waits until the test lets it go."""
+
+    def __init__(self, conn: Any) -> None:
+        self._conn = conn
+        self.entered = asyncio.Event()
+        self.release = asyncio.Event()
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._conn, name)
+
+    def execute(self, sql: str, params: Any = None) -> Any:
+        if "journal_apply" in sql and not self.release.is_set():
+            return self._held(sql, params)
+        return self._conn.execute(sql, params)
+
+    async def _held(self, sql: str, params: Any) -> Any:
+        self.entered.set()
+        await self.release.wait()
+        return await self._conn.execute(sql, params)
+
+
+async def test_lag_counts_the_batch_being_committed_as_the_oldest(tmp_path: Path) -> None:
+    mono = [100.0]
+    journal = await open_journal(tmp_path / "j.sqlite", Clock(), mono=lambda: mono[0])
+    held = HeldCommit(journal._conn)
+    journal._conn = held  # type: ignore[assignment]
+    journal.record(QueueJoined("c1", T0, "koeln", "115-koeln", 1))
+    flushing = asyncio.create_task(journal.flush())
+    await held.entered.wait()  # c1's batch is in flight, its commit held
+    mono[0] += 1.0
+    journal.record(QueueJoined("c2", T0, "koeln", "115-koeln", 1))
+    mono[0] += 2.0
+    assert journal.lag_s() == 3.0  # c1's age, not the waiting c2's (2 s)
+    held.release.set()
+    await flushing
+    await journal.flush()
+    assert journal.lag_s() == 0.0
+    await journal.close()
+
+
 async def test_lag_is_real_time_under_a_fast_wall_clock(tmp_path: Path) -> None:
     """sim load --spawn runs the controller on the simulated day's clock (x60):
     the journal's lag is still measured in real seconds, not simulated ones."""
